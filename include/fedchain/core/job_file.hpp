@@ -1,0 +1,39 @@
+// Reading, checking, overriding and writing job files (TOML through toml++).
+// Every error is a config error (exit 2) that names the file and line, or the key, and
+// what is allowed; an unknown key names the closest known one.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fedchain/core/error.hpp"
+#include "fedchain/core/job.hpp"
+
+namespace fedchain {
+
+// One documented key of the job file, as listed by `fedchain job keys`.
+struct JobKeyInfo {
+  std::string key;           // "train.lr"
+  std::string type;          // "integer", "float", "boolean", "string", "integer list"
+  std::string default_text;  // TOML text of the default
+  std::string allowed;       // "> 0", "iid | dirichlet | shards", ...
+  std::string doc;
+};
+
+std::vector<JobKeyInfo> job_keys();
+
+// Parses TOML text; `source` names it in messages (a path, or "--set").
+Result<Job> parse_job(std::string_view toml_text, std::string_view source,
+                      const std::vector<std::string>& overrides = {});
+
+// Reads a job file and applies `key=value` overrides (values in TOML syntax; a bare word
+// is taken as a string: --set aggregate.rule=median).
+Result<Job> load_job(const std::filesystem::path& path,
+                     const std::vector<std::string>& overrides = {});
+
+// The resolved job as TOML, every key present: what a run directory stores and hashes.
+std::string job_to_toml(const Job& job);
+
+}  // namespace fedchain

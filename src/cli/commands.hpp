@@ -1,0 +1,18 @@
+// The fedchain command: each file in cli/ adds one group of subcommands to the CLI11 app.
+// A subcommand's callback stores its exit code in `exit_code`; main() returns it.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "fedchain/core/error.hpp"
+
+namespace fedchain::cli {
+
+// Prints an Error the way every subcommand does ("fedchain: error: ...") and returns its
+// exit code.
+int report(const Error& error);
+
+void add_job_commands(CLI::App& app, int& exit_code);
+void add_devices_command(CLI::App& app, int& exit_code);
+
+}  // namespace fedchain::cli

@@ -1,0 +1,65 @@
+// `fedchain job check|show|keys`: look at a job file before spending cluster time on it.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "fedchain/core/job_file.hpp"
+
+namespace fedchain::cli {
+
+namespace {
+
+struct JobArgs {
+  std::string path;
+  std::vector<std::string> overrides;
+};
+
+void add_job_file_args(CLI::App& sub, JobArgs& args) {
+  sub.add_option("job", args.path, "Job file (TOML)")->required();
+  sub.add_option("--set", args.overrides, "Override a key: --set train.lr=0.1 (repeatable)");
+}
+
+}  // namespace
+
+void add_job_commands(CLI::App& app, int& exit_code) {
+  auto* job = app.add_subcommand("job", "Check and show job files");
+  job->require_subcommand(1);
+
+  auto check_args = std::make_shared<JobArgs>();
+  auto* check = job->add_subcommand("check", "Check a job file; exit 2 naming the bad key");
+  add_job_file_args(*check, *check_args);
+  check->callback([check_args, &exit_code] {
+    auto loaded = load_job(check_args->path, check_args->overrides);
+    if (!loaded) {
+      exit_code = report(loaded.error());
+      return;
+    }
+    std::printf("%s: ok\n", check_args->path.c_str());
+  });
+
+  auto show_args = std::make_shared<JobArgs>();
+  auto* show = job->add_subcommand("show", "Print the resolved job, every key, as TOML");
+  add_job_file_args(*show, *show_args);
+  show->callback([show_args, &exit_code] {
+    auto loaded = load_job(show_args->path, show_args->overrides);
+    if (!loaded) {
+      exit_code = report(loaded.error());
+      return;
+    }
+    std::fputs(job_to_toml(*loaded).c_str(), stdout);
+  });
+
+  auto* keys = job->add_subcommand("keys", "List every job-file key with type, default and range");
+  keys->callback([] {
+    for (const auto& key : job_keys()) {
+      std::printf("%s\n", fmt::format("{:<24} {:<13} default {:<24} {}\n{:<24} {}", key.key,
+                                      key.type, key.default_text, key.allowed, "", key.doc)
+                              .c_str());
+    }
+  });
+}
+
+}  // namespace fedchain::cli

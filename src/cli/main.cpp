@@ -1,0 +1,53 @@
+// fedchain: entry point. Parses the command line with CLI11 and hands over to the
+// subcommand; library code returns errors and only this file decides the exit code
+// (0 ok, 1 runtime failure, 2 usage or configuration error, 3 verification failed).
+#include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+#include "fedchain/core/build_info.hpp"
+
+namespace fedchain::cli {
+
+int report(const Error& error) {
+  std::fprintf(stderr, "fedchain: error: %s\n", error.message.c_str());
+  return exit_code(error.kind);
+}
+
+namespace {
+
+std::string version_text() {
+  return fmt::format("fedchain {} (commit {}, {} build, CUDA {}, NCCL {})", build::version(),
+                     build::git_commit(), build::build_type(),
+                     build::cuda_compiled() ? "compiled in" : "not compiled in",
+                     build::nccl_compiled() ? "compiled in" : "not compiled in");
+}
+
+}  // namespace
+}  // namespace fedchain::cli
+
+int main(int argc, char** argv) {
+  using namespace fedchain::cli;
+  CLI::App app{"fedchain: federated training on a permissioned chain, one MPI job per chain"};
+  app.set_version_flag("--version", version_text());
+  app.require_subcommand(1);
+  int exit_code = 0;
+  add_job_commands(app, exit_code);
+  add_devices_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  return exit_code;
+}

@@ -1,0 +1,197 @@
+// Job files: parse with toml++, check every key against the schema, apply --set overrides,
+// write the resolved job back as TOML. The schema (job_schema.cpp) is the only place that
+// knows the keys; this file knows how to walk a TOML document and report errors well.
+#include "fedchain/core/job_file.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "job_schema.hpp"
+
+namespace fedchain {
+
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string closest_key_hint(std::string_view key) {
+  const auto& schema = job_schema();
+  const JobKeySpec* best = nullptr;
+  std::size_t best_distance = 0;
+  for (const auto& spec : schema) {
+    const std::size_t d = edit_distance(key, spec.key);
+    if (best == nullptr || d < best_distance) {
+      best = &spec;
+      best_distance = d;
+    }
+  }
+  if (best != nullptr && best_distance <= std::max<std::size_t>(3, key.size() / 3)) {
+    return fmt::format("; did you mean '{}'?", best->key);
+  }
+  return "; run `fedchain job keys` for the list of keys";
+}
+
+const JobKeySpec* find_spec(std::string_view key) {
+  for (const auto& spec : job_schema()) {
+    if (spec.key == key) return &spec;
+  }
+  return nullptr;
+}
+
+std::string where(std::string_view source, const toml::source_region& region) {
+  if (region.begin.line == 0) return std::string(source);
+  return fmt::format("{}:{}:{}", source, region.begin.line, region.begin.column);
+}
+
+// Turns "value" from --set key=value into a TOML node: TOML syntax first (numbers, booleans,
+// quoted strings, arrays), else the bare text as a string.
+toml::table parse_override_value(std::string_view value) {
+  try {
+    auto doc = toml::parse(fmt::format("v = {}", value));
+    if (doc.contains("v")) return doc;
+  } catch (const toml::parse_error&) {
+  }
+  toml::table doc;
+  doc.insert("v", std::string(value));
+  return doc;
+}
+
+Status apply_override(toml::table& root, const std::string& assignment,
+                      std::map<std::string, std::string>& overridden) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return config_error("--set '{}': expected key=value, for example --set train.lr=0.1",
+                        assignment);
+  }
+  const std::string key = assignment.substr(0, eq);
+  const std::string value = assignment.substr(eq + 1);
+  if (find_spec(key) == nullptr) {
+    return config_error("--set '{}': unknown key '{}'{}", assignment, key, closest_key_hint(key));
+  }
+  const auto dot = key.find('.');
+  const std::string section = key.substr(0, dot);
+  const std::string name = key.substr(dot + 1);
+  if (!root.contains(section)) root.insert(section, toml::table{});
+  auto* table = root[section].as_table();
+  if (table == nullptr) {
+    return config_error("--set '{}': '{}' is not a table in the job file", assignment, section);
+  }
+  auto parsed = parse_override_value(value);
+  table->insert_or_assign(name, std::move(*parsed.get("v")));
+  overridden[key] = assignment;
+  return {};
+}
+
+Status check_cross_keys(const Job& job, std::string_view source) {
+  if (job.model.arch == "mlp" && job.model.hidden.empty()) {
+    return config_error("{}: model.hidden must list at least one layer width for arch 'mlp'",
+                        source);
+  }
+  if (job.train.local_epochs == 0 && job.train.local_steps == 0) {
+    return config_error("{}: set train.local_epochs or train.local_steps above 0", source);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<JobKeyInfo> job_keys() {
+  std::vector<JobKeyInfo> out;
+  const Job defaults;
+  for (const auto& spec : job_schema()) {
+    toml::table t;
+    spec.write(defaults, t);
+    // The table prints as "name = value"; the default is the part after " = ".
+    std::ostringstream text;
+    text << t;
+    const auto line = text.str();
+    const auto eq = line.find(" = ");
+    out.push_back({spec.key, spec.type, eq == std::string::npos ? line : line.substr(eq + 3),
+                   spec.allowed, spec.doc});
+  }
+  return out;
+}
+
+Result<Job> parse_job(std::string_view toml_text, std::string_view source,
+                      const std::vector<std::string>& overrides) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    return config_error("{}: TOML syntax error: {}", where(source, e.source()), e.description());
+  }
+  std::map<std::string, std::string> overridden;  // key -> "key=value" as given
+  for (const auto& assignment : overrides) {
+    if (auto st = apply_override(root, assignment, overridden); !st) return st.error();
+  }
+
+  Job job;
+  for (auto&& [section_key, section_node] : root) {
+    const std::string section(section_key.str());
+    auto* table = section_node.as_table();
+    if (table == nullptr) {
+      return config_error(
+          "{}: '{}' must be a table ([{}]); keys live in sections such as "
+          "[job] or [train]{}",
+          where(source, section_node.source()), section, section, closest_key_hint(section));
+    }
+    for (auto&& [name_key, node] : *table) {
+      const std::string key = section + "." + std::string(name_key.str());
+      const JobKeySpec* spec = find_spec(key);
+      const auto override_it = overridden.find(key);
+      const std::string at = override_it != overridden.end()
+                                 ? fmt::format("--set {}", override_it->second)
+                                 : where(source, node.source());
+      if (spec == nullptr) {
+        return config_error("{}: unknown key '{}'{}", at, key, closest_key_hint(key));
+      }
+      if (auto problem = spec->read(node, job); !problem.empty()) {
+        return config_error("{}: key '{}': {}", at, key, problem);
+      }
+    }
+  }
+  if (auto st = check_cross_keys(job, source); !st) return st.error();
+  return job;
+}
+
+Result<Job> load_job(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return config_error("cannot read job file '{}': check the path (examples are in jobs/)",
+                        path.string());
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_job(text.str(), path.string(), overrides);
+}
+
+std::string job_to_toml(const Job& job) {
+  toml::table root;
+  for (const auto& spec : job_schema()) {
+    const auto section = spec.key.substr(0, spec.key.find('.'));
+    if (!root.contains(section)) root.insert(section, toml::table{});
+    spec.write(job, *root[section].as_table());
+  }
+  std::ostringstream out;
+  out << "# Resolved fedchain job: every key, defaults included.\n" << root << "\n";
+  return out.str();
+}
+
+}  // namespace fedchain

@@ -1,0 +1,238 @@
+// Every job-file key: its type, its allowed values and one line of documentation.
+// Adding a key: add the field to fedchain/core/job.hpp, one line below, and a row in
+// docs/job-file.md (a test checks that the doc lists every key).
+#include "job_schema.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace fedchain {
+
+namespace {
+
+// Names one field of one section of Job: j.*section.*field.
+template <typename Section, typename T>
+struct Field {
+  Section Job::*section;
+  T Section::*field;
+  T& operator()(Job& job) const { return job.*section.*field; }
+  const T& operator()(const Job& job) const { return job.*section.*field; }
+};
+
+std::string short_name(const std::string& key) {
+  return key.substr(key.find('.') + 1);
+}
+
+std::string node_type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date or time";
+  }
+}
+
+template <typename Section>
+JobKeySpec integer_key(std::string key, std::int64_t Section::*member, Section Job::*section,
+                       std::int64_t min, std::int64_t max, std::string doc) {
+  const Field<Section, std::int64_t> field{section, member};
+  std::string allowed = max == std::numeric_limits<std::int64_t>::max()
+                            ? fmt::format(">= {}", min)
+                            : fmt::format("{} to {}", min, max);
+  const auto name = short_name(key);
+  return {key,
+          "integer",
+          allowed,
+          std::move(doc),
+          [=](const toml::node& node, Job& job) -> std::string {
+            const auto value = node.value_exact<std::int64_t>();
+            if (!value) return fmt::format("expected an integer, got {}", node_type_name(node));
+            if (*value < min || *value > max) {
+              return fmt::format("{} is out of range: allowed {}", *value, allowed);
+            }
+            field(job) = *value;
+            return "";
+          },
+          [=](const Job& job, toml::table& t) { t.insert_or_assign(name, field(job)); }};
+}
+
+template <typename Section>
+JobKeySpec float_key(std::string key, double Section::*member, Section Job::*section, double min,
+                     double max, bool min_exclusive, std::string doc) {
+  const Field<Section, double> field{section, member};
+  std::string allowed = std::isinf(max)
+                            ? fmt::format("{} {}", min_exclusive ? ">" : ">=", min)
+                            : fmt::format("{} {} and < {}", min_exclusive ? ">" : ">=", min, max);
+  const auto name = short_name(key);
+  return {key,
+          "float",
+          allowed,
+          std::move(doc),
+          [=](const toml::node& node, Job& job) -> std::string {
+            // Integers are accepted where a float is expected (lr = 1).
+            const auto value = node.value<double>();
+            if (!value || node.is_boolean() || node.is_string()) {
+              return fmt::format("expected a number, got {}", node_type_name(node));
+            }
+            const bool low = min_exclusive ? !(*value > min) : !(*value >= min);
+            if (low || !(*value < max) || std::isnan(*value)) {
+              return fmt::format("{} is out of range: allowed {}", *value, allowed);
+            }
+            field(job) = *value;
+            return "";
+          },
+          [=](const Job& job, toml::table& t) { t.insert_or_assign(name, field(job)); }};
+}
+
+template <typename Section>
+JobKeySpec bool_key(std::string key, bool Section::*member, Section Job::*section,
+                    std::string doc) {
+  const Field<Section, bool> field{section, member};
+  const auto name = short_name(key);
+  return {key,
+          "boolean",
+          "true | false",
+          std::move(doc),
+          [=](const toml::node& node, Job& job) -> std::string {
+            const auto value = node.value_exact<bool>();
+            if (!value) return fmt::format("expected true or false, got {}", node_type_name(node));
+            field(job) = *value;
+            return "";
+          },
+          [=](const Job& job, toml::table& t) { t.insert_or_assign(name, field(job)); }};
+}
+
+// A string; when `choices` is not empty, one of them.
+template <typename Section>
+JobKeySpec string_key(std::string key, std::string Section::*member, Section Job::*section,
+                      std::vector<std::string> choices, std::string doc) {
+  const Field<Section, std::string> field{section, member};
+  std::string allowed = choices.empty() ? "any text" : fmt::format("{}", fmt::join(choices, " | "));
+  const auto name = short_name(key);
+  return {key,
+          "string",
+          allowed,
+          std::move(doc),
+          [=](const toml::node& node, Job& job) -> std::string {
+            const auto value = node.value_exact<std::string>();
+            if (!value) return fmt::format("expected a string, got {}", node_type_name(node));
+            if (!choices.empty() &&
+                std::find(choices.begin(), choices.end(), *value) == choices.end()) {
+              return fmt::format("'{}' is not one of {}", *value, allowed);
+            }
+            field(job) = *value;
+            return "";
+          },
+          [=](const Job& job, toml::table& t) { t.insert_or_assign(name, field(job)); }};
+}
+
+template <typename Section>
+JobKeySpec integer_list_key(std::string key, std::vector<std::int64_t> Section::*member,
+                            Section Job::*section, std::int64_t min, std::string doc) {
+  const Field<Section, std::vector<std::int64_t>> field{section, member};
+  std::string allowed = fmt::format("each >= {}", min);
+  const auto name = short_name(key);
+  return {key,
+          "integer list",
+          allowed,
+          std::move(doc),
+          [=](const toml::node& node, Job& job) -> std::string {
+            const auto* array = node.as_array();
+            if (array == nullptr) {
+              return fmt::format("expected an array of integers, got {}", node_type_name(node));
+            }
+            std::vector<std::int64_t> values;
+            for (const auto& element : *array) {
+              const auto value = element.value_exact<std::int64_t>();
+              if (!value) return "every element must be an integer";
+              if (*value < min)
+                return fmt::format("element {} is out of range: {}", *value, allowed);
+              values.push_back(*value);
+            }
+            field(job) = std::move(values);
+            return "";
+          },
+          [=](const Job& job, toml::table& t) {
+            toml::array array;
+            for (auto v : field(job)) array.push_back(v);
+            t.insert_or_assign(name, std::move(array));
+          }};
+}
+
+constexpr auto kNoMax = std::numeric_limits<std::int64_t>::max();
+constexpr auto kInf = std::numeric_limits<double>::infinity();
+
+std::vector<JobKeySpec> make_schema() {
+  using J = JobSection;
+  using D = DataSection;
+  using M = ModelSection;
+  using T = TrainSection;
+  return {
+      string_key("job.name", &J::name, &Job::job, {}, "Name shown in logs and inspect output"),
+      integer_key("job.rounds", &J::rounds, &Job::job, 1, 1000000,
+                  "Federated rounds to run; each commits one block"),
+      integer_key("job.seed", &J::seed, &Job::job, 0, kNoMax,
+                  "Seed for initialisation, partitioning and batch order"),
+      integer_key("job.ranks", &J::ranks, &Job::job, 0, 65536,
+                  "Expected number of MPI ranks; 0 accepts any"),
+
+      string_key("data.path", &D::path, &Job::data, {},
+                 "HDF5 dataset written by `fedchain data prepare`"),
+      string_key("data.partition", &D::partition, &Job::data, {"iid", "dirichlet", "shards"},
+                 "How training samples are split over ranks"),
+      float_key("data.alpha", &D::alpha, &Job::data, 0.0, kInf, true,
+                "Dirichlet concentration (partition = dirichlet); smaller is more skewed"),
+      integer_key("data.classes_per_rank", &D::classes_per_rank, &Job::data, 1, 1000,
+                  "Classes each rank holds (partition = shards)"),
+      integer_key("data.train_limit", &D::train_limit, &Job::data, 0, kNoMax,
+                  "Use only the first N training samples; 0 uses all"),
+      integer_key("data.test_limit", &D::test_limit, &Job::data, 0, kNoMax,
+                  "Use only the first N test samples; 0 uses all"),
+      bool_key("data.normalize", &D::normalize, &Job::data,
+               "Standardise pixels with the training set's mean and deviation"),
+
+      string_key("model.arch", &M::arch, &Job::model, {"logreg", "mlp", "cnn", "lenet"},
+                 "Model architecture"),
+      integer_list_key("model.hidden", &M::hidden, &Job::model, 1,
+                       "Hidden layer widths for arch = mlp"),
+
+      integer_key("train.local_epochs", &T::local_epochs, &Job::train, 0, 10000,
+                  "Local epochs over the rank's shard per round"),
+      integer_key("train.local_steps", &T::local_steps, &Job::train, 0, kNoMax,
+                  "If > 0, this many minibatch steps per round instead of epochs"),
+      integer_key("train.batch_size", &T::batch_size, &Job::train, 1, 1 << 20, "Minibatch size"),
+      float_key("train.lr", &T::lr, &Job::train, 0.0, kInf, true, "Learning rate"),
+      string_key("train.optimizer", &T::optimizer, &Job::train, {"sgd", "adam"}, "Local optimizer"),
+      float_key("train.momentum", &T::momentum, &Job::train, 0.0, 1.0, false, "SGD momentum"),
+      float_key("train.weight_decay", &T::weight_decay, &Job::train, 0.0, kInf, false,
+                "L2 weight decay"),
+      float_key("train.prox_mu", &T::prox_mu, &Job::train, 0.0, kInf, false,
+                "FedProx proximal term mu/2 * ||theta - theta_global||^2; 0 is off"),
+      integer_key("train.threads", &T::threads, &Job::train, 1, 1024,
+                  "CPU threads per rank for training"),
+      string_key("train.device", &T::device, &Job::train, {"auto", "cpu", "cuda"},
+                 "Training backend; auto takes a GPU when one is present"),
+  };
+}
+
+}  // namespace
+
+const std::vector<JobKeySpec>& job_schema() {
+  static const std::vector<JobKeySpec> schema = make_schema();
+  return schema;
+}
+
+}  // namespace fedchain

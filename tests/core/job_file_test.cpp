@@ -1,0 +1,135 @@
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "fedchain/core/job_file.hpp"
+
+namespace fedchain {
+namespace {
+
+TEST(JobFile, EmptyFileGivesDefaults) {
+  auto job = parse_job("", "empty.toml");
+  ASSERT_TRUE(job) << job.error().message;
+  EXPECT_EQ(job->model.arch, "mlp");
+  EXPECT_EQ(job->model.hidden, (std::vector<std::int64_t>{200, 200}));
+  EXPECT_EQ(job->data.partition, "iid");
+}
+
+TEST(JobFile, ReadsEveryKindOfValue) {
+  auto job = parse_job(R"(
+[job]
+rounds = 7
+[train]
+lr = 1          # an integer is a valid float
+optimizer = "adam"
+[data]
+normalize = true
+[model]
+hidden = [64, 32]
+)",
+                       "j.toml");
+  ASSERT_TRUE(job) << job.error().message;
+  EXPECT_EQ(job->job.rounds, 7);
+  EXPECT_DOUBLE_EQ(job->train.lr, 1.0);
+  EXPECT_EQ(job->train.optimizer, "adam");
+  EXPECT_TRUE(job->data.normalize);
+  EXPECT_EQ(job->model.hidden, (std::vector<std::int64_t>{64, 32}));
+}
+
+TEST(JobFile, SyntaxErrorNamesFileAndLine) {
+  auto job = parse_job("[job]\nrounds = 3\nseed = = 4\n", "bad.toml");
+  ASSERT_FALSE(job);
+  EXPECT_EQ(job.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(job.error().message.find("bad.toml:3:"), std::string::npos) << job.error().message;
+}
+
+TEST(JobFile, UnknownKeyNamesClosestKeyAndLine) {
+  auto job = parse_job("[train]\n\nbatchsize = 3\n", "typo.toml");
+  ASSERT_FALSE(job);
+  EXPECT_EQ(job.error().kind, ErrorKind::kConfig);
+  const auto& m = job.error().message;
+  EXPECT_NE(m.find("typo.toml:3:"), std::string::npos) << m;
+  EXPECT_NE(m.find("train.batchsize"), std::string::npos) << m;
+  EXPECT_NE(m.find("did you mean 'train.batch_size'"), std::string::npos) << m;
+}
+
+TEST(JobFile, UnknownSectionIsRejected) {
+  auto job = parse_job("[trian]\nlr = 0.1\n", "s.toml");
+  ASSERT_FALSE(job);
+  EXPECT_NE(job.error().message.find("did you mean 'train.lr'"), std::string::npos)
+      << job.error().message;
+}
+
+TEST(JobFile, WrongTypeIsRejected) {
+  auto job = parse_job("[job]\nrounds = \"ten\"\n", "t.toml");
+  ASSERT_FALSE(job);
+  const auto& m = job.error().message;
+  EXPECT_NE(m.find("t.toml:2:"), std::string::npos) << m;
+  EXPECT_NE(m.find("expected an integer, got a string"), std::string::npos) << m;
+}
+
+TEST(JobFile, OutOfRangeAndBadChoiceAreRejected) {
+  auto low = parse_job("[train]\nlr = 0.0\n", "r.toml");
+  ASSERT_FALSE(low);
+  EXPECT_NE(low.error().message.find("out of range"), std::string::npos) << low.error().message;
+  auto choice = parse_job("[model]\narch = \"resnet\"\n", "c.toml");
+  ASSERT_FALSE(choice);
+  EXPECT_NE(choice.error().message.find("'resnet' is not one of logreg | mlp | cnn | lenet"),
+            std::string::npos)
+      << choice.error().message;
+  auto momentum = parse_job("[train]\nmomentum = 1.0\n", "m.toml");
+  EXPECT_FALSE(momentum);
+}
+
+TEST(JobFile, OverridesApplyAfterTheFileAndAreChecked) {
+  auto job = parse_job("[train]\nlr = 0.1\n", "o.toml",
+                       {"train.lr=0.25", "model.arch=cnn", "model.hidden=[10]"});
+  ASSERT_TRUE(job) << job.error().message;
+  EXPECT_DOUBLE_EQ(job->train.lr, 0.25);
+  EXPECT_EQ(job->model.arch, "cnn");
+  EXPECT_EQ(job->model.hidden, std::vector<std::int64_t>{10});
+
+  auto unknown = parse_job("", "o.toml", {"train.lrr=1"});
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("did you mean 'train.lr'"), std::string::npos);
+  auto bad = parse_job("", "o.toml", {"job.rounds=-1"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("--set job.rounds"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(parse_job("", "o.toml", {"noequals"}));
+}
+
+TEST(JobFile, ResolvedTomlReadsBackToTheSameJob) {
+  auto job = parse_job("[job]\nseed = 9\n[model]\narch = \"lenet\"\n", "w.toml");
+  ASSERT_TRUE(job);
+  const auto text = job_to_toml(*job);
+  auto again = parse_job(text, "resolved.toml");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(job_to_toml(*again), text);
+  EXPECT_EQ(again->job.seed, 9);
+  EXPECT_EQ(again->model.arch, "lenet");
+}
+
+TEST(JobFile, MissingFileIsAConfigError) {
+  auto job = load_job("/nonexistent/job.toml");
+  ASSERT_FALSE(job);
+  EXPECT_EQ(job.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(job.error().message.find("/nonexistent/job.toml"), std::string::npos);
+}
+
+// docs/job-file.md must document every key the schema accepts.
+TEST(JobFile, DocumentationListsEveryKey) {
+  std::ifstream doc(std::filesystem::path(FEDCHAIN_SOURCE_DIR) / "docs" / "job-file.md");
+  ASSERT_TRUE(doc) << "docs/job-file.md is missing";
+  std::stringstream text;
+  text << doc.rdbuf();
+  for (const auto& key : job_keys()) {
+    EXPECT_NE(text.str().find("`" + key.key + "`"), std::string::npos)
+        << "docs/job-file.md does not document `" << key.key << "`";
+  }
+}
+
+}  // namespace
+}  // namespace fedchain
