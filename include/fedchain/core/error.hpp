@@ -21,19 +21,30 @@ int exit_code(ErrorKind kind);
 struct Error {
   ErrorKind kind = ErrorKind::kRuntime;
   std::string message;  // says what is wrong, where (file, key, rank, height), what to do
+  // A short, stable reason code for data that was refused ("bad-signature",
+  // "trailing-bytes"); tests and callers branch on it, people read the message.
+  std::string code;
 };
 
 template <typename... Args>
 Error config_error(fmt::format_string<Args...> format, Args&&... args) {
-  return {ErrorKind::kConfig, fmt::format(format, std::forward<Args>(args)...)};
+  return {ErrorKind::kConfig, fmt::format(format, std::forward<Args>(args)...), {}};
 }
 template <typename... Args>
 Error runtime_error(fmt::format_string<Args...> format, Args&&... args) {
-  return {ErrorKind::kRuntime, fmt::format(format, std::forward<Args>(args)...)};
+  return {ErrorKind::kRuntime, fmt::format(format, std::forward<Args>(args)...), {}};
 }
 template <typename... Args>
 Error verification_error(fmt::format_string<Args...> format, Args&&... args) {
-  return {ErrorKind::kVerification, fmt::format(format, std::forward<Args>(args)...)};
+  return {ErrorKind::kVerification, fmt::format(format, std::forward<Args>(args)...), {}};
+}
+
+// Refusing bytes or a block: what a peer sent or a file held does not check out. Never
+// thrown: decoders and validators return it (STYLE.md, bitcoin's typed reject reasons).
+template <typename... Args>
+Error reject(std::string code, fmt::format_string<Args...> format, Args&&... args) {
+  return {ErrorKind::kVerification, fmt::format(format, std::forward<Args>(args)...),
+          std::move(code)};
 }
 
 // A value or an Error. Deliberately small: has_value(), value(), error(), and bool.
