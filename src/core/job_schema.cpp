@@ -180,6 +180,8 @@ std::vector<JobKeySpec> make_schema() {
   using D = DataSection;
   using M = ModelSection;
   using T = TrainSection;
+  using A = AggregateSection;
+  using F = FaultsSection;
   return {
       string_key("job.name", &J::name, &Job::job, {}, "Name shown in logs and inspect output"),
       integer_key("job.rounds", &J::rounds, &Job::job, 1, 1000000,
@@ -225,6 +227,37 @@ std::vector<JobKeySpec> make_schema() {
                   "CPU threads per rank for training"),
       string_key("train.device", &T::device, &Job::train, {"auto", "cpu", "cuda"},
                  "Training backend; auto takes a GPU when one is present"),
+
+      string_key("aggregate.rule", &A::rule, &Job::aggregate,
+                 {"fedavg", "median", "trimmed_mean", "krum", "multi_krum"},
+                 "Aggregation rule over the quantized updates (docs/aggregation.md)"),
+      string_key("aggregate.exchange", &A::exchange, &Job::aggregate,
+                 {"auto", "allreduce", "allgather"},
+                 "How updates travel; auto: allreduce for fedavg, allgather otherwise"),
+      integer_key("aggregate.scale_bits", &A::scale_bits, &Job::aggregate, 0, 30,
+                  "Fixed-point scale s: q = round(delta * 2^s)"),
+      float_key("aggregate.clip", &A::clip, &Job::aggregate, 0.0, kInf, true,
+                "Each delta coordinate is clipped to [-clip, clip] before quantizing"),
+      float_key("aggregate.trim_beta", &A::trim_beta, &Job::aggregate, 0.0, 0.5, false,
+                "trimmed_mean: fraction of updates cut from each end per coordinate"),
+      integer_key("aggregate.krum_f", &A::krum_f, &Job::aggregate, 0, 65536,
+                  "krum, multi_krum: Byzantine updates tolerated; needs n >= 2f + 3"),
+      integer_key("aggregate.multi_krum_m", &A::multi_krum_m, &Job::aggregate, 0, 65536,
+                  "multi_krum: updates selected and averaged; 0 takes n - krum_f"),
+
+      integer_list_key("faults.byzantine", &F::byzantine, &Job::faults, 0,
+                       "Ranks that attack (experiments only)"),
+      string_key("faults.attack", &F::attack, &Job::faults,
+                 {"none", "sign_flip", "gaussian", "scaling", "alie", "label_flip", "zero"},
+                 "What the byzantine ranks do to their update (docs/aggregation.md)"),
+      float_key("faults.sign_flip_scale", &F::sign_flip_scale, &Job::faults, 0.0, kInf, true,
+                "sign_flip: the update sent is -scale * delta"),
+      float_key("faults.gaussian_sigma", &F::gaussian_sigma, &Job::faults, 0.0, kInf, true,
+                "gaussian: the update sent is N(0, sigma^2) noise per coordinate"),
+      float_key("faults.scaling_factor", &F::scaling_factor, &Job::faults, 0.0, kInf, true,
+                "scaling: the update sent is factor * delta"),
+      float_key("faults.alie_z", &F::alie_z, &Job::faults, 0.0, kInf, false,
+                "alie: the update sent is mean - z * std; 0 takes z_max(n, f) of Baruch et al."),
   };
 }
 
