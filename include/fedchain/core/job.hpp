@@ -45,18 +45,18 @@ struct TrainSection {
 };
 
 struct AggregateSection {
-  std::string rule = "fedavg";     // fedavg | median | trimmed_mean | krum | multi_krum
-  std::string exchange = "auto";   // auto | allreduce | allgather
-  std::int64_t scale_bits = 20;    // fixed point: q = round(delta * 2^scale_bits)
-  double clip = 8.0;               // |delta| is clipped to this before quantizing
-  double trim_beta = 0.1;          // trimmed_mean: fraction cut from each end
-  std::int64_t krum_f = 1;         // krum, multi_krum: Byzantine updates tolerated
-  std::int64_t multi_krum_m = 0;   // multi_krum: updates averaged; 0 takes n - krum_f
+  std::string rule = "fedavg";    // fedavg | median | trimmed_mean | krum | multi_krum
+  std::string exchange = "auto";  // auto | allreduce | allgather
+  std::int64_t scale_bits = 20;   // fixed point: q = round(delta * 2^scale_bits)
+  double clip = 8.0;              // |delta| is clipped to this before quantizing
+  double trim_beta = 0.1;         // trimmed_mean: fraction cut from each end
+  std::int64_t krum_f = 1;        // krum, multi_krum: Byzantine updates tolerated
+  std::int64_t multi_krum_m = 0;  // multi_krum: updates averaged; 0 takes n - krum_f
 };
 
 struct FaultsSection {
   std::vector<std::int64_t> byzantine{};  // ranks that attack
-  std::string attack = "none";  // none | sign_flip | gaussian | scaling | alie | label_flip | zero
+  std::string attack = "none";   // none | sign_flip | gaussian | scaling | alie | label_flip | zero
   double sign_flip_scale = 1.0;  // sign_flip: delta -> -scale * delta
   double gaussian_sigma = 0.1;   // gaussian: delta -> N(0, sigma^2) per coordinate
   double scaling_factor = 10.0;  // scaling: delta -> factor * delta
