@@ -1,0 +1,55 @@
+// Per-round metrics: RUN_DIR/metrics.csv (for spreadsheets and plots) and metrics.jsonl
+// (for scripts), one row per committed height, written by rank 0. Times are seconds of
+// wall clock on rank 0 for each phase of the round (DESIGN.md, One round).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "fedchain/core/error.hpp"
+
+namespace fedchain::io {
+
+struct MetricsRow {
+  std::uint64_t height = 0;
+  double round_s = 0;            // the whole round, start of training to metrics row
+  double train_s = 0;            // local training
+  double quantize_s = 0;         // delta and fixed-point quantization
+  double hash_s = 0;             // Merkle root of the update and signing
+  double exchange_s = 0;         // collectives moving txs and updates
+  double aggregate_s = 0;        // the aggregation rule and the new parameters' state root
+  double consensus_s = 0;        // proposal and votes until commit
+  double store_s = 0;            // appending the block, checkpoints
+  std::uint64_t bytes_sent = 0;  // by rank 0 in this round
+  double train_loss = 0;         // mean over ranks, weighted by samples
+  double test_loss = 0;          // NaN on rounds without evaluation
+  double test_acc = 0;           // NaN on rounds without evaluation
+  std::uint32_t proposer = 0;
+  std::uint32_t commit_round = 0;
+  std::string state_root;  // hex
+};
+
+class MetricsLog {
+ public:
+  // Starts new files, or on resume keeps the rows up to `keep_through_height` (rows past
+  // the chain tip belong to rounds that will be run again) and appends after them.
+  static Result<MetricsLog> create(const std::filesystem::path& csv,
+                                   const std::filesystem::path& jsonl);
+  static Result<MetricsLog> resume(const std::filesystem::path& csv,
+                                   const std::filesystem::path& jsonl,
+                                   std::uint64_t keep_through_height);
+
+  Status append(const MetricsRow& row);
+
+  static const char* csv_header();
+
+ private:
+  MetricsLog(std::ofstream csv, std::ofstream jsonl)
+      : csv_(std::move(csv)), jsonl_(std::move(jsonl)) {}
+  std::ofstream csv_;
+  std::ofstream jsonl_;
+};
+
+}  // namespace fedchain::io

@@ -1,0 +1,117 @@
+#include "fedchain/io/metrics.hpp"
+
+#include <cmath>
+#include <functional>
+#include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "fedchain/core/durable_file.hpp"
+
+namespace fedchain::io {
+
+namespace {
+
+// NaN (no evaluation this round) is an empty CSV cell and a JSON null.
+std::string csv_number(double v) {
+  return std::isnan(v) ? "" : fmt::format("{:.6g}", v);
+}
+nlohmann::json json_number(double v) {
+  return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v);
+}
+
+// Keeps the lines of `path` whose leading height field is <= keep (after `skip_header`
+// lines) and rewrites the file atomically.
+Status truncate_rows(const std::filesystem::path& path, bool has_header, std::uint64_t keep,
+                     const std::function<std::uint64_t(const std::string&)>& height_of) {
+  std::ifstream in(path);
+  if (!in) return {};
+  std::string kept;
+  std::string line;
+  bool first = true;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    if ((first && has_header) || height_of(line) <= keep) kept += line + "\n";
+    first = false;
+  }
+  return write_file_atomically(path, as_bytes(kept));
+}
+
+Result<std::ofstream> open_append(const std::filesystem::path& path) {
+  std::ofstream out(path, std::ios::app);
+  if (!out) return runtime_error("cannot open {} for writing", path.string());
+  return out;
+}
+
+}  // namespace
+
+const char* MetricsLog::csv_header() {
+  return "height,round_s,train_s,quantize_s,hash_s,exchange_s,aggregate_s,consensus_s,store_s,"
+         "bytes_sent,train_loss,test_loss,test_acc,proposer,commit_round,state_root";
+}
+
+Result<MetricsLog> MetricsLog::create(const std::filesystem::path& csv,
+                                      const std::filesystem::path& jsonl) {
+  const std::string header = std::string(csv_header()) + "\n";
+  if (auto st = write_file_atomically(csv, as_bytes(header)); !st) return st.error();
+  if (auto st = write_file_atomically(jsonl, {}); !st) return st.error();
+  auto c = open_append(csv);
+  if (!c) return c.error();
+  auto j = open_append(jsonl);
+  if (!j) return j.error();
+  return MetricsLog(std::move(*c), std::move(*j));
+}
+
+Result<MetricsLog> MetricsLog::resume(const std::filesystem::path& csv,
+                                      const std::filesystem::path& jsonl,
+                                      std::uint64_t keep_through_height) {
+  if (!std::filesystem::exists(csv)) return create(csv, jsonl);
+  auto csv_height = [](const std::string& line) {
+    return std::stoull(line.substr(0, line.find(',')));
+  };
+  auto json_height = [](const std::string& line) {
+    return nlohmann::json::parse(line, nullptr, false).value("height", std::uint64_t{0});
+  };
+  if (auto st = truncate_rows(csv, true, keep_through_height, csv_height); !st) return st.error();
+  if (auto st = truncate_rows(jsonl, false, keep_through_height, json_height); !st) {
+    return st.error();
+  }
+  auto c = open_append(csv);
+  if (!c) return c.error();
+  auto j = open_append(jsonl);
+  if (!j) return j.error();
+  return MetricsLog(std::move(*c), std::move(*j));
+}
+
+Status MetricsLog::append(const MetricsRow& r) {
+  csv_ << fmt::format(
+      "{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{},{},{},{},{},{},{}\n", r.height,
+      r.round_s, r.train_s, r.quantize_s, r.hash_s, r.exchange_s, r.aggregate_s, r.consensus_s,
+      r.store_s, r.bytes_sent, csv_number(r.train_loss), csv_number(r.test_loss),
+      csv_number(r.test_acc), r.proposer, r.commit_round, r.state_root);
+  const nlohmann::json row = {{"height", r.height},
+                              {"round_s", r.round_s},
+                              {"train_s", r.train_s},
+                              {"quantize_s", r.quantize_s},
+                              {"hash_s", r.hash_s},
+                              {"exchange_s", r.exchange_s},
+                              {"aggregate_s", r.aggregate_s},
+                              {"consensus_s", r.consensus_s},
+                              {"store_s", r.store_s},
+                              {"bytes_sent", r.bytes_sent},
+                              {"train_loss", json_number(r.train_loss)},
+                              {"test_loss", json_number(r.test_loss)},
+                              {"test_acc", json_number(r.test_acc)},
+                              {"proposer", r.proposer},
+                              {"commit_round", r.commit_round},
+                              {"state_root", r.state_root}};
+  jsonl_ << row.dump() << "\n";
+  csv_.flush();
+  jsonl_.flush();
+  if (!csv_ || !jsonl_) return runtime_error("cannot write metrics (disk full?)");
+  return {};
+}
+
+}  // namespace fedchain::io

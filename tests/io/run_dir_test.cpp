@@ -1,0 +1,75 @@
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "fedchain/core/durable_file.hpp"
+#include "fedchain/io/run_dir.hpp"
+#include "test_dir.hpp"
+
+namespace fedchain::io {
+namespace {
+
+TEST(RunDir, CreateWritesJobAndFolders) {
+  testing::TempDir tmp;
+  auto dir = RunDir::create(tmp.path() / "run", "[job]\nseed = 1\n");
+  ASSERT_TRUE(dir) << dir.error().message;
+  EXPECT_TRUE(std::filesystem::is_directory(dir->chain_dir()));
+  EXPECT_TRUE(std::filesystem::is_directory(dir->checkpoints_dir()));
+  EXPECT_TRUE(std::filesystem::exists(dir->job_file()));
+  EXPECT_EQ(dir->checkpoint_path(12).filename(), "height-00000012.h5");
+}
+
+TEST(RunDir, RefusesToOverwriteAnExistingRun) {
+  testing::TempDir tmp;
+  ASSERT_TRUE(RunDir::create(tmp.path(), "a = 1\n"));
+  auto again = RunDir::create(tmp.path(), "a = 2\n");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(again.error().message.find("--resume"), std::string::npos);
+  std::ifstream job(tmp.path() / "job.toml");
+  std::string line;
+  std::getline(job, line);
+  EXPECT_EQ(line, "a = 1") << "the existing run must be left untouched";
+}
+
+TEST(RunDir, ResumeRefusesAnotherJobNamingTheLine) {
+  testing::TempDir tmp;
+  ASSERT_TRUE(RunDir::create(tmp.path(), "x = 1\ny = 2\n"));
+  EXPECT_TRUE(RunDir::resume(tmp.path(), "x = 1\ny = 2\n"));
+  auto other = RunDir::resume(tmp.path(), "x = 1\ny = 3\n");
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(other.error().message.find("line 2: stored 'y = 2', given 'y = 3'"), std::string::npos)
+      << other.error().message;
+}
+
+TEST(RunDir, UnwritableLocationIsAConfigError) {
+  testing::TempDir tmp;
+  std::ofstream(tmp.path() / "a-file") << "not a directory";
+  auto dir = RunDir::create(tmp.path() / "a-file" / "run", "x = 1\n");
+  ASSERT_FALSE(dir);
+  EXPECT_EQ(dir.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(dir.error().message.find("writable"), std::string::npos) << dir.error().message;
+}
+
+TEST(RunDir, OpenNeedsAJobFile) {
+  testing::TempDir tmp;
+  EXPECT_FALSE(RunDir::open(tmp.path()));
+  EXPECT_FALSE(RunDir::open(tmp.path() / "missing"));
+}
+
+TEST(DurableFile, ReplacesAtomicallyAndLeavesNoTempFile) {
+  testing::TempDir tmp;
+  const auto path = tmp.path() / "f.txt";
+  ASSERT_TRUE(write_file_atomically(path, as_bytes("one")));
+  ASSERT_TRUE(write_file_atomically(path, as_bytes("two")));
+  std::ifstream in(path);
+  std::string text;
+  in >> text;
+  EXPECT_EQ(text, "two");
+  EXPECT_FALSE(std::filesystem::exists(temp_path_for(path)));
+  EXPECT_FALSE(write_file_atomically(tmp.path() / "no" / "such" / "dir", as_bytes("x")));
+}
+
+}  // namespace
+}  // namespace fedchain::io
