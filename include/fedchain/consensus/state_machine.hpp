@@ -1,0 +1,148 @@
+// One validator's Tendermint state machine (docs/consensus.md). Pure and deterministic:
+// no MPI, clock, files, threads or randomness. The driver feeds it decoded messages,
+// fired timeouts and the application's answers, and carries out the returned actions.
+//
+// Driving it (node/ with net/, or the simulator):
+//   StateMachine sm(config, signer, hasher);
+//   run(sm.start_height(h, validator_set_for(h)));
+//   loop: message -> run(sm.on_message(m)); timer -> run(sm.on_timeout(t));
+//         RequestBlock -> run(sm.on_block_ready(h, r, block));
+//         ValidateBlock -> run(sm.on_block_validated(h, hash, ok));
+//         Commit -> store the block, then run(sm.start_height(h + 1, next_set)).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "fedchain/consensus/actions.hpp"
+#include "fedchain/consensus/messages.hpp"
+#include "fedchain/consensus/signer.hpp"
+#include "fedchain/consensus/validator_set.hpp"
+#include "fedchain/consensus/vote_book.hpp"
+
+namespace fedchain::consensus {
+
+// Abstract milliseconds; a round r waits base + delta * r, so that after the network
+// settles some round is long enough for every honest message to arrive.
+struct TimeoutConfig {
+  std::uint64_t propose_ms = 300;
+  std::uint64_t propose_delta_ms = 100;
+  std::uint64_t prevote_ms = 100;
+  std::uint64_t prevote_delta_ms = 50;
+  std::uint64_t precommit_ms = 100;
+  std::uint64_t precommit_delta_ms = 50;
+  std::uint64_t retransmit_ms = 600;
+  std::uint64_t retransmit_delta_ms = 100;
+
+  std::uint64_t duration(TimeoutKind kind, std::uint32_t round) const;
+};
+
+struct Config {
+  Hash32 chain_id;
+  std::uint32_t self = 0;  // this validator's index in every height's set
+  TimeoutConfig timeouts;
+  // Messages for rounds more than this far above ours are dropped ("far-round"), which
+  // bounds what a Byzantine validator can make us store.
+  std::uint32_t round_window = 64;
+  // Re-broadcast every vote we accept once, so that an equivocation sent to disjoint
+  // halves reaches someone who holds both halves (and becomes evidence).
+  bool relay_votes = true;
+  // Decided heights kept to bring lagging peers up (catch-up replies).
+  std::uint32_t catchup_heights = 4;
+  std::size_t max_block_bytes = kDefaultMaxBlockBytes;
+};
+
+enum class Phase : std::uint8_t { kPropose, kPrevote, kPrecommit, kDecided };
+
+class StateMachine {
+ public:
+  StateMachine(Config config, Signer& signer, const BlockHasher& hasher);
+  StateMachine(const StateMachine&) = delete;
+  StateMachine& operator=(const StateMachine&) = delete;
+
+  // Enters `height` (greater than the current one) at round 0 with its validator set.
+  // Indices must mean the same validators at every height; jail or zero power instead of
+  // removing one.
+  Outcome start_height(std::uint64_t height, ValidatorSet validators);
+
+  Outcome on_message(const Message& message);
+  Outcome on_proposal(const Proposal& proposal);
+  Outcome on_vote(const ledger::Vote& vote);
+  Outcome on_timeout(const Timeout& timeout);
+  // The answer to RequestBlock(height, round).
+  Outcome on_block_ready(std::uint64_t height, std::uint32_t round, Bytes block);
+  // The answer to ValidateBlock(height, block_hash).
+  Outcome on_block_validated(std::uint64_t height, const Hash32& block_hash, bool valid);
+
+  std::uint64_t height() const { return height_; }
+  std::uint32_t round() const { return round_; }
+  Phase phase() const { return phase_; }
+  std::optional<std::uint32_t> locked_round() const { return locked_round_; }
+  const ValidatorSet& validators() const { return set_; }
+  const Config& config() const { return config_; }
+
+ private:
+  enum class Validity : std::uint8_t { kPending, kValid, kInvalid };
+  struct Decision {
+    std::uint64_t height = 0;
+    Proposal proposal;  // the proposal that carried the decided block
+    std::vector<ledger::Vote> precommits;
+  };
+
+  Status accept_vote(const ledger::Vote& vote, std::vector<Action>& out);
+  Status accept_proposal(const Proposal& proposal, std::vector<Action>& out);
+  Status check_sender(const Hash32& chain_id, std::uint32_t validator) const;
+  void serve_catchup(const ledger::Vote& vote, std::vector<Action>& out);
+  void buffer_next_height(Message message);
+
+  // The rules (docs/consensus.md, Rules); each returns true when it changed the state.
+  void advance(std::vector<Action>& out);
+  bool try_commit(std::vector<Action>& out);
+  bool try_skip_round(std::vector<Action>& out);
+  bool try_prevote(std::vector<Action>& out);
+  bool try_precommit(std::vector<Action>& out);
+  void schedule_vote_timeouts(std::vector<Action>& out);
+
+  void start_round(std::uint32_t round, std::vector<Action>& out);
+  void propose(const Hash32& block_hash, Bytes block, std::optional<std::uint32_t> pol_round,
+               std::vector<Action>& out);
+  void cast(ledger::VoteType type, const std::optional<Hash32>& block, std::vector<Action>& out);
+  void schedule(TimeoutKind kind, std::vector<Action>& out);
+  void decide(std::uint32_t round, const Hash32& block_hash, std::vector<Action>& out);
+  const Proposal* proposal_carrying(const Hash32& block_hash) const;
+  std::optional<Validity> validity(const Hash32& block_hash) const;
+
+  Config config_;
+  Signer& signer_;
+  const BlockHasher& hasher_;
+
+  bool started_ = false;
+  std::uint64_t height_ = 0;
+  ValidatorSet set_;
+  std::uint32_t round_ = 0;
+  Phase phase_ = Phase::kPropose;
+  std::optional<Hash32> locked_block_;
+  std::optional<std::uint32_t> locked_round_;
+  std::optional<Hash32> valid_block_;
+  std::optional<std::uint32_t> valid_round_;
+
+  std::map<std::uint32_t, Proposal> proposals_;  // by round: the first from its proposer
+  std::unordered_map<Hash32, std::uint32_t> proposal_round_of_;  // block -> proposals_ key
+  std::unordered_map<Hash32, Validity> validity_;
+  VoteBook votes_;
+  std::optional<std::uint32_t> requested_round_;  // RequestBlock already sent for it
+  std::set<std::uint32_t> prevote_timeout_rounds_;
+  std::set<std::uint32_t> precommit_timeout_rounds_;
+  std::set<std::uint32_t> valid_updated_rounds_;  // rule "> 2/3 prevotes for v" fired
+
+  std::vector<Message> next_height_;  // verified messages for height_ + 1
+  std::deque<Decision> decisions_;    // the last catchup_heights decisions
+  std::map<std::uint32_t, std::pair<std::uint64_t, std::uint32_t>> served_;  // peer -> (h, r)
+};
+
+}  // namespace fedchain::consensus

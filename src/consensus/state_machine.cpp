@@ -1,0 +1,372 @@
+// The Tendermint rules for one validator (docs/consensus.md). Inputs check what a peer sent
+// and store it; advance() then applies every rule whose condition now holds, until none
+// does. All state changes happen here; the caller carries out the returned actions.
+#include "fedchain/consensus/state_machine.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace fedchain::consensus {
+
+using ledger::Vote;
+using ledger::VoteType;
+
+std::uint64_t TimeoutConfig::duration(TimeoutKind kind, std::uint32_t round) const {
+  std::uint64_t base = 0;
+  std::uint64_t delta = 0;
+  switch (kind) {
+    case TimeoutKind::kPropose: base = propose_ms, delta = propose_delta_ms; break;
+    case TimeoutKind::kPrevote: base = prevote_ms, delta = prevote_delta_ms; break;
+    case TimeoutKind::kPrecommit: base = precommit_ms, delta = precommit_delta_ms; break;
+    case TimeoutKind::kRetransmit: base = retransmit_ms, delta = retransmit_delta_ms; break;
+  }
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  if (delta != 0 && round > (kMax - base) / delta) return kMax;
+  return base + delta * round;
+}
+
+StateMachine::StateMachine(Config config, Signer& signer, const BlockHasher& hasher)
+    : config_(std::move(config)),
+      signer_(signer),
+      hasher_(hasher),
+      set_(ValidatorSet::equal(1)),
+      votes_(&set_) {}
+
+Outcome StateMachine::start_height(std::uint64_t height, ValidatorSet validators) {
+  if (started_ && height <= height_) {
+    return {reject("stale-height", "height {} is not above the current height {}", height,
+                   height_),
+            {}};
+  }
+  if (!validators.contains(config_.self)) {
+    return {config_error("validator index {} is outside the set of {} at height {}",
+                         config_.self, validators.size(), height),
+            {}};
+  }
+  std::vector<Message> buffered;
+  if (started_ && height == height_ + 1) buffered.swap(next_height_);
+  next_height_.clear();
+
+  started_ = true;
+  height_ = height;
+  set_ = std::move(validators);
+  round_ = 0;
+  phase_ = Phase::kPropose;
+  locked_block_.reset();
+  locked_round_.reset();
+  valid_block_.reset();
+  valid_round_.reset();
+  proposals_.clear();
+  proposal_round_of_.clear();
+  validity_.clear();
+  votes_ = VoteBook(&set_);
+  requested_round_.reset();
+  prevote_timeout_rounds_.clear();
+  precommit_timeout_rounds_.clear();
+  valid_updated_rounds_.clear();
+
+  Outcome outcome;
+  start_round(0, outcome.actions);
+  for (const Message& message : buffered) {
+    if (const auto* proposal = std::get_if<Proposal>(&message)) {
+      (void)accept_proposal(*proposal, outcome.actions);
+    } else {
+      (void)accept_vote(std::get<Vote>(message), outcome.actions);
+    }
+  }
+  advance(outcome.actions);
+  return outcome;
+}
+
+Outcome StateMachine::on_message(const Message& message) {
+  if (const auto* proposal = std::get_if<Proposal>(&message)) return on_proposal(*proposal);
+  return on_vote(std::get<Vote>(message));
+}
+
+Outcome StateMachine::on_vote(const Vote& vote) {
+  Outcome outcome;
+  outcome.status = accept_vote(vote, outcome.actions);
+  if (outcome.status) advance(outcome.actions);
+  return outcome;
+}
+
+Outcome StateMachine::on_proposal(const Proposal& proposal) {
+  Outcome outcome;
+  outcome.status = accept_proposal(proposal, outcome.actions);
+  if (outcome.status) advance(outcome.actions);
+  return outcome;
+}
+
+Status StateMachine::check_sender(const Hash32& chain_id, std::uint32_t validator) const {
+  if (!started_) return reject("not-started", "no height has been started");
+  if (chain_id != config_.chain_id) return reject("wrong-chain", "message for another chain");
+  if (!set_.contains(validator)) {
+    return reject("unknown-validator", "validator {} is not in the set of {}", validator,
+                  set_.size());
+  }
+  if (!set_.is_active(validator)) {
+    return reject("inactive-validator", "validator {} is jailed or has no power", validator);
+  }
+  return {};
+}
+
+// WARNING: a vote's slot is checked before its signature so that replays cost one lookup,
+// but a different vote for a filled slot is verified before it can become evidence:
+// otherwise anyone could forge "evidence" against an honest validator.
+Status StateMachine::accept_vote(const Vote& vote, std::vector<Action>& out) {
+  if (!started_) return reject("not-started", "no height has been started");
+  if (vote.chain_id != config_.chain_id) return reject("wrong-chain", "vote for another chain");
+  if (vote.height < height_) {
+    serve_catchup(vote, out);
+    return reject("old-height", "vote for height {} below {}", vote.height, height_);
+  }
+  if (auto st = check_sender(vote.chain_id, vote.validator); !st) return st;
+  if (vote.height > height_ + 1) {
+    return reject("future-height", "vote for height {} beyond {}", vote.height, height_ + 1);
+  }
+  if (vote.round > round_ + config_.round_window) {
+    return reject("far-round", "vote for round {} beyond {}", vote.round,
+                  round_ + config_.round_window);
+  }
+  if (!signer_.verify(vote.validator, vote.sign_bytes(), vote.signature)) {
+    return reject("bad-signature", "vote signature of validator {} does not verify",
+                  vote.validator);
+  }
+  if (vote.height == height_ + 1) {
+    buffer_next_height(vote);
+    return {};
+  }
+  switch (votes_.add(vote)) {
+    case VoteBook::AddResult::kDuplicate:
+      return reject("duplicate-vote", "vote already counted");
+    case VoteBook::AddResult::kConflictAgain:
+      return reject("conflicting-vote", "validator {} already caught equivocating here",
+                    vote.validator);
+    case VoteBook::AddResult::kConflict:
+      out.push_back(EquivocationFound{*votes_.slot(vote), vote});
+      if (config_.relay_votes) out.push_back(Broadcast{vote});
+      return {};
+    case VoteBook::AddResult::kAdded:
+      if (config_.relay_votes && vote.validator != config_.self) out.push_back(Broadcast{vote});
+      return {};
+  }
+  return {};
+}
+
+Status StateMachine::accept_proposal(const Proposal& proposal, std::vector<Action>& out) {
+  if (auto st = check_sender(proposal.chain_id, proposal.proposer); !st) return st;
+  if (proposal.height < height_) {
+    return reject("old-height", "proposal for height {} below {}", proposal.height, height_);
+  }
+  if (proposal.height > height_ + 1) {
+    return reject("future-height", "proposal for height {} beyond {}", proposal.height,
+                  height_ + 1);
+  }
+  if (proposal.round > round_ + config_.round_window) {
+    return reject("far-round", "proposal for round {} beyond {}", proposal.round,
+                  round_ + config_.round_window);
+  }
+  if (proposal.pol_round && *proposal.pol_round >= proposal.round) {
+    return reject("bad-pol-round", "pol round {} is not below round {}", *proposal.pol_round,
+                  proposal.round);
+  }
+  if (proposal.block.size() > config_.max_block_bytes) {
+    return reject("oversized-block", "block of {} bytes", proposal.block.size());
+  }
+  const bool current = proposal.height == height_;
+  if (current && proposal.proposer != set_.proposer(height_, proposal.round)) {
+    return reject("wrong-proposer", "validator {} is not the proposer of round {}",
+                  proposal.proposer, proposal.round);
+  }
+  if (current) {
+    if (auto it = proposals_.find(proposal.round); it != proposals_.end()) {
+      if (it->second == proposal) return reject("duplicate-proposal", "proposal already held");
+      return reject("conflicting-proposal", "round {} already has a proposal", proposal.round);
+    }
+  }
+  if (!signer_.verify(proposal.proposer, proposal.sign_bytes(), proposal.signature)) {
+    return reject("bad-signature", "proposal signature of validator {} does not verify",
+                  proposal.proposer);
+  }
+  if (hasher_.hash(proposal.block) != proposal.block_hash) {
+    return reject("block-hash-mismatch", "block bytes do not hash to the proposed hash");
+  }
+  if (!current) {
+    buffer_next_height(proposal);
+    return {};
+  }
+  proposals_.emplace(proposal.round, proposal);
+  proposal_round_of_.try_emplace(proposal.block_hash, proposal.round);
+  if (validity_.try_emplace(proposal.block_hash, Validity::kPending).second) {
+    out.push_back(ValidateBlock{height_, proposal.block_hash, proposal.block});
+  }
+  return {};
+}
+
+void StateMachine::buffer_next_height(Message message) {
+  // Enough for a few rounds of every validator's messages; the rest is re-sent later.
+  const std::size_t limit = 8 * static_cast<std::size_t>(set_.size()) + 8;
+  if (next_height_.size() >= limit) return;
+  if (std::find(next_height_.begin(), next_height_.end(), message) != next_height_.end()) return;
+  next_height_.push_back(std::move(message));
+}
+
+void StateMachine::serve_catchup(const Vote& vote, std::vector<Action>& out) {
+  if (!set_.contains(vote.validator) || vote.validator == config_.self) return;
+  auto decision = std::find_if(decisions_.begin(), decisions_.end(),
+                               [&](const Decision& d) { return d.height == vote.height; });
+  if (decision == decisions_.end()) return;
+  // One reply per peer per (height, round) it is stuck in: its re-sent votes ask again.
+  const auto key = std::make_pair(vote.height, vote.round);
+  auto [it, fresh] = served_.try_emplace(vote.validator, key);
+  if (!fresh && it->second == key) return;
+  it->second = key;
+  out.push_back(SendTo{vote.validator, decision->proposal});
+  for (const Vote& precommit : decision->precommits) {
+    out.push_back(SendTo{vote.validator, precommit});
+  }
+}
+
+Outcome StateMachine::on_timeout(const Timeout& timeout) {
+  Outcome outcome;
+  auto& out = outcome.actions;
+  if (!started_ || timeout.height != height_ || timeout.round != round_ ||
+      phase_ == Phase::kDecided) {
+    return outcome;  // stale: the state it was set for has passed
+  }
+  switch (timeout.kind) {
+    case TimeoutKind::kPropose:
+      if (phase_ == Phase::kPropose) {
+        cast(VoteType::kPrevote, std::nullopt, out);
+        phase_ = Phase::kPrevote;
+      }
+      break;
+    case TimeoutKind::kPrevote:
+      if (phase_ == Phase::kPrevote) {
+        cast(VoteType::kPrecommit, std::nullopt, out);
+        phase_ = Phase::kPrecommit;
+      }
+      break;
+    case TimeoutKind::kPrecommit:
+      start_round(round_ + 1, out);
+      break;
+    case TimeoutKind::kRetransmit:
+      // Messages can be lost; the round's own messages go out again until it moves on.
+      if (auto it = proposals_.find(round_);
+          it != proposals_.end() && it->second.proposer == config_.self) {
+        out.push_back(Broadcast{it->second});
+      }
+      for (VoteType type : {VoteType::kPrevote, VoteType::kPrecommit}) {
+        if (const Vote* own = votes_.find(round_, type, config_.self)) {
+          out.push_back(Broadcast{*own});
+        }
+      }
+      schedule(TimeoutKind::kRetransmit, out);
+      break;
+  }
+  advance(out);
+  return outcome;
+}
+
+Outcome StateMachine::on_block_ready(std::uint64_t height, std::uint32_t round, Bytes block) {
+  Outcome outcome;
+  if (!started_ || height != height_ || round != round_ || phase_ != Phase::kPropose ||
+      requested_round_ != round || proposals_.contains(round)) {
+    outcome.status = reject("stale-block-request", "no block is wanted for height {} round {}",
+                            height, round);
+    return outcome;
+  }
+  const std::optional<Hash32> block_hash = hasher_.hash(block);
+  if (!block_hash) {
+    outcome.status = reject("bad-block", "the application's block does not hash");
+    return outcome;
+  }
+  propose(*block_hash, std::move(block), std::nullopt, outcome.actions);
+  advance(outcome.actions);
+  return outcome;
+}
+
+Outcome StateMachine::on_block_validated(std::uint64_t height, const Hash32& block_hash,
+                                         bool valid) {
+  Outcome outcome;
+  auto it = validity_.find(block_hash);
+  if (!started_ || height != height_ || it == validity_.end() ||
+      it->second != Validity::kPending) {
+    outcome.status = reject("stale-validation", "no validation pending for this block");
+    return outcome;
+  }
+  it->second = valid ? Validity::kValid : Validity::kInvalid;
+  advance(outcome.actions);
+  return outcome;
+}
+
+void StateMachine::start_round(std::uint32_t round, std::vector<Action>& out) {
+  round_ = round;
+  phase_ = Phase::kPropose;
+  schedule(TimeoutKind::kRetransmit, out);
+  if (set_.proposer(height_, round) != config_.self) {
+    schedule(TimeoutKind::kPropose, out);
+    return;
+  }
+  // A block that gathered > 2/3 prevotes is proposed again, with that round as its proof,
+  // so validators locked on it can vote for it and the height can finish.
+  if (valid_block_) {
+    if (const Proposal* carrier = proposal_carrying(*valid_block_)) {
+      propose(*valid_block_, carrier->block, valid_round_, out);
+      return;
+    }
+  }
+  requested_round_ = round;
+  out.push_back(RequestBlock{height_, round});
+}
+
+void StateMachine::propose(const Hash32& block_hash, Bytes block,
+                           std::optional<std::uint32_t> pol_round, std::vector<Action>& out) {
+  Proposal proposal;
+  proposal.chain_id = config_.chain_id;
+  proposal.height = height_;
+  proposal.round = round_;
+  proposal.pol_round = pol_round;
+  proposal.block_hash = block_hash;
+  proposal.block = std::move(block);
+  proposal.proposer = config_.self;
+  proposal.signature = signer_.sign(proposal.sign_bytes());
+  proposal_round_of_.try_emplace(block_hash, round_);
+  validity_.try_emplace(block_hash, Validity::kValid);  // our own application built it
+  out.push_back(Broadcast{proposal});
+  proposals_.emplace(round_, std::move(proposal));
+}
+
+void StateMachine::cast(VoteType type, const std::optional<Hash32>& block,
+                        std::vector<Action>& out) {
+  if (!set_.is_active(config_.self)) return;  // jailed: follow the chain, do not vote
+  Vote vote;
+  vote.chain_id = config_.chain_id;
+  vote.height = height_;
+  vote.round = round_;
+  vote.type = type;
+  vote.block_hash = block;
+  vote.validator = config_.self;
+  vote.signature = signer_.sign(vote.sign_bytes());
+  (void)votes_.add(vote);
+  out.push_back(Broadcast{std::move(vote)});
+}
+
+void StateMachine::schedule(TimeoutKind kind, std::vector<Action>& out) {
+  out.push_back(ScheduleTimeout{Timeout{height_, round_, kind},
+                                config_.timeouts.duration(kind, round_)});
+}
+
+const Proposal* StateMachine::proposal_carrying(const Hash32& block_hash) const {
+  auto it = proposal_round_of_.find(block_hash);
+  if (it == proposal_round_of_.end()) return nullptr;
+  return &proposals_.at(it->second);
+}
+
+std::optional<StateMachine::Validity> StateMachine::validity(const Hash32& block_hash) const {
+  auto it = validity_.find(block_hash);
+  if (it == validity_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace fedchain::consensus
