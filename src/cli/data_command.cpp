@@ -1,0 +1,125 @@
+// `fedchain data prepare|show|partition`: make the dataset file training reads, look inside
+// it, and see how a job's partition would spread classes over ranks before spending
+// cluster time on it.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "fedchain/core/job_file.hpp"
+#include "fedchain/data/dataset.hpp"
+#include "fedchain/data/partition.hpp"
+#include "fedchain/data/prepare.hpp"
+
+namespace fedchain::cli {
+
+namespace {
+
+struct PrepareArgs {
+  std::string dataset;
+  std::string out = "data/fashion-mnist.h5";
+  std::string idx_dir = std::string(data::kFashionMnistIdxDir);
+};
+
+struct PartitionArgs {
+  std::string job;
+  std::vector<std::string> overrides;
+  std::int64_t ranks = 0;
+};
+
+void print_source(const char* array, const data::SourceFile& source) {
+  std::printf("  %-14s %-28s sha256 %s\n", array, source.name.c_str(), source.sha256_hex.c_str());
+}
+
+int run_partition(const PartitionArgs& args) {
+  auto job = load_job(args.job, args.overrides);
+  if (!job) return report(job.error());
+  const std::int64_t ranks = args.ranks > 0 ? args.ranks : job->job.ranks;
+  if (ranks < 1) {
+    return report(config_error(
+        "{}: job.ranks is 0 (any); pass --ranks N to say how many ranks to partition over",
+        args.job));
+  }
+  auto dataset = data::read_dataset(job->data.path, job->data.train_limit, 1);
+  if (!dataset) return report(dataset.error());
+  const auto& labels = dataset->train.labels;
+  auto parts = data::partition(labels, dataset->num_classes, ranks, job->data,
+                               static_cast<std::uint64_t>(job->job.seed));
+  if (!parts) return report(parts.error());
+  const auto histogram = data::class_histogram(labels, *parts, dataset->num_classes);
+  std::printf("%s over %lld ranks, seed %lld: samples per class\n", job->data.partition.c_str(),
+              static_cast<long long>(ranks), static_cast<long long>(job->job.seed));
+  std::string header = fmt::format("{:>6} {:>8}", "rank", "samples");
+  for (std::int64_t k = 0; k < dataset->num_classes; ++k) header += fmt::format(" {:>6}", k);
+  std::printf("%s\n", header.c_str());
+  for (std::size_t r = 0; r < parts->size(); ++r) {
+    std::string row = fmt::format("{:>6} {:>8}", r, (*parts)[r].size());
+    for (const std::int64_t count : histogram[r]) row += fmt::format(" {:>6}", count);
+    std::printf("%s\n", row.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_data_commands(CLI::App& app, int& exit_code) {
+  auto* data_cmd = app.add_subcommand("data", "Prepare and inspect datasets");
+  data_cmd->require_subcommand(1);
+
+  auto prepare_args = std::make_shared<PrepareArgs>();
+  auto* prepare =
+      data_cmd->add_subcommand("prepare", "Convert a published dataset into fedchain's HDF5 file");
+  prepare->add_option("dataset", prepare_args->dataset, "Dataset to prepare")
+      ->required()
+      ->check(CLI::IsMember({"fashion-mnist"}));
+  prepare->add_option("--out", prepare_args->out, "HDF5 file to write")->capture_default_str();
+  prepare->add_option("--idx-dir", prepare_args->idx_dir, "Directory of the gzipped IDX files")
+      ->capture_default_str();
+  prepare->callback([prepare_args, &exit_code] {
+    auto info = data::prepare_fashion_mnist(prepare_args->idx_dir, prepare_args->out);
+    if (!info) {
+      exit_code = report(info.error());
+      return;
+    }
+    std::printf("wrote %s: %lld train and %lld test images of %lld x %lld, %lld classes\n",
+                prepare_args->out.c_str(), static_cast<long long>(info->train_count),
+                static_cast<long long>(info->test_count), static_cast<long long>(info->rows),
+                static_cast<long long>(info->cols), static_cast<long long>(info->num_classes));
+  });
+
+  auto show_path = std::make_shared<std::string>();
+  auto* show = data_cmd->add_subcommand("show", "Print a dataset file's sizes and provenance");
+  show->add_option("file", *show_path, "Dataset file (HDF5)")->required();
+  show->callback([show_path, &exit_code] {
+    auto info = data::read_dataset_info(*show_path);
+    if (!info) {
+      exit_code = report(info.error());
+      return;
+    }
+    std::printf("%s: source %s, %lld classes, images %lld x %lld\n", show_path->c_str(),
+                info->source.c_str(), static_cast<long long>(info->num_classes),
+                static_cast<long long>(info->rows), static_cast<long long>(info->cols));
+    std::printf("  train %lld samples, test %lld samples\n",
+                static_cast<long long>(info->train_count),
+                static_cast<long long>(info->test_count));
+    print_source("/train/images", info->train_images);
+    print_source("/train/labels", info->train_labels);
+    print_source("/test/images", info->test_images);
+    print_source("/test/labels", info->test_labels);
+  });
+
+  auto partition_args = std::make_shared<PartitionArgs>();
+  auto* partition = data_cmd->add_subcommand(
+      "partition", "Print the per-rank class histogram a job's [data] section gives");
+  partition->add_option("job", partition_args->job, "Job file (TOML)")->required();
+  partition->add_option("--ranks", partition_args->ranks,
+                        "Ranks to partition over (default: job.ranks)");
+  partition->add_option("--set", partition_args->overrides,
+                        "Override a key: --set data.alpha=0.1 (repeatable)");
+  partition->callback([partition_args, &exit_code] { exit_code = run_partition(*partition_args); });
+}
+
+}  // namespace fedchain::cli
