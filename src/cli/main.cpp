@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   add_job_commands(app, exit_code);
   add_devices_command(app, exit_code);
+  add_data_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
