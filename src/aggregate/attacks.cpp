@@ -1,0 +1,215 @@
+// Update-side attacks for experiments, and the deterministic normal generator and inverse
+// normal CDF they need. Only attackers run this code and their updates are committed by
+// hash, so agreement does not depend on it; it is deterministic anyway (no libm
+// transcendental functions) so that an experiment replays bit for bit on another machine.
+#include "fedchain/aggregate/attacks.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace fedchain::aggregate {
+
+namespace {
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+Result<Attack> parse_attack(const std::string& name) {
+  if (name == "none") return Attack::kNone;
+  if (name == "sign_flip") return Attack::kSignFlip;
+  if (name == "gaussian") return Attack::kGaussian;
+  if (name == "scaling") return Attack::kScaling;
+  if (name == "alie") return Attack::kAlie;
+  if (name == "label_flip") return Attack::kLabelFlip;
+  if (name == "zero") return Attack::kZero;
+  return config_error(
+      "faults.attack = '{}' is not an attack: use none, sign_flip, gaussian, scaling, alie, "
+      "label_flip or zero",
+      name);
+}
+
+}  // namespace
+
+double deterministic_log(double x) {
+  // x = m * 2^e with m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh(t), t = (m - 1) / (m + 1),
+  // |t| < 0.1716, summed as 2 t (1 + t^2/3 + ... + t^24/25): the first term left out is
+  // below 1e-19 of the sum.
+  int exponent = 0;
+  double m = std::frexp(x, &exponent);  // exact
+  if (m < 0.70710678118654752) {
+    m = m * 2.0;
+    exponent -= 1;
+  }
+  const double t = (m - 1.0) / (m + 1.0);
+  const double t2 = t * t;
+  double series = 1.0 / 25.0;
+  for (int k = 11; k >= 0; --k) series = 1.0 / (2.0 * k + 1.0) + t2 * series;
+  constexpr double kLn2 = 0.69314718055994530942;
+  return static_cast<double>(exponent) * kLn2 + 2.0 * t * series;
+}
+
+double NormalGenerator::next() {
+  if (has_spare_) {
+    has_spare_ = false;
+    return spare_;
+  }
+  constexpr double kUnit = 1.0 / 9007199254740992.0;  // 2^-53
+  for (;;) {
+    const double u = 2.0 * static_cast<double>(bits_() >> 11) * kUnit - 1.0;
+    const double v = 2.0 * static_cast<double>(bits_() >> 11) * kUnit - 1.0;
+    const double s = u * u + v * v;
+    if (s <= 0.0 || s >= 1.0) continue;
+    const double factor = std::sqrt(-2.0 * deterministic_log(s) / s);
+    spare_ = v * factor;
+    has_spare_ = true;
+    return u * factor;
+  }
+}
+
+double inverse_normal_cdf(double p) {
+  // Acklam's rational approximation (relative error below 1.2e-9).
+  static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                                 -2.759285104469687e+02, 1.383577518672690e+02,
+                                 -3.066479806614716e+01, 2.506628277459239e+00};
+  static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                                 -1.556989798598866e+02, 6.680131188771972e+01,
+                                 -1.328068155288572e+01};
+  static constexpr double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                                 -2.400758277161838e+00, -2.549732539343734e+00,
+                                 4.374664141464968e+00,  2.938163982698783e+00};
+  static constexpr double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                                 2.445134137142996e+00, 3.754408661907416e+00};
+  constexpr double kLow = 0.02425;
+  auto tail = [&](double q) {
+    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+           ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+  };
+  if (p < kLow) return tail(std::sqrt(-2.0 * deterministic_log(p)));
+  if (p > 1.0 - kLow) return -tail(std::sqrt(-2.0 * deterministic_log(1.0 - p)));
+  const double q = p - 0.5;
+  const double r = q * q;
+  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+         (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
+}
+
+Result<AttackConfig> attack_config(const FaultsSection& faults, std::int64_t seed,
+                                   std::int64_t ranks) {
+  auto attack = parse_attack(faults.attack);
+  if (!attack) return attack.error();
+  AttackConfig config;
+  config.attack = *attack;
+  config.byzantine = faults.byzantine;
+  std::sort(config.byzantine.begin(), config.byzantine.end());
+  const auto twin = std::adjacent_find(config.byzantine.begin(), config.byzantine.end());
+  if (twin != config.byzantine.end()) {
+    return config_error("faults.byzantine lists rank {} twice", *twin);
+  }
+  for (const auto rank : config.byzantine) {
+    if (rank < 0 || (ranks > 0 && rank >= ranks)) {
+      return config_error("faults.byzantine names rank {}, but the job has ranks 0 to {}", rank,
+                          ranks - 1);
+    }
+  }
+  config.sign_flip_scale = faults.sign_flip_scale;
+  config.gaussian_sigma = faults.gaussian_sigma;
+  config.scaling_factor = faults.scaling_factor;
+  config.alie_z = faults.alie_z;
+  config.seed = static_cast<std::uint64_t>(seed);
+  return config;
+}
+
+bool is_byzantine(const AttackConfig& config, std::int64_t rank) {
+  return std::binary_search(config.byzantine.begin(), config.byzantine.end(), rank);
+}
+
+void sign_flip(std::span<float> delta, double scale) {
+  const auto factor = static_cast<float>(-scale);
+  for (auto& value : delta) value = factor * value;
+}
+
+void scale_update(std::span<float> delta, double factor) {
+  const auto by = static_cast<float>(factor);
+  for (auto& value : delta) value = by * value;
+}
+
+void gaussian_noise(std::span<float> delta, double sigma, std::uint64_t seed, std::int64_t rank,
+                    std::int64_t height) {
+  const std::uint64_t stream =
+      splitmix64(splitmix64(splitmix64(seed) ^ static_cast<std::uint64_t>(rank)) ^
+                 static_cast<std::uint64_t>(height));
+  NormalGenerator normal(stream);
+  for (auto& value : delta) value = static_cast<float>(sigma * normal.next());
+}
+
+Status alie_update(std::span<const std::span<const float>> reference, double z,
+                   std::span<float> out) {
+  if (reference.empty()) return runtime_error("alie: no reference deltas to take statistics of");
+  for (const auto& delta : reference) {
+    if (delta.size() != out.size()) {
+      return runtime_error("alie: a reference delta has {} values, expected {}", delta.size(),
+                           out.size());
+    }
+  }
+  const auto count = static_cast<double>(reference.size());
+  for (std::size_t j = 0; j < out.size(); ++j) {
+    double sum = 0.0;
+    for (const auto& delta : reference) sum += delta[j];
+    const double mean = sum / count;
+    double squares = 0.0;
+    for (const auto& delta : reference) {
+      const double diff = delta[j] - mean;
+      squares += diff * diff;
+    }
+    out[j] = static_cast<float>(mean - z * std::sqrt(squares / count));
+  }
+  return {};
+}
+
+Result<double> alie_z_max(std::int64_t n, std::int64_t f) {
+  const std::int64_t s = n / 2 + 1 - f;  // workers needed on the attacker's side
+  if (n < 1 || s <= 0 || s >= n) {
+    return config_error(
+        "alie: z_max is undefined for n = {} ranks and f = {} attackers (s = {}); set "
+        "faults.alie_z",
+        n, f, s);
+  }
+  return inverse_normal_cdf(static_cast<double>(n - s) / static_cast<double>(n));
+}
+
+Status apply_attack(const AttackConfig& config, const AttackContext& context,
+                    std::span<float> delta) {
+  if (!is_byzantine(config, context.rank)) return {};
+  switch (config.attack) {
+    case Attack::kNone:
+    case Attack::kLabelFlip:
+      return {};
+    case Attack::kSignFlip:
+      sign_flip(delta, config.sign_flip_scale);
+      return {};
+    case Attack::kScaling:
+      scale_update(delta, config.scaling_factor);
+      return {};
+    case Attack::kZero:
+      std::fill(delta.begin(), delta.end(), 0.0f);
+      return {};
+    case Attack::kGaussian:
+      gaussian_noise(delta, config.gaussian_sigma, config.seed, context.rank, context.height);
+      return {};
+    case Attack::kAlie: {
+      double z = config.alie_z;
+      if (z == 0.0) {
+        auto z_max = alie_z_max(context.ranks, static_cast<std::int64_t>(config.byzantine.size()));
+        if (!z_max) return z_max.error();
+        z = *z_max;
+      }
+      return alie_update(context.colluders, z, delta);
+    }
+  }
+  return {};
+}
+
+}  // namespace fedchain::aggregate

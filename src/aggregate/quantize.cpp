@@ -1,0 +1,69 @@
+// Quantization and the model step, CPU reference. The scalar arithmetic lives in
+// fedchain/aggregate/fixed_point.hpp so that the CUDA twin compiles the very same code.
+#include "fedchain/aggregate/quantize.hpp"
+
+#include <cmath>
+
+#include "fedchain/aggregate/fixed_point.hpp"
+
+namespace fedchain::aggregate {
+
+Result<QuantizeParams> make_quantize_params(std::int64_t scale_bits, double clip) {
+  if (scale_bits < 0 || scale_bits > fixed::kMaxScaleBits) {
+    return config_error("aggregate.scale_bits = {} is out of range: allowed 0 to {}", scale_bits,
+                        fixed::kMaxScaleBits);
+  }
+  if (!(clip > 0.0) || !std::isfinite(clip)) {
+    return config_error("aggregate.clip = {} must be a finite number > 0", clip);
+  }
+  // clip * 2^s is exact in double (a power of two), and floor of it is exact too.
+  const double bound = std::floor(clip * fixed::power_of_two(static_cast<int>(scale_bits)));
+  if (bound < 1.0) {
+    return config_error(
+        "aggregate.clip = {} with aggregate.scale_bits = {} gives a clip bound of 0 units "
+        "(clip * 2^scale_bits < 1); raise aggregate.clip or aggregate.scale_bits",
+        clip, scale_bits);
+  }
+  if (bound > static_cast<double>(fixed::kMaxClipBound)) {
+    return config_error(
+        "aggregate.clip * 2^aggregate.scale_bits = {} * 2^{} exceeds 2^31 - 1, the int32 range "
+        "of a quantized value; lower aggregate.clip or aggregate.scale_bits",
+        clip, scale_bits);
+  }
+  return QuantizeParams{static_cast<int>(scale_bits), static_cast<std::int32_t>(bound)};
+}
+
+Result<QuantizeStats> quantize(std::span<const float> delta, std::span<std::int32_t> q,
+                               const QuantizeParams& params) {
+  if (delta.size() != q.size()) {
+    return runtime_error("quantize: update has {} values but the output has room for {}",
+                         delta.size(), q.size());
+  }
+  const double scale = fixed::power_of_two(params.scale_bits);
+  // Counted per outcome without branches, so the loop stays a straight pass over memory.
+  std::int64_t counts[3] = {0, 0, 0};
+  for (std::size_t j = 0; j < delta.size(); ++j) {
+    const auto quantized = fixed::quantize_value(delta[j], scale, params.clip_bound);
+    q[j] = quantized.value;
+    ++counts[quantized.outcome];
+  }
+  return QuantizeStats{counts[fixed::kClipped], counts[fixed::kNonFinite]};
+}
+
+Status dequantize_add(std::span<float> theta, std::span<const std::int32_t> a, int scale_bits) {
+  if (theta.size() != a.size()) {
+    return runtime_error("dequantize_add: model has {} parameters but the aggregate has {}",
+                         theta.size(), a.size());
+  }
+  // 2^-s is exact in float; float(a[j]) rounds to nearest-even when |a[j]| > 2^24; the
+  // product by a power of two is exact (no underflow: |a| >= 1 gives >= 2^-30); the sum is
+  // one rounding. Built with -ffp-contract=off, and even a fused multiply-add would give
+  // the same bits, since the product it would skip rounding is exact.
+  const float step = std::ldexp(1.0f, -scale_bits);
+  for (std::size_t j = 0; j < theta.size(); ++j) {
+    theta[j] = theta[j] + static_cast<float>(a[j]) * step;
+  }
+  return {};
+}
+
+}  // namespace fedchain::aggregate

@@ -1,0 +1,184 @@
+// Quantization and the model step against references computed another way: libm's
+// nearbyint (round-half-even in the default rounding mode) for rounding, 128-bit integers
+// for division, and a single-rounding fma for the model step.
+#include <cfenv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "fedchain/aggregate/fixed_point.hpp"
+#include "fedchain/aggregate/quantize.hpp"
+
+namespace fedchain::aggregate {
+namespace {
+
+__extension__ using Int128 = __int128;
+
+// The nearest integer to num / den, halves to even, by exact 128-bit arithmetic.
+std::int64_t reference_divide(Int128 num, Int128 den) {
+  Int128 floor_q = num / den;
+  if (num % den != 0 && num < 0) floor_q -= 1;
+  const Int128 twice_rest = 2 * (num - floor_q * den);  // in [0, 2 den)
+  if (twice_rest > den || (twice_rest == den && floor_q % 2 != 0)) floor_q += 1;
+  return static_cast<std::int64_t>(floor_q);
+}
+
+std::int32_t reference_quantize(float delta, int s, std::int32_t bound) {
+  if (std::isnan(delta)) return 0;
+  const long double x = std::ldexp(static_cast<long double>(delta), s);
+  const long double rounded = std::nearbyint(x);
+  if (rounded > bound) return bound;
+  if (rounded < -bound) return -bound;
+  return static_cast<std::int32_t>(rounded);
+}
+
+TEST(Quantize, ParamsComeFromClipAndScale) {
+  auto params = make_quantize_params(20, 8.0);
+  ASSERT_TRUE(params) << params.error().message;
+  EXPECT_EQ(params->scale_bits, 20);
+  EXPECT_EQ(params->clip_bound, 8 << 20);
+  EXPECT_EQ(make_quantize_params(0, 2.7)->clip_bound, 2);
+}
+
+TEST(Quantize, RefusesBoundsOutsideInt32AndZero) {
+  auto too_big = make_quantize_params(30, 2.0);
+  ASSERT_FALSE(too_big);
+  EXPECT_EQ(too_big.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(too_big.error().message.find("aggregate.clip"), std::string::npos);
+  auto too_small = make_quantize_params(2, 0.2);
+  ASSERT_FALSE(too_small);
+  EXPECT_NE(too_small.error().message.find("aggregate.scale_bits"), std::string::npos);
+  EXPECT_FALSE(make_quantize_params(31, 1.0));
+  EXPECT_TRUE(make_quantize_params(30, 1.99));
+}
+
+TEST(Quantize, HalvesRoundToEven) {
+  const QuantizeParams params{1, 1000};  // one unit is 1/2
+  const std::vector<float> delta{0.25f, 0.75f, 1.25f, -0.25f, -0.75f, -1.25f, 0.2f, 0.3f};
+  // delta * 2 = 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.4, 0.6
+  std::vector<std::int32_t> q(delta.size());
+  ASSERT_TRUE(quantize(delta, q, params));
+  EXPECT_EQ(q, (std::vector<std::int32_t>{0, 2, 2, 0, -2, -2, 0, 1}));
+}
+
+TEST(Quantize, NonFiniteAndClippedValuesFollowTheRuleAndAreCounted) {
+  const QuantizeParams params{4, 100};
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> delta{
+      std::nanf(""), inf,      -inf,    7.0f,     -7.0f,
+      6.25f,         6.28125f, 6.3125f, -6.3125f, std::numeric_limits<float>::max()};
+  // 6.25 * 16 = 100 (in range), 6.28125 * 16 = 100.5 -> 100 (even, in range),
+  // 6.3125 * 16 = 101 (clipped).
+  std::vector<std::int32_t> q(delta.size());
+  auto stats = quantize(delta, q, params);
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(q, (std::vector<std::int32_t>{0, 100, -100, 100, -100, 100, 100, 100, -100, 100}));
+  EXPECT_EQ(stats->nonfinite, 3);
+  EXPECT_EQ(stats->clipped, 5);
+}
+
+TEST(Quantize, SubnormalsAndSignedZeroQuantizeToZero) {
+  const QuantizeParams params{30, 1 << 30};
+  const std::vector<float> delta{std::numeric_limits<float>::denorm_min(), -0.0f,
+                                 -std::numeric_limits<float>::min()};
+  std::vector<std::int32_t> q(delta.size(), 7);
+  ASSERT_TRUE(quantize(delta, q, params));
+  EXPECT_EQ(q, (std::vector<std::int32_t>{0, 0, 0}));
+}
+
+TEST(Quantize, MatchesNearbyintOnRandomValuesAtEveryScale) {
+  ASSERT_EQ(std::fegetround(), FE_TONEAREST);
+  std::mt19937_64 random(7);
+  for (int s : {0, 1, 8, 16, 20, 24, 30}) {
+    const auto bound = static_cast<std::int32_t>(std::min<std::int64_t>(
+        (std::int64_t{3} << s) - 1, std::numeric_limits<std::int32_t>::max()));
+    std::vector<float> delta(20000);
+    for (auto& value : delta) {
+      // Random bit patterns over a wide range of exponents, and exact halves.
+      const auto bits = static_cast<std::uint32_t>(random());
+      float pick;
+      std::memcpy(&pick, &bits, sizeof pick);
+      const auto half = std::ldexp(static_cast<float>(random() % 4096) + 0.5f, -s);
+      value =
+          (random() % 2 == 0) ? half : std::ldexp(pick, -100 + static_cast<int>(random() % 101));
+    }
+    std::vector<std::int32_t> q(delta.size());
+    ASSERT_TRUE(quantize(delta, q, QuantizeParams{s, bound}));
+    for (std::size_t j = 0; j < delta.size(); ++j) {
+      ASSERT_EQ(q[j], reference_quantize(delta[j], s, bound))
+          << "delta " << delta[j] << " at scale " << s;
+    }
+  }
+}
+
+TEST(Quantize, RefusesLengthMismatch) {
+  std::vector<float> delta(3);
+  std::vector<std::int32_t> q(2);
+  EXPECT_FALSE(quantize(delta, q, QuantizeParams{}));
+}
+
+TEST(FixedPoint, DivisionRoundsHalfToEven) {
+  using fixed::divide_round_half_even;
+  EXPECT_EQ(divide_round_half_even(5, 2), 2);
+  EXPECT_EQ(divide_round_half_even(7, 2), 4);
+  EXPECT_EQ(divide_round_half_even(-5, 2), -2);
+  EXPECT_EQ(divide_round_half_even(-7, 2), -4);
+  EXPECT_EQ(divide_round_half_even(2, 3), 1);
+  EXPECT_EQ(divide_round_half_even(-2, 3), -1);
+  EXPECT_EQ(divide_round_half_even(1, 3), 0);
+  const auto max = std::numeric_limits<std::int64_t>::max();
+  EXPECT_EQ(divide_round_half_even(max, max), 1);
+  EXPECT_EQ(divide_round_half_even(max / 2, max), 0);  // just below a half
+  EXPECT_EQ(divide_round_half_even(max / 2 + 1, max), 1);
+  EXPECT_EQ(divide_round_half_even(-max, max), -1);
+}
+
+TEST(FixedPoint, DivisionMatchesExact128BitReference) {
+  std::mt19937_64 random(11);
+  for (int i = 0; i < 200000; ++i) {
+    auto den = static_cast<std::int64_t>(random() >> (1 + random() % 63)) + 1;
+    auto num = static_cast<std::int64_t>(random() >> (1 + random() % 63));
+    if (i % 3 == 0) {  // an exact half: (2k + 1) / 2 of an even den
+      den = 2 * static_cast<std::int64_t>(1 + random() % 1000000);
+      num = den * static_cast<std::int64_t>(random() % 1000) + den / 2;
+    }
+    if (random() % 2 == 0) num = -num;
+    ASSERT_EQ(fixed::divide_round_half_even(num, den), reference_divide(num, den))
+        << num << " / " << den;
+  }
+}
+
+TEST(Dequantize, AddsOneRoundedStepPerCoordinate) {
+  std::vector<float> theta{1.0f, -2.0f, 0.0f, 3.0f};
+  const std::vector<std::int32_t> a{1 << 19, -(1 << 20), 3, 0};
+  ASSERT_TRUE(dequantize_add(theta, a, 20));
+  EXPECT_EQ(theta, (std::vector<float>{1.5f, -3.0f, std::ldexp(3.0f, -20), 3.0f}));
+}
+
+TEST(Dequantize, EqualsTheSingleRoundingOfAFusedMultiplyAdd) {
+  // float(a) * 2^-s is exact, so a fused multiply-add rounds the same sum once: the step
+  // has one answer whether or not a compiler fuses it.
+  std::mt19937_64 random(3);
+  for (int s : {0, 10, 20, 30}) {
+    std::vector<float> theta(10000);
+    std::vector<std::int32_t> a(theta.size());
+    for (std::size_t j = 0; j < theta.size(); ++j) {
+      theta[j] = std::ldexp(static_cast<float>(random() % 2000000) - 1e6f, -20);
+      a[j] = static_cast<std::int32_t>(random());
+    }
+    auto expected = theta;
+    const float step = std::ldexp(1.0f, -s);
+    for (std::size_t j = 0; j < theta.size(); ++j) {
+      expected[j] = std::fma(static_cast<float>(a[j]), step, theta[j]);
+    }
+    ASSERT_TRUE(dequantize_add(theta, a, s));
+    for (std::size_t j = 0; j < theta.size(); ++j) ASSERT_EQ(theta[j], expected[j]) << j;
+  }
+}
+
+}  // namespace
+}  // namespace fedchain::aggregate
