@@ -40,14 +40,14 @@ Result<QuantizeStats> quantize(std::span<const float> delta, std::span<std::int3
                          delta.size(), q.size());
   }
   const double scale = fixed::power_of_two(params.scale_bits);
-  // Counted per outcome without branches, so the loop stays a straight pass over memory.
-  std::int64_t counts[3] = {0, 0, 0};
+  QuantizeStats stats;
   for (std::size_t j = 0; j < delta.size(); ++j) {
     const auto quantized = fixed::quantize_value(delta[j], scale, params.clip_bound);
     q[j] = quantized.value;
-    ++counts[quantized.outcome];
+    stats.clipped += quantized.outcome == fixed::kClipped;
+    stats.nonfinite += quantized.outcome == fixed::kNonFinite;
   }
-  return QuantizeStats{counts[fixed::kClipped], counts[fixed::kNonFinite]};
+  return stats;
 }
 
 Status dequantize_add(std::span<float> theta, std::span<const std::int32_t> a, int scale_bits) {

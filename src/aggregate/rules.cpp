@@ -14,43 +14,61 @@ namespace {
 // Coordinates processed together: the tile's accumulators and gathered columns stay in L1.
 constexpr std::size_t kTile = 1024;
 
-// Ascending order of n <= a few dozen values: insertion sort beats std::sort there.
-void sort_small(std::int32_t* values, std::size_t n) {
-  for (std::size_t i = 1; i < n; ++i) {
-    const std::int32_t value = values[i];
-    std::size_t k = i;
-    for (; k > 0 && values[k - 1] > value; --k) values[k] = values[k - 1];
-    values[k] = value;
+// Batcher's odd-even merge sort network for n values, as (low, high) pairs to compare and
+// swap so that the smaller value ends at `low`. It is the network the CUDA kernels unroll;
+// here it runs over whole tiles of coordinates at once, which the compiler vectorizes and
+// which has no data-dependent branches (an insertion sort per coordinate mispredicts on
+// every other comparison).
+std::vector<std::pair<std::size_t, std::size_t>> sorting_network(std::size_t n) {
+  std::size_t padded = 1;
+  while (padded < n) padded <<= 1;
+  std::vector<std::pair<std::size_t, std::size_t>> network;
+  for (std::size_t p = 1; p < padded; p <<= 1) {
+    for (std::size_t k = p; k >= 1; k >>= 1) {
+      for (std::size_t j = k % p; j + k < padded; j += 2 * k) {
+        for (std::size_t i = 0; i < k && i + j + k < n; ++i) {
+          if ((i + j) / (2 * p) == (i + j + k) / (2 * p)) network.emplace_back(i + j, i + j + k);
+        }
+      }
+    }
   }
+  return network;
 }
 
-void sort_values(std::int32_t* values, std::size_t n) {
-  if (n <= 32) {
-    sort_small(values, n);
-  } else {
-    std::sort(values, values + n);
-  }
-}
-
-// Calls emit(j, sorted) for every coordinate j, where sorted holds the n values of
-// coordinate j in ascending order.
-template <typename Emit>
-void for_each_sorted_column(std::span<const Update> updates, Emit&& emit) {
+// out[j] = the rounded mean of sorted positions first..last of coordinate j's n values.
+std::vector<std::int32_t> sorted_positions_mean(std::span<const Update> updates, std::size_t first,
+                                                std::size_t last) {
   const std::size_t n = updates.size();
   const std::size_t d = updates.front().values.size();
-  std::vector<std::int32_t> columns(kTile * n);  // (kTile, n)
+  const auto network = sorting_network(n);
+  const fixed::RoundingDivider divide(static_cast<std::int64_t>(last - first + 1));
+  std::vector<std::int32_t> out(d);
+  std::vector<std::int32_t> tile(n * kTile);  // (n, kTile): row i holds update i's slice
+  std::int64_t sum[kTile];
   for (std::size_t start = 0; start < d; start += kTile) {
     const std::size_t width = std::min(kTile, d - start);
     for (std::size_t i = 0; i < n; ++i) {
-      const std::int32_t* row = updates[i].values.data() + start;
-      for (std::size_t j = 0; j < width; ++j) columns[j * n + i] = row[j];
+      std::copy_n(updates[i].values.data() + start, width, tile.data() + i * kTile);
+    }
+    for (const auto& [low, high] : network) {
+      std::int32_t* a = tile.data() + low * kTile;
+      std::int32_t* b = tile.data() + high * kTile;
+      for (std::size_t j = 0; j < width; ++j) {
+        const std::int32_t smaller = std::min(a[j], b[j]);
+        b[j] = std::max(a[j], b[j]);
+        a[j] = smaller;
+      }
+    }
+    std::fill(sum, sum + width, 0);
+    for (std::size_t i = first; i <= last; ++i) {
+      const std::int32_t* row = tile.data() + i * kTile;
+      for (std::size_t j = 0; j < width; ++j) sum[j] += row[j];
     }
     for (std::size_t j = 0; j < width; ++j) {
-      std::int32_t* column = columns.data() + j * n;
-      sort_values(column, n);
-      emit(start + j, column);
+      out[start + j] = static_cast<std::int32_t>(divide(sum[j]));
     }
   }
+  return out;
 }
 
 std::int64_t total_weight(std::span<const Update> updates) {
@@ -71,9 +89,14 @@ Status check_updates(std::span<const Update> updates, std::int32_t bound) {
       return reject("bad-weight", "rank {} has weight {}, expected >= 1", update.rank,
                     update.weight);
     }
-    const auto [low, high] = std::minmax_element(update.values.begin(), update.values.end());
-    if (d > 0 && (*low < -bound || *high > bound)) {
-      const auto bad = *low < -bound ? low : high;
+    // One branch-free pass that vectorizes; the offending index is looked up only when
+    // something is out of range.
+    bool outside = false;
+    for (const std::int32_t value : update.values) outside |= (value < -bound) | (value > bound);
+    if (outside) {
+      const auto bad =
+          std::find_if(update.values.begin(), update.values.end(),
+                       [&](std::int32_t value) { return value < -bound || value > bound; });
       return reject("update-out-of-range",
                     "rank {} sent value {} at index {}, outside the clip bound [-{}, {}]",
                     update.rank, *bad, bad - update.values.begin(), bound, bound);
@@ -99,7 +122,7 @@ std::vector<std::int64_t> sorted_ranks(std::span<const Update> updates) {
 
 std::vector<std::int32_t> fedavg(std::span<const Update> updates) {
   const std::size_t d = updates.front().values.size();
-  const std::int64_t total = total_weight(updates);
+  const fixed::RoundingDivider divide(total_weight(updates));
   std::vector<std::int32_t> out(d);
   std::int64_t sum[kTile];
   for (std::size_t start = 0; start < d; start += kTile) {
@@ -110,37 +133,21 @@ std::vector<std::int32_t> fedavg(std::span<const Update> updates) {
       for (std::size_t j = 0; j < width; ++j) sum[j] += update.weight * row[j];
     }
     for (std::size_t j = 0; j < width; ++j) {
-      out[start + j] = static_cast<std::int32_t>(fixed::divide_round_half_even(sum[j], total));
+      out[start + j] = static_cast<std::int32_t>(divide(sum[j]));
     }
   }
   return out;
 }
 
 std::vector<std::int32_t> coordinate_median(std::span<const Update> updates) {
+  // Odd n: the middle value; even n: the mean of the two middle values, halves to even.
   const std::size_t n = updates.size();
-  std::vector<std::int32_t> out(updates.front().values.size());
-  for_each_sorted_column(updates, [&](std::size_t j, const std::int32_t* sorted) {
-    if (n % 2 == 1) {
-      out[j] = sorted[n / 2];
-    } else {
-      // Even n: the mean of the two middle values, halves rounded to even.
-      const std::int64_t pair = std::int64_t{sorted[n / 2 - 1]} + sorted[n / 2];
-      out[j] = static_cast<std::int32_t>(fixed::divide_round_half_even(pair, 2));
-    }
-  });
-  return out;
+  return sorted_positions_mean(updates, (n - 1) / 2, n / 2);
 }
 
 std::vector<std::int32_t> trimmed_mean(std::span<const Update> updates, std::int64_t trim) {
-  const auto n = static_cast<std::int64_t>(updates.size());
-  const std::int64_t kept = n - 2 * trim;
-  std::vector<std::int32_t> out(updates.front().values.size());
-  for_each_sorted_column(updates, [&](std::size_t j, const std::int32_t* sorted) {
-    std::int64_t sum = 0;
-    for (std::int64_t k = trim; k < n - trim; ++k) sum += sorted[k];
-    out[j] = static_cast<std::int32_t>(fixed::divide_round_half_even(sum, kept));
-  });
-  return out;
+  const auto cut = static_cast<std::size_t>(trim);
+  return sorted_positions_mean(updates, cut, updates.size() - 1 - cut);
 }
 
 Status add_weighted(std::span<std::int64_t> sum, std::int64_t weight,
@@ -162,9 +169,8 @@ Status fedavg_from_sum(std::span<const std::int64_t> sum, std::int64_t total_wei
   if (total_weight < 1) {
     return runtime_error("fedavg_from_sum: total weight {} must be >= 1", total_weight);
   }
-  for (std::size_t j = 0; j < sum.size(); ++j) {
-    out[j] = static_cast<std::int32_t>(fixed::divide_round_half_even(sum[j], total_weight));
-  }
+  const fixed::RoundingDivider divide(total_weight);
+  for (std::size_t j = 0; j < sum.size(); ++j) out[j] = static_cast<std::int32_t>(divide(sum[j]));
   return {};
 }
 

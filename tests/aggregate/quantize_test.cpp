@@ -152,6 +152,26 @@ TEST(FixedPoint, DivisionMatchesExact128BitReference) {
   }
 }
 
+TEST(FixedPoint, RoundingDividerEqualsDivisionEverywhere) {
+  std::mt19937_64 random(5);
+  const auto max = std::numeric_limits<std::int64_t>::max();
+  for (std::int64_t den :
+       {std::int64_t{1}, std::int64_t{2}, std::int64_t{3}, std::int64_t{7}, std::int64_t{60000},
+        std::int64_t{1} << 31, (std::int64_t{1} << 31) + 1, max / 3, max}) {
+    const fixed::RoundingDivider divide(den);
+    for (std::int64_t num :
+         {std::int64_t{0}, std::int64_t{1}, -std::int64_t{1}, den / 2, -(den / 2), den / 2 + 1, max,
+          -max, std::int64_t{1} << 62, -(std::int64_t{1} << 62), (std::int64_t{1} << 62) + 1}) {
+      ASSERT_EQ(divide(num), reference_divide(num, den)) << num << " / " << den;
+    }
+    for (int i = 0; i < 20000; ++i) {
+      auto num = static_cast<std::int64_t>(random() >> (1 + random() % 63));
+      if (random() % 2 == 0) num = -num;
+      ASSERT_EQ(divide(num), reference_divide(num, den)) << num << " / " << den;
+    }
+  }
+}
+
 TEST(Dequantize, AddsOneRoundedStepPerCoordinate) {
   std::vector<float> theta{1.0f, -2.0f, 0.0f, 3.0f};
   const std::vector<std::int32_t> a{1 << 19, -(1 << 20), 3, 0};

@@ -43,25 +43,38 @@ FEDCHAIN_HOST_DEVICE inline double power_of_two(int scale_bits) {
 // - Rounding is done by hand (truncate, look at the exact remainder) rather than with rint,
 //   so it does not depend on the floating-point rounding mode.
 // - NaN becomes 0 (it has no direction); +-Inf becomes +-B. Both count as non-finite.
+// Written with selects rather than branches: random data makes branches mispredict, and
+// the GPU runs it without divergence.
 FEDCHAIN_HOST_DEVICE inline QuantizedValue quantize_value(float delta, double scale,
                                                           std::int32_t bound) {
   const double x = static_cast<double>(delta) * scale;
-  if (x != x) return {0, kNonFinite};
+  const bool nan = x != x;
   constexpr double kMaxFinite = 1.7976931348623157e308;
+  const bool infinite = x > kMaxFinite || x < -kMaxFinite;
+  // Pull x into [-(B + 1), B + 1] (NaN to 0) so that the conversion below is exact and
+  // defined; B + 1 rounds beyond B and is clipped, as anything larger would be.
   const double limit = static_cast<double>(bound) + 1.0;  // exact: bound < 2^31
-  if (x >= limit) return {bound, x > kMaxFinite ? kNonFinite : kClipped};
-  if (x <= -limit) return {-bound, x < -kMaxFinite ? kNonFinite : kClipped};
-  // |x| < 2^31 + 1: truncation to int64 is exact, and so is the remainder x - t.
-  std::int64_t t = static_cast<std::int64_t>(x);
-  const double remainder = x - static_cast<double>(t);
-  if (remainder > 0.5 || (remainder == 0.5 && (t & 1) != 0)) {
-    ++t;
-  } else if (remainder < -0.5 || (remainder == -0.5 && (t & 1) != 0)) {
-    --t;
-  }
-  if (t > bound) return {bound, kClipped};
-  if (t < -bound) return {-bound, kClipped};
-  return {static_cast<std::int32_t>(t), kInRange};
+  double clamped = x > limit ? limit : x;
+  clamped = clamped < -limit ? -limit : clamped;
+  clamped = nan ? 0.0 : clamped;
+#if defined(__CUDA_ARCH__)
+  // The device's rint (cvt.rni) rounds half to even with the rounding fixed in the
+  // instruction, not taken from a mode: the same integer as the host's steps below.
+  std::int64_t t = static_cast<std::int64_t>(rint(clamped));
+#else
+  // |clamped| <= 2^31: truncation to int64 is exact, and so is the remainder.
+  std::int64_t t = static_cast<std::int64_t>(clamped);
+  const double remainder = clamped - static_cast<double>(t);
+  const bool odd = (t & 1) != 0;
+  const bool up = (remainder > 0.5) | ((remainder == 0.5) & odd);
+  const bool down = (remainder < -0.5) | ((remainder == -0.5) & odd);
+  t += static_cast<std::int64_t>(up) - static_cast<std::int64_t>(down);
+#endif
+  const bool clipped = (t > bound) | (t < -bound);
+  t = t > bound ? bound : t;
+  t = t < -bound ? -bound : t;
+  const std::uint32_t outcome = (nan | infinite) ? kNonFinite : (clipped ? kClipped : kInRange);
+  return {static_cast<std::int32_t>(t), outcome};
 }
 
 // num / den rounded to the nearest integer, halves to the even one; den > 0.
@@ -77,5 +90,41 @@ FEDCHAIN_HOST_DEVICE inline std::int64_t divide_round_half_even(std::int64_t num
   }
   return quotient;
 }
+
+// divide_round_half_even by one den for many numerators, without a hardware 64-bit
+// division per value (tens of cycles on a CPU, a long emulated sequence on a GPU). A
+// double-precision estimate of the quotient is corrected with exact integer steps until
+// the remainder is in [0, den), so the result is exact whatever the estimate's rounding.
+struct RoundingDivider {
+  std::int64_t den = 1;
+  double inverse = 1.0;
+
+  FEDCHAIN_HOST_DEVICE explicit RoundingDivider(std::int64_t divisor)
+      : den(divisor), inverse(1.0 / static_cast<double>(divisor)) {}
+
+  FEDCHAIN_HOST_DEVICE std::int64_t operator()(std::int64_t num) const {
+    // Outside these bounds q * den below could overflow: take the plain division.
+    constexpr std::int64_t kMaxNum = std::int64_t{1} << 62;
+    if (den > (std::int64_t{1} << 31) || num > kMaxNum || num < -kMaxNum) {
+      return divide_round_half_even(num, den);
+    }
+    // |num / den| <= 2^62 and the estimate is within 3 * 2^-53 of it relatively, so q is
+    // within 1537 of floor(num / den) and |q * den| < 2^63; for |num / den| < 2^31, as in
+    // every rule here, q is off by at most one.
+    std::int64_t q = static_cast<std::int64_t>(static_cast<double>(num) * inverse);
+    std::int64_t r = num - q * den;
+    while (r < 0) {
+      --q;
+      r += den;
+    }
+    while (r >= den) {
+      ++q;
+      r -= den;
+    }
+    // q = floor(num / den), r in [0, den): up when r > den / 2, or at a half when q is odd.
+    const std::int64_t rest = den - r;
+    return q + (((r > rest) | ((r == rest) & ((q & 1) != 0))) ? 1 : 0);
+  }
+};
 
 }  // namespace fedchain::fixed

@@ -1,0 +1,302 @@
+// The round path on the GPU: quantize, dequantize-and-add, int64 weighted sums, fedavg,
+// coordinate-wise median and trimmed mean. Bit-exact twins of src/aggregate/: the scalar
+// arithmetic is the same header (fedchain/aggregate/fixed_point.hpp), float steps use
+// explicit round-to-nearest intrinsics, and integer sums are exact in any order.
+// defines: quantize, dequantize_add, weighted_sum, divide_round_half_even, fedavg,
+//          coordinate_median, trimmed_mean (fedchain/kernels/aggregate.hpp)
+#include <cuda_runtime.h>
+
+#include <climits>
+
+#include "fedchain/aggregate/fixed_point.hpp"
+#include "fedchain/kernels/aggregate.hpp"
+
+namespace fedchain::gpu {
+
+namespace {
+
+// Weights travel as a kernel argument: no copy to the device, no synchronization. Larger
+// n is summed in batches of this many rows.
+constexpr std::size_t kRowsPerLaunch = 64;
+struct RowWeights {
+  std::int64_t weight[kRowsPerLaunch];
+};
+
+Status launch_status(const char* kernel) {
+  const cudaError_t status = cudaGetLastError();
+  if (status == cudaSuccess) return {};
+  return runtime_error("{} kernel: CUDA error {} ({})", kernel, static_cast<int>(status),
+                       cudaGetErrorString(status));
+}
+
+Status check_launch(const Launch& launch) {
+  if (launch.block_size < 1 || launch.block_size > 1024 || launch.grid_size < 0) {
+    return runtime_error(
+        "launch shape {} blocks of {} threads: blocks must be >= 0 (0: auto) "
+        "and threads 1 to 1024",
+        launch.grid_size, launch.block_size);
+  }
+  return {};
+}
+
+unsigned grid_for(const Launch& launch, std::size_t d) {
+  if (launch.grid_size > 0) return static_cast<unsigned>(launch.grid_size);
+  const std::size_t blocks = (d + launch.block_size - 1) / launch.block_size;
+  constexpr std::size_t kMaxBlocks = 1 << 16;  // the grid-stride loop covers the rest
+  return static_cast<unsigned>(blocks < kMaxBlocks ? blocks : kMaxBlocks);
+}
+
+__device__ std::size_t first_index() {
+  return static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+__device__ std::size_t grid_stride() {
+  return static_cast<std::size_t>(gridDim.x) * blockDim.x;
+}
+
+__global__ void quantize_kernel(const float* delta, std::int32_t* q, std::size_t d, double scale,
+                                std::int32_t bound, unsigned long long* counts) {
+  unsigned long long clipped = 0;
+  unsigned long long nonfinite = 0;
+  for (std::size_t j = first_index(); j < d; j += grid_stride()) {
+    const auto quantized = fixed::quantize_value(delta[j], scale, bound);
+    q[j] = quantized.value;
+    clipped += quantized.outcome == fixed::kClipped ? 1 : 0;
+    nonfinite += quantized.outcome == fixed::kNonFinite ? 1 : 0;
+  }
+  // Counts are integers: the sum is the same whatever order the atomics land in.
+  if (clipped != 0) atomicAdd(&counts[0], clipped);
+  if (nonfinite != 0) atomicAdd(&counts[1], nonfinite);
+}
+
+__global__ void dequantize_add_kernel(float* theta, const std::int32_t* a, std::size_t d,
+                                      float step) {
+  for (std::size_t j = first_index(); j < d; j += grid_stride()) {
+    // The CPU reference's three operations, each rounded to nearest and never fused.
+    theta[j] = __fadd_rn(theta[j], __fmul_rn(__int2float_rn(a[j]), step));
+  }
+}
+
+__device__ std::int64_t weighted_row_sum(const std::int32_t* rows, const RowWeights& weights,
+                                         int count, std::size_t d, std::size_t j,
+                                         std::int64_t sum) {
+#pragma unroll 8
+  for (int i = 0; i < count; ++i) {
+    sum += weights.weight[i] * static_cast<std::int64_t>(rows[i * d + j]);
+  }
+  return sum;
+}
+
+__global__ void weighted_sum_kernel(const std::int32_t* rows, RowWeights weights, int count,
+                                    std::size_t d, std::int64_t* sums, bool accumulate) {
+  for (std::size_t j = first_index(); j < d; j += grid_stride()) {
+    sums[j] = weighted_row_sum(rows, weights, count, d, j, accumulate ? sums[j] : 0);
+  }
+}
+
+__global__ void divide_kernel(const std::int64_t* sums, fixed::RoundingDivider divide,
+                              std::size_t d, std::int32_t* out) {
+  for (std::size_t j = first_index(); j < d; j += grid_stride()) {
+    out[j] = static_cast<std::int32_t>(divide(sums[j]));
+  }
+}
+
+__global__ void fedavg_kernel(const std::int32_t* rows, RowWeights weights, int count,
+                              fixed::RoundingDivider divide, std::size_t d, std::int32_t* out) {
+  for (std::size_t j = first_index(); j < d; j += grid_stride()) {
+    out[j] = static_cast<std::int32_t>(divide(weighted_row_sum(rows, weights, count, d, j, 0)));
+  }
+}
+
+// Sorts the first n of P values held in registers with Batcher's odd-even merge sort.
+// Its loops unroll completely, so every index is a constant and nothing goes to local
+// memory. Every comparator puts the smaller value at the lower index, so padding of
+// INT32_MAX in positions n..P-1 never moves; comparators that reach into the padding are
+// skipped (n is the same for the whole grid, so the branch does not diverge).
+template <int P>
+__device__ void odd_even_merge_sort(std::int32_t (&v)[P], int n) {
+#pragma unroll
+  for (int p = 1; p < P; p <<= 1) {
+#pragma unroll
+    for (int k = p; k >= 1; k >>= 1) {
+      // Stage (p, k) compares low with low + k where low - k % p is in [0, k) modulo 2k,
+      // both in the same block of 2p (the usual j, i double loop, as one loop over low).
+#pragma unroll
+      for (int low = 0; low < P; ++low) {
+        const int high = low + k;
+        const int offset = low - k % p;
+        if (offset >= 0 && offset % (2 * k) < k && high < P && low / (2 * p) == high / (2 * p) &&
+            high < n) {
+          const std::int32_t smaller = min(v[low], v[high]);
+          v[high] = max(v[low], v[high]);
+          v[low] = smaller;
+        }
+      }
+    }
+  }
+}
+
+// Median (the middle value, or the two middle values' rounded mean) and trimmed mean (the
+// rounded mean of sorted positions trim..n-1-trim) share this kernel: both are the rounded
+// mean of the sorted positions first..last. 1024 threads must fit even at P = 32.
+template <int P>
+__global__ void __launch_bounds__(1024)
+    sorted_rule_kernel(const std::int32_t* rows, int n, std::size_t d, int first, int last,
+                       fixed::RoundingDivider divide, std::int32_t* out) {
+  for (std::size_t j = first_index(); j < d; j += grid_stride()) {
+    std::int32_t v[P];
+#pragma unroll
+    for (int i = 0; i < P; ++i) v[i] = i < n ? rows[i * d + j] : INT_MAX;
+    odd_even_merge_sort(v, n);
+    std::int64_t sum = 0;
+#pragma unroll
+    for (int i = 0; i < P; ++i) sum += (i >= first && i <= last) ? v[i] : 0;
+    out[j] = static_cast<std::int32_t>(divide(sum));
+  }
+}
+
+// Rounded mean of sorted positions first..last of each coordinate's n values.
+Status sorted_rule(const std::int32_t* updates, std::size_t n, std::size_t d, int first, int last,
+                   std::int32_t* out, const Launch& launch, const char* name) {
+  if (auto status = check_launch(launch); !status) return status;
+  if (n < 1 || n > kMaxSortedUpdates) {
+    return runtime_error("median and trimmed mean kernels take 1 to {} updates, got {}",
+                         kMaxSortedUpdates, n);
+  }
+  if (d == 0) return {};
+  const unsigned grid = grid_for(launch, d);
+  const auto count = static_cast<int>(n);
+  const auto threads = static_cast<unsigned>(launch.block_size);
+  const fixed::RoundingDivider divide(last - first + 1);
+  if (n <= 2) {
+    sorted_rule_kernel<2><<<grid, threads>>>(updates, count, d, first, last, divide, out);
+  } else if (n <= 4) {
+    sorted_rule_kernel<4><<<grid, threads>>>(updates, count, d, first, last, divide, out);
+  } else if (n <= 8) {
+    sorted_rule_kernel<8><<<grid, threads>>>(updates, count, d, first, last, divide, out);
+  } else if (n <= 16) {
+    sorted_rule_kernel<16><<<grid, threads>>>(updates, count, d, first, last, divide, out);
+  } else {
+    sorted_rule_kernel<32><<<grid, threads>>>(updates, count, d, first, last, divide, out);
+  }
+  return launch_status(name);
+}
+
+RowWeights batch_weights(const std::int64_t* weights, std::size_t first, std::size_t count) {
+  RowWeights batch{};
+  for (std::size_t i = 0; i < count; ++i) batch.weight[i] = weights[first + i];
+  return batch;
+}
+
+}  // namespace
+
+Result<QuantizeCounts> quantize(const float* delta, std::int32_t* q, std::size_t d, int scale_bits,
+                                std::int32_t clip_bound, Launch launch) {
+  if (auto status = check_launch(launch); !status) return status.error();
+  if (scale_bits < 0 || scale_bits > fixed::kMaxScaleBits || clip_bound < 1) {
+    return runtime_error("quantize: scale_bits {} or clip bound {} out of range", scale_bits,
+                         clip_bound);
+  }
+  if (d == 0) return QuantizeCounts{};
+  unsigned long long* counts = nullptr;
+  if (auto status = cudaMallocAsync(&counts, 2 * sizeof(unsigned long long), nullptr);
+      status != cudaSuccess) {
+    return runtime_error("quantize: cudaMallocAsync failed: {}", cudaGetErrorString(status));
+  }
+  cudaMemsetAsync(counts, 0, 2 * sizeof(unsigned long long), nullptr);
+  quantize_kernel<<<grid_for(launch, d), static_cast<unsigned>(launch.block_size)>>>(
+      delta, q, d, fixed::power_of_two(scale_bits), clip_bound, counts);
+  auto launched = launch_status("quantize");
+  unsigned long long host[2] = {0, 0};
+  const cudaError_t copied =
+      cudaMemcpy(host, counts, sizeof host, cudaMemcpyDeviceToHost);  // waits for the kernel
+  cudaFreeAsync(counts, nullptr);
+  if (!launched) return launched.error();
+  if (copied != cudaSuccess) {
+    return runtime_error("quantize: reading the counts failed: {}", cudaGetErrorString(copied));
+  }
+  return QuantizeCounts{static_cast<std::int64_t>(host[0]), static_cast<std::int64_t>(host[1])};
+}
+
+Status dequantize_add(float* theta, const std::int32_t* a, std::size_t d, int scale_bits,
+                      Launch launch) {
+  if (auto status = check_launch(launch); !status) return status;
+  if (scale_bits < 0 || scale_bits > fixed::kMaxScaleBits) {
+    return runtime_error("dequantize_add: scale_bits {} out of range", scale_bits);
+  }
+  if (d == 0) return {};
+  // 2^-s, exact in float; the same value the CPU reference computes with ldexp.
+  const float step = static_cast<float>(1.0 / fixed::power_of_two(scale_bits));
+  dequantize_add_kernel<<<grid_for(launch, d), static_cast<unsigned>(launch.block_size)>>>(theta, a,
+                                                                                           d, step);
+  return launch_status("dequantize_add");
+}
+
+Status weighted_sum(const std::int32_t* updates, const std::int64_t* weights, std::size_t n,
+                    std::size_t d, std::int64_t* sums, Launch launch) {
+  if (auto status = check_launch(launch); !status) return status;
+  if (n == 0) return runtime_error("weighted_sum: no updates");
+  if (d == 0) return {};
+  const unsigned grid = grid_for(launch, d);
+  const auto threads = static_cast<unsigned>(launch.block_size);
+  for (std::size_t first = 0; first < n; first += kRowsPerLaunch) {
+    const std::size_t count = n - first < kRowsPerLaunch ? n - first : kRowsPerLaunch;
+    weighted_sum_kernel<<<grid, threads>>>(updates + first * d,
+                                           batch_weights(weights, first, count),
+                                           static_cast<int>(count), d, sums, first > 0);
+    if (auto status = launch_status("weighted_sum"); !status) return status;
+  }
+  return {};
+}
+
+Status divide_round_half_even(const std::int64_t* sums, std::int64_t total_weight, std::size_t d,
+                              std::int32_t* out, Launch launch) {
+  if (auto status = check_launch(launch); !status) return status;
+  if (total_weight < 1) return runtime_error("fedavg: total weight {} < 1", total_weight);
+  if (d == 0) return {};
+  divide_kernel<<<grid_for(launch, d), static_cast<unsigned>(launch.block_size)>>>(
+      sums, fixed::RoundingDivider(total_weight), d, out);
+  return launch_status("divide_round_half_even");
+}
+
+Status fedavg(const std::int32_t* updates, const std::int64_t* weights, std::size_t n,
+              std::size_t d, std::int32_t* out, Launch launch) {
+  if (auto status = check_launch(launch); !status) return status;
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < n; ++i) total += weights[i];
+  if (n == 0 || total < 1) return runtime_error("fedavg: {} updates of total weight {}", n, total);
+  if (d == 0) return {};
+  if (n <= kRowsPerLaunch) {
+    fedavg_kernel<<<grid_for(launch, d), static_cast<unsigned>(launch.block_size)>>>(
+        updates, batch_weights(weights, 0, n), static_cast<int>(n), fixed::RoundingDivider(total),
+        d, out);
+    return launch_status("fedavg");
+  }
+  std::int64_t* sums = nullptr;
+  if (auto status = cudaMallocAsync(&sums, d * sizeof(std::int64_t), nullptr);
+      status != cudaSuccess) {
+    return runtime_error("fedavg: cudaMallocAsync failed: {}", cudaGetErrorString(status));
+  }
+  const auto summed = weighted_sum(updates, weights, n, d, sums, launch);
+  const auto divided =
+      summed ? divide_round_half_even(sums, total, d, out, launch) : Status(summed);
+  cudaFreeAsync(sums, nullptr);
+  return divided;
+}
+
+Status coordinate_median(const std::int32_t* updates, std::size_t n, std::size_t d,
+                         std::int32_t* out, Launch launch) {
+  // Odd n: position (n - 1) / 2 alone; even n: positions n / 2 - 1 and n / 2.
+  const int count = static_cast<int>(n);
+  return sorted_rule(updates, n, d, (count - 1) / 2, count / 2, out, launch, "coordinate_median");
+}
+
+Status trimmed_mean(const std::int32_t* updates, std::size_t n, std::size_t d, std::size_t trim,
+                    std::int32_t* out, Launch launch) {
+  if (2 * trim >= n) {
+    return runtime_error("trimmed_mean: trimming {} from each end of {} leaves nothing", trim, n);
+  }
+  return sorted_rule(updates, n, d, static_cast<int>(trim), static_cast<int>(n - 1 - trim), out,
+                     launch, "trimmed_mean");
+}
+
+}  // namespace fedchain::gpu
