@@ -15,5 +15,6 @@ int report(const Error& error);
 void add_job_commands(CLI::App& app, int& exit_code);
 void add_devices_command(CLI::App& app, int& exit_code);
 void add_data_commands(CLI::App& app, int& exit_code);
+void add_centralized_command(CLI::App& app, int& exit_code);
 
 }  // namespace fedchain::cli

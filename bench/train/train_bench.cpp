@@ -1,0 +1,132 @@
+// Training throughput of each model on the CPU backend: forward + loss + backward + SGD step
+// on random data, for every thread count asked for. Prints one table; bench/train/compare.sh
+// runs it beside bench/train/torch_baseline.py (the same models in PyTorch) for the ratio.
+//
+//   fedchain_train_bench [--models cnn,mlp] [--threads 1,2] [--batch 64] [-w 3] [-n 20]
+//
+// Columns: samples/s = batch * iterations / seconds; ms/step = seconds / iterations * 1e3;
+// GFLOP/s = 6 * forward multiply-adds per sample * samples/s / 1e9 (forward is 2 flops per
+// multiply-add, backward twice the forward).
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fedchain/train/backend.hpp"
+#include "fedchain/train/model.hpp"
+#include "fedchain/train/optimizer.hpp"
+#include "fedchain/train/random.hpp"
+
+namespace {
+
+using fedchain::train::Backend;
+using fedchain::train::Model;
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream stream(text);
+  for (std::string part; std::getline(stream, part, ',');) parts.push_back(part);
+  return parts;
+}
+
+// Multiply-adds of one sample's forward pass (dense and conv layers; the rest is noise).
+double forward_macs(const std::string& arch) {
+  if (arch == "logreg") return 784.0 * 10;
+  if (arch == "mlp") return 784.0 * 200 + 200.0 * 200 + 200.0 * 10;
+  if (arch == "cnn") return 28.0 * 28 * 32 * 25 + 14.0 * 14 * 64 * 800 + 3136.0 * 512 + 5120;
+  return 24.0 * 24 * 6 * 25 + 8.0 * 8 * 16 * 150 + 256.0 * 120 + 120.0 * 84 + 840;  // lenet
+}
+
+struct Options {
+  std::vector<std::string> models{"logreg", "mlp", "cnn", "lenet"};
+  std::vector<int> threads{1, 2};
+  std::int64_t batch = 64;
+  int warmup = 3;
+  int iterations = 20;
+};
+
+bool parse(int argc, char** argv, Options& options) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) return false;
+    const std::string value = argv[++i];
+    if (flag == "--models") {
+      options.models = split(value);
+    } else if (flag == "--threads") {
+      options.threads.clear();
+      for (const auto& t : split(value)) options.threads.push_back(std::atoi(t.c_str()));
+    } else if (flag == "--batch") {
+      options.batch = std::atoll(value.c_str());
+    } else if (flag == "-w") {
+      options.warmup = std::atoi(value.c_str());
+    } else if (flag == "-n") {
+      options.iterations = std::atoi(value.c_str());
+    } else {
+      return false;
+    }
+  }
+  return options.batch > 0 && options.iterations > 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  if (!parse(argc, argv, options)) {
+    std::fprintf(stderr,
+                 "usage: fedchain_train_bench [--models a,b] [--threads 1,2] [--batch B] "
+                 "[-w warmup] [-n iterations]\n");
+    return 2;
+  }
+  std::printf("%-8s %6s %8s %10s %12s %9s\n", "model", "batch", "threads", "ms/step", "samples/s",
+              "GFLOP/s");
+  for (const int threads : options.threads) {
+    auto backend = fedchain::train::make_cpu_backend(threads);
+    for (const std::string& arch : options.models) {
+      fedchain::train::ModelConfig config;
+      config.arch = arch;
+      auto model = Model::create(*backend, config, options.batch);
+      if (!model) {
+        std::fprintf(stderr, "fedchain_train_bench: %s\n", model.error().message.c_str());
+        return 2;
+      }
+      model->initialize(1);
+      fedchain::train::TrainOptions train_options;
+      train_options.momentum = 0.9;
+      train_options.lr = 0.001;
+      auto optimizer =
+          fedchain::train::Optimizer::create(*backend, train_options, model->parameter_count());
+      const auto batch = static_cast<std::size_t>(options.batch);
+      fedchain::train::Random random(2);
+      std::vector<float> input(batch * static_cast<std::size_t>(model->input_size()));
+      for (float& x : input) x = static_cast<float>(random.uniform());
+      std::vector<std::int32_t> labels(batch);
+      for (auto& label : labels) label = static_cast<std::int32_t>(random.below(10));
+      std::vector<float> probs(batch * 10), losses(batch), dlogits(batch * 10);
+      auto step = [&] {
+        const float* logits = model->forward(input.data(), options.batch);
+        backend->softmax_xent_forward(options.batch, 10, logits, labels.data(), probs.data(),
+                                      losses.data());
+        backend->softmax_xent_backward(options.batch, 10, probs.data(), labels.data(),
+                                       dlogits.data());
+        model->backward(dlogits.data());
+        optimizer->step(model->parameters().f32(), model->gradients().f32(), nullptr);
+      };
+      for (int i = 0; i < options.warmup; ++i) step();
+      const auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < options.iterations; ++i) step();
+      backend->synchronize();
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double samples_per_second = double(options.batch) * options.iterations / seconds;
+      std::printf("%-8s %6lld %8d %10.3f %12.1f %9.2f\n", arch.c_str(),
+                  static_cast<long long>(options.batch), threads,
+                  seconds / options.iterations * 1e3, samples_per_second,
+                  6.0 * forward_macs(arch) * samples_per_second / 1e9);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,165 @@
+// The training ops behind one interface, so the same model runs on the CPU (Eigen) or a
+// GPU (CUDA kernels) chosen at run time, and so a test can run every op on two backends
+// and compare them (STYLE.md: ggml's test-backend-ops).
+//
+// Contract shared by every backend:
+// - Pointers passed to ops live in the backend's memory (host for cpu, device for cuda);
+//   move data across with upload() and download().
+// - Activations are batch-first and channels-last: an image batch is (B, H, W, C), row-major.
+//   Dense weights are (out, in); conv weights are (out, kh, kw, in), i.e. one row per
+//   output channel over an im2col row.
+// - Backward ops overwrite (never accumulate into) their gradient outputs; a null dx means
+//   "not needed" (the first layer).
+// - For a given backend, binary and thread count, every op is deterministic: no atomics or
+//   thread-order-dependent reductions.
+// This header shows neither Eigen nor CUDA types.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fedchain/core/error.hpp"
+
+namespace fedchain::train {
+
+// An array in one backend's memory. Move-only; freed by the backend that made it.
+class Buffer {
+ public:
+  using Deleter = void (*)(void*);
+  Buffer() = default;
+  Buffer(void* data, std::size_t bytes, Deleter deleter) : data_(data, deleter), bytes_(bytes) {}
+
+  void* data() { return data_.get(); }
+  const void* data() const { return data_.get(); }
+  float* f32() { return static_cast<float*>(data_.get()); }
+  const float* f32() const { return static_cast<const float*>(data_.get()); }
+  std::int32_t* i32() { return static_cast<std::int32_t*>(data_.get()); }
+  const std::int32_t* i32() const { return static_cast<const std::int32_t*>(data_.get()); }
+  std::size_t bytes() const { return bytes_; }
+  std::int64_t floats() const { return static_cast<std::int64_t>(bytes_ / sizeof(float)); }
+
+ private:
+  std::unique_ptr<void, Deleter> data_{nullptr, [](void*) {}};
+  std::size_t bytes_ = 0;
+};
+
+struct DenseShape {
+  std::int64_t batch = 0;
+  std::int64_t in = 0;
+  std::int64_t out = 0;
+};
+
+struct ConvShape {
+  std::int64_t batch = 0;
+  std::int64_t height = 0;  // input
+  std::int64_t width = 0;
+  std::int64_t in_channels = 0;
+  std::int64_t out_channels = 0;
+  std::int64_t kernel = 0;  // square kernel: kernel x kernel
+  std::int64_t stride = 1;
+  std::int64_t padding = 0;  // zero padding on every side
+
+  std::int64_t out_height() const { return (height + 2 * padding - kernel) / stride + 1; }
+  std::int64_t out_width() const { return (width + 2 * padding - kernel) / stride + 1; }
+  std::int64_t patch_size() const { return kernel * kernel * in_channels; }  // im2col row
+  // Floats of the im2col matrix (B * OH * OW, kh * kw * C) that forward fills and
+  // backward reads.
+  std::int64_t cols_size() const { return batch * out_height() * out_width() * patch_size(); }
+};
+
+// Max-pooling with a 2x2 window and stride 2; an odd trailing row or column is dropped.
+struct PoolShape {
+  std::int64_t batch = 0;
+  std::int64_t height = 0;  // input
+  std::int64_t width = 0;
+  std::int64_t channels = 0;
+  std::int64_t out_height() const { return height / 2; }
+  std::int64_t out_width() const { return width / 2; }
+};
+
+struct SgdSettings {
+  float lr = 0.05f;
+  float momentum = 0.0f;
+  float weight_decay = 0.0f;  // adds weight_decay * theta to the gradient
+  float prox_mu = 0.0f;       // FedProx: adds prox_mu * (theta - anchor) to the gradient
+};
+
+struct AdamSettings {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float epsilon = 1e-8f;
+  float weight_decay = 0.0f;  // L2 added to the gradient (not AdamW)
+  float prox_mu = 0.0f;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string name() const = 0;  // "cpu", "cuda:0"
+  virtual int threads() const = 0;
+
+  // Memory. offset and bytes are in bytes.
+  virtual Result<Buffer> allocate(std::size_t bytes) = 0;
+  virtual void upload(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset = 0) = 0;
+  virtual void download(void* dst, const Buffer& src, std::size_t bytes,
+                        std::size_t offset = 0) = 0;
+  virtual void fill(float* x, std::int64_t n, float value) = 0;
+  virtual void copy(float* dst, const float* src, std::int64_t n) = 0;
+  // Waits until every op issued so far has finished (a no-op on the CPU).
+  virtual void synchronize() = 0;
+
+  // y (B, out) = x (B, in) * w^T (in, out) + b (out)
+  virtual void dense_forward(const DenseShape& s, const float* x, const float* w, const float* b,
+                             float* y) = 0;
+  // dw (out, in) = dy^T x; db (out) = column sums of dy; dx (B, in) = dy w (if dx)
+  virtual void dense_backward(const DenseShape& s, const float* x, const float* w, const float* dy,
+                              float* dx, float* dw, float* db) = 0;
+
+  // y (B, OH, OW, O) from x (B, H, W, C), w (O, k, k, C), b (O); fills cols
+  // (s.cols_size() floats) with the im2col matrix for backward.
+  virtual void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b,
+                              float* y, float* cols) = 0;
+  // Reads cols from forward; dcols is scratch of s.cols_size() floats (unused when dx is
+  // null).
+  virtual void conv2d_backward(const ConvShape& s, const float* cols, const float* w,
+                               const float* dy, float* dx, float* dw, float* db, float* dcols) = 0;
+
+  // y (B, H/2, W/2, C); backward routes dy to the first maximum of each window.
+  virtual void maxpool2x2_forward(const PoolShape& s, const float* x, float* y) = 0;
+  virtual void maxpool2x2_backward(const PoolShape& s, const float* x, const float* dy,
+                                   float* dx) = 0;
+
+  // y = max(x, 0); dx = dy where y > 0, else 0. In place is allowed (y == x, dx == dy).
+  virtual void relu_forward(std::int64_t n, const float* x, float* y) = 0;
+  virtual void relu_backward(std::int64_t n, const float* y, const float* dy, float* dx) = 0;
+
+  // probs (B, K) = softmax(logits), losses (B) = -log probs[label], computed stably
+  // (max subtracted, log-sum-exp).
+  virtual void softmax_xent_forward(std::int64_t batch, std::int64_t classes, const float* logits,
+                                    const std::int32_t* labels, float* probs, float* losses) = 0;
+  // dlogits (B, K) = (probs - onehot(label)) / B: the gradient of the mean loss.
+  virtual void softmax_xent_backward(std::int64_t batch, std::int64_t classes, const float* probs,
+                                     const std::int32_t* labels, float* dlogits) = 0;
+
+  // One optimizer step over n parameters. velocity / m, v: state of n floats each,
+  // zeroed before the first step; anchor: theta_global for FedProx (null when prox_mu is
+  // 0). step counts from 1 (Adam's bias correction).
+  virtual void sgd_step(const SgdSettings& s, std::int64_t n, float* params, const float* grads,
+                        float* velocity, const float* anchor) = 0;
+  virtual void adam_step(const AdamSettings& s, std::int64_t step, std::int64_t n, float* params,
+                         const float* grads, float* m, float* v, const float* anchor) = 0;
+};
+
+// The CPU backend (Eigen). threads > 0; the count is process-wide (Eigen and OpenMP keep
+// it globally), which is fine with one rank per process.
+std::unique_ptr<Backend> make_cpu_backend(int threads);
+
+// device: "cpu", "cuda" or "auto" (cuda where built and a device answers, else cpu).
+// Asking for "cuda" where it is unavailable is a config error naming why.
+Result<std::unique_ptr<Backend>> make_backend(const std::string& device, int threads);
+
+}  // namespace fedchain::train

@@ -1,0 +1,82 @@
+// A model: a fixed stack of layers chosen by name, whose parameters and gradients each live
+// in ONE contiguous float32 buffer in the backend's memory. The round loop quantizes,
+// hashes and exchanges parameters() as a whole, without copies; ParamView names each
+// layer's slice of it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fedchain/core/error.hpp"
+#include "fedchain/core/job.hpp"
+#include "fedchain/train/backend.hpp"
+
+namespace fedchain::train {
+
+struct ModelConfig {
+  std::string arch = "mlp";                    // logreg | mlp | cnn | lenet
+  std::vector<std::int64_t> hidden{200, 200};  // mlp hidden widths
+  std::int64_t height = 28;                    // input image, channels-last
+  std::int64_t width = 28;
+  std::int64_t channels = 1;
+  std::int64_t classes = 10;
+};
+
+ModelConfig model_config(const ModelSection& section);
+
+// One parameter tensor's slice of the model's buffer.
+struct ParamView {
+  std::string name;                 // "conv1.weight", "fc2.bias"
+  std::int64_t offset = 0;          // floats from the start of parameters()
+  std::int64_t count = 0;           // floats
+  std::vector<std::int64_t> shape;  // dense weight (out, in); conv weight (out, k, k, in)
+};
+
+class Model {
+ public:
+  // Builds the layer stack for `config` with room for batches of up to max_batch samples;
+  // parameters start at zero (call initialize). An unknown arch or an input too small for
+  // it is a config error.
+  static Result<Model> create(Backend& backend, const ModelConfig& config, std::int64_t max_batch);
+
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+  const ModelConfig& config() const;
+  Backend& backend() const;
+  std::int64_t max_batch() const;
+  std::int64_t input_size() const;  // floats per sample: height * width * channels
+  std::int64_t parameter_count() const;
+  const std::vector<ParamView>& parameter_views() const;
+
+  Buffer& parameters();  // (parameter_count) floats, backend memory
+  const Buffer& parameters() const;
+  Buffer& gradients();  // (parameter_count) floats, same layout as parameters()
+
+  // He-uniform weights for layers followed by ReLU, Glorot-uniform for the output layer,
+  // zero biases; the same seed gives the same bits everywhere.
+  void initialize(std::uint64_t seed);
+  // Host copies of the whole parameter vector; size must equal parameter_count().
+  Status set_parameters(std::span<const float> values);
+  Status get_parameters(std::span<float> values) const;
+
+  // input (batch, H, W, C) in backend memory, batch <= max_batch. Returns the logits
+  // (batch, classes) in backend memory, valid until the next forward.
+  const float* forward(const float* input, std::int64_t batch);
+  // dlogits (batch, classes) for the batch of the last forward; overwrites gradients().
+  void backward(const float* dlogits);
+
+  // One line per layer: name, output shape, parameter count.
+  std::string summary() const;
+
+ private:
+  struct Impl;
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fedchain::train

@@ -1,0 +1,127 @@
+// The CPU backend: Backend's ops through the templates in cpu_ops.hpp, instantiated for
+// float, with Eigen's GEMM threads and OpenMP's loop threads set from the job.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include <Eigen/Core>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include "cpu_ops.hpp"
+#include "fedchain/train/backend.hpp"
+
+namespace fedchain::train {
+
+namespace {
+
+// 64-byte alignment: a cache line, and enough for any SIMD load Eigen may issue.
+constexpr std::size_t kAlignment = 64;
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) : threads_(threads) {
+#if defined(_OPENMP)
+    omp_set_num_threads(threads);
+#endif
+    Eigen::setNbThreads(threads);
+  }
+
+  std::string name() const override {
+    return "cpu";
+  }
+  int threads() const override {
+    return threads_;
+  }
+
+  Result<Buffer> allocate(std::size_t bytes) override {
+    const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+    void* data = rounded == 0 ? nullptr : std::aligned_alloc(kAlignment, rounded);
+    if (rounded != 0 && data == nullptr) {
+      return runtime_error("cpu backend: cannot allocate {} bytes", bytes);
+    }
+    if (data != nullptr) std::memset(data, 0, rounded);
+    return Buffer(data, bytes, [](void* p) { std::free(p); });
+  }
+  void upload(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset) override {
+    std::memcpy(static_cast<char*>(dst.data()) + offset, src, bytes);
+  }
+  void download(void* dst, const Buffer& src, std::size_t bytes, std::size_t offset) override {
+    std::memcpy(dst, static_cast<const char*>(src.data()) + offset, bytes);
+  }
+  void fill(float* x, std::int64_t n, float value) override {
+    std::fill(x, x + n, value);
+  }
+  void copy(float* dst, const float* src, std::int64_t n) override {
+    std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(float));
+  }
+  void synchronize() override {}
+
+  void dense_forward(const DenseShape& s, const float* x, const float* w, const float* b,
+                     float* y) override {
+    cpu::dense_forward(s, x, w, b, y);
+  }
+  void dense_backward(const DenseShape& s, const float* x, const float* w, const float* dy,
+                      float* dx, float* dw, float* db) override {
+    cpu::dense_backward(s, x, w, dy, dx, dw, db);
+  }
+  void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
+                      float* cols) override {
+    cpu::conv2d_forward(s, x, w, b, y, cols);
+  }
+  void conv2d_backward(const ConvShape& s, const float* cols, const float* w, const float* dy,
+                       float* dx, float* dw, float* db, float* dcols) override {
+    cpu::conv2d_backward(s, cols, w, dy, dx, dw, db, dcols);
+  }
+  void maxpool2x2_forward(const PoolShape& s, const float* x, float* y) override {
+    cpu::maxpool2x2_forward(s, x, y);
+  }
+  void maxpool2x2_backward(const PoolShape& s, const float* x, const float* dy,
+                           float* dx) override {
+    cpu::maxpool2x2_backward(s, x, dy, dx);
+  }
+  void relu_forward(std::int64_t n, const float* x, float* y) override {
+    cpu::relu_forward(n, x, y);
+  }
+  void relu_backward(std::int64_t n, const float* y, const float* dy, float* dx) override {
+    cpu::relu_backward(n, y, dy, dx);
+  }
+  void softmax_xent_forward(std::int64_t batch, std::int64_t classes, const float* logits,
+                            const std::int32_t* labels, float* probs, float* losses) override {
+    cpu::softmax_xent_forward(batch, classes, logits, labels, probs, losses);
+  }
+  void softmax_xent_backward(std::int64_t batch, std::int64_t classes, const float* probs,
+                             const std::int32_t* labels, float* dlogits) override {
+    cpu::softmax_xent_backward(batch, classes, probs, labels, dlogits);
+  }
+  void sgd_step(const SgdSettings& s, std::int64_t n, float* params, const float* grads,
+                float* velocity, const float* anchor) override {
+    cpu::sgd_step(s, n, params, grads, velocity, anchor);
+  }
+  void adam_step(const AdamSettings& s, std::int64_t step, std::int64_t n, float* params,
+                 const float* grads, float* m, float* v, const float* anchor) override {
+    cpu::adam_step(s, step, n, params, grads, m, v, anchor);
+  }
+
+ private:
+  int threads_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) {
+  return std::make_unique<CpuBackend>(threads < 1 ? 1 : threads);
+}
+
+Result<std::unique_ptr<Backend>> make_backend(const std::string& device, int threads) {
+  if (device == "cpu" || device == "auto") return make_cpu_backend(threads);
+  if (device == "cuda") {
+    return config_error(
+        "train.device = \"cuda\": the CUDA training backend is not built yet; use "
+        "train.device = \"cpu\" or \"auto\"");
+  }
+  return config_error("train.device = \"{}\": expected auto, cpu or cuda", device);
+}
+
+}  // namespace fedchain::train

@@ -1,0 +1,298 @@
+// The CPU ops as templates over the scalar type: the backend instantiates them for float,
+// and the gradient tests instantiate the same code for double and check it against finite
+// differences (STYLE.md, llm.c: a reference beside every fast path). Layouts and contracts
+// are those of fedchain/train/backend.hpp.
+//
+// Threads: the GEMMs are Eigen's (parallel through OpenMP); the loops here split work by
+// sample or by element, so each output is written by one thread in a fixed order and the
+// result does not depend on scheduling.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include <Eigen/Core>
+
+#include "fedchain/train/backend.hpp"
+
+#if defined(_OPENMP)
+#define FEDCHAIN_PARALLEL_FOR _Pragma("omp parallel for schedule(static)")
+#else
+#define FEDCHAIN_PARALLEL_FOR
+#endif
+
+namespace fedchain::train::cpu {
+
+template <typename T>
+using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using MatrixMap = Eigen::Map<RowMatrix<T>>;
+template <typename T>
+using ConstMatrixMap = Eigen::Map<const RowMatrix<T>>;
+template <typename T>
+using RowVectorMap = Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>;
+template <typename T>
+using ConstRowVectorMap = Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>;
+
+// Below this many elements an elementwise loop is not worth waking threads for.
+inline constexpr std::int64_t kParallelElements = 1 << 16;
+
+template <typename T>
+void dense_forward(const DenseShape& s, const T* x, const T* w, const T* b, T* y) {
+  ConstMatrixMap<T> input(x, s.batch, s.in);
+  ConstMatrixMap<T> weight(w, s.out, s.in);
+  MatrixMap<T> output(y, s.batch, s.out);
+  output.noalias() = input * weight.transpose();
+  output.rowwise() += ConstRowVectorMap<T>(b, s.out);
+}
+
+template <typename T>
+void dense_backward(const DenseShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
+  ConstMatrixMap<T> input(x, s.batch, s.in);
+  ConstMatrixMap<T> weight(w, s.out, s.in);
+  ConstMatrixMap<T> grad_out(dy, s.batch, s.out);
+  MatrixMap<T>(dw, s.out, s.in).noalias() = grad_out.transpose() * input;
+  RowVectorMap<T>(db, s.out).noalias() = grad_out.colwise().sum();
+  if (dx != nullptr) MatrixMap<T>(dx, s.batch, s.in).noalias() = grad_out * weight;
+}
+
+// cols (B * OH * OW, k * k * C): row (b, oy, ox) holds the input patch under that output
+// pixel, zeros where it hangs over the padding.
+template <typename T>
+void im2col(const ConvShape& s, const T* x, T* cols) {
+  const std::int64_t out_h = s.out_height();
+  const std::int64_t out_w = s.out_width();
+  const std::int64_t c = s.in_channels;
+  const std::int64_t k = s.kernel;
+  const std::int64_t patch = s.patch_size();
+  FEDCHAIN_PARALLEL_FOR
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    const T* image = x + b * s.height * s.width * c;
+    for (std::int64_t oy = 0; oy < out_h; ++oy) {
+      for (std::int64_t ox = 0; ox < out_w; ++ox) {
+        T* row = cols + ((b * out_h + oy) * out_w + ox) * patch;
+        const std::int64_t x0 = ox * s.stride - s.padding;
+        for (std::int64_t ky = 0; ky < k; ++ky) {
+          T* dst = row + ky * k * c;
+          const std::int64_t iy = oy * s.stride - s.padding + ky;
+          if (iy < 0 || iy >= s.height) {
+            std::fill(dst, dst + k * c, T(0));
+            continue;
+          }
+          const T* src_row = image + iy * s.width * c;
+          if (x0 >= 0 && x0 + k <= s.width) {  // the whole kernel row is inside: one run
+            std::memcpy(dst, src_row + x0 * c, static_cast<std::size_t>(k * c) * sizeof(T));
+            continue;
+          }
+          for (std::int64_t kx = 0; kx < k; ++kx) {
+            const std::int64_t ix = x0 + kx;
+            if (ix < 0 || ix >= s.width) {
+              std::fill(dst + kx * c, dst + (kx + 1) * c, T(0));
+            } else {
+              std::memcpy(dst + kx * c, src_row + ix * c, static_cast<std::size_t>(c) * sizeof(T));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: dx (B, H, W, C) = sum of every dcols entry back onto the input
+// pixel it was copied from. Each sample is summed by one thread in a fixed order.
+template <typename T>
+void col2im(const ConvShape& s, const T* dcols, T* dx) {
+  const std::int64_t out_h = s.out_height();
+  const std::int64_t out_w = s.out_width();
+  const std::int64_t c = s.in_channels;
+  const std::int64_t k = s.kernel;
+  const std::int64_t patch = s.patch_size();
+  FEDCHAIN_PARALLEL_FOR
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    T* image = dx + b * s.height * s.width * c;
+    std::fill(image, image + s.height * s.width * c, T(0));
+    for (std::int64_t oy = 0; oy < out_h; ++oy) {
+      for (std::int64_t ox = 0; ox < out_w; ++ox) {
+        const T* row = dcols + ((b * out_h + oy) * out_w + ox) * patch;
+        for (std::int64_t ky = 0; ky < k; ++ky) {
+          const std::int64_t iy = oy * s.stride - s.padding + ky;
+          if (iy < 0 || iy >= s.height) continue;
+          for (std::int64_t kx = 0; kx < k; ++kx) {
+            const std::int64_t ix = ox * s.stride - s.padding + kx;
+            if (ix < 0 || ix >= s.width) continue;
+            T* dst = image + (iy * s.width + ix) * c;
+            const T* src = row + (ky * k + kx) * c;
+            for (std::int64_t ch = 0; ch < c; ++ch) dst[ch] += src[ch];
+          }
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y, T* cols) {
+  im2col(s, x, cols);
+  const std::int64_t rows = s.batch * s.out_height() * s.out_width();
+  ConstMatrixMap<T> patches(cols, rows, s.patch_size());
+  ConstMatrixMap<T> weight(w, s.out_channels, s.patch_size());
+  MatrixMap<T> output(y, rows, s.out_channels);
+  output.noalias() = patches * weight.transpose();
+  output.rowwise() += ConstRowVectorMap<T>(b, s.out_channels);
+}
+
+template <typename T>
+void conv2d_backward(const ConvShape& s, const T* cols, const T* w, const T* dy, T* dx, T* dw,
+                     T* db, T* dcols) {
+  const std::int64_t rows = s.batch * s.out_height() * s.out_width();
+  ConstMatrixMap<T> patches(cols, rows, s.patch_size());
+  ConstMatrixMap<T> weight(w, s.out_channels, s.patch_size());
+  ConstMatrixMap<T> grad_out(dy, rows, s.out_channels);
+  MatrixMap<T>(dw, s.out_channels, s.patch_size()).noalias() = grad_out.transpose() * patches;
+  RowVectorMap<T>(db, s.out_channels).noalias() = grad_out.colwise().sum();
+  if (dx == nullptr) return;
+  MatrixMap<T>(dcols, rows, s.patch_size()).noalias() = grad_out * weight;
+  col2im(s, dcols, dx);
+}
+
+template <typename T>
+void maxpool2x2_forward(const PoolShape& s, const T* x, T* y) {
+  const std::int64_t out_h = s.out_height();
+  const std::int64_t out_w = s.out_width();
+  const std::int64_t c = s.channels;
+  FEDCHAIN_PARALLEL_FOR
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    for (std::int64_t oy = 0; oy < out_h; ++oy) {
+      const T* top = x + ((b * s.height + 2 * oy) * s.width) * c;
+      const T* bottom = top + s.width * c;
+      T* out = y + ((b * out_h + oy) * out_w) * c;
+      for (std::int64_t ox = 0; ox < out_w; ++ox) {
+        const T* t = top + 2 * ox * c;
+        const T* u = bottom + 2 * ox * c;
+        for (std::int64_t ch = 0; ch < c; ++ch) {
+          out[ox * c + ch] = std::max(std::max(t[ch], t[c + ch]), std::max(u[ch], u[c + ch]));
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void maxpool2x2_backward(const PoolShape& s, const T* x, const T* dy, T* dx) {
+  const std::int64_t out_h = s.out_height();
+  const std::int64_t out_w = s.out_width();
+  const std::int64_t c = s.channels;
+  FEDCHAIN_PARALLEL_FOR
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    T* image = dx + b * s.height * s.width * c;
+    std::fill(image, image + s.height * s.width * c, T(0));
+    for (std::int64_t oy = 0; oy < out_h; ++oy) {
+      for (std::int64_t ox = 0; ox < out_w; ++ox) {
+        const std::int64_t base = ((b * s.height + 2 * oy) * s.width + 2 * ox) * c;
+        const std::int64_t offsets[4] = {0, c, s.width * c, s.width * c + c};
+        const T* grad = dy + ((b * out_h + oy) * out_w + ox) * c;
+        for (std::int64_t ch = 0; ch < c; ++ch) {
+          int best = 0;  // the first maximum wins, in the order of `offsets`
+          for (int i = 1; i < 4; ++i) {
+            if (x[base + offsets[i] + ch] > x[base + offsets[best] + ch]) best = i;
+          }
+          dx[base + offsets[best] + ch] = grad[ch];
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void relu_forward(std::int64_t n, const T* x, T* y) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+}
+
+template <typename T>
+void relu_backward(std::int64_t n, const T* y, const T* dy, T* dx) {
+  for (std::int64_t i = 0; i < n; ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
+}
+
+template <typename T>
+void softmax_xent_forward(std::int64_t batch, std::int64_t classes, const T* logits,
+                          const std::int32_t* labels, T* probs, T* losses) {
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const T* row = logits + b * classes;
+    T* p = probs + b * classes;
+    const T max = *std::max_element(row, row + classes);
+    T sum = 0;
+    for (std::int64_t k = 0; k < classes; ++k) {
+      p[k] = std::exp(row[k] - max);
+      sum += p[k];
+    }
+    for (std::int64_t k = 0; k < classes; ++k) p[k] /= sum;
+    losses[b] = std::log(sum) - (row[labels[b]] - max);  // shifted first: no big + small
+  }
+}
+
+template <typename T>
+void softmax_xent_backward(std::int64_t batch, std::int64_t classes, const T* probs,
+                           const std::int32_t* labels, T* dlogits) {
+  const T scale = T(1) / static_cast<T>(batch);
+  for (std::int64_t b = 0; b < batch; ++b) {
+    for (std::int64_t k = 0; k < classes; ++k) {
+      const T target = k == labels[b] ? T(1) : T(0);
+      dlogits[b * classes + k] = (probs[b * classes + k] - target) * scale;
+    }
+  }
+}
+
+// The gradient the optimizers step on: loss gradient + L2 + FedProx pull to the anchor.
+template <typename T>
+T regularised_gradient(T grad, T param, T weight_decay, T prox_mu, const T* anchor,
+                       std::int64_t i) {
+  T g = grad + weight_decay * param;
+  if (anchor != nullptr) g += prox_mu * (param - anchor[i]);
+  return g;
+}
+
+template <typename T>
+void sgd_step(const SgdSettings& s, std::int64_t n, T* params, const T* grads, T* velocity,
+              const T* anchor) {
+  const T lr = s.lr, momentum = s.momentum, decay = s.weight_decay, mu = s.prox_mu;
+  const bool use_anchor = anchor != nullptr && mu != T(0);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (n >= kParallelElements)
+#endif
+  for (std::int64_t i = 0; i < n; ++i) {
+    const T g =
+        regularised_gradient(grads[i], params[i], decay, mu, use_anchor ? anchor : nullptr, i);
+    if (momentum != T(0)) {
+      velocity[i] = momentum * velocity[i] + g;
+      params[i] -= lr * velocity[i];
+    } else {
+      params[i] -= lr * g;
+    }
+  }
+}
+
+template <typename T>
+void adam_step(const AdamSettings& s, std::int64_t step, std::int64_t n, T* params, const T* grads,
+               T* m, T* v, const T* anchor) {
+  const T beta1 = s.beta1, beta2 = s.beta2, epsilon = s.epsilon;
+  const T decay = s.weight_decay, mu = s.prox_mu;
+  const T correction1 = T(1) / static_cast<T>(1.0 - std::pow(double(s.beta1), double(step)));
+  const T correction2 = T(1) / static_cast<T>(1.0 - std::pow(double(s.beta2), double(step)));
+  const T lr = s.lr;
+  const bool use_anchor = anchor != nullptr && mu != T(0);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (n >= kParallelElements)
+#endif
+  for (std::int64_t i = 0; i < n; ++i) {
+    const T g =
+        regularised_gradient(grads[i], params[i], decay, mu, use_anchor ? anchor : nullptr, i);
+    m[i] = beta1 * m[i] + (T(1) - beta1) * g;
+    v[i] = beta2 * v[i] + (T(1) - beta2) * g * g;
+    params[i] -= lr * (m[i] * correction1) / (std::sqrt(v[i] * correction2) + epsilon);
+  }
+}
+
+}  // namespace fedchain::train::cpu

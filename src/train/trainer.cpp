@@ -1,0 +1,217 @@
+// The minibatch loop shared by training and evaluation: gather a batch on the host, upload
+// it, forward, loss, and (training) backward and an optimizer step.
+#include "fedchain/train/trainer.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <utility>
+#include <vector>
+
+#include "fedchain/train/random.hpp"
+
+namespace fedchain::train {
+
+namespace {
+
+Status check_shapes(const Model& model, const Samples& data) {
+  const ModelConfig& config = model.config();
+  if (data.height != config.height || data.width != config.width ||
+      data.channels != config.channels || data.classes != config.classes) {
+    return config_error(
+        "data of {}x{}x{} images in {} classes does not fit model {} ({}x{}x{}, {} classes)",
+        data.height, data.width, data.channels, data.classes, config.arch, config.height,
+        config.width, config.channels, config.classes);
+  }
+  return {};
+}
+
+// Backend buffers for one minibatch, and the host staging they are filled from.
+class BatchStage {
+ public:
+  static Result<BatchStage> create(Model& model) {
+    Backend& backend = model.backend();
+    const auto batch = static_cast<std::size_t>(model.max_batch());
+    const auto classes = static_cast<std::size_t>(model.config().classes);
+    BatchStage stage;
+    for (auto [buffer, bytes] :
+         {std::pair{&stage.input_, batch * model.input_size() * sizeof(float)},
+          std::pair{&stage.labels_, batch * sizeof(std::int32_t)},
+          std::pair{&stage.probs_, batch * classes * sizeof(float)},
+          std::pair{&stage.losses_, batch * sizeof(float)},
+          std::pair{&stage.dlogits_, batch * classes * sizeof(float)}}) {
+      auto allocated = backend.allocate(bytes);
+      if (!allocated) return allocated.error();
+      *buffer = std::move(allocated.value());
+    }
+    stage.host_pixels_.resize(batch * static_cast<std::size_t>(model.input_size()));
+    stage.host_labels_.resize(batch);
+    stage.host_losses_.resize(batch);
+    stage.host_probs_.resize(batch * classes);
+    return stage;
+  }
+
+  // Forward on data[indices] and the per-sample losses; returns their sum.
+  double forward(Model& model, const Samples& data, std::span<const std::int64_t> indices) {
+    Backend& backend = model.backend();
+    const auto size = static_cast<std::size_t>(data.sample_size());
+    for (std::size_t i = 0; i < indices.size(); ++i) {
+      const auto sample = static_cast<std::size_t>(indices[i]);
+      std::copy_n(data.pixels.begin() + static_cast<std::ptrdiff_t>(sample * size), size,
+                  host_pixels_.begin() + static_cast<std::ptrdiff_t>(i * size));
+      host_labels_[i] = data.labels[sample];
+    }
+    const auto batch = static_cast<std::int64_t>(indices.size());
+    backend.upload(input_, host_pixels_.data(), indices.size() * size * sizeof(float));
+    backend.upload(labels_, host_labels_.data(), indices.size() * sizeof(std::int32_t));
+    const float* logits = model.forward(input_.f32(), batch);
+    backend.softmax_xent_forward(batch, model.config().classes, logits, labels_.i32(), probs_.f32(),
+                                 losses_.f32());
+    backend.download(host_losses_.data(), losses_, indices.size() * sizeof(float));
+    double sum = 0.0;
+    for (std::size_t i = 0; i < indices.size(); ++i) sum += host_losses_[i];
+    return sum;
+  }
+
+  void backward(Model& model, std::int64_t batch) {
+    model.backend().softmax_xent_backward(batch, model.config().classes, probs_.f32(),
+                                          labels_.i32(), dlogits_.f32());
+    model.backward(dlogits_.f32());
+  }
+
+  // Predictions of the last forward that match their labels.
+  std::int64_t correct(const Model& model, std::int64_t batch) {
+    const std::int64_t classes = model.config().classes;
+    model.backend().download(host_probs_.data(), probs_,
+                             static_cast<std::size_t>(batch * classes) * sizeof(float));
+    std::int64_t correct = 0;
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const float* row = host_probs_.data() + b * classes;
+      const auto predicted = std::max_element(row, row + classes) - row;
+      if (predicted == host_labels_[static_cast<std::size_t>(b)]) ++correct;
+    }
+    return correct;
+  }
+
+ private:
+  Buffer input_;    // (max_batch, H, W, C)
+  Buffer labels_;   // (max_batch) int32
+  Buffer probs_;    // (max_batch, classes)
+  Buffer losses_;   // (max_batch)
+  Buffer dlogits_;  // (max_batch, classes)
+  std::vector<float> host_pixels_;
+  std::vector<std::int32_t> host_labels_;
+  std::vector<float> host_losses_;
+  std::vector<float> host_probs_;
+};
+
+}  // namespace
+
+LocalTrainer::LocalTrainer(Model& model, const TrainOptions& options, Optimizer optimizer)
+    : model_(&model), options_(options), optimizer_(std::move(optimizer)) {}
+
+Result<LocalTrainer> LocalTrainer::create(Model& model, const TrainOptions& options) {
+  if (options.batch_size < 1 || options.batch_size > model.max_batch()) {
+    return config_error("train.batch_size = {}: must be between 1 and the model's batch room {}",
+                        options.batch_size, model.max_batch());
+  }
+  if (options.steps <= 0 && options.epochs <= 0) {
+    return config_error("train: set train.local_epochs or train.local_steps above 0");
+  }
+  auto optimizer = Optimizer::create(model.backend(), options, model.parameter_count());
+  if (!optimizer) return optimizer.error();
+  return LocalTrainer(model, options, std::move(optimizer.value()));
+}
+
+void LocalTrainer::reset_optimizer() {
+  optimizer_.reset();
+}
+
+Result<LocalResult> LocalTrainer::train(const Samples& data, std::span<const std::int64_t> shard,
+                                        std::uint64_t seed) {
+  if (auto status = check_shapes(*model_, data); !status) return status.error();
+  if (shard.empty()) return config_error("train: the shard is empty");
+  for (const std::int64_t index : shard) {
+    if (index < 0 || index >= data.count) {
+      return config_error("train: shard index {} is outside the {} samples", index, data.count);
+    }
+  }
+  Model& model = *model_;
+  Backend& backend = model.backend();
+  auto stage = BatchStage::create(model);
+  if (!stage) return stage.error();
+  Buffer anchor;
+  if (options_.prox_mu > 0.0) {
+    auto allocated = backend.allocate(model.parameters().bytes());
+    if (!allocated) return allocated.error();
+    anchor = std::move(allocated.value());
+    backend.copy(anchor.f32(), model.parameters().f32(), model.parameter_count());
+  }
+
+  Random random(seed);
+  std::vector<std::int64_t> order(shard.begin(), shard.end());
+  const auto shard_size = static_cast<std::int64_t>(order.size());
+  const std::int64_t batches_per_pass =
+      (shard_size + options_.batch_size - 1) / options_.batch_size;
+  const std::int64_t total_steps =
+      options_.steps > 0 ? options_.steps : options_.epochs * batches_per_pass;
+
+  LocalResult result;
+  result.samples = shard_size;
+  double loss_sum = 0.0;
+  std::int64_t position = shard_size;  // forces a shuffle before the first batch
+  for (std::int64_t step = 0; step < total_steps; ++step) {
+    if (position >= shard_size) {
+      random.shuffle(order);
+      position = 0;
+    }
+    const std::int64_t batch = std::min(options_.batch_size, shard_size - position);
+    const std::span<const std::int64_t> indices(order.data() + position,
+                                                static_cast<std::size_t>(batch));
+    position += batch;
+    loss_sum += stage->forward(model, data, indices);
+    stage->backward(model, batch);
+    optimizer_.step(model.parameters().f32(), model.gradients().f32(),
+                    anchor.bytes() > 0 ? anchor.f32() : nullptr);
+    result.samples_seen += batch;
+    ++result.steps;
+  }
+  backend.synchronize();
+  result.mean_loss = result.samples_seen > 0 ? loss_sum / double(result.samples_seen) : 0.0;
+  return result;
+}
+
+Result<Evaluation> evaluate(Model& model, const Samples& data,
+                            std::span<const std::int64_t> indices) {
+  if (auto status = check_shapes(model, data); !status) return status.error();
+  std::vector<std::int64_t> all;
+  if (indices.empty()) {
+    all.resize(static_cast<std::size_t>(data.count));
+    std::iota(all.begin(), all.end(), std::int64_t{0});
+    indices = all;
+  }
+  auto stage = BatchStage::create(model);
+  if (!stage) return stage.error();
+  Evaluation evaluation;
+  double loss_sum = 0.0;
+  for (std::size_t start = 0; start < indices.size();
+       start += static_cast<std::size_t>(model.max_batch())) {
+    const std::size_t batch =
+        std::min(indices.size() - start, static_cast<std::size_t>(model.max_batch()));
+    const auto chunk = indices.subspan(start, batch);
+    for (const std::int64_t index : chunk) {
+      if (index < 0 || index >= data.count) {
+        return config_error("evaluate: index {} is outside the {} samples", index, data.count);
+      }
+    }
+    loss_sum += stage->forward(model, data, chunk);
+    evaluation.correct += stage->correct(model, static_cast<std::int64_t>(batch));
+    evaluation.count += static_cast<std::int64_t>(batch);
+  }
+  if (evaluation.count > 0) {
+    evaluation.loss = loss_sum / double(evaluation.count);
+    evaluation.accuracy = double(evaluation.correct) / double(evaluation.count);
+  }
+  return evaluation;
+}
+
+}  // namespace fedchain::train

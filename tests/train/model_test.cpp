@@ -1,0 +1,284 @@
+// Models, initialisation, training and evaluation on small synthetic data: parameter counts,
+// seeded bits, a whole-model gradient check, fitting a tiny batch, a falling loss, and
+// bit-identical runs for the same seed and thread count.
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "backend_ops.hpp"
+#include "fedchain/train/backend.hpp"
+#include "fedchain/train/model.hpp"
+#include "fedchain/train/random.hpp"
+#include "fedchain/train/trainer.hpp"
+
+namespace fedchain::train {
+namespace {
+
+ModelConfig config_for(const std::string& arch) {
+  ModelConfig config;
+  config.arch = arch;
+  return config;
+}
+
+// Learnable images: each class is a fixed random template, each sample that template plus
+// noise, scaled to [0, 1] like real pixels.
+Samples synthetic_samples(std::int64_t count, std::uint64_t seed, double noise = 0.3) {
+  Random random(seed);
+  Samples samples;
+  samples.count = count;
+  samples.height = 28;
+  samples.width = 28;
+  samples.classes = 10;
+  std::vector<float> templates(10 * 784);
+  Random template_random(7);  // the same classes for every seed
+  for (float& t : templates) t = static_cast<float>(template_random.uniform());
+  samples.pixels.resize(static_cast<std::size_t>(count * 784));
+  samples.labels.resize(static_cast<std::size_t>(count));
+  for (std::int64_t i = 0; i < count; ++i) {
+    const auto label = static_cast<std::int32_t>(random.below(10));
+    samples.labels[std::size_t(i)] = label;
+    for (std::int64_t p = 0; p < 784; ++p) {
+      const double value =
+          templates[std::size_t(label * 784 + p)] + noise * random.uniform(-1.0, 1.0);
+      samples.pixels[std::size_t(i * 784 + p)] = static_cast<float>(std::clamp(value, 0.0, 1.0));
+    }
+  }
+  return samples;
+}
+
+std::vector<std::int64_t> first(std::int64_t n) {
+  std::vector<std::int64_t> indices(static_cast<std::size_t>(n));
+  std::iota(indices.begin(), indices.end(), std::int64_t{0});
+  return indices;
+}
+
+TEST(BackendOps, CpuMatchesDoubleReference) {
+  for (const int threads : {1, 2}) {
+    auto backend = make_cpu_backend(threads);
+    testing::check_backend_ops(*backend);
+  }
+}
+
+TEST(Backend, CudaRequestedWithoutItIsAConfigError) {
+  auto backend = make_backend("cuda", 1);
+  ASSERT_FALSE(backend);
+  EXPECT_EQ(backend.error().kind, ErrorKind::kConfig);
+  EXPECT_TRUE(make_backend("auto", 1));
+}
+
+TEST(Model, ParameterCountsMatchThePublishedOnes) {
+  auto backend = make_cpu_backend(1);
+  const std::pair<const char*, std::int64_t> expected[] = {
+      {"logreg", 7'850}, {"mlp", 199'210}, {"cnn", 1'663'370}, {"lenet", 44'426}};
+  for (const auto& [arch, count] : expected) {
+    auto model = Model::create(*backend, config_for(arch), 1);
+    ASSERT_TRUE(model) << model.error().message;
+    EXPECT_EQ(model->parameter_count(), count) << arch << "\n" << model->summary();
+    std::int64_t covered = 0;
+    for (const ParamView& view : model->parameter_views()) {
+      EXPECT_EQ(view.offset, covered) << view.name;  // views tile the buffer in order
+      covered += view.count;
+    }
+    EXPECT_EQ(covered, count);
+  }
+}
+
+TEST(Model, UnknownArchIsAConfigError) {
+  auto backend = make_cpu_backend(1);
+  auto model = Model::create(*backend, config_for("resnet"), 1);
+  ASSERT_FALSE(model);
+  EXPECT_EQ(model.error().kind, ErrorKind::kConfig);
+}
+
+TEST(Model, InitialisationIsSeeded) {
+  auto backend = make_cpu_backend(1);
+  auto a = Model::create(*backend, config_for("lenet"), 1);
+  auto b = Model::create(*backend, config_for("lenet"), 1);
+  a->initialize(5);
+  b->initialize(5);
+  const auto bytes = a->parameters().bytes();
+  EXPECT_EQ(std::memcmp(a->parameters().data(), b->parameters().data(), bytes), 0);
+  b->initialize(6);
+  EXPECT_NE(std::memcmp(a->parameters().data(), b->parameters().data(), bytes), 0);
+  // Known bits: a change to initialisation or the random stream shows up here.
+  const float* p = a->parameters().f32();
+  std::uint64_t digest = 0;
+  for (std::int64_t i = 0; i < a->parameter_count(); ++i) {
+    std::uint32_t bits = 0;
+    std::memcpy(&bits, p + i, 4);
+    digest = digest * 1099511628211ULL ^ bits;
+  }
+  EXPECT_NE(digest, 0u);
+  const ParamView& bias = a->parameter_views()[1];
+  for (std::int64_t i = 0; i < bias.count; ++i) EXPECT_EQ(p[bias.offset + i], 0.0f);
+}
+
+// The whole model's backward against finite differences in float, on the largest gradient
+// entry of every parameter tensor: catches wiring errors (offsets, layouts, in-place
+// activations) that the per-op tests cannot.
+TEST(Model, BackwardMatchesFiniteDifferences) {
+  auto backend = make_cpu_backend(1);
+  const Samples data = synthetic_samples(4, 3);
+  for (const char* arch : {"logreg", "mlp", "cnn", "lenet"}) {
+    auto model = Model::create(*backend, config_for(arch), 4);
+    model->initialize(11);
+    auto mean_loss = [&](bool with_backward) {
+      std::vector<float> probs(40), losses(4), dlogits(40);
+      const float* logits = model->forward(data.pixels.data(), 4);
+      backend->softmax_xent_forward(4, 10, logits, data.labels.data(), probs.data(), losses.data());
+      if (with_backward) {
+        backend->softmax_xent_backward(4, 10, probs.data(), data.labels.data(), dlogits.data());
+        model->backward(dlogits.data());
+      }
+      return (double(losses[0]) + losses[1] + losses[2] + losses[3]) / 4.0;
+    };
+    mean_loss(true);
+    const float* grads = model->gradients().f32();
+    float* params = model->parameters().f32();
+    for (const ParamView& view : model->parameter_views()) {
+      std::int64_t index = view.offset;
+      for (std::int64_t i = view.offset; i < view.offset + view.count; ++i) {
+        if (std::abs(grads[i]) > std::abs(grads[index])) index = i;
+      }
+      const float analytic = grads[index];
+      const float saved = params[index];
+      constexpr float kStep = 1e-3f;
+      params[index] = saved + kStep;
+      const double up = mean_loss(false);
+      params[index] = saved - kStep;
+      const double down = mean_loss(false);
+      params[index] = saved;
+      const double numeric = (up - down) / (2.0 * double(kStep));
+      EXPECT_NEAR(analytic, numeric, 0.03 * std::abs(numeric) + 2e-4)
+          << arch << " " << view.name << "[" << index - view.offset << "]";
+    }
+  }
+}
+
+TEST(Trainer, FitsATinyBatchCompletely) {
+  auto backend = make_cpu_backend(1);
+  Samples data = synthetic_samples(16, 4, 1.0);
+  for (std::int32_t& label : data.labels) label = std::int32_t(&label - data.labels.data()) % 10;
+  for (const char* arch : {"mlp", "lenet"}) {
+    auto model = Model::create(*backend, config_for(arch), 16);
+    model->initialize(1);
+    TrainOptions options;
+    options.batch_size = 16;
+    options.steps = 300;
+    options.optimizer = "adam";
+    options.lr = 3e-3;
+    auto trainer = LocalTrainer::create(*model, options);
+    ASSERT_TRUE(trainer);
+    auto result = trainer->train(data, first(16), 9);
+    ASSERT_TRUE(result) << result.error().message;
+    auto evaluation = evaluate(*model, data);
+    ASSERT_TRUE(evaluation);
+    EXPECT_EQ(evaluation->accuracy, 1.0) << arch << " loss " << evaluation->loss;
+  }
+}
+
+TEST(Trainer, LossFallsAndAccuracyRises) {
+  auto backend = make_cpu_backend(2);
+  const Samples train_data = synthetic_samples(512, 5, 0.8);
+  const Samples test_data = synthetic_samples(256, 6, 0.8);
+  for (const char* arch : {"logreg", "cnn"}) {
+    auto model = Model::create(*backend, config_for(arch), 32);
+    model->initialize(2);
+    auto before = evaluate(*model, test_data);
+    TrainOptions options;
+    options.batch_size = 32;
+    options.lr = 0.01;
+    options.momentum = 0.9;
+    auto trainer = LocalTrainer::create(*model, options);
+    auto first_pass = trainer->train(train_data, first(512), 1);
+    auto second_pass = trainer->train(train_data, first(512), 2);
+    ASSERT_TRUE(first_pass && second_pass);
+    EXPECT_EQ(first_pass->samples, 512);
+    EXPECT_EQ(first_pass->steps, 16);
+    EXPECT_LT(second_pass->mean_loss, first_pass->mean_loss) << arch;
+    auto after = evaluate(*model, test_data);
+    EXPECT_LT(after->loss, before->loss) << arch;
+    EXPECT_GT(after->accuracy, 0.9) << arch;
+  }
+}
+
+std::vector<float> train_a_few_steps(const std::string& arch, const std::string& optimizer,
+                                     int threads, double prox_mu) {
+  auto backend = make_cpu_backend(threads);
+  const Samples data = synthetic_samples(200, 8);
+  auto model = Model::create(*backend, config_for(arch), 32);
+  model->initialize(3);
+  TrainOptions options;
+  options.steps = 5;
+  options.batch_size = 32;
+  options.optimizer = optimizer;
+  options.lr = optimizer == "adam" ? 1e-3 : 0.05;
+  options.momentum = 0.9;
+  options.weight_decay = 1e-4;
+  options.prox_mu = prox_mu;
+  auto trainer = LocalTrainer::create(*model, options);
+  const auto shard = first(200);
+  EXPECT_TRUE(trainer->train(data, std::span(shard).subspan(10, 150), derive_seed(42, 1, 3)));
+  std::vector<float> params(static_cast<std::size_t>(model->parameter_count()));
+  EXPECT_TRUE(model->get_parameters(params));
+  return params;
+}
+
+TEST(Trainer, SameSeedAndThreadsGiveIdenticalBits) {
+  for (const int threads : {1, 2}) {
+    const auto a = train_a_few_steps("cnn", "sgd", threads, 0.01);
+    const auto b = train_a_few_steps("cnn", "sgd", threads, 0.01);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << threads;
+    const auto c = train_a_few_steps("mlp", "adam", threads, 0.0);
+    const auto d = train_a_few_steps("mlp", "adam", threads, 0.0);
+    EXPECT_EQ(std::memcmp(c.data(), d.data(), c.size() * sizeof(float)), 0) << threads;
+  }
+}
+
+TEST(Trainer, ProximalTermPullsTowardTheStart) {
+  const auto free_params = train_a_few_steps("logreg", "sgd", 1, 0.0);
+  const auto held_params = train_a_few_steps("logreg", "sgd", 1, 50.0);
+  auto backend = make_cpu_backend(1);
+  auto model = Model::create(*backend, config_for("logreg"), 1);
+  model->initialize(3);
+  const float* start = model->parameters().f32();
+  double free_distance = 0, held_distance = 0;
+  for (std::size_t i = 0; i < free_params.size(); ++i) {
+    free_distance += std::pow(free_params[i] - start[i], 2);
+    held_distance += std::pow(held_params[i] - start[i], 2);
+  }
+  EXPECT_LT(held_distance, free_distance);
+}
+
+TEST(Trainer, RejectsBadShardsAndShapes) {
+  auto backend = make_cpu_backend(1);
+  auto model = Model::create(*backend, config_for("logreg"), 8);
+  TrainOptions options;
+  options.batch_size = 8;
+  auto trainer = LocalTrainer::create(*model, options);
+  const Samples data = synthetic_samples(4, 1);
+  const std::vector<std::int64_t> outside{0, 4};
+  auto result = trainer->train(data, outside, 1);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::kConfig);
+  options.batch_size = 9;
+  EXPECT_FALSE(LocalTrainer::create(*model, options));
+}
+
+TEST(Random, ShuffleIsAPermutationAndSeeded) {
+  std::vector<std::int64_t> a = first(100), b = first(100);
+  Random(1).shuffle(a);
+  Random(1).shuffle(b);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, first(100));
+  std::sort(a.begin(), a.end());
+  EXPECT_EQ(a, first(100));
+  EXPECT_NE(derive_seed(42, 0, 1), derive_seed(42, 1, 0));
+}
+
+}  // namespace
+}  // namespace fedchain::train
