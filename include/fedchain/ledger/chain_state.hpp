@@ -1,0 +1,82 @@
+// Chain state, the "contract": deterministic rules every rank applies when a block
+// commits. It tracks the validator set (voting power, jailing) and a contribution ledger
+// per rank, and its hash goes into the next block's header, so ranks that disagree about
+// it cannot sign the same block.
+//
+// Rules for block h (docs/formats.md, "Chain state"):
+//   1. each piece of evidence jails its validator;
+//   2. each tx credits samples_trained; if its rank is not in header.rejected_ranks the
+//      update is accepted (updates_accepted += 1, rewards += reward_per_update, the
+//      rejection streak resets), else updates_rejected += 1 and the streak grows; a
+//      streak reaching jail_after_rejections (> 0) jails the rank;
+//   3. height and last block hash advance.
+// A jailed validator keeps its power on record but has none to vote or propose with.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "fedchain/core/bytes.hpp"
+#include "fedchain/core/hash.hpp"
+#include "fedchain/core/signature.hpp"
+#include "fedchain/ledger/block.hpp"
+#include "fedchain/ledger/genesis.hpp"
+
+namespace fedchain::ledger {
+
+inline constexpr std::uint8_t kChainStateVersion = 1;
+
+struct ValidatorState {
+  PublicKey key;
+  std::uint64_t power = 1;
+  bool jailed = false;
+  std::uint32_t rejected_streak = 0;  // consecutive rejected updates
+  bool operator==(const ValidatorState&) const = default;
+};
+
+struct Contribution {
+  std::uint64_t samples_trained = 0;
+  std::uint64_t updates_accepted = 0;
+  std::uint64_t updates_rejected = 0;
+  std::uint64_t rewards = 0;
+  bool operator==(const Contribution&) const = default;
+};
+
+class ChainState {
+ public:
+  static ChainState from_genesis(const Genesis& genesis);
+
+  // The state after `block`. The block must have passed validate_block against this state;
+  // apply() itself never fails.
+  ChainState apply(const Block& block) const;
+
+  std::uint64_t height() const { return height_; }
+  const Hash32& last_block_hash() const { return last_block_hash_; }
+  std::uint64_t last_time_ms() const { return last_time_ms_; }
+  const std::vector<ValidatorState>& validators() const { return validators_; }      // (n)
+  const std::vector<Contribution>& contributions() const { return contributions_; }  // (n)
+  // Power that may vote: the sum over validators that are not jailed.
+  std::uint64_t active_power() const;
+  bool is_active(std::uint32_t validator) const {
+    return validator < validators_.size() && !validators_[validator].jailed;
+  }
+
+  // SHA-256("fedchain/state" || encode()), computed once per state.
+  const Hash32& hash() const { return hash_; }
+  Bytes encode() const;
+  bool operator==(const ChainState& other) const { return hash_ == other.hash_; }
+
+ private:
+  ChainState() = default;
+  void seal();
+
+  ContractParams contract_;
+  std::uint64_t height_ = 0;
+  Hash32 last_block_hash_;
+  std::uint64_t last_time_ms_ = 0;
+  std::vector<ValidatorState> validators_;
+  std::vector<Contribution> contributions_;
+  Hash32 hash_;
+};
+
+}  // namespace fedchain::ledger

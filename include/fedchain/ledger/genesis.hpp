@@ -1,0 +1,103 @@
+// Genesis: height 0, what every rank agrees on before the first round. The chain id is
+// SHA-256 of the resolved job TOML (stored here whole, so anyone can recompute it); the
+// rest fixes who may sign (validators and their power), what the model is, where it
+// starts, how updates are weighted, quantized, combined and committed, and the contract's
+// parameters. Record 0 of blocks.log (docs/formats.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fedchain/core/bytes.hpp"
+#include "fedchain/core/error.hpp"
+#include "fedchain/core/hash.hpp"
+#include "fedchain/core/signature.hpp"
+#include "fedchain/ledger/block.hpp"
+
+namespace fedchain::ledger {
+
+inline constexpr std::uint8_t kGenesisVersion = 1;
+inline constexpr std::size_t kMaxJobTomlBytes = 1 << 20;
+
+struct GenesisValidator {
+  std::uint32_t rank = 0;  // equals its index in the list
+  PublicKey key;
+  std::uint64_t power = 1;  // voting power, >= 1
+  bool operator==(const GenesisValidator&) const = default;
+};
+
+// A rank's data shard: how many training samples it holds (its aggregation weight) and a
+// hash committing to which ones (the data module defines it; ledger only records it).
+struct ShardCommitment {
+  std::uint64_t samples = 0;
+  Hash32 commitment;
+  bool operator==(const ShardCommitment&) const = default;
+};
+
+struct ModelSpec {
+  std::string arch;              // "mlp:784-200-200-10", as the train module names it
+  std::uint64_t parameters = 0;  // number of float parameters
+  bool operator==(const ModelSpec&) const = default;
+};
+
+// q = clamp(round(delta * 2^scale_bits)) after |delta| is clipped to `clip`.
+struct QuantizationParams {
+  std::uint32_t scale_bits = 20;
+  double clip = 8.0;
+  bool operator==(const QuantizationParams&) const = default;
+};
+
+// The chain-state contract's rules (chain_state.hpp).
+struct ContractParams {
+  std::uint32_t jail_after_rejections = 3;  // consecutive rejected updates that jail; 0: never
+  std::uint64_t reward_per_update = 1;      // credited per accepted update
+  bool operator==(const ContractParams&) const = default;
+};
+
+class Genesis;
+
+struct GenesisBuilder {
+  std::string job_toml;                      // the resolved job; chain id = SHA-256 of these bytes
+  std::uint64_t time_ms = 0;                 // ms since the Unix epoch
+  std::vector<GenesisValidator> validators;  // (n), rank i at index i
+  ModelSpec model;
+  Hash32 initial_state_root;            // Merkle root of the initial model
+  std::vector<ShardCommitment> shards;  // (n), one per rank
+  AggregationRule rule;
+  QuantizationParams quantization;
+  std::uint32_t merkle_chunk_bytes = 65536;
+  ContractParams contract;
+
+  // Checks the fields (check_genesis) and makes the genesis.
+  Result<Genesis> build() const;
+};
+
+class Genesis {
+ public:
+  static Result<Genesis> decode(ByteView bytes);
+
+  const GenesisBuilder& fields() const { return fields_; }
+  const Hash32& chain_id() const { return chain_id_; }
+  std::uint32_t validator_count() const {
+    return static_cast<std::uint32_t>(fields_.validators.size());
+  }
+  // SHA-256("fedchain/genesis" || encode()): block 1's prev_hash.
+  const Hash32& hash() const { return hash_; }
+  Bytes encode() const;
+  bool operator==(const Genesis& other) const { return hash_ == other.hash_; }
+
+ private:
+  friend struct GenesisBuilder;
+  explicit Genesis(GenesisBuilder fields);
+
+  GenesisBuilder fields_;
+  Hash32 chain_id_;
+  Hash32 hash_;
+};
+
+// Context-free checks on genesis fields: ranks in order, power >= 1 and total <= 2^60,
+// one shard per validator, chunk size > 0, a rule name.
+Status check_genesis(const GenesisBuilder& fields);
+
+}  // namespace fedchain::ledger

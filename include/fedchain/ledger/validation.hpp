@@ -1,0 +1,50 @@
+// Block validation in two levels (STYLE.md: bitcoin's tx_check / tx_verify split):
+//   check_*     context-free: what the bytes alone must satisfy;
+//   validate_*  against the chain: genesis, and the chain state before the block.
+// Every failure is a reject() with a short string code; nothing here throws.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "fedchain/core/error.hpp"
+#include "fedchain/ledger/block.hpp"
+#include "fedchain/ledger/certificate.hpp"
+#include "fedchain/ledger/chain_state.hpp"
+#include "fedchain/ledger/genesis.hpp"
+#include "fedchain/ledger/tx.hpp"
+
+namespace fedchain::ledger {
+
+// Context-free.
+Status check_tx(const Tx& tx);
+Status check_evidence(const Evidence& evidence);
+// Height >= 1, roots match the body, txs one per rank in ascending order, rejected ranks
+// name txs of this block, evidence unique, every tx and evidence checks.
+Status check_block(const Block& block);
+Status check_certificate(const CommitCertificate& certificate);
+
+// Against the chain. `state` is the chain state before the block.
+Status validate_tx(const Tx& tx, std::uint64_t height, const Genesis& genesis,
+                   const ChainState& state);
+Status validate_evidence(const Evidence& evidence, std::uint64_t height, const Genesis& genesis,
+                         const ChainState& state);
+// Everything about a proposed block that needs no commit: chain id, height, prev hash,
+// time, chain-state hash, proposer active, rule, every tx and evidence signature.
+Status validate_block(const Block& block, const Genesis& genesis, const ChainState& state);
+// The certificate is for this block and carries valid precommit signatures of active
+// validators holding more than 2/3 of the active voting power.
+Status validate_certificate(const CommitCertificate& certificate, const Block& block,
+                            const Genesis& genesis, const ChainState& state);
+
+// Who must propose (height, round) given the state: consensus owns the rotation, so the
+// caller injects it (an empty function accepts any active proposer).
+using ProposerRule = std::function<std::uint32_t(const ChainState& state, std::uint64_t height,
+                                                 std::uint32_t round)>;
+
+// validate_block + validate_certificate + the proposer of the certificate's round.
+Status validate_commit(const Block& block, const CommitCertificate& certificate,
+                       const Genesis& genesis, const ChainState& state,
+                       const ProposerRule& proposer_rule = {});
+
+}  // namespace fedchain::ledger

@@ -1,0 +1,84 @@
+// The chain-state contract (rules in chain_state.hpp).
+#include "fedchain/ledger/chain_state.hpp"
+
+#include <algorithm>
+
+#include "fedchain/core/encoding.hpp"
+#include "fedchain/crypto/sha256.hpp"
+
+namespace fedchain::ledger {
+
+namespace {
+constexpr std::string_view kStateHashDomain = "fedchain/state";
+}
+
+ChainState ChainState::from_genesis(const Genesis& genesis) {
+  ChainState s;
+  const auto& g = genesis.fields();
+  s.contract_ = g.contract;
+  s.last_block_hash_ = genesis.hash();
+  s.last_time_ms_ = g.time_ms;
+  for (const auto& v : g.validators) s.validators_.push_back({v.key, v.power, false, 0});
+  s.contributions_.resize(g.validators.size());
+  s.seal();
+  return s;
+}
+
+ChainState ChainState::apply(const Block& block) const {
+  ChainState next = *this;
+  const auto& header = block.header();
+  for (const auto& e : block.evidence()) {
+    if (e.validator() < next.validators_.size()) next.validators_[e.validator()].jailed = true;
+  }
+  for (const auto& tx : block.txs()) {
+    if (tx.rank() >= next.validators_.size()) continue;
+    auto& validator = next.validators_[tx.rank()];
+    auto& ledger = next.contributions_[tx.rank()];
+    ledger.samples_trained += tx.samples();
+    const bool rejected =
+        std::binary_search(header.rejected_ranks.begin(), header.rejected_ranks.end(), tx.rank());
+    if (!rejected) {
+      ledger.updates_accepted += 1;
+      ledger.rewards += contract_.reward_per_update;
+      validator.rejected_streak = 0;
+      continue;
+    }
+    ledger.updates_rejected += 1;
+    validator.rejected_streak += 1;
+    if (contract_.jail_after_rejections > 0 &&
+        validator.rejected_streak >= contract_.jail_after_rejections) {
+      validator.jailed = true;
+    }
+  }
+  next.height_ = header.height;
+  next.last_block_hash_ = block.hash();
+  next.last_time_ms_ = header.time_ms;
+  next.seal();
+  return next;
+}
+
+std::uint64_t ChainState::active_power() const {
+  std::uint64_t total = 0;
+  for (const auto& v : validators_) total += v.jailed ? 0 : v.power;
+  return total;
+}
+
+Bytes ChainState::encode() const {
+  Writer w;
+  w.u8(kChainStateVersion).u64(height_).hash(last_block_hash_).u64(last_time_ms_);
+  w.u32(contract_.jail_after_rejections).u64(contract_.reward_per_update);
+  w.u32(static_cast<std::uint32_t>(validators_.size()));
+  for (std::size_t i = 0; i < validators_.size(); ++i) {
+    const auto& v = validators_[i];
+    const auto& c = contributions_[i];
+    w.raw(v.key.view()).u64(v.power).u8(v.jailed ? 1 : 0).u32(v.rejected_streak);
+    w.u64(c.samples_trained).u64(c.updates_accepted).u64(c.updates_rejected).u64(c.rewards);
+  }
+  return w.take();
+}
+
+void ChainState::seal() {
+  hash_ = crypto::sha256({as_bytes(kStateHashDomain), encode()});
+}
+
+}  // namespace fedchain::ledger

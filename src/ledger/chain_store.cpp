@@ -1,0 +1,311 @@
+// The append-only chain file (layout and recovery rules in chain_store.hpp).
+//
+// Telling a torn record from damage: a crash mid-append can only leave the LAST record
+// short, so the file ends inside it. A bit flip in a length field can make any record
+// look like that too; then, though, some prefix of the bytes that follow still has the
+// stored checksum (the real payload is all there). So a record that runs past the end of
+// the file is torn only if no prefix of what is left matches its CRC-32C; otherwise the
+// length is damaged and opening refuses. A tail of zero bytes (space the file system
+// allocated before the crash) is torn as well.
+#include "fedchain/ledger/chain_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "fedchain/core/encoding.hpp"
+#include "fedchain/ledger/crc32c.hpp"
+#include "read_file.hpp"
+
+namespace fedchain::ledger {
+
+namespace {
+
+constexpr char kMagic[8] = {'F', 'E', 'D', 'C', 'H', 'A', 'I', 'N'};
+
+std::uint32_t load_u32(const std::uint8_t* p) {
+  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
+         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
+}
+
+Bytes file_header() {
+  Writer w;
+  w.raw({reinterpret_cast<const std::uint8_t*>(kMagic), sizeof(kMagic)}).u32(kChainFormatVersion);
+  return w.take();
+}
+
+Bytes frame(ByteView payload) {
+  Writer w;
+  w.u32(static_cast<std::uint32_t>(payload.size())).u32(crc32c(payload)).raw(payload);
+  return w.take();
+}
+
+Status write_all(int fd, ByteView bytes, std::uint64_t offset, const std::string& name) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n =
+        ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return runtime_error("cannot write {}: {}", name, std::strerror(errno));
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) return runtime_error("cannot fsync {}: {}", name, std::strerror(errno));
+  return {};
+}
+
+Status fsync_dir(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return runtime_error("cannot open directory {}: {}", dir.string(), std::strerror(errno));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0)
+    return runtime_error("cannot fsync directory {}: {}", dir.string(), std::strerror(errno));
+  return {};
+}
+
+// True when some prefix of `rest` has CRC-32C `crc`: the record is whole, its length is not.
+bool some_prefix_matches(ByteView rest, std::uint32_t crc) {
+  std::uint32_t running = 0;
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    running = crc32c_extend(running, rest.subspan(i, 1));
+    if (running == crc) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Bytes encode_block_record(const Block& block, const CommitCertificate& certificate) {
+  Writer w;
+  w.u8(kBlockRecordVersion).bytes(block.encode()).bytes(certificate.encode());
+  return w.take();
+}
+
+Result<StoredBlock> decode_block_record(ByteView payload) {
+  Reader r(payload, "block record");
+  r.version(kBlockRecordVersion);
+  const Bytes block_bytes = r.bytes(kMaxRecordBytes);
+  const Bytes cert_bytes = r.bytes(kMaxRecordBytes);
+  if (auto st = r.finish(); !st) return st.error();
+  auto block = Block::decode(block_bytes);
+  if (!block) return block.error();
+  auto cert = CommitCertificate::decode(cert_bytes);
+  if (!cert) return cert.error();
+  return StoredBlock{std::move(*block), std::move(*cert), 0};
+}
+
+std::filesystem::path ChainStore::log_path(const std::filesystem::path& run_dir) {
+  return run_dir / "chain" / "blocks.log";
+}
+
+ChainStore::ChainStore(ChainStore&& other) noexcept
+    : name_(std::move(other.name_)),
+      genesis_(std::move(other.genesis_)),
+      blocks_(std::move(other.blocks_)),
+      torn_(other.torn_),
+      end_offset_(other.end_offset_),
+      fd_(std::exchange(other.fd_, -1)) {}
+
+ChainStore& ChainStore::operator=(ChainStore&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    name_ = std::move(other.name_);
+    genesis_ = std::move(other.genesis_);
+    blocks_ = std::move(other.blocks_);
+    torn_ = other.torn_;
+    end_offset_ = other.end_offset_;
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+ChainStore::~ChainStore() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+const Hash32& ChainStore::tip_hash() const {
+  return blocks_.empty() ? genesis_.hash() : blocks_.back().block.hash();
+}
+
+Result<ChainStore> ChainStore::create(const std::filesystem::path& run_dir,
+                                      const Genesis& genesis) {
+  const auto path = log_path(run_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) return runtime_error("cannot create {}: {}", path.parent_path().string(), ec.message());
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return config_error("{} already exists: resume the run, or choose a new run directory",
+                          path.string());
+    }
+    return runtime_error("cannot create {}: {}", path.string(), std::strerror(errno));
+  }
+  ChainStore store(genesis);
+  store.name_ = path.string();
+  store.fd_ = fd;
+  Bytes bytes = file_header();
+  const Bytes record = frame(genesis.encode());
+  bytes.insert(bytes.end(), record.begin(), record.end());
+  if (auto st = write_all(fd, bytes, 0, store.name_); !st) return st.error();
+  store.end_offset_ = bytes.size();
+  // The new file's directory entry, and chain/'s own entry in the run directory.
+  if (auto st = fsync_dir(path.parent_path()); !st) return st.error();
+  if (auto st = fsync_dir(run_dir); !st) return st.error();
+  return store;
+}
+
+Result<ChainStore> ChainStore::open(const std::filesystem::path& run_dir, OpenMode mode,
+                                    ChainDamage* damage) {
+  const auto path = log_path(run_dir);
+  const auto file = detail::read_file(path);
+  if (!file) {
+    return config_error("cannot read {}: is {} a run directory?", path.string(), run_dir.string());
+  }
+  auto store = scan(*file, path.string(), damage);
+  if (!store || mode == OpenMode::kReadOnly) return store;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return runtime_error("cannot open {} to append: {}", path.string(), std::strerror(errno));
+  store->fd_ = fd;
+  if (const auto& torn = store->torn_) {
+    if (::ftruncate(fd, static_cast<off_t>(torn->offset)) != 0 || ::fsync(fd) != 0) {
+      return runtime_error("cannot cut the torn record off {}: {}", path.string(),
+                           std::strerror(errno));
+    }
+    spdlog::warn(
+        "{}: cut off {} bytes at byte {}: height {} was torn by a crash mid-append and "
+        "never committed; the chain now ends at height {}",
+        path.string(), torn->bytes, torn->offset, torn->height, torn->height - 1);
+  }
+  return store;
+}
+
+Result<ChainStore> ChainStore::parse(ByteView file, const std::string& name, ChainDamage* damage) {
+  return scan(file, name, damage);
+}
+
+Result<ChainStore> ChainStore::scan(ByteView file, const std::string& name, ChainDamage* damage) {
+  auto refuse = [&](std::string code, std::uint64_t height, std::uint64_t offset,
+                    const std::string& why) -> Error {
+    if (damage != nullptr) *damage = {height, offset};
+    return reject(std::move(code), "{}: height {}, byte {}: {}; the file was left unchanged", name,
+                  height, offset, why);
+  };
+  const Bytes header = file_header();
+  if (file.size() < header.size() ||
+      !std::equal(header.begin(), header.begin() + 8, file.begin())) {
+    return refuse("bad-magic", 0, 0, "not a fedchain chain file (no FEDCHAIN header)");
+  }
+  if (const auto version = load_u32(file.data() + 8); version != kChainFormatVersion) {
+    return refuse(
+        "unknown-version", 0, 8,
+        fmt::format("chain format version {} (this build reads {})", version, kChainFormatVersion));
+  }
+  std::optional<ChainStore> store;
+  std::uint64_t pos = header.size();
+  std::uint64_t height = 0;
+  while (pos < file.size()) {
+    const ByteView rest = file.subspan(pos);
+    const bool zero_tail = std::all_of(rest.begin(), rest.end(), [](auto b) { return b == 0; });
+    const bool short_header = rest.size() < kRecordHeaderBytes;
+    const std::uint32_t len = short_header ? 0 : load_u32(rest.data());
+    const std::uint32_t crc = short_header ? 0 : load_u32(rest.data() + 4);
+    const bool past_end = short_header || len > rest.size() - kRecordHeaderBytes;
+    if (!short_header && past_end && some_prefix_matches(rest.subspan(kRecordHeaderBytes), crc)) {
+      return refuse("bad-record-length", height, pos,
+                    fmt::format("record length {} runs past the end of the file, yet the record's "
+                                "checksum matches a shorter length: the length field is damaged",
+                                len));
+    }
+    if (past_end || zero_tail) {
+      if (height == 0) {
+        return refuse("no-genesis", 0, pos,
+                      "the genesis record is incomplete: the chain was never fully created; "
+                      "remove the run directory's chain/ and start the run again");
+      }
+      store->torn_ = TornTail{height, pos, rest.size()};
+      spdlog::warn(
+          "{}: the last record (height {}, byte {}, {} bytes) is torn: a crash "
+          "mid-append; that block was never committed",
+          name, height, pos, rest.size());
+      break;
+    }
+    if (len == 0) return refuse("empty-record", height, pos, "a record of length 0");
+    if (len > kMaxRecordBytes) {
+      return refuse("oversized-length", height, pos,
+                    fmt::format("record length {} exceeds the limit {}", len, kMaxRecordBytes));
+    }
+    const ByteView payload = rest.subspan(kRecordHeaderBytes, len);
+    if (const auto actual = crc32c(payload); actual != crc) {
+      return refuse("bad-crc", height, pos,
+                    fmt::format("checksum mismatch (stored {:08x}, computed {:08x})", crc, actual));
+    }
+    if (height == 0) {
+      auto genesis = Genesis::decode(payload);
+      if (!genesis) return refuse(genesis.error().code, 0, pos, genesis.error().message);
+      store.emplace(ChainStore(std::move(*genesis)));
+      store->name_ = name;
+    } else {
+      auto record = decode_block_record(payload);
+      if (!record) return refuse(record.error().code, height, pos, record.error().message);
+      if (auto st = store->link_check(record->block, record->certificate); !st) {
+        return refuse(st.error().code, height, pos, st.error().message);
+      }
+      record->offset = pos;
+      store->blocks_.push_back(std::move(*record));
+    }
+    pos += kRecordHeaderBytes + len;
+    ++height;
+  }
+  if (!store) return refuse("no-genesis", 0, pos, "the chain file holds no genesis record");
+  store->end_offset_ = store->torn_ ? store->torn_->offset : pos;
+  return std::move(*store);
+}
+
+Status ChainStore::link_check(const Block& block, const CommitCertificate& certificate) const {
+  const auto& h = block.header();
+  if (h.height != height() + 1) {
+    return reject("bad-height", "block height {} where height {} belongs", h.height, height() + 1);
+  }
+  if (h.chain_id != genesis_.chain_id()) {
+    return reject("wrong-chain", "block chain id {} is not genesis's {}", h.chain_id.short_hex(),
+                  genesis_.chain_id().short_hex());
+  }
+  if (h.prev_hash != tip_hash()) {
+    return reject("bad-prev-hash", "prev hash {} does not link to height {} ({})",
+                  h.prev_hash.short_hex(), height(), tip_hash().short_hex());
+  }
+  if (certificate.height() != h.height || certificate.block_hash() != block.hash()) {
+    return reject("wrong-certificate-block",
+                  "the commit certificate is for height {} block {}, not this block {}",
+                  certificate.height(), certificate.block_hash().short_hex(),
+                  block.hash().short_hex());
+  }
+  return {};
+}
+
+Status ChainStore::append(const Block& block, const CommitCertificate& certificate) {
+  if (fd_ < 0) return runtime_error("{} was opened read-only; it cannot be appended to", name_);
+  if (auto st = link_check(block, certificate); !st) return st;
+  const Bytes record = frame(encode_block_record(block, certificate));
+  if (auto st = write_all(fd_, record, end_offset_, name_); !st) {
+    // Leave no partial record behind for the next append to build on.
+    if (::ftruncate(fd_, static_cast<off_t>(end_offset_)) != 0) {
+      spdlog::error("{}: cannot cut a failed append back: {}", name_, std::strerror(errno));
+    }
+    return st;
+  }
+  blocks_.push_back({block, certificate, end_offset_});
+  end_offset_ += record.size();
+  return {};
+}
+
+}  // namespace fedchain::ledger

@@ -1,0 +1,80 @@
+// Builds real signed chains for tests while `fedchain train` does not exist: a genesis
+// with Ed25519 keys derived from a seed, blocks whose txs every active validator signs,
+// commit certificates of real precommits, and a RUN_DIR with job.toml and blocks.log.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+#include "fedchain/crypto/ed25519.hpp"
+#include "fedchain/ledger/block.hpp"
+#include "fedchain/ledger/certificate.hpp"
+#include "fedchain/ledger/chain_state.hpp"
+#include "fedchain/ledger/chain_store.hpp"
+#include "fedchain/ledger/genesis.hpp"
+
+namespace fedchain::ledger::testing {
+
+struct TestChainOptions {
+  std::uint32_t validators = 4;
+  std::int64_t seed = 7;
+  std::vector<std::uint64_t> powers = {};  // empty: power 1 each
+  std::uint32_t jail_after_rejections = 3;
+};
+
+// What goes into the next block; defaults give a plain round where everyone contributes.
+struct NextBlock {
+  std::uint32_t round = 0;
+  std::vector<std::uint32_t> rejected_ranks = {};
+  std::vector<Evidence> evidence = {};
+  std::vector<std::uint32_t> signers = {};  // empty: every active validator precommits
+};
+
+class TestChain {
+ public:
+  explicit TestChain(const TestChainOptions& options = {});
+
+  const Genesis& genesis() const { return genesis_; }
+  const std::vector<crypto::SigningKey>& keys() const { return keys_; }
+  const ChainState& state() const { return states_.back(); }
+  const std::vector<StoredBlock>& blocks() const { return blocks_; }
+
+  // A signed tx from `rank` for `height`, its update root derived from (height, rank).
+  Tx make_tx(std::uint64_t height, std::uint32_t rank) const;
+  // Two conflicting precommits by `validator` at `height`: equivocation evidence.
+  Evidence make_evidence(std::uint32_t validator, std::uint64_t height) const;
+  // The next block (not yet committed), built against the current state.
+  Block make_block(const NextBlock& next = {}) const;
+  CommitCertificate certify(const Block& block, std::uint32_t round,
+                            const std::vector<std::uint32_t>& signers) const;
+  // make_block + certify + commit to the in-memory chain.
+  const StoredBlock& add_block(const NextBlock& next = {});
+
+  // Writes RUN_DIR/job.toml and RUN_DIR/chain/blocks.log with every block so far.
+  void write(const std::filesystem::path& run_dir) const;
+
+ private:
+  Genesis genesis_;
+  std::vector<crypto::SigningKey> keys_;
+  std::vector<ChainState> states_;  // (height + 1): states_[h] is the state after height h
+  std::vector<StoredBlock> blocks_;
+};
+
+// A fresh empty directory under the system temp dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+Bytes read_bytes(const std::filesystem::path& path);
+void write_bytes(const std::filesystem::path& path, ByteView bytes);
+
+}  // namespace fedchain::ledger::testing
