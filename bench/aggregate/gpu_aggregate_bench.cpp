@@ -1,6 +1,8 @@
 // GPU bandwidth of the round-path kernels beside a device-to-device copy of the same bytes
 // in the same run (issue 7's target: >= 0.8x of the copy).
 //   gpu_aggregate_bench [--d D] [--iters I]
+// quantize waits for its counts (an allocation, a copy back and a synchronization per call);
+// quantize_async leaves them on the device.
 // Columns: op, n (updates), d, MB moved (bytes the kernel must read plus write, e.g.
 // fedavg n * d * 4 + d * 4), us (mean over I launches), GB/s = MB moved / us, copy GB/s
 // (cudaMemcpy device to device of the kernel's input bytes: read + written over time), and
@@ -90,7 +92,16 @@ int main(int argc, char** argv) {
   }
   const std::vector<std::int64_t> weights(kMaxN, 6000);
 
+  auto counts = DeviceArray<std::int64_t>::allocate(2);
+  if (!counts) return 1;
   const std::size_t word = sizeof(std::int32_t);
+  row("quantize_async", 1, d, 2 * word * d,
+      mean_us(iters,
+              [&] {
+                (void)fedchain::gpu::quantize_async(delta->data(), out->data(), d, 20, 8 << 20,
+                                                    counts->data());
+              }),
+      copy_gbs(word * d, iters));
   row("quantize", 1, d, 2 * word * d,
       mean_us(iters,
               [&] { (void)fedchain::gpu::quantize(delta->data(), out->data(), d, 20, 8 << 20); }),

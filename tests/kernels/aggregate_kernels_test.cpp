@@ -123,6 +123,18 @@ TEST(AggregateKernels, QuantizeMatchesCpuBitForBit) {
         EXPECT_EQ(to_host(*q), expected) << where(d, launch) << ", s = " << params.scale_bits;
         EXPECT_EQ(counts->clipped, stats->clipped) << where(d, launch);
         EXPECT_EQ(counts->nonfinite, stats->nonfinite) << where(d, launch);
+        // The asynchronous form, into a misaligned output: the one-at-a-time path.
+        auto q_offset = gpu::DeviceArray<std::int32_t>::allocate(d + 1);
+        auto device_counts = to_device(std::vector<std::int64_t>{0, 0});
+        ASSERT_TRUE(q_offset);
+        ASSERT_TRUE(gpu::quantize_async(device_delta.data(), q_offset->data() + 1, d,
+                                        params.scale_bits, params.clip_bound, device_counts.data(),
+                                        launch));
+        auto shifted = to_host(*q_offset);
+        shifted.erase(shifted.begin());
+        EXPECT_EQ(shifted, expected) << where(d, launch) << ", misaligned";
+        EXPECT_EQ(to_host(device_counts),
+                  (std::vector<std::int64_t>{stats->clipped, stats->nonfinite}));
       }
     }
   }
@@ -177,6 +189,14 @@ TEST(AggregateKernels, WeightedSumAndFedAvgMatchCpuBitForBit) {
         ASSERT_TRUE(
             gpu::fedavg(device_rows.data(), rows.weights.data(), n, d, avg->data(), launch));
         EXPECT_EQ(to_host(*avg), expected_avg) << "n = " << n << ", " << where(d, launch);
+        // Rows that start 4 bytes into an allocation: the one-at-a-time path.
+        auto shifted_rows = gpu::DeviceArray<std::int32_t>::allocate(n * d + 1);
+        ASSERT_TRUE(shifted_rows);
+        ASSERT_TRUE(gpu::copy_on_device(shifted_rows->data() + 1, device_rows.data(),
+                                        n * d * sizeof(std::int32_t)));
+        ASSERT_TRUE(
+            gpu::fedavg(shifted_rows->data() + 1, rows.weights.data(), n, d, avg->data(), launch));
+        EXPECT_EQ(to_host(*avg), expected_avg) << "n = " << n << ", misaligned";
         std::int64_t total = 0;
         for (auto w : rows.weights) total += w;
         ASSERT_TRUE(gpu::divide_round_half_even(sums->data(), total, d, avg->data(), launch));

@@ -34,6 +34,11 @@ struct QuantizeCounts {
 Result<QuantizeCounts> quantize(const float* delta, std::int32_t* q, std::size_t d, int scale_bits,
                                 std::int32_t clip_bound, Launch launch = {});
 
+// The same without waiting for the device: adds the counts into device_counts[0] (clipped)
+// and device_counts[1] (non-finite), two int64 in device memory that the caller zeroed.
+Status quantize_async(const float* delta, std::int32_t* q, std::size_t d, int scale_bits,
+                      std::int32_t clip_bound, std::int64_t* device_counts, Launch launch = {});
+
 // theta[j] = theta[j] + float(a[j]) * 2^-s with __int2float_rn, __fmul_rn, __fadd_rn.
 Status dequantize_add(float* theta, const std::int32_t* a, std::size_t d, int scale_bits,
                       Launch launch = {});
