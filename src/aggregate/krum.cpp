@@ -25,8 +25,10 @@ Uint128 squared_distance(std::span<const std::int32_t> a, std::span<const std::i
     const std::size_t end = std::min(a.size(), start + chunk);
     std::uint64_t partial = 0;
     for (std::size_t j = start; j < end; ++j) {
+      // |diff| < 2^32, so its square fits in uint64 (though not always in int64).
       const std::int64_t diff = std::int64_t{a[j]} - b[j];
-      partial += static_cast<std::uint64_t>(diff * diff);
+      const auto magnitude = static_cast<std::uint64_t>(diff < 0 ? -diff : diff);
+      partial += magnitude * magnitude;
     }
     total += partial;
   }

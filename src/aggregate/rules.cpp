@@ -2,7 +2,8 @@
 // checks what peers sent before any rule runs. Integer sums are exact and sorting integers
 // gives one answer, so the order of `updates` never changes a bit of the result.
 #include <algorithm>
-#include <numeric>
+#include <utility>
+#include <vector>
 
 #include "fedchain/aggregate/fixed_point.hpp"
 #include "fedchain/aggregate/rules.hpp"
@@ -11,7 +12,7 @@ namespace fedchain::aggregate {
 
 namespace {
 
-// Coordinates processed together: the tile's accumulators and gathered columns stay in L1.
+// Coordinates processed together: a tile of every update and its sums stay in L1 or L2.
 constexpr std::size_t kTile = 1024;
 
 // Batcher's odd-even merge sort network for n values, as (low, high) pairs to compare and
