@@ -198,13 +198,18 @@ __global__ void fedavg_kernel(const std::int32_t* rows, RowWeights weights, int 
   }
 }
 
-// Sorts the first n of P values held in registers with Batcher's odd-even merge sort.
-// Its loops unroll completely, so every index is a constant and nothing goes to local
-// memory. Every comparator puts the smaller value at the lower index, so padding of
-// INT32_MAX in positions n..P-1 never moves; comparators that reach into the padding are
-// skipped (n is the same for the whole grid, so the branch does not diverge).
-template <int P>
-__device__ void odd_even_merge_sort(std::int32_t (&v)[P], int n) {
+__host__ __device__ constexpr int padded_size(int n) {
+  return n <= 1 ? 1 : 2 * padded_size((n + 1) / 2);
+}
+
+// Sorts N values held in registers with Batcher's odd-even merge sort: the network for the
+// next power of two P, less the comparators that reach past N (every comparator puts the
+// smaller value at the lower index, so values padded on at the top would never move).
+// With N a template parameter the loops unroll completely and every condition is decided
+// at compile time: the sort is a straight line of min/max pairs on registers.
+template <int N>
+__device__ void odd_even_merge_sort(std::int32_t (&v)[padded_size(N)]) {
+  constexpr int P = padded_size(N);
 #pragma unroll
   for (int p = 1; p < P; p <<= 1) {
 #pragma unroll
@@ -215,8 +220,7 @@ __device__ void odd_even_merge_sort(std::int32_t (&v)[P], int n) {
       for (int low = 0; low < P; ++low) {
         const int high = low + k;
         const int offset = low - k % p;
-        if (offset >= 0 && offset % (2 * k) < k && high < P && low / (2 * p) == high / (2 * p) &&
-            high < n) {
+        if (offset >= 0 && offset % (2 * k) < k && high < N && low / (2 * p) == high / (2 * p)) {
           const std::int32_t smaller = min(v[low], v[high]);
           v[high] = max(v[low], v[high]);
           v[low] = smaller;
@@ -226,50 +230,57 @@ __device__ void odd_even_merge_sort(std::int32_t (&v)[P], int n) {
   }
 }
 
-// Median (the middle value, or the two middle values' rounded mean) and trimmed mean (the
-// rounded mean of sorted positions trim..n-1-trim) share this kernel: both are the rounded
-// mean of the sorted positions first..last. 1024 threads must fit even at P = 32.
-template <int P>
+// The rounded mean of sorted positions first..last of each coordinate's N values: the
+// median (the middle position, or the two middle ones; known at compile time) or the
+// trimmed mean (positions trim..N-1-trim). 1024 threads must fit even at N = 32.
+template <int N, bool kMedian>
 __global__ void __launch_bounds__(1024)
-    sorted_rule_kernel(const std::int32_t* rows, int n, std::size_t d, int first, int last,
+    sorted_rule_kernel(const std::int32_t* rows, std::size_t d, int first, int last,
                        fixed::RoundingDivider divide, std::int32_t* out) {
   for (std::size_t j = first_index(); j < d; j += grid_stride()) {
-    std::int32_t v[P];
+    std::int32_t v[padded_size(N)];
 #pragma unroll
-    for (int i = 0; i < P; ++i) v[i] = i < n ? rows[i * d + j] : INT_MAX;
-    odd_even_merge_sort(v, n);
+    for (int i = 0; i < N; ++i) v[i] = rows[i * d + j];
+    odd_even_merge_sort<N>(v);
     std::int64_t sum = 0;
+    if (kMedian) {
+      sum = std::int64_t{v[(N - 1) / 2]} + (N % 2 == 0 ? v[N / 2] : 0);
+    } else {
 #pragma unroll
-    for (int i = 0; i < P; ++i) sum += (i >= first && i <= last) ? v[i] : 0;
+      for (int i = 0; i < N; ++i) sum += (i >= first && i <= last) ? v[i] : 0;
+    }
     out[j] = static_cast<std::int32_t>(divide(sum));
+  }
+}
+
+// Launches the kernel instantiated for exactly n updates (N counts up to n).
+template <int N>
+void launch_sorted_rule(std::size_t n, bool median, unsigned grid, unsigned threads,
+                        const std::int32_t* rows, std::size_t d, int first, int last,
+                        fixed::RoundingDivider divide, std::int32_t* out) {
+  if constexpr (N <= static_cast<int>(kMaxSortedUpdates)) {
+    if (n != N) {
+      launch_sorted_rule<N + 1>(n, median, grid, threads, rows, d, first, last, divide, out);
+    } else if (median) {
+      sorted_rule_kernel<N, true><<<grid, threads>>>(rows, d, first, last, divide, out);
+    } else {
+      sorted_rule_kernel<N, false><<<grid, threads>>>(rows, d, first, last, divide, out);
+    }
   }
 }
 
 // Rounded mean of sorted positions first..last of each coordinate's n values.
 Status sorted_rule(const std::int32_t* updates, std::size_t n, std::size_t d, int first, int last,
-                   std::int32_t* out, const Launch& launch, const char* name) {
+                   bool median, std::int32_t* out, const Launch& launch) {
   if (auto status = check_launch(launch); !status) return status;
   if (n < 1 || n > kMaxSortedUpdates) {
     return runtime_error("median and trimmed mean kernels take 1 to {} updates, got {}",
                          kMaxSortedUpdates, n);
   }
   if (d == 0) return {};
-  const unsigned grid = grid_for(launch, d);
-  const auto count = static_cast<int>(n);
-  const auto threads = static_cast<unsigned>(launch.block_size);
-  const fixed::RoundingDivider divide(last - first + 1);
-  if (n <= 2) {
-    sorted_rule_kernel<2><<<grid, threads>>>(updates, count, d, first, last, divide, out);
-  } else if (n <= 4) {
-    sorted_rule_kernel<4><<<grid, threads>>>(updates, count, d, first, last, divide, out);
-  } else if (n <= 8) {
-    sorted_rule_kernel<8><<<grid, threads>>>(updates, count, d, first, last, divide, out);
-  } else if (n <= 16) {
-    sorted_rule_kernel<16><<<grid, threads>>>(updates, count, d, first, last, divide, out);
-  } else {
-    sorted_rule_kernel<32><<<grid, threads>>>(updates, count, d, first, last, divide, out);
-  }
-  return launch_status(name);
+  launch_sorted_rule<1>(n, median, grid_for(launch, d), static_cast<unsigned>(launch.block_size),
+                        updates, d, first, last, fixed::RoundingDivider(last - first + 1), out);
+  return launch_status(median ? "coordinate_median" : "trimmed_mean");
 }
 
 RowWeights batch_weights(const std::int64_t* weights, std::size_t first, std::size_t count) {
@@ -391,7 +402,7 @@ Status coordinate_median(const std::int32_t* updates, std::size_t n, std::size_t
                          std::int32_t* out, Launch launch) {
   // Odd n: position (n - 1) / 2 alone; even n: positions n / 2 - 1 and n / 2.
   const int count = static_cast<int>(n);
-  return sorted_rule(updates, n, d, (count - 1) / 2, count / 2, out, launch, "coordinate_median");
+  return sorted_rule(updates, n, d, (count - 1) / 2, count / 2, true, out, launch);
 }
 
 Status trimmed_mean(const std::int32_t* updates, std::size_t n, std::size_t d, std::size_t trim,
@@ -399,8 +410,8 @@ Status trimmed_mean(const std::int32_t* updates, std::size_t n, std::size_t d, s
   if (2 * trim >= n) {
     return runtime_error("trimmed_mean: trimming {} from each end of {} leaves nothing", trim, n);
   }
-  return sorted_rule(updates, n, d, static_cast<int>(trim), static_cast<int>(n - 1 - trim), out,
-                     launch, "trimmed_mean");
+  return sorted_rule(updates, n, d, static_cast<int>(trim), static_cast<int>(n - 1 - trim), false,
+                     out, launch);
 }
 
 }  // namespace fedchain::gpu
