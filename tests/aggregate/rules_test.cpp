@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "fedchain/aggregate/rules.hpp"
+#include "fedchain/core/job_file.hpp"
 
 namespace fedchain::aggregate {
 namespace {
@@ -272,6 +273,23 @@ TEST(Config, ResolvesExchangeAndRefusesAllreduceForRobustRules) {
   EXPECT_EQ(aggregate_config(section)->exchange, Exchange::kAllreduce);
   section.rule = "mean";
   EXPECT_NE(aggregate_config(section).error().message.find("aggregate.rule"), std::string::npos);
+}
+
+TEST(Config, ComesFromTheJobFileAndNamesTheKeyItRefuses) {
+  auto job = parse_job("[aggregate]\nrule = \"krum\"\nkrum_f = 2\nscale_bits = 16\nclip = 4\n",
+                       "krum.toml");
+  ASSERT_TRUE(job) << job.error().message;
+  auto config = aggregate_config(job->aggregate);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->rule, Rule::kKrum);
+  EXPECT_EQ(config->exchange, Exchange::kAllgather);
+  EXPECT_EQ(config->quantize.clip_bound, 4 << 16);
+  const std::vector<std::int64_t> six_ranks(6, 100);
+  auto status = check_bounds(*config, six_ranks);
+  ASSERT_FALSE(status);
+  EXPECT_EQ(exit_code(status.error().kind), 2);
+  EXPECT_NE(status.error().message.find("aggregate.krum_f"), std::string::npos);
+  EXPECT_FALSE(parse_job("[aggregate]\nrule = \"mean\"\n", "bad.toml"));
 }
 
 TEST(Config, KrumNeedsTwoFPlusThreeUpdates) {
