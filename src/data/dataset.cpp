@@ -17,6 +17,8 @@ namespace {
 
 constexpr const char* kFormat = "fedchain-dataset";
 constexpr std::int64_t kFormatVersion = 1;
+constexpr hsize_t kMaxImageBytes = hsize_t{1} << 24;
+constexpr hsize_t kMaxSplitBytes = hsize_t{1} << 36;
 
 std::string prepare_hint(const std::filesystem::path& path) {
   return fmt::format("run `fedchain data prepare fashion-mnist --out {}` to create it",
@@ -105,6 +107,13 @@ Result<ImageSet> read_split(hid_t file, const std::filesystem::path& path, const
                         cols);
   }
   const hsize_t kept = limit > 0 ? std::min<hsize_t>(count, static_cast<hsize_t>(limit)) : count;
+  // Every rank holds its split whole in memory; refuse sizes no image dataset has before
+  // multiplying (which could overflow) or allocating.
+  if (rows > kMaxImageBytes || cols > kMaxImageBytes / std::max<hsize_t>(rows, 1) ||
+      kept > kMaxSplitBytes / std::max<hsize_t>(rows * cols, 1)) {
+    return config_error("{}: {} of {} x {} x {} is larger than fedchain loads ({} bytes)",
+                        path.string(), images_name, kept, rows, cols, kMaxSplitBytes);
+  }
 
   ImageSet set;
   set.count = static_cast<std::int64_t>(kept);

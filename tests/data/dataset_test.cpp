@@ -162,6 +162,31 @@ TEST(Dataset, RefusesWrongDtypeAndShape) {
   EXPECT_EQ(read.error().kind, ErrorKind::kConfig);
 }
 
+TEST(Dataset, RefusesAbsurdSizesBeforeAllocating) {
+  TempDir dir;
+  const auto path = dir.path() / "huge.h5";
+  // 2^40 bytes of images declared; HDF5 allocates file space only on write, so the file
+  // stays small.
+  const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hid_t group = H5Gcreate2(file, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  const std::array<hsize_t, 3> image_dims{hsize_t{1} << 20, 1024, 1024};
+  const hid_t image_space = H5Screate_simple(3, image_dims.data(), nullptr);
+  const hid_t label_space = H5Screate_simple(1, image_dims.data(), nullptr);
+  H5Dclose(H5Dcreate2(file, "/train/images", H5T_STD_U8LE, image_space, H5P_DEFAULT, H5P_DEFAULT,
+                      H5P_DEFAULT));
+  H5Dclose(H5Dcreate2(file, "/train/labels", H5T_STD_U8LE, label_space, H5P_DEFAULT, H5P_DEFAULT,
+                      H5P_DEFAULT));
+  H5Sclose(label_space);
+  H5Sclose(image_space);
+  H5Gclose(group);
+  H5Fclose(file);
+  auto read = read_dataset(path);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(read.error().message.find("larger than fedchain loads"), std::string::npos)
+      << read.error().message;
+}
+
 TEST(Dataset, RefusesLabelsAtOrAboveNumClasses) {
   TempDir dir;
   Dataset dataset = small_dataset();

@@ -55,9 +55,9 @@ struct DatasetInfo {
   SourceFile test_labels;
 };
 
-// Writes `dataset` with the provenance in `info` (its counts and shape are taken from the
-// dataset, not from `info`). Writes a temp name beside PATH, fsyncs it and renames it over
-// PATH (core/durable_file.hpp), so a failure never leaves a half-written PATH; the parent
+// Writes `dataset` with the provenance in `info` (source and source files; counts, shape and
+// num_classes are taken from the dataset). Writes a temp name beside PATH, fsyncs it and renames it
+// over PATH (core/durable_file.hpp), so a failure never leaves a half-written PATH; the parent
 // directory is created.
 Status write_dataset(const std::filesystem::path& path, const Dataset& dataset,
                      const DatasetInfo& info);
