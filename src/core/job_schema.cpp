@@ -182,6 +182,8 @@ std::vector<JobKeySpec> make_schema() {
   using T = TrainSection;
   using A = AggregateSection;
   using F = FaultsSection;
+  using L = LedgerSection;
+  using K = KeysSection;
   return {
       string_key("job.name", &J::name, &Job::job, {}, "Name shown in logs and inspect output"),
       integer_key("job.rounds", &J::rounds, &Job::job, 1, 1000000,
@@ -190,6 +192,8 @@ std::vector<JobKeySpec> make_schema() {
                   "Seed for initialisation, partitioning and batch order"),
       integer_key("job.ranks", &J::ranks, &Job::job, 0, 65536,
                   "Expected number of MPI ranks; 0 accepts any"),
+      integer_key("job.eval_every", &J::eval_every, &Job::job, 1, 1000000,
+                  "Evaluate on the test split every N rounds, and after the last"),
 
       string_key("data.path", &D::path, &Job::data, {},
                  "HDF5 dataset written by `fedchain data prepare`"),
@@ -217,6 +221,8 @@ std::vector<JobKeySpec> make_schema() {
                   "If > 0, this many minibatch steps per round instead of epochs"),
       integer_key("train.batch_size", &T::batch_size, &Job::train, 1, 1 << 20, "Minibatch size"),
       float_key("train.lr", &T::lr, &Job::train, 0.0, kInf, true, "Learning rate"),
+      float_key("train.lr_decay", &T::lr_decay, &Job::train, 0.0, kInf, true,
+                "Learning-rate multiplier applied after every epoch (centralized) or round"),
       string_key("train.optimizer", &T::optimizer, &Job::train, {"sgd", "adam"}, "Local optimizer"),
       float_key("train.momentum", &T::momentum, &Job::train, 0.0, 1.0, false, "SGD momentum"),
       float_key("train.weight_decay", &T::weight_decay, &Job::train, 0.0, kInf, false,
@@ -258,6 +264,19 @@ std::vector<JobKeySpec> make_schema() {
                 "scaling: the update sent is factor * delta"),
       float_key("faults.alie_z", &F::alie_z, &Job::faults, 0.0, kInf, false,
                 "alie: the update sent is mean - z * std; 0 takes z_max(n, f) of Baruch et al."),
+      string_key("consensus.protocol", &ConsensusSection::protocol, &Job::consensus,
+                 {"bft", "none"},
+                 "bft: every round is a block agreed by vote; none: no chain (baseline)"),
+      integer_key("checkpoint.every", &CheckpointSection::every, &Job::checkpoint, 0, 1000000,
+                  "Write a checkpoint every N heights and at the end; 0: at the end only"),
+
+      integer_key("ledger.merkle_chunk_bytes", &L::merkle_chunk_bytes, &Job::ledger, 1, 1 << 30,
+                  "Bytes per Merkle leaf chunk for update and model commitments (in genesis)"),
+
+      string_key("keys.dir", &K::dir, &Job::keys, {},
+                 "Directory of rank keys written by `fedchain keygen`"),
+      bool_key("keys.derive_from_seed", &K::derive_from_seed, &Job::keys,
+               "Derive rank keys from job.seed instead: demos and tests only, insecure"),
   };
 }
 

@@ -14,6 +14,7 @@ struct JobSection {
   std::int64_t rounds = 10;  // federated rounds = block heights after genesis
   std::int64_t seed = 42;    // seeds initialisation, partitioning and batch order
   std::int64_t ranks = 0;    // expected MPI ranks; 0 takes whatever mpirun starts
+  std::int64_t eval_every = 1;  // evaluate on the test split every N rounds (and the last)
 };
 
 struct DataSection {
@@ -36,6 +37,7 @@ struct TrainSection {
   std::int64_t local_steps = 0;  // > 0: this many minibatch steps instead of epochs
   std::int64_t batch_size = 32;
   double lr = 0.05;
+  double lr_decay = 1.0;  // lr multiplier per epoch (centralized) or per round (federated)
   std::string optimizer = "sgd";  // sgd | adam
   double momentum = 0.0;
   double weight_decay = 0.0;
@@ -63,6 +65,23 @@ struct FaultsSection {
   double alie_z = 0.0;           // alie: mean - z * std; 0 takes Baruch et al.'s z_max(n, f)
 };
 
+struct ConsensusSection {
+  std::string protocol = "bft";  // bft | none (no chain: the plain-allreduce baseline)
+};
+
+struct CheckpointSection {
+  std::int64_t every = 10;  // write a checkpoint every N heights (and at the end); 0: end only
+};
+
+struct LedgerSection {
+  std::int64_t merkle_chunk_bytes = 65536;  // chunk size of every Merkle tree; goes into genesis
+};
+
+struct KeysSection {
+  std::string dir;                // directory written by `fedchain keygen`
+  bool derive_from_seed = false;  // derive keys from job.seed: demos and tests only
+};
+
 struct Job {
   JobSection job;
   DataSection data;
@@ -70,6 +89,10 @@ struct Job {
   TrainSection train;
   AggregateSection aggregate;
   FaultsSection faults;
+  LedgerSection ledger;
+  KeysSection keys;
+  ConsensusSection consensus;
+  CheckpointSection checkpoint;
 };
 
 }  // namespace fedchain

@@ -1,0 +1,30 @@
+// From a job to what training needs: the dataset as Samples (scaled once), a backend and
+// a model sized for the data. Shared by `fedchain centralized` and the federated round
+// loop, so both read the job the same way.
+#pragma once
+
+#include <memory>
+
+#include "fedchain/core/error.hpp"
+#include "fedchain/core/job.hpp"
+#include "fedchain/train/backend.hpp"
+#include "fedchain/train/model.hpp"
+#include "fedchain/train/samples.hpp"
+
+namespace fedchain::train {
+
+struct JobData {
+  Samples train;
+  Samples test;
+  std::vector<std::uint8_t> train_labels;  // (train.count) as stored, for partitioning
+};
+
+// Reads data.path with the job's limits and scaling (data.normalize uses the training
+// split's statistics for both splits).
+Result<JobData> load_job_data(const Job& job);
+
+// The job's model for samples shaped like `data`, on `backend`, for batches up to
+// train.batch_size, initialised from job.seed.
+Result<Model> make_job_model(Backend& backend, const Job& job, const Samples& data);
+
+}  // namespace fedchain::train

@@ -1,0 +1,107 @@
+#include "exchange.hpp"
+
+#include <limits>
+
+namespace fedchain::node {
+
+Error mpi_failure(const char* what, int code) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  return runtime_error("{} failed: {}", what, std::string(text, static_cast<std::size_t>(length)));
+}
+
+namespace {
+// MPI counts are int; updates of more than 2^31 - 1 values would need chunking.
+Status check_count(std::size_t n, const char* what) {
+  if (n > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    return runtime_error("{}: {} values exceed MPI's int count", what, n);
+  }
+  return {};
+}
+}  // namespace
+
+Result<std::vector<std::int64_t>> allreduce_weighted_sum(std::span<const std::int32_t> q,
+                                                         std::int64_t weight, MPI_Comm comm) {
+  if (auto st = check_count(q.size(), "allreduce of the weighted sum"); !st) return st.error();
+  std::vector<std::int64_t> mine(q.size());
+  for (std::size_t j = 0; j < q.size(); ++j) mine[j] = weight * std::int64_t{q[j]};
+  std::vector<std::int64_t> sum(q.size());
+  const int rc = MPI_Allreduce(mine.data(), sum.data(), static_cast<int>(q.size()), MPI_INT64_T,
+                               MPI_SUM, comm);
+  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (weighted update sum)", rc);
+  return sum;
+}
+
+Result<std::vector<std::int32_t>> allgather_updates(std::span<const std::int32_t> q,
+                                                    MPI_Comm comm) {
+  int ranks = 0;
+  MPI_Comm_size(comm, &ranks);
+  if (auto st = check_count(q.size() * static_cast<std::size_t>(ranks), "allgather of updates");
+      !st) {
+    return st.error();
+  }
+  std::vector<std::int32_t> all(q.size() * static_cast<std::size_t>(ranks));
+  const int rc = MPI_Allgather(q.data(), static_cast<int>(q.size()), MPI_INT32_T, all.data(),
+                               static_cast<int>(q.size()), MPI_INT32_T, comm);
+  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgather (updates)", rc);
+  return all;
+}
+
+Result<std::vector<Bytes>> allgather_fixed(ByteView mine, MPI_Comm comm) {
+  int ranks = 0;
+  MPI_Comm_size(comm, &ranks);
+  Bytes all(mine.size() * static_cast<std::size_t>(ranks));
+  const int rc = MPI_Allgather(mine.data(), static_cast<int>(mine.size()), MPI_BYTE, all.data(),
+                               static_cast<int>(mine.size()), MPI_BYTE, comm);
+  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgather (transactions)", rc);
+  std::vector<Bytes> out;
+  for (int r = 0; r < ranks; ++r) {
+    const auto begin = all.begin() + static_cast<std::ptrdiff_t>(r * mine.size());
+    out.emplace_back(begin, begin + static_cast<std::ptrdiff_t>(mine.size()));
+  }
+  return out;
+}
+
+Result<std::vector<double>> allreduce_sum(std::vector<double> values, MPI_Comm comm) {
+  std::vector<double> sum(values.size());
+  const int rc = MPI_Allreduce(values.data(), sum.data(), static_cast<int>(values.size()),
+                               MPI_DOUBLE, MPI_SUM, comm);
+  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (reporting sums)", rc);
+  return sum;
+}
+
+Result<bool> any_rank(bool flag, MPI_Comm comm) {
+  int mine = flag ? 1 : 0;
+  int any = 0;
+  const int rc = MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm);
+  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (stop flag)", rc);
+  return any != 0;
+}
+
+}  // namespace fedchain::node
+
+namespace fedchain::node {
+
+Status agree(const Status& mine, MPI_Comm comm) {
+  int rank = 0;
+  int ranks = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &ranks);
+  const int candidate = mine.ok() ? ranks : rank;
+  int first_failed = ranks;
+  MPI_Allreduce(&candidate, &first_failed, 1, MPI_INT, MPI_MIN, comm);
+  if (first_failed == ranks) return {};
+  // The failing rank's kind and message, broadcast as [kind][length][text].
+  int kind = mine.ok() ? 0 : static_cast<int>(mine.error().kind);
+  std::string text = mine.ok() ? std::string() : mine.error().message;
+  int length = static_cast<int>(text.size());
+  MPI_Bcast(&kind, 1, MPI_INT, first_failed, comm);
+  MPI_Bcast(&length, 1, MPI_INT, first_failed, comm);
+  text.resize(static_cast<std::size_t>(length));
+  MPI_Bcast(text.data(), length, MPI_CHAR, first_failed, comm);
+  if (rank == first_failed) return mine;
+  return Error{static_cast<ErrorKind>(kind), fmt::format("rank {}: {}", first_failed, text), {}};
+}
+
+}  // namespace fedchain::node

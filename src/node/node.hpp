@@ -1,0 +1,71 @@
+// What one rank holds during a run, and the round-loop steps that act on it. Internal to
+// node/; the entry point is fedchain/node/federation.hpp.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fedchain/aggregate/attacks.hpp"
+#include "fedchain/aggregate/rules.hpp"
+#include "fedchain/core/job.hpp"
+#include "fedchain/io/metrics.hpp"
+#include "fedchain/io/run_dir.hpp"
+#include "fedchain/node/federation.hpp"
+#include "fedchain/train/backend.hpp"
+#include "fedchain/train/job_setup.hpp"
+#include "fedchain/train/trainer.hpp"
+
+namespace fedchain::node {
+
+struct Node {
+  Node(Job job_, int rank_, int ranks_, io::RunDir run_dir_)
+      : job(std::move(job_)), rank(rank_), ranks(ranks_), run_dir(std::move(run_dir_)) {}
+
+  Job job;
+  int rank = 0;
+  int ranks = 1;
+  io::RunDir run_dir;
+
+  train::JobData data;
+  std::vector<std::int64_t> shard;    // this rank's training-sample indices
+  std::vector<std::int64_t> weights;  // (ranks) every rank's shard size: its weight
+  std::unique_ptr<train::Backend> backend;
+  std::unique_ptr<train::Model> model;
+  std::optional<train::LocalTrainer> trainer;  // holds a pointer to *model
+  train::TrainOptions train_options;
+
+  aggregate::AggregateConfig aggregate;
+  aggregate::AttackConfig attack;
+
+  std::vector<float> theta;  // (parameters) the global model after `height`, host memory
+  std::uint64_t height = 0;  // the last completed round
+
+  std::optional<io::MetricsLog> metrics;  // rank 0 only
+};
+
+// Everything before the first round: checks, run directory, data and shard, model, rules.
+// Collective. On resume, theta and height come from the newest checkpoint.
+Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& options);
+
+// Per-phase wall-clock seconds and what the round produced (DESIGN.md, "One round").
+struct RoundReport {
+  std::uint64_t height = 0;
+  double train_s = 0, quantize_s = 0, hash_s = 0, exchange_s = 0, aggregate_s = 0, consensus_s = 0,
+         store_s = 0, round_s = 0;
+  std::uint64_t bytes_sent = 0;        // by this rank in the exchange
+  double train_loss = 0;               // mean over ranks, weighted by samples
+  std::int64_t clipped = 0;            // coordinates clipped, summed over ranks
+  double test_loss = 0, test_acc = 0;  // NaN when not evaluated this round
+  std::string state_root;
+};
+
+// Runs round `height` = node.height + 1 and advances node.theta and node.height.
+Result<RoundReport> run_round(Node& node);
+
+// Writes RUN_DIR/checkpoints/height-H.h5 for node.height (rank 0 writes, all wait).
+Status write_node_checkpoint(const Node& node);
+
+}  // namespace fedchain::node

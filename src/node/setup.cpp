@@ -1,0 +1,169 @@
+// Before the first round: everything a rank holds for the run (Node), built the same way
+// on every rank from the job alone, so ranks agree without talking: the data partition,
+// the initial model and the rules are pure functions of the job and its seed.
+#include <mpi.h>
+
+#include <algorithm>
+#include <regex>
+
+#include <spdlog/spdlog.h>
+
+#include "exchange.hpp"
+#include "fedchain/core/log.hpp"
+#include "fedchain/data/partition.hpp"
+#include "fedchain/io/checkpoint.hpp"
+#include "node.hpp"
+
+namespace fedchain::node {
+
+namespace {
+
+// Rank 0 creates (or checks, on resume) the run directory; the others wait for its verdict.
+Result<io::RunDir> open_run_dir(const RunOptions& options, int rank) {
+  Result<io::RunDir> dir = config_error("unset");
+  if (rank == 0) {
+    dir = options.resume ? io::RunDir::resume(options.run_dir, options.job_toml)
+                         : io::RunDir::create(options.run_dir, options.job_toml);
+  }
+  const Status made = rank == 0 && !dir ? Status(dir.error()) : Status();
+  if (auto st = agree(made, MPI_COMM_WORLD); !st) return st.error();
+  if (rank == 0) return dir;
+  return io::RunDir::open(options.run_dir);
+}
+
+// The newest checkpoint's height, or 0 when there is none.
+std::uint64_t newest_checkpoint_height(const io::RunDir& dir) {
+  static const std::regex kName(R"(height-(\d{8})\.h5)");
+  std::uint64_t newest = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.checkpoints_dir(), ec)) {
+    std::smatch match;
+    const std::string name = entry.path().filename().string();
+    if (std::regex_match(name, match, kName)) {
+      newest = std::max<std::uint64_t>(newest, std::stoull(match[1].str()));
+    }
+  }
+  return newest;
+}
+
+Status resume_from_checkpoint(Node& node) {
+  const std::uint64_t height = newest_checkpoint_height(node.run_dir);
+  if (height == 0) {
+    spdlog::info("resume: no checkpoint yet, starting from round 1");
+    return {};
+  }
+  const auto path = node.run_dir.checkpoint_path(height);
+  auto checkpoint = io::read_checkpoint(path);
+  if (!checkpoint) {
+    return config_error("{}; move the damaged file aside to resume from an older checkpoint",
+                        checkpoint.error().message);
+  }
+  if (checkpoint->params.size() != node.theta.size() || checkpoint->meta.height != height) {
+    return config_error(
+        "checkpoint {} holds {} parameters at height {}, the job's model has {}: it does not "
+        "belong to this job",
+        path.string(), checkpoint->params.size(), checkpoint->meta.height, node.theta.size());
+  }
+  node.theta = std::move(checkpoint->params);
+  node.height = height;
+  spdlog::info("resume: from checkpoint {} (height {})", path.string(), height);
+  return {};
+}
+
+Status check_job_against_world(const Job& job, int ranks) {
+  if (job.job.ranks != 0 && job.job.ranks != ranks) {
+    return config_error(
+        "job.ranks = {} but mpirun started {} ranks: start {} ranks (mpirun -n {}) or change "
+        "job.ranks",
+        job.job.ranks, ranks, job.job.ranks, job.job.ranks);
+  }
+  if (job.consensus.protocol != "none") {
+    return config_error(
+        "consensus.protocol = '{}' is not available in this build yet: the BFT round (votes "
+        "and the chain) is being wired into `fedchain train`; use consensus.protocol = "
+        "\"none\" for now",
+        job.consensus.protocol);
+  }
+  return {};
+}
+
+// Everything that can fail on one rank alone (files, data); the caller agrees on it.
+Status build_node(Node& node, const Job& job, const RunOptions& options) {
+  auto aggregate = aggregate::aggregate_config(job.aggregate);
+  if (!aggregate) return aggregate.error();
+  node.aggregate = *aggregate;
+  auto attack = aggregate::attack_config(job.faults, job.job.seed, node.ranks);
+  if (!attack) return attack.error();
+  node.attack = *attack;
+
+  auto data = train::load_job_data(job);
+  if (!data) return data.error();
+  node.data = std::move(*data);
+  auto partition = data::partition(node.data.train_labels, node.data.train.classes, node.ranks,
+                                   job.data, static_cast<std::uint64_t>(job.job.seed));
+  if (!partition) return partition.error();
+  for (const auto& indices : *partition) {
+    node.weights.push_back(static_cast<std::int64_t>(indices.size()));
+  }
+  node.shard = std::move((*partition)[static_cast<std::size_t>(node.rank)]);
+  if (auto st = aggregate::check_bounds(node.aggregate, node.weights); !st) return st;
+  if (node.attack.attack == aggregate::Attack::kLabelFlip &&
+      aggregate::is_byzantine(node.attack, node.rank)) {
+    for (auto& label : node.data.train.labels) {
+      label = aggregate::flip_label(label, static_cast<int>(node.data.train.classes));
+    }
+  }
+
+  auto backend = train::make_backend(job.train.device, static_cast<int>(job.train.threads));
+  if (!backend) return backend.error();
+  node.backend = std::move(*backend);
+  auto model = train::make_job_model(*node.backend, job, node.data.train);
+  if (!model) return model.error();
+  node.model = std::make_unique<train::Model>(std::move(*model));
+  node.train_options = train::train_options(job.train);
+  auto trainer = train::LocalTrainer::create(*node.model, node.train_options);
+  if (!trainer) return trainer.error();
+  node.trainer.emplace(std::move(*trainer));
+  node.theta.resize(static_cast<std::size_t>(node.model->parameter_count()));
+  if (auto st = node.model->get_parameters(node.theta); !st) return st;
+
+  if (options.resume) {
+    if (auto st = resume_from_checkpoint(node); !st) return st;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& options) {
+  int rank = 0;
+  int ranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  // Every rank sees the same job, so every rank finds the same problem: no agreement needed.
+  if (auto st = check_job_against_world(job, ranks); !st) return st.error();
+
+  auto dir = open_run_dir(options, rank);
+  if (!dir) return dir.error();
+  auto node = std::make_unique<Node>(job, rank, ranks, std::move(*dir));
+  if (auto st = log::init({node->rank, node->run_dir.root(), options.log_level}); !st) {
+    return st.error();
+  }
+  if (auto st = agree(build_node(*node, job, options), MPI_COMM_WORLD); !st) return st.error();
+
+  if (node->rank == 0) {
+    auto metrics =
+        options.resume
+            ? io::MetricsLog::resume(node->run_dir.metrics_csv(), node->run_dir.metrics_jsonl(),
+                                     node->height)
+            : io::MetricsLog::create(node->run_dir.metrics_csv(), node->run_dir.metrics_jsonl());
+    if (!metrics) return metrics.error();
+    node->metrics.emplace(std::move(*metrics));
+  }
+  spdlog::info("{} ranks, model {} ({} parameters), shard of {} samples, rule {}, backend {}",
+               node->ranks, job.model.arch, node->theta.size(), node->shard.size(),
+               aggregate::rule_name(node->aggregate.rule), node->backend->name());
+  return node;
+}
+
+}  // namespace fedchain::node

@@ -1,0 +1,34 @@
+#include "fedchain/train/job_setup.hpp"
+
+#include "fedchain/data/dataset.hpp"
+
+namespace fedchain::train {
+
+Result<JobData> load_job_data(const Job& job) {
+  auto dataset = data::read_dataset(job.data.path, job.data.train_limit, job.data.test_limit);
+  if (!dataset) return dataset.error();
+  PixelScaling scaling;
+  if (job.data.normalize) {
+    const data::PixelStats stats = data::pixel_stats(dataset->train);
+    scaling = {static_cast<float>(stats.mean), static_cast<float>(stats.stddev)};
+  }
+  auto train_set = to_samples(dataset->train, dataset->num_classes, scaling);
+  if (!train_set) return train_set.error();
+  auto test_set = to_samples(dataset->test, dataset->num_classes, scaling);
+  if (!test_set) return test_set.error();
+  return JobData{std::move(*train_set), std::move(*test_set), std::move(dataset->train.labels)};
+}
+
+Result<Model> make_job_model(Backend& backend, const Job& job, const Samples& data) {
+  ModelConfig config = model_config(job.model);
+  config.height = data.height;
+  config.width = data.width;
+  config.channels = data.channels;
+  config.classes = data.classes;
+  auto model = Model::create(backend, config, job.train.batch_size);
+  if (!model) return model.error();
+  model->initialize(static_cast<std::uint64_t>(job.job.seed));
+  return model;
+}
+
+}  // namespace fedchain::train
