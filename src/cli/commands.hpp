@@ -16,5 +16,8 @@ void add_job_commands(CLI::App& app, int& exit_code);
 void add_devices_command(CLI::App& app, int& exit_code);
 void add_data_commands(CLI::App& app, int& exit_code);
 void add_centralized_command(CLI::App& app, int& exit_code);
+void add_keygen_command(CLI::App& app, int& exit_code);
+void add_verify_command(CLI::App& app, int& exit_code);
+void add_inspect_command(CLI::App& app, int& exit_code);
 
 }  // namespace fedchain::cli

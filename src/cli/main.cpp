@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
   add_devices_command(app, exit_code);
   add_data_commands(app, exit_code);
   add_centralized_command(app, exit_code);
+  add_keygen_command(app, exit_code);
+  add_verify_command(app, exit_code);
+  add_inspect_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -26,16 +26,12 @@ VerifyReport verify_chain(const ChainStore& store, const VerifyOptions& options)
     const std::uint64_t h = block.height();
     if (auto st = validate_commit(block, stored.certificate, genesis, state, options.proposer_rule);
         !st) {
-      Error e = st.error();
-      e.message = fmt::format("height {}: {}", h, e.message);
-      return fail(std::move(report), h, std::move(e));
+      return fail(std::move(report), h, st.error());
     }
     state = state.apply(block);
     if (options.check_block_extra) {
-      if (auto st = options.check_block_extra(block, state); !st) {
-        Error e = st.error();
-        e.message = fmt::format("height {}: {}", h, e.message);
-        return fail(std::move(report), h, std::move(e));
+      if (auto st = options.check_block_extra(genesis, block, state); !st) {
+        return fail(std::move(report), h, st.error());
       }
     }
     report.blocks_verified += 1;

@@ -45,7 +45,9 @@ std::vector<crypto::SigningKey> make_keys(const TestChainOptions& o) {
 }  // namespace
 
 TestChain::TestChain(const TestChainOptions& options)
-    : genesis_(make_genesis(options, make_keys(options))), keys_(make_keys(options)) {
+    : genesis_(make_genesis(options, make_keys(options))),
+      keys_(make_keys(options)),
+      proposer_rule_(options.proposer_rule) {
   states_.push_back(ChainState::from_genesis(genesis_));
 }
 
@@ -84,7 +86,7 @@ Block TestChain::make_block(const NextBlock& next) const {
   b.header.prev_hash = s.last_block_hash();
   std::uint32_t proposer = static_cast<std::uint32_t>((height + next.round) % keys_.size());
   while (!s.is_active(proposer)) proposer = (proposer + 1) % keys_.size();
-  b.header.proposer = proposer;
+  b.header.proposer = proposer_rule_ ? proposer_rule_(s, height, next.round) : proposer;
   b.header.time_ms = s.last_time_ms() + 1500;
   b.header.state_root = crypto::sha256(as_bytes(fmt::format("model after {}", height)));
   b.header.chain_state_hash = s.hash();

@@ -13,6 +13,7 @@
 #include "fedchain/ledger/chain_state.hpp"
 #include "fedchain/ledger/chain_store.hpp"
 #include "fedchain/ledger/genesis.hpp"
+#include "fedchain/ledger/validation.hpp"
 
 namespace fedchain::ledger::testing {
 
@@ -21,6 +22,8 @@ struct TestChainOptions {
   std::int64_t seed = 7;
   std::vector<std::uint64_t> powers = {};  // empty: power 1 each
   std::uint32_t jail_after_rejections = 3;
+  // Who proposes (height, round); empty: (height + round) % n, skipping jailed validators.
+  ProposerRule proposer_rule = {};
 };
 
 // What goes into the next block; defaults give a plain round where everyone contributes.
@@ -57,6 +60,7 @@ class TestChain {
  private:
   Genesis genesis_;
   std::vector<crypto::SigningKey> keys_;
+  ProposerRule proposer_rule_;
   std::vector<ChainState> states_;  // (height + 1): states_[h] is the state after height h
   std::vector<StoredBlock> blocks_;
 };

@@ -23,7 +23,8 @@ struct VerifyOptions {
   // state after it: checkpoints (io/) compare a checkpoint's hash with the header's
   // state_root here, archived updates recompute the aggregate. An error stops the audit
   // at height h like any other failure.
-  std::function<Status(const Block& block, const ChainState& after)> check_block_extra;
+  std::function<Status(const Genesis& genesis, const Block& block, const ChainState& after)>
+      check_block_extra;
 };
 
 struct VerifyReport {
@@ -34,7 +35,7 @@ struct VerifyReport {
   std::uint64_t evidence = 0;
   std::optional<TornTail> torn_tail;
   std::optional<std::uint64_t> bad_height;  // the first height that failed
-  std::optional<Error> error;               // why it failed
+  std::optional<Error> error;               // why it failed (message without the height)
   std::optional<ChainState> final_state;    // the state after the last verified block
 
   bool ok() const { return !error.has_value(); }

@@ -1,0 +1,151 @@
+// `fedchain keygen`, `fedchain verify` and `fedchain inspect` end to end: the real binary
+// on real signed chains (test_chain.hpp), good, tampered and torn.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "fedchain/consensus/validator_set.hpp"
+#include "fedchain/ledger/chain_store.hpp"
+#include "fedchain/ledger/crc32c.hpp"
+#include "test_chain.hpp"
+
+namespace fedchain::ledger {
+namespace {
+
+using testing::TempDir;
+using testing::TestChain;
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+CommandResult fedchain(const std::string& args) {
+  const std::string command = std::string(FEDCHAIN_BINARY) + " " + args + " 2>&1";
+  CommandResult run;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) run.output += buffer;
+  const int status = ::pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+// The rotation `fedchain verify` checks against: consensus's weighted one.
+std::uint32_t consensus_proposer(const ChainState& state, std::uint64_t height,
+                                 std::uint32_t round) {
+  std::vector<consensus::ValidatorInfo> infos;
+  for (const auto& v : state.validators()) infos.push_back({v.power, v.jailed});
+  return consensus::ValidatorSet::make(infos)->proposer(height, round);
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  CliTest()
+      : chain({.validators = 4, .powers = {1, 2, 1, 1}, .proposer_rule = consensus_proposer}) {
+    chain.add_block();
+    chain.add_block({.round = 1, .rejected_ranks = {3}});
+    chain.add_block({.evidence = {chain.make_evidence(2, 2)}});
+    chain.write(dir.path());
+    log = ChainStore::log_path(dir.path());
+  }
+  TempDir dir;
+  TestChain chain;
+  std::filesystem::path log;
+};
+
+TEST_F(CliTest, VerifyAcceptsAGoodChain) {
+  const CommandResult run = fedchain("verify " + dir.path().string());
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(run.output.rfind("OK: ", 0), 0u) << run.output;
+  EXPECT_NE(run.output.find("3 blocks"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("jailed: 2"), std::string::npos) << run.output;
+}
+
+TEST_F(CliTest, VerifyNamesTheHeightOfAFlippedByte) {
+  Bytes file = testing::read_bytes(log);
+  auto store = ChainStore::parse(file, "chain");
+  ASSERT_TRUE(store);
+  file[store->at(2).offset + 40] ^= 0x04;
+  testing::write_bytes(log, file);
+  const CommandResult run = fedchain("verify " + dir.path().string());
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_EQ(run.output.rfind("FAILED: ", 0), 0u) << run.output;
+  EXPECT_NE(run.output.find(": height 2:"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("[bad-crc]"), std::string::npos) << run.output;
+}
+
+TEST_F(CliTest, VerifyCatchesAForgedSignatureWithAFixedChecksum) {
+  Bytes file = testing::read_bytes(log);
+  auto store = ChainStore::parse(file, "chain");
+  ASSERT_TRUE(store);
+  const std::size_t start = store->at(3).offset;
+  const std::size_t end = file.size();
+  file[end - 1] ^= 0x01;  // the last byte of the last precommit signature
+  const std::uint32_t crc = crc32c(ByteView(file.data() + start + 8, end - start - 8));
+  for (int k = 0; k < 4; ++k) file[start + 4 + k] = static_cast<std::uint8_t>(crc >> 8 * k);
+  testing::write_bytes(log, file);
+  const CommandResult run = fedchain("verify " + dir.path().string());
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_NE(run.output.find(": height 3:"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("[bad-precommit-signature]"), std::string::npos) << run.output;
+}
+
+TEST_F(CliTest, VerifyReportsATornTailAndLeavesTheFileAlone) {
+  const Bytes file = testing::read_bytes(log);
+  testing::write_bytes(log, ByteView(file.data(), file.size() - 10));
+  const CommandResult run = fedchain("verify " + dir.path().string());
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("torn tail    height 3"), std::string::npos) << run.output;
+  EXPECT_EQ(testing::read_bytes(log).size(), file.size() - 10);
+}
+
+TEST_F(CliTest, VerifyOfAMissingRunIsAUsageError) {
+  const CommandResult run = fedchain("verify " + (dir.path() / "nope").string());
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+}
+
+TEST_F(CliTest, InspectPrintsATableAndJson) {
+  const CommandResult table = fedchain("inspect " + dir.path().string());
+  EXPECT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_NE(table.output.find(chain.blocks()[2].block.hash().short_hex()), std::string::npos);
+  EXPECT_NE(table.output.find("trimmed_mean"), std::string::npos);
+
+  const CommandResult json = fedchain("inspect --json " + dir.path().string());
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  const auto rows = nlohmann::json::parse(json.output);
+  ASSERT_EQ(rows.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& b = chain.blocks()[i];
+    EXPECT_EQ(rows[i]["height"], i + 1);
+    EXPECT_EQ(rows[i]["hash"], b.block.hash().hex());
+    EXPECT_EQ(rows[i]["prev_hash"], b.block.header().prev_hash.hex());
+    EXPECT_EQ(rows[i]["proposer"], b.block.header().proposer);
+    EXPECT_EQ(rows[i]["state_root"], b.block.header().state_root.hex());
+    EXPECT_EQ(rows[i]["txs"], b.block.txs().size());
+    EXPECT_EQ(rows[i]["round"], b.certificate.round());
+  }
+}
+
+TEST(KeygenCli, WritesOwnerOnlyKeysAndRefusesToOverwrite) {
+  TempDir dir;
+  const auto out = dir.path() / "keys";
+  const CommandResult run = fedchain("keygen --ranks 3 --out " + out.string());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  for (int r = 0; r < 3; ++r) {
+    struct stat st {};
+    ASSERT_EQ(::stat((out / ("rank-" + std::to_string(r) + ".key")).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  }
+  EXPECT_TRUE(std::filesystem::exists(out / "public-keys.txt"));
+  EXPECT_EQ(fedchain("keygen --ranks 3 --out " + out.string()).exit_code, 2);
+  EXPECT_EQ(fedchain("keygen --ranks 0 --out " + out.string()).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace fedchain::ledger
