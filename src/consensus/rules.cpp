@@ -108,8 +108,7 @@ bool StateMachine::try_precommit(std::vector<Action>& out) {
 // R4 and R7: > 2/3 of the power voted in this round but not (yet) for one block; wait a
 // bounded time for the rest before giving up on the round.
 void StateMachine::schedule_vote_timeouts(std::vector<Action>& out) {
-  if (phase_ == Phase::kPrevote &&
-      set_.is_quorum(votes_.power_total(round_, VoteType::kPrevote)) &&
+  if (phase_ == Phase::kPrevote && set_.is_quorum(votes_.power_total(round_, VoteType::kPrevote)) &&
       prevote_timeout_rounds_.insert(round_).second) {
     schedule(TimeoutKind::kPrevote, out);
   }
@@ -119,8 +118,7 @@ void StateMachine::schedule_vote_timeouts(std::vector<Action>& out) {
   }
 }
 
-void StateMachine::decide(std::uint32_t round, const Hash32& block_hash,
-                          std::vector<Action>& out) {
+void StateMachine::decide(std::uint32_t round, const Hash32& block_hash, std::vector<Action>& out) {
   phase_ = Phase::kDecided;
   const Proposal* carrier = proposal_carrying(block_hash);  // validity kValid implies one
   Decision decision{height_, *carrier, votes_.votes_for(round, VoteType::kPrecommit, block_hash)};

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <tuple>
 
 namespace fedchain::consensus {
 
@@ -15,10 +16,18 @@ std::uint64_t TimeoutConfig::duration(TimeoutKind kind, std::uint32_t round) con
   std::uint64_t base = 0;
   std::uint64_t delta = 0;
   switch (kind) {
-    case TimeoutKind::kPropose: base = propose_ms, delta = propose_delta_ms; break;
-    case TimeoutKind::kPrevote: base = prevote_ms, delta = prevote_delta_ms; break;
-    case TimeoutKind::kPrecommit: base = precommit_ms, delta = precommit_delta_ms; break;
-    case TimeoutKind::kRetransmit: base = retransmit_ms, delta = retransmit_delta_ms; break;
+    case TimeoutKind::kPropose:
+      base = propose_ms, delta = propose_delta_ms;
+      break;
+    case TimeoutKind::kPrevote:
+      base = prevote_ms, delta = prevote_delta_ms;
+      break;
+    case TimeoutKind::kPrecommit:
+      base = precommit_ms, delta = precommit_delta_ms;
+      break;
+    case TimeoutKind::kRetransmit:
+      base = retransmit_ms, delta = retransmit_delta_ms;
+      break;
   }
   constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
   if (delta != 0 && round > (kMax - base) / delta) return kMax;
@@ -30,23 +39,27 @@ StateMachine::StateMachine(Config config, Signer& signer, const BlockHasher& has
       signer_(signer),
       hasher_(hasher),
       set_(ValidatorSet::equal(1)),
-      votes_(&set_) {}
+      votes_(set_) {}
 
 Outcome StateMachine::start_height(std::uint64_t height, ValidatorSet validators) {
   if (started_ && height <= height_) {
-    return {reject("stale-height", "height {} is not above the current height {}", height,
-                   height_),
+    return {reject("stale-height", "height {} is not above the current height {}", height, height_),
             {}};
   }
   if (!validators.contains(config_.self)) {
-    return {config_error("validator index {} is outside the set of {} at height {}",
-                         config_.self, validators.size(), height),
+    return {config_error("validator index {} is outside the set of {} at height {}", config_.self,
+                         validators.size(), height),
             {}};
   }
   std::vector<Message> buffered;
   if (started_ && height == height_ + 1) buffered.swap(next_height_);
   next_height_.clear();
 
+  if (started_ && height == height_ + 1) {
+    last_votes_.emplace(std::move(votes_));
+  } else {
+    last_votes_.reset();
+  }
   started_ = true;
   height_ = height;
   set_ = std::move(validators);
@@ -58,8 +71,9 @@ Outcome StateMachine::start_height(std::uint64_t height, ValidatorSet validators
   valid_round_.reset();
   proposals_.clear();
   proposal_round_of_.clear();
+  other_carriers_.clear();
   validity_.clear();
-  votes_ = VoteBook(&set_);
+  votes_ = VoteBook(set_);
   requested_round_.reset();
   prevote_timeout_rounds_.clear();
   precommit_timeout_rounds_.clear();
@@ -86,14 +100,14 @@ Outcome StateMachine::on_message(const Message& message) {
 Outcome StateMachine::on_vote(const Vote& vote) {
   Outcome outcome;
   outcome.status = accept_vote(vote, outcome.actions);
-  if (outcome.status) advance(outcome.actions);
+  advance(outcome.actions);
   return outcome;
 }
 
 Outcome StateMachine::on_proposal(const Proposal& proposal) {
   Outcome outcome;
   outcome.status = accept_proposal(proposal, outcome.actions);
-  if (outcome.status) advance(outcome.actions);
+  advance(outcome.actions);
   return outcome;
 }
 
@@ -110,14 +124,15 @@ Status StateMachine::check_sender(const Hash32& chain_id, std::uint32_t validato
   return {};
 }
 
-// WARNING: a vote's slot is checked before its signature so that replays cost one lookup,
-// but a different vote for a filled slot is verified before it can become evidence:
-// otherwise anyone could forge "evidence" against an honest validator.
+// WARNING: a vote already held skips signature checks (replays cost one lookup), but any
+// other vote, a conflicting one above all, is verified before it is stored: otherwise
+// anyone could forge "evidence" against an honest validator.
 Status StateMachine::accept_vote(const Vote& vote, std::vector<Action>& out) {
   if (!started_) return reject("not-started", "no height has been started");
   if (vote.chain_id != config_.chain_id) return reject("wrong-chain", "vote for another chain");
   if (vote.height < height_) {
     serve_catchup(vote, out);
+    if (vote.height + 1 == height_) record_late_vote(vote, out);
     return reject("old-height", "vote for height {} below {}", vote.height, height_);
   }
   if (auto st = check_sender(vote.chain_id, vote.validator); !st) return st;
@@ -128,7 +143,8 @@ Status StateMachine::accept_vote(const Vote& vote, std::vector<Action>& out) {
     return reject("far-round", "vote for round {} beyond {}", vote.round,
                   round_ + config_.round_window);
   }
-  if (!signer_.verify(vote.validator, vote.sign_bytes(), vote.signature)) {
+  const bool held = vote.height == height_ && votes_.holds(vote);
+  if (!held && !signer_.verify(vote.validator, vote.sign_bytes(), vote.signature)) {
     return reject("bad-signature", "vote signature of validator {} does not verify",
                   vote.validator);
   }
@@ -136,18 +152,23 @@ Status StateMachine::accept_vote(const Vote& vote, std::vector<Action>& out) {
     buffer_next_height(vote);
     return {};
   }
+  if (vote.round < round_) help_laggard(vote, out);
   switch (votes_.add(vote)) {
     case VoteBook::AddResult::kDuplicate:
       return reject("duplicate-vote", "vote already counted");
-    case VoteBook::AddResult::kConflictAgain:
+    case VoteBook::AddResult::kDropped:
       return reject("conflicting-vote", "validator {} already caught equivocating here",
                     vote.validator);
     case VoteBook::AddResult::kConflict:
       out.push_back(EquivocationFound{*votes_.slot(vote), vote});
-      if (config_.relay_votes) out.push_back(Broadcast{vote});
+      if (config_.relay_fanout > 0) {
+        out.push_back(Broadcast{*votes_.slot(vote)});
+        out.push_back(Broadcast{vote});
+      }
       return {};
+    case VoteBook::AddResult::kConflictCounted:
     case VoteBook::AddResult::kAdded:
-      if (config_.relay_votes && vote.validator != config_.self) out.push_back(Broadcast{vote});
+      relay(vote, out);
       return {};
   }
   return {};
@@ -178,11 +199,10 @@ Status StateMachine::accept_proposal(const Proposal& proposal, std::vector<Actio
     return reject("wrong-proposer", "validator {} is not the proposer of round {}",
                   proposal.proposer, proposal.round);
   }
-  if (current) {
-    if (auto it = proposals_.find(proposal.round); it != proposals_.end()) {
-      if (it->second == proposal) return reject("duplicate-proposal", "proposal already held");
-      return reject("conflicting-proposal", "round {} already has a proposal", proposal.round);
-    }
+  const auto held = current ? proposals_.find(proposal.round) : proposals_.end();
+  if (held != proposals_.end() &&
+      (held->second == proposal || other_carriers_.contains(proposal.block_hash))) {
+    return reject("duplicate-proposal", "proposal already held");
   }
   if (!signer_.verify(proposal.proposer, proposal.sign_bytes(), proposal.signature)) {
     return reject("bad-signature", "proposal signature of validator {} does not verify",
@@ -195,12 +215,21 @@ Status StateMachine::accept_proposal(const Proposal& proposal, std::vector<Actio
     buffer_next_height(proposal);
     return {};
   }
-  proposals_.emplace(proposal.round, proposal);
-  proposal_round_of_.try_emplace(proposal.block_hash, proposal.round);
   if (validity_.try_emplace(proposal.block_hash, Validity::kPending).second) {
     out.push_back(ValidateBlock{height_, proposal.block_hash, proposal.block});
   }
-  return {};
+  if (held == proposals_.end()) {
+    proposals_.emplace(proposal.round, proposal);
+    proposal_round_of_.try_emplace(proposal.block_hash, proposal.round);
+    return {};
+  }
+  // WARNING: the proposer equivocated. Only the first proposal of a round is voted on, but
+  // this block may be the one a quorum decides, and without its bytes we could never
+  // commit it. A few are kept (bounded: a proposer can sign any number of them).
+  if (other_carriers_.size() < 4 * static_cast<std::size_t>(config_.round_window)) {
+    other_carriers_.emplace(proposal.block_hash, proposal);
+  }
+  return reject("conflicting-proposal", "round {} already has another proposal", proposal.round);
 }
 
 void StateMachine::buffer_next_height(Message message) {
@@ -216,15 +245,112 @@ void StateMachine::serve_catchup(const Vote& vote, std::vector<Action>& out) {
   auto decision = std::find_if(decisions_.begin(), decisions_.end(),
                                [&](const Decision& d) { return d.height == vote.height; });
   if (decision == decisions_.end()) return;
-  // One reply per peer per (height, round) it is stuck in: its re-sent votes ask again.
-  const auto key = std::make_pair(vote.height, vote.round);
-  auto [it, fresh] = served_.try_emplace(vote.validator, key);
-  if (!fresh && it->second == key) return;
-  it->second = key;
+  // WARNING: the certificate's own precommits, arriving late or as another node's catch-up
+  // reply, are not a peer asking. Answering them too grows a storm: each reply carries
+  // several precommits, and each would draw a reply of its own.
+  if (std::find(decision->precommits.begin(), decision->precommits.end(), vote) !=
+      decision->precommits.end()) {
+    return;
+  }
+  if (!should_answer(served_[vote.validator], vote.height, vote.round)) return;
   out.push_back(SendTo{vote.validator, decision->proposal});
   for (const Vote& precommit : decision->precommits) {
     out.push_back(SendTo{vote.validator, precommit});
   }
+}
+
+// A peer stuck in one round asks with every vote it re-sends; answer its first ask from a
+// newer (height, round), then every 8th ask, in case an answer was lost. WARNING: an ask
+// from an older round must not reset the count: a replayer mixing old rounds would make
+// every ask "new", and answers drawing answers grow into a storm.
+bool StateMachine::should_answer(Served& served, std::uint64_t height, std::uint32_t round) {
+  if (std::tie(height, round) > std::tie(served.height, served.round) || served.asks == 0) {
+    served = Served{height, round, 1};
+    return true;
+  }
+  return ++served.asks % 8 == 0;
+}
+
+// A peer at our height but an older round may be waiting for > 2/3 votes of its round that
+// it lost; ours are among them. Without this, lost messages can leave honest validators in
+// different rounds forever: each re-sends only its own round.
+void StateMachine::help_laggard(const Vote& vote, std::vector<Action>& out) {
+  if (vote.validator == config_.self) return;
+  if (!should_answer(helped_[vote.validator], vote.height, vote.round)) return;
+  for (VoteType type : {VoteType::kPrevote, VoteType::kPrecommit}) {
+    if (const Vote* own = votes_.find(vote.round, type, config_.self)) {
+      out.push_back(SendTo{vote.validator, *own});
+    }
+  }
+}
+
+// A re-proposal travels with the > 2/3 prevotes of its proof-of-lock round: a validator
+// that lost them would otherwise refuse it forever (rule R3 waits for the proof).
+void StateMachine::broadcast_proposal(const Proposal& proposal, std::vector<Action>& out) {
+  out.push_back(Broadcast{proposal});
+  if (!proposal.pol_round) return;
+  for (const Vote& prevote :
+       votes_.votes_for(*proposal.pol_round, VoteType::kPrevote, proposal.block_hash)) {
+    out.push_back(Broadcast{prevote});
+  }
+}
+
+void StateMachine::relay(const Vote& vote, std::vector<Action>& out) const {
+  if (vote.validator == config_.self) return;
+  const std::uint32_t n = set_.size();
+  for (std::uint32_t k = 1; k <= config_.relay_fanout && k < n; ++k) {
+    const std::uint32_t to = (config_.self + k) % n;
+    if (to != vote.validator) out.push_back(SendTo{to, vote});
+  }
+}
+
+void StateMachine::record_late_vote(const Vote& vote, std::vector<Action>& out) {
+  if (!last_votes_ || !last_votes_->validators().is_active(vote.validator)) return;
+  if (const Vote* held = last_votes_->slot(vote); held != nullptr && *held == vote) return;
+  if (!signer_.verify(vote.validator, vote.sign_bytes(), vote.signature)) return;
+  if (last_votes_->add(vote) == VoteBook::AddResult::kConflict) {
+    out.push_back(EquivocationFound{*last_votes_->slot(vote), vote});
+    if (config_.relay_fanout > 0) {
+      out.push_back(Broadcast{*last_votes_->slot(vote)});
+      out.push_back(Broadcast{vote});
+    }
+  }
+}
+
+Outcome StateMachine::on_commit_certificate(const Bytes& block,
+                                            const std::vector<Vote>& precommits) {
+  Outcome outcome;
+  const std::optional<Hash32> block_hash = hasher_.hash(block);
+  if (!started_ || phase_ == Phase::kDecided || precommits.empty() || !block_hash) {
+    outcome.status = reject("bad-certificate", "no certificate is wanted, or the block is bad");
+    return outcome;
+  }
+  const std::uint32_t round = precommits.front().round;
+  std::vector<bool> counted(set_.size());
+  std::uint64_t power = 0;
+  for (const Vote& v : precommits) {
+    if (v.chain_id != config_.chain_id || v.height != height_ || v.round != round ||
+        v.type != VoteType::kPrecommit || v.block_hash != block_hash ||
+        !set_.is_active(v.validator) || counted[v.validator] ||
+        !signer_.verify(v.validator, v.sign_bytes(), v.signature)) {
+      outcome.status = reject("bad-certificate",
+                              "precommit of validator {} does not certify "
+                              "this block at height {}",
+                              v.validator, height_);
+      return outcome;
+    }
+    counted[v.validator] = true;
+    power += set_.power(v.validator);
+  }
+  if (!set_.is_quorum(power)) {
+    outcome.status =
+        reject("bad-certificate", "certificate holds {} of {} power", power, set_.total_power());
+    return outcome;
+  }
+  // Not kept for catch-up replies: we hold no signed proposal to send with it.
+  phase_ = Phase::kDecided;
+  outcome.actions.push_back(Commit{height_, round, *block_hash, block, precommits});
+  return outcome;
 }
 
 Outcome StateMachine::on_timeout(const Timeout& timeout) {
@@ -254,7 +380,7 @@ Outcome StateMachine::on_timeout(const Timeout& timeout) {
       // Messages can be lost; the round's own messages go out again until it moves on.
       if (auto it = proposals_.find(round_);
           it != proposals_.end() && it->second.proposer == config_.self) {
-        out.push_back(Broadcast{it->second});
+        broadcast_proposal(it->second, out);
       }
       for (VoteType type : {VoteType::kPrevote, VoteType::kPrecommit}) {
         if (const Vote* own = votes_.find(round_, type, config_.self)) {
@@ -272,8 +398,8 @@ Outcome StateMachine::on_block_ready(std::uint64_t height, std::uint32_t round, 
   Outcome outcome;
   if (!started_ || height != height_ || round != round_ || phase_ != Phase::kPropose ||
       requested_round_ != round || proposals_.contains(round)) {
-    outcome.status = reject("stale-block-request", "no block is wanted for height {} round {}",
-                            height, round);
+    outcome.status =
+        reject("stale-block-request", "no block is wanted for height {} round {}", height, round);
     return outcome;
   }
   const std::optional<Hash32> block_hash = hasher_.hash(block);
@@ -290,8 +416,7 @@ Outcome StateMachine::on_block_validated(std::uint64_t height, const Hash32& blo
                                          bool valid) {
   Outcome outcome;
   auto it = validity_.find(block_hash);
-  if (!started_ || height != height_ || it == validity_.end() ||
-      it->second != Validity::kPending) {
+  if (!started_ || height != height_ || it == validity_.end() || it->second != Validity::kPending) {
     outcome.status = reject("stale-validation", "no validation pending for this block");
     return outcome;
   }
@@ -333,7 +458,7 @@ void StateMachine::propose(const Hash32& block_hash, Bytes block,
   proposal.signature = signer_.sign(proposal.sign_bytes());
   proposal_round_of_.try_emplace(block_hash, round_);
   validity_.try_emplace(block_hash, Validity::kValid);  // our own application built it
-  out.push_back(Broadcast{proposal});
+  broadcast_proposal(proposal, out);
   proposals_.emplace(round_, std::move(proposal));
 }
 
@@ -353,14 +478,16 @@ void StateMachine::cast(VoteType type, const std::optional<Hash32>& block,
 }
 
 void StateMachine::schedule(TimeoutKind kind, std::vector<Action>& out) {
-  out.push_back(ScheduleTimeout{Timeout{height_, round_, kind},
-                                config_.timeouts.duration(kind, round_)});
+  out.push_back(
+      ScheduleTimeout{Timeout{height_, round_, kind}, config_.timeouts.duration(kind, round_)});
 }
 
 const Proposal* StateMachine::proposal_carrying(const Hash32& block_hash) const {
-  auto it = proposal_round_of_.find(block_hash);
-  if (it == proposal_round_of_.end()) return nullptr;
-  return &proposals_.at(it->second);
+  if (auto it = proposal_round_of_.find(block_hash); it != proposal_round_of_.end()) {
+    return &proposals_.at(it->second);
+  }
+  auto other = other_carriers_.find(block_hash);
+  return other == other_carriers_.end() ? nullptr : &other->second;
 }
 
 std::optional<StateMachine::Validity> StateMachine::validity(const Hash32& block_hash) const {

@@ -39,7 +39,9 @@ ValidatorSet ValidatorSet::equal(std::uint32_t n) {
   return std::move(make(std::vector<ValidatorInfo>(n)).value());
 }
 
-bool ValidatorSet::is_active(std::uint32_t index) const { return power(index) > 0; }
+bool ValidatorSet::is_active(std::uint32_t index) const {
+  return power(index) > 0;
+}
 
 std::uint64_t ValidatorSet::power(std::uint32_t index) const {
   if (!contains(index) || validators_[index].jailed) return 0;
@@ -49,8 +51,7 @@ std::uint64_t ValidatorSet::power(std::uint32_t index) const {
 std::uint32_t ValidatorSet::proposer(std::uint64_t height, std::uint32_t round) const {
   const std::uint64_t step = (height % period_ + round % period_) % period_;
   // (step * stride) mod P without overflow: both factors are below 2^60.
-  const auto slot = static_cast<std::uint64_t>(
-      static_cast<Wide>(step) * stride_ % period_);
+  const auto slot = static_cast<std::uint64_t>(static_cast<Wide>(step) * stride_ % period_);
   std::uint64_t covered = 0;
   for (std::uint32_t i = 0; i < size(); ++i) {
     covered += power(i) / unit_;

@@ -1,32 +1,40 @@
 // Vote storage and tallies for one height (see vote_book.hpp).
 #include "fedchain/consensus/vote_book.hpp"
 
+#include <algorithm>
+
 namespace fedchain::consensus {
 
 using ledger::Vote;
 using ledger::VoteType;
 
 VoteBook::AddResult VoteBook::add(const Vote& vote) {
-  const std::uint32_t n = set_->size();
+  const std::uint32_t n = set_.size();
   auto [it, fresh] = rounds_.try_emplace(vote.round);
   Round& round = it->second;
   if (fresh) {
     for (Tally* t : {&round.prevotes, &round.precommits}) {
       t->by_validator.resize(n);
-      t->conflicted.resize(n);
+      t->conflicting.resize(n);
     }
     round.seen.resize(n);
   }
   Tally& t = vote.type == VoteType::kPrevote ? round.prevotes : round.precommits;
   std::optional<Vote>& slot = t.by_validator[vote.validator];
+  const std::uint64_t power = set_.power(vote.validator);
   if (slot) {
     if (*slot == vote) return AddResult::kDuplicate;
-    if (t.conflicted[vote.validator]) return AddResult::kConflictAgain;
-    t.conflicted[vote.validator] = true;
-    return AddResult::kConflict;
+    std::vector<Vote>& others = t.conflicting[vote.validator];
+    for (const Vote& other : others) {
+      if (other.block_hash == vote.block_hash) return AddResult::kDuplicate;
+    }
+    if (slot->block_hash == vote.block_hash) return AddResult::kDuplicate;  // re-signed copy
+    if (others.size() + 1 >= kMaxPerSlot) return AddResult::kDropped;
+    others.push_back(vote);
+    t.power_for[vote.block_hash] += power;
+    return others.size() == 1 ? AddResult::kConflict : AddResult::kConflictCounted;
   }
   slot = vote;
-  const std::uint64_t power = set_->power(vote.validator);
   t.power_for[vote.block_hash] += power;
   t.total += power;
   if (!round.seen[vote.validator]) {
@@ -34,6 +42,14 @@ VoteBook::AddResult VoteBook::add(const Vote& vote) {
     round.power_any += power;
   }
   return AddResult::kAdded;
+}
+
+bool VoteBook::holds(const Vote& vote) const {
+  const Tally* t = tally(vote.round, vote.type);
+  if (t == nullptr || vote.validator >= t->by_validator.size()) return false;
+  if (t->by_validator[vote.validator] == vote) return true;
+  const auto& others = t->conflicting[vote.validator];
+  return std::find(others.begin(), others.end(), vote) != others.end();
 }
 
 const Vote* VoteBook::slot(const Vote& vote) const {
@@ -73,9 +89,9 @@ std::uint64_t VoteBook::power_any(std::uint32_t round) const {
 
 std::optional<std::optional<Hash32>> VoteBook::quorum(std::uint32_t round, VoteType type) const {
   const Tally* t = tally(round, type);
-  if (t == nullptr || !set_->is_quorum(t->total)) return std::nullopt;
+  if (t == nullptr || !set_.is_quorum(t->total)) return std::nullopt;
   for (const auto& [block, power] : t->power_for) {
-    if (set_->is_quorum(power)) return block;
+    if (set_.is_quorum(power)) return block;
   }
   return std::nullopt;
 }
@@ -85,8 +101,12 @@ std::vector<Vote> VoteBook::votes_for(std::uint32_t round, VoteType type,
   std::vector<Vote> out;
   const Tally* t = tally(round, type);
   if (t == nullptr) return out;
-  for (const auto& slot : t->by_validator) {
+  for (std::size_t i = 0; i < t->by_validator.size(); ++i) {
+    const auto& slot = t->by_validator[i];
     if (slot && slot->block_hash == block) out.push_back(*slot);
+    for (const Vote& other : t->conflicting[i]) {
+      if (other.block_hash == block) out.push_back(other);
+    }
   }
   return out;
 }

@@ -68,8 +68,8 @@ struct EquivocationFound {
   ledger::Vote second;
 };
 
-using Action = std::variant<Broadcast, SendTo, ScheduleTimeout, RequestBlock, ValidateBlock,
-                            Commit, EquivocationFound>;
+using Action = std::variant<Broadcast, SendTo, ScheduleTimeout, RequestBlock, ValidateBlock, Commit,
+                            EquivocationFound>;
 
 struct [[nodiscard]] Outcome {
   Status status;  // not ok: the input was refused; error().code says why

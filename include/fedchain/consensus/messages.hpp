@@ -34,7 +34,8 @@ struct Proposal {
   // through block_hash, which the receiver recomputes (BlockHasher) before trusting it.
   Bytes sign_bytes() const;
   Bytes encode() const;
-  static Result<Proposal> decode(ByteView bytes, std::size_t max_block_bytes = kDefaultMaxBlockBytes);
+  static Result<Proposal> decode(ByteView bytes,
+                                 std::size_t max_block_bytes = kDefaultMaxBlockBytes);
 
   bool operator==(const Proposal&) const = default;
 };

@@ -49,9 +49,10 @@ struct Config {
   // Messages for rounds more than this far above ours are dropped ("far-round"), which
   // bounds what a Byzantine validator can make us store.
   std::uint32_t round_window = 64;
-  // Re-broadcast every vote we accept once, so that an equivocation sent to disjoint
-  // halves reaches someone who holds both halves (and becomes evidence).
-  bool relay_votes = true;
+  // Every vote we accept is passed on once to the next relay_fanout validators (ring order
+  // after us), so that an equivocation sent to disjoint halves reaches someone who holds
+  // the other half; both halves then go to everyone, as evidence. 0 turns relaying off.
+  std::uint32_t relay_fanout = 2;
   // Decided heights kept to bring lagging peers up (catch-up replies).
   std::uint32_t catchup_heights = 4;
   std::size_t max_block_bytes = kDefaultMaxBlockBytes;
@@ -79,6 +80,12 @@ class StateMachine {
   // The answer to ValidateBlock(height, block_hash).
   Outcome on_block_validated(std::uint64_t height, const Hash32& block_hash, bool valid);
 
+  // Block sync for a validator more than catchup_heights behind: a block and the > 2/3
+  // precommits that certified it at the current height, fetched by the driver from a
+  // peer's chain. Every precommit is checked; the block is decided without asking the
+  // application, since > 2/3 of the power (so at least one honest validator) validated it.
+  Outcome on_commit_certificate(const Bytes& block, const std::vector<ledger::Vote>& precommits);
+
   std::uint64_t height() const { return height_; }
   std::uint32_t round() const { return round_; }
   Phase phase() const { return phase_; }
@@ -98,6 +105,10 @@ class StateMachine {
   Status accept_proposal(const Proposal& proposal, std::vector<Action>& out);
   Status check_sender(const Hash32& chain_id, std::uint32_t validator) const;
   void serve_catchup(const ledger::Vote& vote, std::vector<Action>& out);
+  void record_late_vote(const ledger::Vote& vote, std::vector<Action>& out);
+  void help_laggard(const ledger::Vote& vote, std::vector<Action>& out);
+  void broadcast_proposal(const Proposal& proposal, std::vector<Action>& out);
+  void relay(const ledger::Vote& vote, std::vector<Action>& out) const;
   void buffer_next_height(Message message);
 
   // The rules (docs/consensus.md, Rules); each returns true when it changed the state.
@@ -133,8 +144,14 @@ class StateMachine {
 
   std::map<std::uint32_t, Proposal> proposals_;  // by round: the first from its proposer
   std::unordered_map<Hash32, std::uint32_t> proposal_round_of_;  // block -> proposals_ key
+  // Second, validly signed proposals of a round: never voted on, but a block a quorum
+  // precommitted may only have reached us this way (an equivocating proposer).
+  std::unordered_map<Hash32, Proposal> other_carriers_;
   std::unordered_map<Hash32, Validity> validity_;
   VoteBook votes_;
+  // The previous height's votes: a conflicting vote that arrives after we moved on is still
+  // evidence.
+  std::optional<VoteBook> last_votes_;
   std::optional<std::uint32_t> requested_round_;  // RequestBlock already sent for it
   std::set<std::uint32_t> prevote_timeout_rounds_;
   std::set<std::uint32_t> precommit_timeout_rounds_;
@@ -142,7 +159,16 @@ class StateMachine {
 
   std::vector<Message> next_height_;  // verified messages for height_ + 1
   std::deque<Decision> decisions_;    // the last catchup_heights decisions
-  std::map<std::uint32_t, std::pair<std::uint64_t, std::uint32_t>> served_;  // peer -> (h, r)
+  struct Served {
+    std::uint64_t height = 0;
+    std::uint32_t round = 0;
+    std::uint32_t asks = 0;
+  };
+  // Answers to peers that are behind, by peer: whole heights (catch-up), or rounds of
+  // our height (our own votes of their round).
+  static bool should_answer(Served& served, std::uint64_t height, std::uint32_t round);
+  std::map<std::uint32_t, Served> served_;
+  std::map<std::uint32_t, Served> helped_;
 };
 
 }  // namespace fedchain::consensus

@@ -1,0 +1,50 @@
+// One simulated schedule, named by a line that replays it exactly:
+//   n=7 behaviour=double-vote mix=lossy seed=42 byzantine=2 heights=3
+// Everything random in a run (Byzantine choice, delays, drops, partitions, strategy coin
+// flips) is drawn from `seed`, so the line is all a failure report needs to carry.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace fedchain::consensus::sim {
+
+enum class Behaviour {
+  kNone,                  // all honest
+  kEquivocatingProposer,  // two blocks to two halves, and votes to match
+  kDoubleVote,            // every vote, and a conflicting one to the other half
+  kWithholdVotes,         // proposes, never votes
+  kInvalidVote,           // proposes bad state roots, votes for blocks that are invalid
+  kWrongStateRoot,        // proposes bad state roots, otherwise honest
+  kForgeSignatures,       // honest, plus votes and proposals forged in others' names
+  kReplayOldMessages,     // honest, plus re-sends of old messages from anyone
+  kSilent,                // crashes at a random time and stays down
+  kMixed,                 // each Byzantine validator draws one of the above
+  kColludeFork,           // f+1 or more: equivocate together to split honest validators
+};
+
+enum class NetworkMix {
+  kCalm,       // 1-10 ms, nothing lost
+  kJitter,     // heavy-tailed delays up to 400 ms: reordering, nothing lost
+  kLossy,      // 20% of messages lost until the heal time, then none
+  kPartition,  // two groups cut apart until the heal time
+};
+
+struct Scenario {
+  std::uint32_t n = 4;
+  Behaviour behaviour = Behaviour::kNone;
+  NetworkMix mix = NetworkMix::kCalm;
+  std::uint64_t seed = 1;
+  std::uint32_t byzantine = 1;
+  std::uint64_t heights = 3;  // every honest validator must commit heights 0 .. heights-1
+};
+
+std::string_view name(Behaviour behaviour);
+std::string_view name(NetworkMix mix);
+std::string describe(const Scenario& scenario);
+// Parses describe()'s output; nullopt on anything it does not recognise.
+std::optional<Scenario> parse_scenario(std::string_view line);
+
+}  // namespace fedchain::consensus::sim
