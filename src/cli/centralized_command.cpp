@@ -12,8 +12,8 @@
 
 #include "commands.hpp"
 #include "fedchain/core/job_file.hpp"
-#include "fedchain/data/dataset.hpp"
 #include "fedchain/train/backend.hpp"
+#include "fedchain/train/job_setup.hpp"
 #include "fedchain/train/model.hpp"
 #include "fedchain/train/random.hpp"
 #include "fedchain/train/trainer.hpp"
@@ -35,28 +35,15 @@ Status run_centralized(const CentralizedArgs& args) {
   if (epochs < 1) {
     return config_error("{}: set train.local_epochs >= 1 or pass --epochs N", args.path);
   }
-  auto dataset = data::read_dataset(job->data.path, job->data.train_limit, job->data.test_limit);
-  if (!dataset) return dataset.error();
-  train::PixelScaling scaling;
-  if (job->data.normalize) {
-    const data::PixelStats stats = data::pixel_stats(dataset->train);
-    scaling = {static_cast<float>(stats.mean), static_cast<float>(stats.stddev)};
-  }
-  auto train_set = train::to_samples(dataset->train, dataset->num_classes, scaling);
-  if (!train_set) return train_set.error();
-  auto test_set = train::to_samples(dataset->test, dataset->num_classes, scaling);
-  if (!test_set) return test_set.error();
-
+  auto data = train::load_job_data(*job);
+  if (!data) return data.error();
+  const train::Samples& train_set = data->train;
+  const train::Samples& test_set = data->test;
   auto backend = train::make_backend(job->train.device, static_cast<int>(job->train.threads));
   if (!backend) return backend.error();
-  train::ModelConfig config = train::model_config(job->model);
-  config.height = train_set->height;
-  config.width = train_set->width;
-  config.classes = dataset->num_classes;
-  auto model = train::Model::create(**backend, config, job->train.batch_size);
+  auto model = train::make_job_model(**backend, *job, train_set);
   if (!model) return model.error();
   const auto seed = static_cast<std::uint64_t>(job->job.seed);
-  model->initialize(seed);
   train::TrainOptions options = train::train_options(job->train);
   options.epochs = 1;  // one call per epoch, so each epoch is evaluated
   options.steps = 0;
@@ -67,22 +54,23 @@ Status run_centralized(const CentralizedArgs& args) {
       "fedchain centralized: %s, %s, %lld train / %lld test samples, %s backend, %d "
       "thread(s), %s lr %g, batch %lld\n",
       args.path.c_str(), model->summary().substr(0, model->summary().find('\n')).c_str(),
-      static_cast<long long>(train_set->count), static_cast<long long>(test_set->count),
+      static_cast<long long>(train_set.count), static_cast<long long>(test_set.count),
       (*backend)->name().c_str(), (*backend)->threads(), options.optimizer.c_str(), options.lr,
       static_cast<long long>(options.batch_size));
   std::printf("%5s %10s %10s %9s %8s %10s\n", "epoch", "train_loss", "test_loss", "test_acc",
               "time_s", "samples/s");
   std::fflush(stdout);
-  std::vector<std::int64_t> everything(static_cast<std::size_t>(train_set->count));
+  std::vector<std::int64_t> everything(static_cast<std::size_t>(train_set.count));
   std::iota(everything.begin(), everything.end(), std::int64_t{0});
   for (std::int64_t epoch = 1; epoch <= epochs; ++epoch) {
+    trainer->set_learning_rate(options.lr_at(epoch - 1));
     const auto start = std::chrono::steady_clock::now();
-    auto trained = trainer->train(*train_set, everything,
+    auto trained = trainer->train(train_set, everything,
                                   train::derive_seed(seed, 0, static_cast<std::uint64_t>(epoch)));
     if (!trained) return trained.error();
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    auto evaluation = train::evaluate(*model, *test_set);
+    auto evaluation = train::evaluate(*model, test_set);
     if (!evaluation) return evaluation.error();
     std::printf("%5lld %10.4f %10.4f %9.4f %8.1f %10.0f\n", static_cast<long long>(epoch),
                 trained->mean_loss, evaluation->loss, evaluation->accuracy, seconds,

@@ -1,6 +1,7 @@
 // Optimizer state and the dispatch to the backend's fused update ops.
 #include "fedchain/train/optimizer.hpp"
 
+#include <cmath>
 #include <utility>
 
 namespace fedchain::train {
@@ -12,10 +13,15 @@ TrainOptions train_options(const TrainSection& section) {
   options.batch_size = section.batch_size;
   options.optimizer = section.optimizer;
   options.lr = section.lr;
+  options.lr_decay = section.lr_decay;
   options.momentum = section.momentum;
   options.weight_decay = section.weight_decay;
   options.prox_mu = section.prox_mu;
   return options;
+}
+
+double TrainOptions::lr_at(std::int64_t index) const {
+  return lr * std::pow(lr_decay, static_cast<double>(index));
 }
 
 Optimizer::Optimizer(Backend& backend, const TrainOptions& options, std::int64_t count,

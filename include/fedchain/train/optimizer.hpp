@@ -18,9 +18,12 @@ struct TrainOptions {
   std::int64_t batch_size = 32;
   std::string optimizer = "sgd";  // sgd | adam
   double lr = 0.05;
+  double lr_decay = 1.0;  // lr_at(i) = lr * lr_decay^i for epoch or round i (from 0)
   double momentum = 0.0;
   double weight_decay = 0.0;
   double prox_mu = 0.0;
+
+  double lr_at(std::int64_t index) const;
 };
 
 TrainOptions train_options(const TrainSection& section);
@@ -37,6 +40,7 @@ class Optimizer {
   // Zeroes the state (momentum, Adam moments and step count): a fresh start, as at the
   // beginning of each federated round.
   void reset();
+  void set_learning_rate(double lr) { options_.lr = lr; }
   std::int64_t steps_taken() const { return steps_; }
 
  private:

@@ -37,6 +37,8 @@ class LocalTrainer {
   Result<LocalResult> train(const Samples& data, std::span<const std::int64_t> shard,
                             std::uint64_t seed);
   void reset_optimizer();
+  // For schedules: e.g. set_learning_rate(options.lr_at(round)) before train().
+  void set_learning_rate(double lr) { optimizer_.set_learning_rate(lr); }
 
  private:
   LocalTrainer(Model& model, const TrainOptions& options, Optimizer optimizer);
