@@ -1,1 +1,180 @@
+// Directed cases for the state machine, with the simulator's fake signer: a lockstep run
+// of four validators, and the refusals a peer's bad messages must meet.
 #include <gtest/gtest.h>
+
+#include <deque>
+#include <memory>
+
+#include "fake_crypto.hpp"
+#include "fedchain/consensus/state_machine.hpp"
+
+namespace fedchain::consensus {
+namespace {
+
+using ledger::Vote;
+using ledger::VoteType;
+using sim::FakeBlockHasher;
+using sim::FakeKeys;
+using sim::FakeSigner;
+
+// n validators; messages delivered in FIFO order, timeouts ignored, every block valid.
+struct Lockstep {
+  explicit Lockstep(std::uint32_t n) : keys(n, 11) {
+    for (std::uint32_t i = 0; i < n; ++i) signers.push_back(std::make_unique<FakeSigner>(keys, i));
+    for (std::uint32_t i = 0; i < n; ++i) {
+      Config config;
+      config.chain_id = chain_id;
+      config.self = i;
+      machines.push_back(std::make_unique<StateMachine>(config, *signers[i], hasher));
+    }
+  }
+  void run(std::uint32_t id, Outcome outcome) {
+    for (Action& action : outcome.actions) {
+      if (auto* b = std::get_if<Broadcast>(&action)) {
+        for (std::uint32_t to = 0; to < machines.size(); ++to) {
+          if (to != id) queue.emplace_back(to, b->message);
+        }
+      } else if (auto* s = std::get_if<SendTo>(&action)) {
+        queue.emplace_back(s->validator, s->message);
+      } else if (auto* r = std::get_if<RequestBlock>(&action)) {
+        const Bytes block{static_cast<std::uint8_t>(r->height), 42};
+        run(id, machines[id]->on_block_ready(r->height, r->round, block));
+      } else if (auto* v = std::get_if<ValidateBlock>(&action)) {
+        run(id, machines[id]->on_block_validated(v->height, v->block_hash, true));
+      } else if (auto* c = std::get_if<Commit>(&action)) {
+        commits.push_back({id, *c});
+      } else if (auto* e = std::get_if<EquivocationFound>(&action)) {
+        evidence.push_back(*e);
+      }
+    }
+  }
+  void start() {
+    for (std::uint32_t i = 0; i < machines.size(); ++i) {
+      run(i, machines[i]->start_height(0, ValidatorSet::equal(machines.size())));
+    }
+  }
+  void drain() {
+    while (!queue.empty()) {
+      auto [to, message] = queue.front();
+      queue.pop_front();
+      run(to, machines[to]->on_message(message));
+    }
+  }
+  Vote signed_vote(std::uint32_t validator, VoteType type, std::optional<Hash32> block,
+                   std::uint32_t round = 0) const {
+    Vote v;
+    v.chain_id = chain_id;
+    v.type = type;
+    v.round = round;
+    v.block_hash = block;
+    v.validator = validator;
+    v.signature = keys.sign(validator, v.sign_bytes());
+    return v;
+  }
+
+  Hash32 chain_id = sim::fake_hash(as_bytes("state-machine-test"));
+  FakeKeys keys;
+  FakeBlockHasher hasher;
+  std::vector<std::unique_ptr<FakeSigner>> signers;
+  std::vector<std::unique_ptr<StateMachine>> machines;
+  std::deque<std::pair<std::uint32_t, Message>> queue;
+  std::vector<std::pair<std::uint32_t, Commit>> commits;
+  std::vector<EquivocationFound> evidence;
+};
+
+TEST(StateMachine, FourValidatorsCommitOneBlockInRoundZero) {
+  Lockstep net(4);
+  net.start();
+  net.drain();
+  ASSERT_EQ(net.commits.size(), 4u);
+  for (const auto& [id, commit] : net.commits) {
+    EXPECT_EQ(commit.height, 0u);
+    EXPECT_EQ(commit.round, 0u);
+    EXPECT_EQ(commit.block_hash, net.commits[0].second.block_hash);
+    EXPECT_GE(commit.precommits.size(), 3u);
+  }
+}
+
+TEST(StateMachine, RefusesAForgedVote) {
+  Lockstep net(4);
+  net.start();
+  Vote forged = net.signed_vote(2, VoteType::kPrevote, std::nullopt);
+  forged.validator = 1;  // signed by 2, claims to be 1
+  const Outcome outcome = net.machines[0]->on_vote(forged);
+  ASSERT_FALSE(outcome.status);
+  EXPECT_EQ(outcome.status.error().code, "bad-signature");
+}
+
+TEST(StateMachine, RefusesAReplayedVote) {
+  Lockstep net(4);
+  net.start();
+  const Vote vote = net.signed_vote(1, VoteType::kPrevote, std::nullopt);
+  EXPECT_TRUE(net.machines[0]->on_vote(vote).status);
+  const Outcome again = net.machines[0]->on_vote(vote);
+  ASSERT_FALSE(again.status);
+  EXPECT_EQ(again.status.error().code, "duplicate-vote");
+}
+
+TEST(StateMachine, ConflictingVotesBecomeEvidence) {
+  Lockstep net(4);
+  net.start();
+  Hash32 block;
+  block.bytes[0] = 1;
+  (void)net.machines[0]->on_vote(net.signed_vote(3, VoteType::kPrevote, std::nullopt));
+  net.run(0, net.machines[0]->on_vote(net.signed_vote(3, VoteType::kPrevote, block)));
+  ASSERT_EQ(net.evidence.size(), 1u);
+  EXPECT_TRUE(net.evidence[0].first.conflicts_with(net.evidence[0].second));
+}
+
+TEST(StateMachine, RefusesOtherChainsFarRoundsAndFarHeights) {
+  Lockstep net(4);
+  net.start();
+  Vote other_chain = net.signed_vote(1, VoteType::kPrevote, std::nullopt);
+  other_chain.chain_id.bytes[0] ^= 1;
+  EXPECT_EQ(net.machines[0]->on_vote(other_chain).status.error().code, "wrong-chain");
+  const Vote far_round = net.signed_vote(1, VoteType::kPrevote, std::nullopt, 1000);
+  EXPECT_EQ(net.machines[0]->on_vote(far_round).status.error().code, "far-round");
+  Vote far_height = net.signed_vote(1, VoteType::kPrevote, std::nullopt);
+  far_height.height = 5;
+  far_height.signature = net.keys.sign(1, far_height.sign_bytes());
+  EXPECT_EQ(net.machines[0]->on_vote(far_height).status.error().code, "future-height");
+}
+
+TEST(StateMachine, RefusesAProposalWhoseBytesDoNotMatchItsHash) {
+  Lockstep net(4);
+  net.start();
+  Proposal p;
+  p.chain_id = net.chain_id;
+  p.proposer = net.machines[0]->validators().proposer(0, 0);
+  p.block = {1, 2, 3};
+  p.block_hash.bytes[0] = 1;  // not the hash of the bytes
+  p.signature = net.keys.sign(p.proposer, p.sign_bytes());
+  const std::uint32_t receiver = (p.proposer + 1) % 4;
+  EXPECT_EQ(net.machines[receiver]->on_proposal(p).status.error().code, "block-hash-mismatch");
+  p.proposer = (p.proposer + 1) % 4;
+  p.signature = net.keys.sign(p.proposer, p.sign_bytes());
+  EXPECT_EQ(net.machines[(p.proposer + 1) % 4]->on_proposal(p).status.error().code,
+            "wrong-proposer");
+}
+
+TEST(StateMachine, CommitCertificateFromAPeerDecidesALaggard) {
+  Lockstep net(4);
+  net.start();
+  net.drain();
+  const Commit& decided = net.commits[0].second;
+  FakeSigner signer(net.keys, 3);
+  Config config;
+  config.chain_id = net.chain_id;
+  config.self = 3;
+  StateMachine late(config, signer, net.hasher);
+  (void)late.start_height(0, ValidatorSet::equal(4));
+  std::vector<Vote> short_of_quorum(decided.precommits.begin(), decided.precommits.begin() + 2);
+  EXPECT_EQ(late.on_commit_certificate(decided.block, short_of_quorum).status.error().code,
+            "bad-certificate");
+  const Outcome outcome = late.on_commit_certificate(decided.block, decided.precommits);
+  ASSERT_TRUE(outcome.status) << outcome.status.error().message;
+  EXPECT_EQ(late.phase(), Phase::kDecided);
+}
+
+}  // namespace
+}  // namespace fedchain::consensus

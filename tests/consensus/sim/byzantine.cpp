@@ -180,7 +180,8 @@ class ForgeSignatures final : public Strategy {
   }
 };
 
-// Honest, and with every own vote re-sends two old messages it received, from any height.
+// Honest, and with every own vote it broadcasts re-sends two old messages it received,
+// from any height and round.
 class ReplayOld final : public Strategy {
  public:
   void on_receive(ByzantineContext& ctx, const Message& message) override {
@@ -193,7 +194,7 @@ class ReplayOld final : public Strategy {
   void on_send(ByzantineContext& ctx, std::optional<std::uint32_t> to,
                const Message& message) override {
     Strategy::on_send(ctx, to, message);
-    if (own_vote(ctx, message) == nullptr || seen_.empty()) return;
+    if (own_vote(ctx, message) == nullptr || to || seen_.empty()) return;
     for (int i = 0; i < 2; ++i) ctx.broadcast(seen_[ctx.rng()() % seen_.size()]);
   }
 
