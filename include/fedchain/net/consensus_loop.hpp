@@ -1,0 +1,74 @@
+// The progress loop that connects one rank's consensus state machine to the MPI
+// transport: decodes what arrives (undecodable messages are counted and dropped), fires
+// timeouts from a monotonic clock, asks the application, and sends what the machine says.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "fedchain/consensus/state_machine.hpp"
+#include "fedchain/net/transport.hpp"
+
+namespace fedchain::net {
+
+class Application {
+ public:
+  virtual ~Application() = default;
+  virtual Bytes propose_block(std::uint64_t height, std::uint32_t round) = 0;
+  virtual bool validate_block(std::uint64_t height, const Hash32& block_hash, ByteView block) = 0;
+  // Stores the decided block and its certificate; returns the next height's validator set.
+  virtual Result<consensus::ValidatorSet> commit(const consensus::Commit& commit) = 0;
+  virtual void evidence(const consensus::EquivocationFound& /*found*/) {}
+};
+
+// Sends one message: to a rank, or to every other rank when `to` is empty.
+using SendFn = std::function<void(std::optional<std::uint32_t> to, const consensus::Message&)>;
+
+// Sits between the machine and the wire on a rank chosen for a fault experiment (the job
+// file's [faults]); production ranks have none.
+class OutboundFilter {
+ public:
+  virtual ~OutboundFilter() = default;
+  virtual void on_send(std::optional<std::uint32_t> to, const consensus::Message& message,
+                       const SendFn& send) = 0;
+};
+
+struct LoopStats {
+  std::uint64_t messages = 0;
+  std::uint64_t undecodable = 0;
+  std::map<std::string, std::uint64_t> refused;  // by reject code
+  std::uint64_t timeouts_fired = 0;
+};
+
+class ConsensusLoop {
+ public:
+  ConsensusLoop(consensus::StateMachine& machine, Transport& transport, Application& app,
+                OutboundFilter* filter = nullptr);
+
+  // Starts `first_height` and drives the machine until it has committed every height below
+  // `until_height`, then keeps answering until every rank is done (Transport::finish).
+  // Fails on an MPI error or when `limit` passes first.
+  Status run(std::uint64_t first_height, consensus::ValidatorSet first_set,
+             std::uint64_t until_height, std::chrono::milliseconds limit);
+
+  const LoopStats& stats() const { return stats_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  Status apply(consensus::Outcome outcome);
+  void send(std::optional<std::uint32_t> to, const consensus::Message& message);
+
+  consensus::StateMachine& machine_;
+  Transport& transport_;
+  Application& app_;
+  OutboundFilter* filter_;
+  std::multimap<Clock::time_point, consensus::Timeout> timers_;
+  Status send_status_;
+  LoopStats stats_;
+};
+
+}  // namespace fedchain::net

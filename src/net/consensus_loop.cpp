@@ -1,0 +1,109 @@
+// The consensus progress loop over MPI (see consensus_loop.hpp).
+#include "fedchain/net/consensus_loop.hpp"
+
+#include <thread>
+
+namespace fedchain::net {
+
+using consensus::Outcome;
+
+ConsensusLoop::ConsensusLoop(consensus::StateMachine& machine, Transport& transport,
+                             Application& app, OutboundFilter* filter)
+    : machine_(machine), transport_(transport), app_(app), filter_(filter) {}
+
+void ConsensusLoop::send(std::optional<std::uint32_t> to, const consensus::Message& message) {
+  const Bytes bytes = consensus::encode_message(message);
+  auto one = [&](std::uint32_t rank) {
+    if (auto st = transport_.send(rank, bytes); !st && send_status_) send_status_ = st;
+  };
+  if (to) return one(*to);
+  for (std::uint32_t rank = 0; rank < transport_.size(); ++rank) {
+    if (rank != transport_.rank()) one(rank);
+  }
+}
+
+Status ConsensusLoop::apply(Outcome outcome) {
+  if (!outcome.status) ++stats_.refused[outcome.status.error().code];
+  const SendFn send_fn = [this](std::optional<std::uint32_t> to,
+                                const consensus::Message& message) { send(to, message); };
+  for (consensus::Action& action : outcome.actions) {
+    if (auto* b = std::get_if<consensus::Broadcast>(&action)) {
+      filter_ ? filter_->on_send(std::nullopt, b->message, send_fn)
+              : send(std::nullopt, b->message);
+    } else if (auto* s = std::get_if<consensus::SendTo>(&action)) {
+      filter_ ? filter_->on_send(s->validator, s->message, send_fn)
+              : send(s->validator, s->message);
+    } else if (auto* t = std::get_if<consensus::ScheduleTimeout>(&action)) {
+      timers_.emplace(Clock::now() + std::chrono::milliseconds(t->after_ms), t->timeout);
+    } else if (auto* r = std::get_if<consensus::RequestBlock>(&action)) {
+      if (auto st = apply(machine_.on_block_ready(r->height, r->round,
+                                                  app_.propose_block(r->height, r->round)));
+          !st) {
+        return st;
+      }
+    } else if (auto* v = std::get_if<consensus::ValidateBlock>(&action)) {
+      const bool ok = app_.validate_block(v->height, v->block_hash, v->block);
+      if (auto st = apply(machine_.on_block_validated(v->height, v->block_hash, ok)); !st) {
+        return st;
+      }
+    } else if (auto* c = std::get_if<consensus::Commit>(&action)) {
+      auto next = app_.commit(*c);
+      if (!next) return next.error();
+      timers_.clear();  // every pending timeout belongs to the finished height
+      if (auto st = apply(machine_.start_height(c->height + 1, std::move(next).value())); !st) {
+        return st;
+      }
+    } else if (auto* e = std::get_if<consensus::EquivocationFound>(&action)) {
+      app_.evidence(*e);
+    }
+  }
+  Status st = send_status_;
+  send_status_ = Status{};
+  return st;
+}
+
+Status ConsensusLoop::run(std::uint64_t first_height, consensus::ValidatorSet first_set,
+                          std::uint64_t until_height, std::chrono::milliseconds limit) {
+  const auto deadline = Clock::now() + limit;
+  if (auto st = apply(machine_.start_height(first_height, std::move(first_set))); !st) return st;
+  bool finishing = false;
+  for (;;) {
+    bool busy = false;
+    for (int batch = 0; batch < 64; ++batch) {
+      auto incoming = transport_.poll();
+      if (!incoming) return incoming.error();
+      if (!*incoming) break;
+      busy = true;
+      ++stats_.messages;
+      auto message = consensus::decode_message((*incoming)->bytes);
+      if (!message) {
+        ++stats_.undecodable;
+        ++transport_.stats().dropped_undecodable;
+        continue;
+      }
+      if (auto st = apply(machine_.on_message(*message)); !st) return st;
+    }
+    const auto now = Clock::now();
+    while (!timers_.empty() && timers_.begin()->first <= now) {
+      const consensus::Timeout timeout = timers_.begin()->second;
+      timers_.erase(timers_.begin());
+      ++stats_.timeouts_fired;
+      busy = true;
+      if (auto st = apply(machine_.on_timeout(timeout)); !st) return st;
+    }
+    if (auto st = transport_.progress(); !st) return st;
+    if (!finishing && machine_.height() >= until_height) {
+      finishing = true;
+      if (auto st = transport_.finish(); !st) return st;
+    }
+    if (finishing && transport_.finished()) return {};
+    if (now > deadline) {
+      return runtime_error("consensus on rank {} reached height {} of {} before the time limit",
+                           transport_.rank(), machine_.height(), until_height);
+    }
+    // Ranks are often oversubscribed on test machines: give the core away when idle.
+    if (!busy) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+}
+
+}  // namespace fedchain::net

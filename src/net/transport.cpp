@@ -1,0 +1,163 @@
+// MPI point-to-point transport for consensus messages (see transport.hpp).
+#include "fedchain/net/transport.hpp"
+
+#include <list>
+
+#include <mpi.h>
+
+namespace fedchain::net {
+
+namespace {
+constexpr int kConsensusTag = 7;
+
+Error mpi_error(const char* what, int code) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  return runtime_error("MPI {} failed: {}", what,
+                       std::string(text, static_cast<std::size_t>(length)));
+}
+}  // namespace
+
+struct Transport::State {
+  MPI_Comm comm = MPI_COMM_NULL;
+  int rank = 0;
+  int size = 1;
+  std::size_t max_message_bytes = 0;
+  struct PendingSend {
+    MPI_Request request = MPI_REQUEST_NULL;
+    Bytes bytes;
+  };
+  std::list<PendingSend> pending;
+  // Shutdown: 0 running; 1 waiting for everyone to stop sending; 2 waiting for our own
+  // sends; 3 waiting for everyone's sends; 4 done.
+  int phase = 0;
+  MPI_Request barrier = MPI_REQUEST_NULL;
+  TransportStats stats;
+};
+
+Transport::Transport() : state_(std::make_unique<State>()) {}
+
+Transport::~Transport() {
+  if (state_->comm != MPI_COMM_NULL) {
+    for (auto& p : state_->pending) MPI_Request_free(&p.request);
+    MPI_Comm_free(&state_->comm);
+  }
+}
+
+Result<std::unique_ptr<Transport>> Transport::create(std::size_t max_message_bytes) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) return runtime_error("MPI is not initialised");
+  std::unique_ptr<Transport> t(new Transport());
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  if (int rc = MPI_Comm_dup(MPI_COMM_WORLD, &t->state_->comm); rc != MPI_SUCCESS) {
+    return mpi_error("Comm_dup", rc);
+  }
+  MPI_Comm_set_errhandler(t->state_->comm, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(t->state_->comm, &t->state_->rank);
+  MPI_Comm_size(t->state_->comm, &t->state_->size);
+  t->state_->max_message_bytes = max_message_bytes;
+  return t;
+}
+
+std::uint32_t Transport::rank() const {
+  return static_cast<std::uint32_t>(state_->rank);
+}
+std::uint32_t Transport::size() const {
+  return static_cast<std::uint32_t>(state_->size);
+}
+TransportStats& Transport::stats() {
+  return state_->stats;
+}
+
+Status Transport::send(std::uint32_t to, Bytes bytes) {
+  if (to >= size()) return runtime_error("send to rank {} of {}", to, size());
+  if (state_->phase != 0) return {};  // finished: nothing new goes out
+  auto& p = state_->pending.emplace_back();
+  p.bytes = std::move(bytes);
+  const int rc = MPI_Isend(p.bytes.data(), static_cast<int>(p.bytes.size()), MPI_BYTE,
+                           static_cast<int>(to), kConsensusTag, state_->comm, &p.request);
+  if (rc != MPI_SUCCESS) {
+    state_->pending.pop_back();
+    return mpi_error("Isend", rc);
+  }
+  ++state_->stats.sent;
+  state_->stats.bytes_sent += p.bytes.size();
+  return {};
+}
+
+Result<std::optional<Incoming>> Transport::poll() {
+  for (;;) {
+    int flag = 0;
+    MPI_Status status;
+    if (int rc = MPI_Iprobe(MPI_ANY_SOURCE, kConsensusTag, state_->comm, &flag, &status);
+        rc != MPI_SUCCESS) {
+      return mpi_error("Iprobe", rc);
+    }
+    if (!flag) return std::optional<Incoming>{};
+    int count = 0;
+    MPI_Get_count(&status, MPI_BYTE, &count);
+    Incoming in;
+    in.from = static_cast<std::uint32_t>(status.MPI_SOURCE);
+    in.bytes.resize(static_cast<std::size_t>(count));
+    if (int rc = MPI_Recv(in.bytes.data(), count, MPI_BYTE, status.MPI_SOURCE, kConsensusTag,
+                          state_->comm, MPI_STATUS_IGNORE);
+        rc != MPI_SUCCESS) {
+      return mpi_error("Recv", rc);
+    }
+    if (in.bytes.size() > state_->max_message_bytes) {
+      ++state_->stats.dropped_oversized;
+      continue;
+    }
+    ++state_->stats.received;
+    state_->stats.bytes_received += in.bytes.size();
+    return std::optional<Incoming>{std::move(in)};
+  }
+}
+
+Status Transport::progress() {
+  for (auto it = state_->pending.begin(); it != state_->pending.end();) {
+    int done = 0;
+    if (int rc = MPI_Test(&it->request, &done, MPI_STATUS_IGNORE); rc != MPI_SUCCESS) {
+      return mpi_error("Test", rc);
+    }
+    it = done ? state_->pending.erase(it) : std::next(it);
+  }
+  return {};
+}
+
+Status Transport::finish() {
+  if (state_->phase != 0) return {};
+  state_->phase = 1;
+  if (int rc = MPI_Ibarrier(state_->comm, &state_->barrier); rc != MPI_SUCCESS) {
+    return mpi_error("Ibarrier", rc);
+  }
+  return {};
+}
+
+// WARNING: a rank may not stop receiving while a peer's send to it is incomplete, nor
+// before every rank has stopped sending: hence two barriers around "my sends are done".
+bool Transport::finished() {
+  if (auto st = progress(); !st) return true;
+  int done = 0;
+  switch (state_->phase) {
+    case 1:
+      MPI_Test(&state_->barrier, &done, MPI_STATUS_IGNORE);
+      if (done) state_->phase = 2;
+      return false;
+    case 2:
+      if (!state_->pending.empty()) return false;
+      MPI_Ibarrier(state_->comm, &state_->barrier);
+      state_->phase = 3;
+      return false;
+    case 3:
+      MPI_Test(&state_->barrier, &done, MPI_STATUS_IGNORE);
+      if (done) state_->phase = 4;
+      return done != 0;
+    default:
+      return state_->phase == 4;
+  }
+}
+
+}  // namespace fedchain::net
