@@ -66,13 +66,16 @@ class CpuBackend final : public Backend {
                       float* dx, float* dw, float* db) override {
     cpu::dense_backward(s, x, w, dy, dx, dw, db);
   }
-  void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
-                      float* cols) override {
-    cpu::conv2d_forward(s, x, w, b, y, cols);
+  std::int64_t conv2d_workspace(const ConvShape& s) const override {
+    return cpu::conv2d_workspace(s);
   }
-  void conv2d_backward(const ConvShape& s, const float* cols, const float* w, const float* dy,
-                       float* dx, float* dw, float* db, float* dcols) override {
-    cpu::conv2d_backward(s, cols, w, dy, dx, dw, db, dcols);
+  void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
+                      float* workspace) override {
+    cpu::conv2d_forward(s, x, w, b, y, workspace);
+  }
+  void conv2d_backward(const ConvShape& s, const float* x, const float* w, const float* dy,
+                       float* dx, float* dw, float* db, float* workspace) override {
+    cpu::conv2d_backward(s, x, w, dy, dx, dw, db, workspace);
   }
   void maxpool2x2_forward(const PoolShape& s, const float* x, float* y) override {
     cpu::maxpool2x2_forward(s, x, y);

@@ -133,29 +133,67 @@ void col2im(const ConvShape& s, const T* dcols, T* dx) {
   }
 }
 
-template <typename T>
-void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y, T* cols) {
-  im2col(s, x, cols);
-  const std::int64_t rows = s.batch * s.out_height() * s.out_width();
-  ConstMatrixMap<T> patches(cols, rows, s.patch_size());
-  ConstMatrixMap<T> weight(w, s.out_channels, s.patch_size());
-  MatrixMap<T> output(y, rows, s.out_channels);
-  output.noalias() = patches * weight.transpose();
-  output.rowwise() += ConstRowVectorMap<T>(b, s.out_channels);
+// Convolutions walk the batch in blocks small enough that the block's im2col matrix stays
+// in cache while the GEMM reads it (conv2 of the cnn has 627 KB of patches per sample).
+inline constexpr std::int64_t kConvBlockFloats = std::int64_t{1} << 19;
+
+inline std::int64_t conv_block_samples(const ConvShape& s, std::int64_t block_floats) {
+  const std::int64_t per_sample = s.out_height() * s.out_width() * s.patch_size();
+  return std::clamp<std::int64_t>(block_floats / std::max<std::int64_t>(per_sample, 1), 1,
+                                  std::max<std::int64_t>(s.batch, 1));
+}
+
+// Floats of scratch that conv2d_forward and conv2d_backward need: one block's im2col
+// matrix and its gradient. Tests pass a small block_floats to split tiny batches too.
+inline std::int64_t conv2d_workspace(const ConvShape& s,
+                                     std::int64_t block_floats = kConvBlockFloats) {
+  return 2 * conv_block_samples(s, block_floats) * s.out_height() * s.out_width() * s.patch_size();
 }
 
 template <typename T>
-void conv2d_backward(const ConvShape& s, const T* cols, const T* w, const T* dy, T* dx, T* dw,
-                     T* db, T* dcols) {
-  const std::int64_t rows = s.batch * s.out_height() * s.out_width();
-  ConstMatrixMap<T> patches(cols, rows, s.patch_size());
+void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y, T* workspace,
+                    std::int64_t block_floats = kConvBlockFloats) {
+  const std::int64_t block = conv_block_samples(s, block_floats);
+  const std::int64_t pixels = s.out_height() * s.out_width();
   ConstMatrixMap<T> weight(w, s.out_channels, s.patch_size());
-  ConstMatrixMap<T> grad_out(dy, rows, s.out_channels);
-  MatrixMap<T>(dw, s.out_channels, s.patch_size()).noalias() = grad_out.transpose() * patches;
-  RowVectorMap<T>(db, s.out_channels).noalias() = grad_out.colwise().sum();
-  if (dx == nullptr) return;
-  MatrixMap<T>(dcols, rows, s.patch_size()).noalias() = grad_out * weight;
-  col2im(s, dcols, dx);
+  for (std::int64_t first = 0; first < s.batch; first += block) {
+    ConvShape part = s;
+    part.batch = std::min(block, s.batch - first);
+    im2col(part, x + first * s.height * s.width * s.in_channels, workspace);
+    ConstMatrixMap<T> patches(workspace, part.batch * pixels, s.patch_size());
+    MatrixMap<T> output(y + first * pixels * s.out_channels, part.batch * pixels, s.out_channels);
+    output.noalias() = patches * weight.transpose();
+    output.rowwise() += ConstRowVectorMap<T>(b, s.out_channels);
+  }
+}
+
+// Rebuilds each block's im2col from x rather than keeping the whole batch's from forward:
+// less memory and traffic than reading it back. dw sums the blocks in order.
+template <typename T>
+void conv2d_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db,
+                     T* workspace, std::int64_t block_floats = kConvBlockFloats) {
+  const std::int64_t block = conv_block_samples(s, block_floats);
+  const std::int64_t pixels = s.out_height() * s.out_width();
+  T* cols = workspace;
+  T* dcols = workspace + block * pixels * s.patch_size();
+  ConstMatrixMap<T> weight(w, s.out_channels, s.patch_size());
+  MatrixMap<T> grad_weight(dw, s.out_channels, s.patch_size());
+  grad_weight.setZero();
+  RowVectorMap<T>(db, s.out_channels).noalias() =
+      ConstMatrixMap<T>(dy, s.batch * pixels, s.out_channels).colwise().sum();
+  for (std::int64_t first = 0; first < s.batch; first += block) {
+    ConvShape part = s;
+    part.batch = std::min(block, s.batch - first);
+    const std::int64_t image = s.height * s.width * s.in_channels;
+    im2col(part, x + first * image, cols);
+    ConstMatrixMap<T> patches(cols, part.batch * pixels, s.patch_size());
+    ConstMatrixMap<T> grad_out(dy + first * pixels * s.out_channels, part.batch * pixels,
+                               s.out_channels);
+    grad_weight.noalias() += grad_out.transpose() * patches;
+    if (dx == nullptr) continue;
+    MatrixMap<T>(dcols, part.batch * pixels, s.patch_size()).noalias() = grad_out * weight;
+    col2im(part, dcols, dx + first * image);
+  }
 }
 
 template <typename T>

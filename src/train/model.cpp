@@ -37,7 +37,6 @@ struct Layer {
   bool output_layer = false;     // initialised with Glorot rather than He
   bool needs_input_grad = true;  // false before the first layer with parameters
   Buffer output;                 // (max_batch, out) unless the layer works in place
-  Buffer cols;                   // conv: im2col of the last forward
   const float* input = nullptr;  // what the last forward read
   float* result = nullptr;       // where the last forward wrote
 
@@ -159,7 +158,7 @@ struct Model::Impl {
   Buffer gradients;
   Buffer grad_a;  // ping-pong activation gradients, (max_batch, largest layer output)
   Buffer grad_b;
-  Buffer dcols;  // conv backward scratch, (largest cols)
+  Buffer workspace;  // conv scratch, the largest conv2d_workspace of any layer
 };
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -181,7 +180,7 @@ Result<Model> Model::create(Backend& backend, const ModelConfig& config, std::in
     return backend.allocate(static_cast<std::size_t>(floats) * sizeof(float));
   };
   std::int64_t largest_activation = config.height * config.width * config.channels;
-  std::int64_t largest_cols = 0;
+  std::int64_t largest_workspace = 0;
   bool seen_parameters = false;
   for (std::size_t i = 0; i < impl->layers.size(); ++i) {
     Layer& layer = impl->layers[i];
@@ -205,11 +204,8 @@ Result<Model> Model::create(Backend& backend, const ModelConfig& config, std::in
       impl->parameter_count += units;
     }
     if (layer.kind == LayerKind::kConv) {
-      const std::int64_t cols = layer.conv(max_batch).cols_size();
-      largest_cols = std::max(largest_cols, cols);
-      auto buffer = alloc(cols);
-      if (!buffer) return buffer.error();
-      layer.cols = std::move(buffer.value());
+      largest_workspace =
+          std::max(largest_workspace, backend.conv2d_workspace(layer.conv(max_batch)));
     }
     if (layer.kind == LayerKind::kDense || layer.kind == LayerKind::kConv ||
         layer.kind == LayerKind::kMaxPool) {
@@ -229,7 +225,7 @@ Result<Model> Model::create(Backend& backend, const ModelConfig& config, std::in
                                 std::pair{&impl->gradients, impl->parameter_count},
                                 std::pair{&impl->grad_a, max_batch * largest_activation},
                                 std::pair{&impl->grad_b, max_batch * largest_activation},
-                                std::pair{&impl->dcols, largest_cols}}) {
+                                std::pair{&impl->workspace, largest_workspace}}) {
     auto allocated = alloc(floats);
     if (!allocated) return allocated.error();
     *buffer = std::move(allocated.value());
@@ -323,7 +319,7 @@ const float* Model::forward(const float* input, std::int64_t batch) {
       case LayerKind::kConv:
         layer.result = layer.output.f32();
         backend.conv2d_forward(layer.conv(batch), x, params + layer.weight_offset,
-                               params + layer.bias_offset, layer.result, layer.cols.f32());
+                               params + layer.bias_offset, layer.result, impl_->workspace.f32());
         break;
       case LayerKind::kMaxPool:
         layer.result = layer.output.f32();
@@ -360,9 +356,9 @@ void Model::backward(const float* dlogits) {
                                dx, grads + layer.weight_offset, grads + layer.bias_offset);
         break;
       case LayerKind::kConv:
-        backend.conv2d_backward(layer.conv(batch), layer.cols.f32(), params + layer.weight_offset,
-                                dy, dx, grads + layer.weight_offset, grads + layer.bias_offset,
-                                impl_->dcols.f32());
+        backend.conv2d_backward(layer.conv(batch), layer.input, params + layer.weight_offset, dy,
+                                dx, grads + layer.weight_offset, grads + layer.bias_offset,
+                                impl_->workspace.f32());
         break;
       case LayerKind::kMaxPool:
         backend.maxpool2x2_backward(layer.pool(batch), layer.input, dy, dx_buffer);

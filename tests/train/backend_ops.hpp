@@ -103,20 +103,19 @@ inline void check_conv2d(Backend& backend, const ConvShape& s) {
   const auto w = random_floats(std::size_t(s.out_channels * s.patch_size()), 6);
   const auto b = random_floats(std::size_t(s.out_channels), 7);
   const auto dy = random_floats(out_size, 8);
-  const auto cols_size = std::size_t(s.cols_size());
-  std::vector<double> y(out_size), cols(cols_size), dcols(cols_size), dx(in_size), dw(w.size()),
-      db(b.size());
+  std::vector<double> y(out_size), workspace(std::size_t(cpu::conv2d_workspace(s))), dx(in_size),
+      dw(w.size()), db(b.size());
   const auto xd = widen(x), wd = widen(w), bd = widen(b), dyd = widen(dy);
-  cpu::conv2d_forward(s, xd.data(), wd.data(), bd.data(), y.data(), cols.data());
-  cpu::conv2d_backward(s, cols.data(), wd.data(), dyd.data(), dx.data(), dw.data(), db.data(),
-                       dcols.data());
+  cpu::conv2d_forward(s, xd.data(), wd.data(), bd.data(), y.data(), workspace.data());
+  cpu::conv2d_backward(s, xd.data(), wd.data(), dyd.data(), dx.data(), dw.data(), db.data(),
+                       workspace.data());
 
   DeviceArrays d(backend);
-  float *y_out = d.zeros(out_size), *cols_out = d.zeros(cols_size), *dcols_out = d.zeros(cols_size),
+  float *y_out = d.zeros(out_size), *work = d.zeros(std::size_t(backend.conv2d_workspace(s))),
         *dx_out = d.zeros(in_size), *dw_out = d.zeros(w.size()), *db_out = d.zeros(b.size());
   const float *x_in = d.put(x), *w_in = d.put(w), *b_in = d.put(b), *dy_in = d.put(dy);
-  backend.conv2d_forward(s, x_in, w_in, b_in, y_out, cols_out);
-  backend.conv2d_backward(s, cols_out, w_in, dy_in, dx_out, dw_out, db_out, dcols_out);
+  backend.conv2d_forward(s, x_in, w_in, b_in, y_out, work);
+  backend.conv2d_backward(s, x_in, w_in, dy_in, dx_out, dw_out, db_out, work);
   const std::string shape = "conv2d " + std::to_string(s.height) + "x" + std::to_string(s.width) +
                             "x" + std::to_string(s.in_channels) + " k" + std::to_string(s.kernel) +
                             " s" + std::to_string(s.stride) + " p" + std::to_string(s.padding);

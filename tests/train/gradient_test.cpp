@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -61,10 +62,12 @@ TEST(Gradient, Dense) {
   expect_matches_finite_differences("db", b, db, loss);
 }
 
-class ConvGradient : public ::testing::TestWithParam<ConvShape> {};
+// (shape, block_floats): a block of 1 float splits the batch into one-sample blocks, so
+// the blocked walk (and dw's sum over blocks) is checked too.
+class ConvGradient : public ::testing::TestWithParam<std::tuple<ConvShape, std::int64_t>> {};
 
 TEST_P(ConvGradient, MatchesFiniteDifferences) {
-  const ConvShape s = GetParam();
+  const auto [s, block_floats] = GetParam();
   const auto in_size = static_cast<std::size_t>(s.batch * s.height * s.width * s.in_channels);
   const auto out_size =
       static_cast<std::size_t>(s.batch * s.out_height() * s.out_width() * s.out_channels);
@@ -72,17 +75,15 @@ TEST_P(ConvGradient, MatchesFiniteDifferences) {
   Vec x = random_vector(in_size, 5), w = random_vector(w_size, 6),
       b = random_vector(static_cast<std::size_t>(s.out_channels), 7);
   const Vec r = random_vector(out_size, 8);
-  Vec cols(static_cast<std::size_t>(s.cols_size())), dcols(cols.size());
+  Vec workspace(static_cast<std::size_t>(cpu::conv2d_workspace(s, block_floats)));
   auto loss = [&] {
-    Vec y(out_size), scratch(cols.size());
-    cpu::conv2d_forward(s, x.data(), w.data(), b.data(), y.data(), scratch.data());
+    Vec y(out_size);
+    cpu::conv2d_forward(s, x.data(), w.data(), b.data(), y.data(), workspace.data(), block_floats);
     return dot(y, r);
   };
-  Vec y(out_size);
-  cpu::conv2d_forward(s, x.data(), w.data(), b.data(), y.data(), cols.data());
   Vec dx(in_size), dw(w_size), db(b.size());
-  cpu::conv2d_backward(s, cols.data(), w.data(), r.data(), dx.data(), dw.data(), db.data(),
-                       dcols.data());
+  cpu::conv2d_backward(s, x.data(), w.data(), r.data(), dx.data(), dw.data(), db.data(),
+                       workspace.data(), block_floats);
   expect_matches_finite_differences("dx", x, dx, loss);
   expect_matches_finite_differences("dw", w, dw, loss);
   expect_matches_finite_differences("db", b, db, loss);
@@ -91,11 +92,12 @@ TEST_P(ConvGradient, MatchesFiniteDifferences) {
 // (batch, height, width, in, out, kernel, stride, padding): odd sizes, strides, padding
 // wider and narrower than the kernel's half, one input channel as in the first layer.
 INSTANTIATE_TEST_SUITE_P(Shapes, ConvGradient,
-                         ::testing::Values(ConvShape{2, 5, 6, 3, 4, 3, 1, 1},
-                                           ConvShape{1, 7, 7, 2, 3, 3, 2, 0},
-                                           ConvShape{2, 6, 5, 1, 2, 5, 1, 2},
-                                           ConvShape{1, 8, 8, 2, 2, 3, 2, 1},
-                                           ConvShape{3, 4, 4, 2, 1, 1, 1, 0}));
+                         ::testing::Combine(::testing::Values(ConvShape{2, 5, 6, 3, 4, 3, 1, 1},
+                                                              ConvShape{1, 7, 7, 2, 3, 3, 2, 0},
+                                                              ConvShape{2, 6, 5, 1, 2, 5, 1, 2},
+                                                              ConvShape{1, 8, 8, 2, 2, 3, 2, 1},
+                                                              ConvShape{3, 4, 4, 2, 1, 1, 1, 0}),
+                                            ::testing::Values(std::int64_t{1} << 19, 1)));
 
 TEST(Gradient, MaxPool) {
   const PoolShape s{2, 5, 4, 3};  // odd height: the last row is dropped

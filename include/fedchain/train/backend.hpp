@@ -64,9 +64,6 @@ struct ConvShape {
   std::int64_t out_height() const { return (height + 2 * padding - kernel) / stride + 1; }
   std::int64_t out_width() const { return (width + 2 * padding - kernel) / stride + 1; }
   std::int64_t patch_size() const { return kernel * kernel * in_channels; }  // im2col row
-  // Floats of the im2col matrix (B * OH * OW, kh * kw * C) that forward fills and
-  // backward reads.
-  std::int64_t cols_size() const { return batch * out_height() * out_width() * patch_size(); }
 };
 
 // Max-pooling with a 2x2 window and stride 2; an odd trailing row or column is dropped.
@@ -119,14 +116,14 @@ class Backend {
   virtual void dense_backward(const DenseShape& s, const float* x, const float* w, const float* dy,
                               float* dx, float* dw, float* db) = 0;
 
-  // y (B, OH, OW, O) from x (B, H, W, C), w (O, k, k, C), b (O); fills cols
-  // (s.cols_size() floats) with the im2col matrix for backward.
+  // Floats of scratch the conv ops need for shape s (the backend decides how it blocks).
+  virtual std::int64_t conv2d_workspace(const ConvShape& s) const = 0;
+  // y (B, OH, OW, O) from x (B, H, W, C), w (O, k, k, C), b (O), through im2col + GEMM.
   virtual void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b,
-                              float* y, float* cols) = 0;
-  // Reads cols from forward; dcols is scratch of s.cols_size() floats (unused when dx is
-  // null).
-  virtual void conv2d_backward(const ConvShape& s, const float* cols, const float* w,
-                               const float* dy, float* dx, float* dw, float* db, float* dcols) = 0;
+                              float* y, float* workspace) = 0;
+  // Reads the forward's x (not its output); dx may be null.
+  virtual void conv2d_backward(const ConvShape& s, const float* x, const float* w, const float* dy,
+                               float* dx, float* dw, float* db, float* workspace) = 0;
 
   // y (B, H/2, W/2, C); backward routes dy to the first maximum of each window.
   virtual void maxpool2x2_forward(const PoolShape& s, const float* x, float* y) = 0;
