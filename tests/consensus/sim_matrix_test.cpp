@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "simulator.hpp"
@@ -32,8 +33,8 @@ std::uint64_t seeds_per_cell() {
 }
 
 std::string replay_hint(const Scenario& s) {
-  return "replay: FEDCHAIN_SIM_REPLAY='" + describe(s) +
-         "' consensus_sim_test --gtest_filter=Replay.*";
+  return fmt::format("replay: FEDCHAIN_SIM_REPLAY='{}' consensus_sim_test --gtest_filter=Replay.*",
+                     describe(s));
 }
 
 struct Cell {
@@ -84,8 +85,7 @@ TEST_P(Matrix, SafeLiveAndEvidenceCommitted) {
 }
 
 std::string cell_name(const ::testing::TestParamInfo<Cell>& info) {
-  std::string mix(name(info.param.mix));
-  return "N" + std::to_string(info.param.n) + "_" + mix;
+  return fmt::format("N{}_{}", info.param.n, name(info.param.mix));
 }
 
 std::vector<Cell> all_cells() {
