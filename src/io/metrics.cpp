@@ -49,7 +49,7 @@ Result<std::ofstream> open_append(const std::filesystem::path& path) {
 
 const char* MetricsLog::csv_header() {
   return "height,round_s,train_s,quantize_s,hash_s,exchange_s,aggregate_s,consensus_s,store_s,"
-         "bytes_sent,train_loss,test_loss,test_acc,proposer,commit_round,state_root";
+         "eval_s,bytes_sent,train_loss,test_loss,test_acc,proposer,commit_round,state_root";
 }
 
 Result<MetricsLog> MetricsLog::create(const std::filesystem::path& csv,
@@ -87,10 +87,10 @@ Result<MetricsLog> MetricsLog::resume(const std::filesystem::path& csv,
 
 Status MetricsLog::append(const MetricsRow& r) {
   csv_ << fmt::format(
-      "{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{},{},{},{},{},{},{}\n", r.height,
-      r.round_s, r.train_s, r.quantize_s, r.hash_s, r.exchange_s, r.aggregate_s, r.consensus_s,
-      r.store_s, r.bytes_sent, csv_number(r.train_loss), csv_number(r.test_loss),
-      csv_number(r.test_acc), r.proposer, r.commit_round, r.state_root);
+      "{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{},{},{},{},{},{},{}\n",
+      r.height, r.round_s, r.train_s, r.quantize_s, r.hash_s, r.exchange_s, r.aggregate_s,
+      r.consensus_s, r.store_s, r.eval_s, r.bytes_sent, csv_number(r.train_loss),
+      csv_number(r.test_loss), csv_number(r.test_acc), r.proposer, r.commit_round, r.state_root);
   const nlohmann::json row = {{"height", r.height},
                               {"round_s", r.round_s},
                               {"train_s", r.train_s},
@@ -100,6 +100,7 @@ Status MetricsLog::append(const MetricsRow& r) {
                               {"aggregate_s", r.aggregate_s},
                               {"consensus_s", r.consensus_s},
                               {"store_s", r.store_s},
+                              {"eval_s", r.eval_s},
                               {"bytes_sent", r.bytes_sent},
                               {"train_loss", json_number(r.train_loss)},
                               {"test_loss", json_number(r.test_loss)},

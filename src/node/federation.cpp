@@ -30,10 +30,11 @@ void print_round_line(const RoundReport& r, std::uint64_t rounds, double eta_s) 
       std::isnan(r.test_acc) ? std::string("   -   ") : fmt::format("{:.4f}", r.test_acc);
   std::printf(
       "%s\n",
-      fmt::format("round {}/{} | loss {:.4f} | acc {} | root {} | train {:.2f}s quant {:.3f}s "
-                  "exch {:.3f}s agg {:.3f}s store {:.3f}s | {:.2f}s/round | ETA {:.0f}s",
-                  r.height, rounds, r.train_loss, accuracy, r.state_root.substr(0, 12), r.train_s,
-                  r.quantize_s, r.exchange_s, r.aggregate_s, r.store_s, r.round_s, eta_s)
+      fmt::format(
+          "round {}/{} | loss {:.4f} | acc {} | root {} | train {:.2f}s quant {:.3f}s "
+          "exch {:.3f}s agg {:.3f}s store {:.3f}s eval {:.2f}s | {:.2f}s/round | ETA {:.0f}s",
+          r.height, rounds, r.train_loss, accuracy, r.state_root.substr(0, 12), r.train_s,
+          r.quantize_s, r.exchange_s, r.aggregate_s, r.store_s, r.eval_s, r.round_s, eta_s)
           .c_str());
   std::fflush(stdout);
 }
@@ -49,6 +50,7 @@ io::MetricsRow metrics_row(const RoundReport& r) {
   row.aggregate_s = r.aggregate_s;
   row.consensus_s = r.consensus_s;
   row.store_s = r.store_s;
+  row.eval_s = r.eval_s;
   row.bytes_sent = r.bytes_sent;
   row.train_loss = r.train_loss;
   row.test_loss = r.test_loss;

@@ -54,7 +54,7 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& optio
 struct RoundReport {
   std::uint64_t height = 0;
   double train_s = 0, quantize_s = 0, hash_s = 0, exchange_s = 0, aggregate_s = 0, consensus_s = 0,
-         store_s = 0, round_s = 0;
+         store_s = 0, eval_s = 0, round_s = 0;
   std::uint64_t bytes_sent = 0;        // by this rank in the exchange
   double train_loss = 0;               // mean over ranks, weighted by samples
   std::int64_t clipped = 0;            // coordinates clipped, summed over ranks

@@ -202,6 +202,7 @@ Result<RoundReport> run_round(Node& node) {
   if (height % static_cast<std::uint64_t>(node.job.job.eval_every) == 0 || height == rounds) {
     if (auto st = evaluate(node, report); !st) return st.error();
   }
+  report.eval_s = clock.lap();
 
   // 6. Store: checkpoint every k heights.
   const auto every = static_cast<std::uint64_t>(node.job.checkpoint.every);

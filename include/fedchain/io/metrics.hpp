@@ -22,6 +22,7 @@ struct MetricsRow {
   double aggregate_s = 0;        // the aggregation rule and the new parameters' state root
   double consensus_s = 0;        // proposal and votes until commit
   double store_s = 0;            // appending the block, checkpoints
+  double eval_s = 0;             // test-set evaluation, on rounds that evaluate
   std::uint64_t bytes_sent = 0;  // by rank 0 in this round
   double train_loss = 0;         // mean over ranks, weighted by samples
   double test_loss = 0;          // NaN on rounds without evaluation
