@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fedchain/consensus/validator_set.hpp"
+#include "fedchain/crypto/merkle.hpp"
+#include "fedchain/io/checkpoint.hpp"
 #include "fedchain/ledger/chain_store.hpp"
 #include "fedchain/ledger/crc32c.hpp"
 #include "test_chain.hpp"
@@ -130,6 +132,36 @@ TEST_F(CliTest, InspectPrintsATableAndJson) {
     EXPECT_EQ(rows[i]["txs"], b.block.txs().size());
     EXPECT_EQ(rows[i]["round"], b.certificate.round());
   }
+}
+
+// Checkpoints are checked against the block they name: its hash and its state root.
+TEST(VerifyCli, ChecksCheckpointsAgainstTheirBlock) {
+  TempDir dir;
+  std::vector<float> params(70000);
+  for (std::size_t i = 0; i < params.size(); ++i) params[i] = 0.001f * static_cast<float>(i);
+  const ByteView param_bytes(reinterpret_cast<const std::uint8_t*>(params.data()),
+                             params.size() * sizeof(float));
+  const Hash32 root = crypto::merkle_root(param_bytes, 65536);
+  TestChain chain({.proposer_rule = consensus_proposer});
+  chain.add_block();
+  chain.add_block({.state_root = root});
+  chain.write(dir.path());
+  const auto& block = chain.blocks()[1].block;
+  const io::CheckpointMeta meta{2, root, block.hash(), chain.genesis().chain_id()};
+  const io::TensorView tensor{"w", {70000}, params};
+  const auto path = dir.path() / "checkpoints" / "height-00000002.h5";
+  std::filesystem::create_directories(path.parent_path());
+  ASSERT_TRUE(io::write_checkpoint(path, meta, {&tensor, 1}));
+  const CommandResult good = fedchain("verify " + dir.path().string());
+  EXPECT_EQ(good.exit_code, 0) << good.output;
+  EXPECT_NE(good.output.find("1 checkpoints"), std::string::npos) << good.output;
+
+  params[12345] += 1.0f;  // a model that is not the one the block committed to
+  ASSERT_TRUE(io::write_checkpoint(path, meta, {&tensor, 1}));
+  const CommandResult bad = fedchain("verify " + dir.path().string());
+  EXPECT_EQ(bad.exit_code, 3) << bad.output;
+  EXPECT_NE(bad.output.find(": height 2:"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("[checkpoint-state-root]"), std::string::npos) << bad.output;
 }
 
 TEST(KeygenCli, WritesOwnerOnlyKeysAndRefusesToOverwrite) {

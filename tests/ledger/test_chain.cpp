@@ -88,7 +88,8 @@ Block TestChain::make_block(const NextBlock& next) const {
   while (!s.is_active(proposer)) proposer = (proposer + 1) % keys_.size();
   b.header.proposer = proposer_rule_ ? proposer_rule_(s, height, next.round) : proposer;
   b.header.time_ms = s.last_time_ms() + 1500;
-  b.header.state_root = crypto::sha256(as_bytes(fmt::format("model after {}", height)));
+  b.header.state_root =
+      next.state_root.value_or(crypto::sha256(as_bytes(fmt::format("model after {}", height))));
   b.header.chain_state_hash = s.hash();
   b.header.rule = genesis_.fields().rule;
   b.header.rejected_ranks = next.rejected_ranks;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 #include "fedchain/crypto/ed25519.hpp"
@@ -32,6 +33,7 @@ struct NextBlock {
   std::vector<std::uint32_t> rejected_ranks = {};
   std::vector<Evidence> evidence = {};
   std::vector<std::uint32_t> signers = {};  // empty: every active validator precommits
+  std::optional<Hash32> state_root = {};    // empty: a hash of "model after <height>"
 };
 
 class TestChain {
