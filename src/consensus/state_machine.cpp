@@ -137,6 +137,7 @@ Status StateMachine::accept_vote(const Vote& vote, std::vector<Action>& out) {
   }
   if (auto st = check_sender(vote.chain_id, vote.validator); !st) return st;
   if (vote.height > height_ + 1) {
+    ask_for_catchup(vote.validator, out);
     return reject("future-height", "vote for height {} beyond {}", vote.height, height_ + 1);
   }
   if (vote.round > round_ + config_.round_window) {
@@ -180,6 +181,7 @@ Status StateMachine::accept_proposal(const Proposal& proposal, std::vector<Actio
     return reject("old-height", "proposal for height {} below {}", proposal.height, height_);
   }
   if (proposal.height > height_ + 1) {
+    ask_for_catchup(proposal.proposer, out);
     return reject("future-height", "proposal for height {} beyond {}", proposal.height,
                   height_ + 1);
   }
@@ -280,6 +282,20 @@ void StateMachine::help_laggard(const Vote& vote, std::vector<Action>& out) {
   for (VoteType type : {VoteType::kPrevote, VoteType::kPrecommit}) {
     if (const Vote* own = votes_.find(vote.round, type, config_.self)) {
       out.push_back(SendTo{vote.validator, *own});
+    }
+  }
+}
+
+// A peer is heights ahead: its messages for those heights are dropped, so show it where we
+// are (our latest vote) and it answers with the decision we lack (serve_catchup).
+void StateMachine::ask_for_catchup(std::uint32_t peer, std::vector<Action>& out) {
+  if (peer == config_.self || !should_answer(asked_[peer], height_, round_)) return;
+  // A prevote first: a precommit of ours may sit in the peer's certificate, and those are
+  // never taken as asks (serve_catchup).
+  for (VoteType type : {VoteType::kPrevote, VoteType::kPrecommit}) {
+    if (const Vote* own = votes_.find(round_, type, config_.self)) {
+      out.push_back(SendTo{peer, *own});
+      return;
     }
   }
 }

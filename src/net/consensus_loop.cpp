@@ -50,6 +50,8 @@ Status ConsensusLoop::apply(Outcome outcome) {
       auto next = app_.commit(*c);
       if (!next) return next.error();
       timers_.clear();  // every pending timeout belongs to the finished height
+      committed_height_ = c->height;
+      if (hold_after_ && c->height >= *hold_after_) continue;
       if (auto st = apply(machine_.start_height(c->height + 1, std::move(next).value())); !st) {
         return st;
       }
@@ -62,6 +64,32 @@ Status ConsensusLoop::apply(Outcome outcome) {
   return st;
 }
 
+Status ConsensusLoop::poll_once(bool& busy) {
+  for (int batch = 0; batch < 64; ++batch) {
+    auto incoming = transport_.poll();
+    if (!incoming) return incoming.error();
+    if (!*incoming) break;
+    busy = true;
+    ++stats_.messages;
+    auto message = consensus::decode_message((*incoming)->bytes);
+    if (!message) {
+      ++stats_.undecodable;
+      ++transport_.stats().dropped_undecodable;
+      continue;
+    }
+    if (auto st = apply(machine_.on_message(*message)); !st) return st;
+  }
+  const auto now = Clock::now();
+  while (!timers_.empty() && timers_.begin()->first <= now) {
+    const consensus::Timeout timeout = timers_.begin()->second;
+    timers_.erase(timers_.begin());
+    ++stats_.timeouts_fired;
+    busy = true;
+    if (auto st = apply(machine_.on_timeout(timeout)); !st) return st;
+  }
+  return transport_.progress();
+}
+
 Status ConsensusLoop::run(std::uint64_t first_height, consensus::ValidatorSet first_set,
                           std::uint64_t until_height, std::chrono::milliseconds limit) {
   const auto deadline = Clock::now() + limit;
@@ -69,41 +97,51 @@ Status ConsensusLoop::run(std::uint64_t first_height, consensus::ValidatorSet fi
   bool finishing = false;
   for (;;) {
     bool busy = false;
-    for (int batch = 0; batch < 64; ++batch) {
-      auto incoming = transport_.poll();
-      if (!incoming) return incoming.error();
-      if (!*incoming) break;
-      busy = true;
-      ++stats_.messages;
-      auto message = consensus::decode_message((*incoming)->bytes);
-      if (!message) {
-        ++stats_.undecodable;
-        ++transport_.stats().dropped_undecodable;
-        continue;
-      }
-      if (auto st = apply(machine_.on_message(*message)); !st) return st;
-    }
-    const auto now = Clock::now();
-    while (!timers_.empty() && timers_.begin()->first <= now) {
-      const consensus::Timeout timeout = timers_.begin()->second;
-      timers_.erase(timers_.begin());
-      ++stats_.timeouts_fired;
-      busy = true;
-      if (auto st = apply(machine_.on_timeout(timeout)); !st) return st;
-    }
-    if (auto st = transport_.progress(); !st) return st;
+    if (auto st = poll_once(busy); !st) return st;
     if (!finishing && machine_.height() >= until_height) {
       finishing = true;
       if (auto st = transport_.finish(); !st) return st;
     }
     if (finishing && transport_.finished()) return {};
-    if (now > deadline) {
+    if (Clock::now() > deadline) {
       return runtime_error("consensus on rank {} reached height {} of {} before the time limit",
                            transport_.rank(), machine_.height(), until_height);
     }
     // Ranks are often oversubscribed on test machines: give the core away when idle.
     if (!busy) std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
+}
+
+Status ConsensusLoop::run_height(std::uint64_t height, consensus::ValidatorSet set,
+                                 std::chrono::milliseconds limit) {
+  const auto deadline = Clock::now() + limit;
+  hold_after_ = height;
+  if (auto st = apply(machine_.start_height(height, std::move(set))); !st) return st;
+  while (!committed_height_ || *committed_height_ < height) {
+    bool busy = false;
+    if (auto st = poll_once(busy); !st) return st;
+    if (Clock::now() > deadline) {
+      return runtime_error("consensus on rank {} did not commit height {} within {} s (round {})",
+                           transport_.rank(), height, limit.count() / 1000, machine_.round());
+    }
+    if (!busy) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  return {};
+}
+
+Status ConsensusLoop::shut_down(std::chrono::milliseconds limit) {
+  const auto deadline = Clock::now() + limit;
+  if (auto st = transport_.finish(); !st) return st;
+  while (!transport_.finished()) {
+    bool busy = false;
+    if (auto st = poll_once(busy); !st) return st;
+    if (Clock::now() > deadline) {
+      return runtime_error("consensus transport on rank {} did not shut down in time",
+                           transport_.rank());
+    }
+    if (!busy) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  return {};
 }
 
 }  // namespace fedchain::net

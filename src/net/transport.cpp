@@ -73,7 +73,9 @@ TransportStats& Transport::stats() {
 
 Status Transport::send(std::uint32_t to, Bytes bytes) {
   if (to >= size()) return runtime_error("send to rank {} of {}", to, size());
-  if (state_->phase != 0) return {};  // finished: nothing new goes out
+  // After finish() we still answer (a slower rank may need our catch-up replies) until
+  // every rank has finished; only then does nothing new go out.
+  if (state_->phase >= 2) return {};
   auto& p = state_->pending.emplace_back();
   p.bytes = std::move(bytes);
   const int rc = MPI_Isend(p.bytes.data(), static_cast<int>(p.bytes.size()), MPI_BYTE,

@@ -54,7 +54,7 @@ struct Config {
   // the other half; both halves then go to everyone, as evidence. 0 turns relaying off.
   std::uint32_t relay_fanout = 2;
   // Decided heights kept to bring lagging peers up (catch-up replies).
-  std::uint32_t catchup_heights = 4;
+  std::uint32_t catchup_heights = 16;
   std::size_t max_block_bytes = kDefaultMaxBlockBytes;
 };
 
@@ -107,6 +107,7 @@ class StateMachine {
   void serve_catchup(const ledger::Vote& vote, std::vector<Action>& out);
   void record_late_vote(const ledger::Vote& vote, std::vector<Action>& out);
   void help_laggard(const ledger::Vote& vote, std::vector<Action>& out);
+  void ask_for_catchup(std::uint32_t peer, std::vector<Action>& out);
   void broadcast_proposal(const Proposal& proposal, std::vector<Action>& out);
   void relay(const ledger::Vote& vote, std::vector<Action>& out) const;
   void buffer_next_height(Message message);
@@ -169,6 +170,7 @@ class StateMachine {
   static bool should_answer(Served& served, std::uint64_t height, std::uint32_t round);
   std::map<std::uint32_t, Served> served_;
   std::map<std::uint32_t, Served> helped_;
+  std::map<std::uint32_t, Served> asked_;  // peers seen heights ahead of us
 };
 
 }  // namespace fedchain::consensus

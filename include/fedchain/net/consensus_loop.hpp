@@ -55,11 +55,23 @@ class ConsensusLoop {
   Status run(std::uint64_t first_height, consensus::ValidatorSet first_set,
              std::uint64_t until_height, std::chrono::milliseconds limit);
 
+  // One height at a time, for a round loop that has work to do between heights (the
+  // application's block for the next height does not exist yet): starts `height` and
+  // drives the machine until it commits it, without starting the next height. Messages
+  // for the next height that arrive meanwhile wait in the machine.
+  Status run_height(std::uint64_t height, consensus::ValidatorSet set,
+                    std::chrono::milliseconds limit);
+  // After the last run_height: the orderly end of the transport (Transport::finish).
+  Status shut_down(std::chrono::milliseconds limit);
+
   const LoopStats& stats() const { return stats_; }
 
  private:
   using Clock = std::chrono::steady_clock;
   Status apply(consensus::Outcome outcome);
+  // One pass: drain arrived messages, fire due timeouts, progress sends. Sets `busy` when
+  // anything happened.
+  Status poll_once(bool& busy);
   void send(std::optional<std::uint32_t> to, const consensus::Message& message);
 
   consensus::StateMachine& machine_;
@@ -69,6 +81,9 @@ class ConsensusLoop {
   std::multimap<Clock::time_point, consensus::Timeout> timers_;
   Status send_status_;
   LoopStats stats_;
+  // Set by run_height: commits of this height and above do not start the next height.
+  std::optional<std::uint64_t> hold_after_;
+  std::optional<std::uint64_t> committed_height_;
 };
 
 }  // namespace fedchain::net

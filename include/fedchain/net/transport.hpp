@@ -46,8 +46,9 @@ class Transport {
   // Completes what sends it can; call from the progress loop.
   Status progress();
 
-  // Orderly end: every rank calls finish() once it no longer needs messages, keeps
-  // calling poll() (discarding) and progress(), until finished() is true on all ranks.
+  // Orderly end: every rank calls finish() once it no longer needs messages, and keeps
+  // polling, answering and calling finished() until it is true. Sends still go out until
+  // every rank has called finish(), so slower ranks can still be helped.
   Status finish();
   bool finished();
 
