@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add_job_commands(app, exit_code);
   add_devices_command(app, exit_code);
   add_data_commands(app, exit_code);
+  add_train_command(app, exit_code);
   add_centralized_command(app, exit_code);
   add_keygen_command(app, exit_code);
   add_verify_command(app, exit_code);

@@ -26,15 +26,18 @@ void request_stop(int) {
 
 // "round 3/10 | loss 0.4123 | acc 0.8512 | root 1a2b3c4d5e6f | train 1.20s quant 0.01s ..."
 void print_round_line(const RoundReport& r, std::uint64_t rounds, double eta_s) {
+  const std::string block =
+      r.block_hash.empty() ? std::string() : fmt::format(" | block {}", r.block_hash.substr(0, 12));
   const std::string accuracy =
       std::isnan(r.test_acc) ? std::string("   -   ") : fmt::format("{:.4f}", r.test_acc);
   std::printf(
       "%s\n",
-      fmt::format(
-          "round {}/{} | loss {:.4f} | acc {} | root {} | train {:.2f}s quant {:.3f}s "
-          "exch {:.3f}s agg {:.3f}s store {:.3f}s eval {:.2f}s | {:.2f}s/round | ETA {:.0f}s",
-          r.height, rounds, r.train_loss, accuracy, r.state_root.substr(0, 12), r.train_s,
-          r.quantize_s, r.exchange_s, r.aggregate_s, r.store_s, r.eval_s, r.round_s, eta_s)
+      fmt::format("round {}/{} | loss {:.4f} | acc {}{} | root {} | train {:.2f}s quant {:.3f}s "
+                  "exch {:.3f}s agg {:.3f}s cons {:.3f}s store {:.3f}s eval {:.2f}s | "
+                  "{:.2f}s/round | ETA {:.0f}s",
+                  r.height, rounds, r.train_loss, accuracy, block, r.state_root.substr(0, 12),
+                  r.train_s, r.quantize_s, r.exchange_s, r.aggregate_s, r.consensus_s, r.store_s,
+                  r.eval_s, r.round_s, eta_s)
           .c_str());
   std::fflush(stdout);
 }
@@ -56,7 +59,15 @@ io::MetricsRow metrics_row(const RoundReport& r) {
   row.test_loss = r.test_loss;
   row.test_acc = r.test_acc;
   row.state_root = r.state_root;
+  row.proposer = r.proposer;
+  row.commit_round = r.commit_round;
   return row;
+}
+
+// Every rank stops answering consensus messages together (Transport::finish).
+Status shut_down_chain(Node& node) {
+  if (!node.chain) return {};
+  return node.chain->loop->shut_down(std::chrono::minutes(1));
 }
 
 }  // namespace
@@ -91,6 +102,7 @@ Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
             "continue with --resume\n",
             static_cast<unsigned long long>(node.height));
       }
+      if (auto st = shut_down_chain(node); !st) return st.error();
       return RunEnd::kStopped;
     }
     auto report = run_round(node);
@@ -103,6 +115,7 @@ Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
       if (auto st = node.metrics->append(metrics_row(*report)); !st) return st.error();
     }
   }
+  if (auto st = shut_down_chain(node); !st) return st.error();
   if (node.rank == 0) {
     std::printf("fedchain train: done, %llu rounds; metrics in %s\n",
                 static_cast<unsigned long long>(rounds),

@@ -8,17 +8,40 @@
 #include <string>
 #include <vector>
 
+#include "chain.hpp"
 #include "fedchain/aggregate/attacks.hpp"
 #include "fedchain/aggregate/rules.hpp"
+#include "fedchain/consensus/ed25519_signer.hpp"
+#include "fedchain/consensus/state_machine.hpp"
 #include "fedchain/core/job.hpp"
 #include "fedchain/io/metrics.hpp"
 #include "fedchain/io/run_dir.hpp"
+#include "fedchain/net/transport.hpp"
 #include "fedchain/node/federation.hpp"
 #include "fedchain/train/backend.hpp"
 #include "fedchain/train/job_setup.hpp"
 #include "fedchain/train/trainer.hpp"
 
 namespace fedchain::node {
+
+// The chain side of a rank, present with consensus.protocol = "bft".
+struct ChainSide {
+  explicit ChainSide(crypto::SigningKey key_) : key(std::move(key_)) {}
+  crypto::SigningKey key;
+  std::unique_ptr<ChainParticipant> participant;
+  std::unique_ptr<consensus::Ed25519Signer> signer;
+  LedgerBlockHasher hasher;
+  std::unique_ptr<consensus::StateMachine> machine;
+  std::unique_ptr<net::Transport> transport;
+  std::unique_ptr<net::ConsensusLoop> loop;
+  // (tip) every committed block's hash and state root: a resumed run replays the rounds
+  // between its checkpoint and the tip against them.
+  struct Committed {
+    Hash32 block_hash;
+    Hash32 state_root;
+  };
+  std::vector<Committed> committed;
+};
 
 struct Node {
   Node(Job job_, int rank_, int ranks_, io::RunDir run_dir_)
@@ -30,8 +53,9 @@ struct Node {
   io::RunDir run_dir;
 
   train::JobData data;
-  std::vector<std::int64_t> shard;    // this rank's training-sample indices
-  std::vector<std::int64_t> weights;  // (ranks) every rank's shard size: its weight
+  std::vector<std::int64_t> shard;        // this rank's training-sample indices
+  std::vector<std::int64_t> weights;      // (ranks) every rank's shard size: its weight
+  std::vector<Hash32> shard_commitments;  // (ranks) SHA-256 of each rank's sample indices
   std::unique_ptr<train::Backend> backend;
   std::unique_ptr<train::Model> model;
   std::optional<train::LocalTrainer> trainer;  // holds a pointer to *model
@@ -44,7 +68,14 @@ struct Node {
   std::uint64_t height = 0;  // the last completed round
 
   std::optional<io::MetricsLog> metrics;  // rank 0 only
+  std::unique_ptr<ChainSide> chain;       // null with consensus.protocol = "none"
 };
+
+// Merkle root of a model's parameter bytes: the state root.
+Hash32 state_root_of(std::span<const float> theta, const Job& job);
+
+// consensus.protocol = "bft": keys, genesis (or the chain being resumed), consensus.
+Status start_chain(Node& node, const RunOptions& options);
 
 // Everything before the first round: checks, run directory, data and shard, model, rules.
 // Collective. On resume, theta and height come from the newest checkpoint.
@@ -60,6 +91,9 @@ struct RoundReport {
   std::int64_t clipped = 0;            // coordinates clipped, summed over ranks
   double test_loss = 0, test_acc = 0;  // NaN when not evaluated this round
   std::string state_root;
+  std::string block_hash;  // empty without a chain
+  std::uint32_t proposer = 0;
+  std::uint32_t commit_round = 0;
 };
 
 // Runs round `height` = node.height + 1 and advances node.theta and node.height.

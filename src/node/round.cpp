@@ -5,6 +5,7 @@
 // single IEEE operations (aggregate/fixed_point.hpp).
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -14,6 +15,7 @@
 #include "fedchain/aggregate/quantize.hpp"
 #include "fedchain/crypto/merkle.hpp"
 #include "fedchain/io/checkpoint.hpp"
+#include "fedchain/ledger/validation.hpp"
 #include "fedchain/train/random.hpp"
 #include "node.hpp"
 
@@ -88,18 +90,65 @@ Status apply_faults(Node& node, std::uint64_t height, std::vector<float>& delta)
 struct Exchanged {
   aggregate::AggregateResult aggregate;
   std::uint64_t bytes_sent = 0;
+  std::vector<ledger::Tx> txs;                // the valid update transactions, rank order
+  std::vector<std::uint32_t> rejected_ranks;  // valid txs the rule left out
 };
+
+// With a chain: every rank's signed update transaction, checked against genesis and chain
+// state; an invalid one leaves its rank out of the round (logged with rank and height).
+Result<std::vector<std::optional<ledger::Tx>>> exchange_txs(Node& node, const ledger::Tx& mine,
+                                                            std::uint64_t height) {
+  auto gathered = allgather_fixed(mine.encode(), MPI_COMM_WORLD);
+  if (!gathered) return gathered.error();
+  std::vector<std::optional<ledger::Tx>> txs;
+  const auto& participant = *node.chain->participant;
+  for (std::size_t r = 0; r < gathered->size(); ++r) {
+    auto tx = ledger::Tx::decode((*gathered)[r]);
+    Status valid = tx ? ledger::validate_tx(*tx, height, participant.genesis(), participant.state())
+                      : Status(tx.error());
+    if (valid && tx->rank() != r) valid = reject("wrong-rank", "tx names rank {}", tx->rank());
+    if (!valid) {
+      spdlog::warn("height {}: rank {}'s update transaction is refused: {}", height, r,
+                   valid.error().message);
+      txs.emplace_back();
+    } else {
+      txs.emplace_back(std::move(*tx));
+    }
+  }
+  return txs;
+}
 
 // The exchange and aggregate phases for one quantized update per rank.
 Result<Exchanged> exchange_and_aggregate(Node& node, std::span<const std::int32_t> q,
-                                         Stopwatch& clock, RoundReport& report) {
+                                         const std::optional<ledger::Tx>& my_tx,
+                                         std::uint64_t height, Stopwatch& clock,
+                                         RoundReport& report) {
   Exchanged out;
   const std::size_t d = q.size();
+  std::vector<std::optional<ledger::Tx>> txs(static_cast<std::size_t>(node.ranks));
+  if (my_tx) {
+    auto exchanged = exchange_txs(node, *my_tx, height);
+    if (!exchanged) return exchanged.error();
+    txs = std::move(*exchanged);
+    out.bytes_sent += ledger::kTxEncodedBytes;
+  }
   if (node.aggregate.exchange == aggregate::Exchange::kAllreduce) {
+    if (my_tx) {
+      for (std::size_t r = 0; r < txs.size(); ++r) {
+        if (!txs[r]) {
+          return runtime_error(
+              "height {}: rank {}'s update transaction is invalid, and the allreduce exchange "
+              "trusts every rank (crash faults only); use aggregate.exchange = \"allgather\" "
+              "with a robust rule against Byzantine ranks",
+              height, r);
+        }
+        out.txs.push_back(*txs[r]);
+      }
+    }
     auto sum = allreduce_weighted_sum(q, node.weights[static_cast<std::size_t>(node.rank)],
                                       MPI_COMM_WORLD);
     if (!sum) return sum.error();
-    out.bytes_sent = d * sizeof(std::int64_t);
+    out.bytes_sent += d * sizeof(std::int64_t);
     report.exchange_s = clock.lap();
     std::int64_t total = 0;
     for (auto w : node.weights) total += w;
@@ -108,22 +157,90 @@ Result<Exchanged> exchange_and_aggregate(Node& node, std::span<const std::int32_
       return st.error();
     }
     for (int r = 0; r < node.ranks; ++r) out.aggregate.selected_ranks.push_back(r);
-  } else {
-    auto all = allgather_updates(q, MPI_COMM_WORLD);
-    if (!all) return all.error();
-    out.bytes_sent = d * sizeof(std::int32_t);
-    report.exchange_s = clock.lap();
-    std::vector<aggregate::Update> updates;
-    for (int r = 0; r < node.ranks; ++r) {
-      updates.push_back(
-          {r, node.weights[static_cast<std::size_t>(r)],
-           std::span<const std::int32_t>(all->data() + static_cast<std::size_t>(r) * d, d)});
+    return out;
+  }
+
+  auto all = allgather_updates(q, MPI_COMM_WORLD);
+  if (!all) return all.error();
+  out.bytes_sent += d * sizeof(std::int32_t);
+  report.exchange_s = clock.lap();
+  std::vector<aggregate::Update> updates;
+  for (int r = 0; r < node.ranks; ++r) {
+    const std::span<const std::int32_t> values(all->data() + static_cast<std::size_t>(r) * d, d);
+    auto& tx = txs[static_cast<std::size_t>(r)];
+    if (my_tx) {
+      if (!tx) continue;
+      // Allgather's Byzantine model: what a rank sent must be what it signed.
+      const Hash32 root = crypto::merkle_root(
+          {reinterpret_cast<const std::uint8_t*>(values.data()), values.size_bytes()},
+          static_cast<std::size_t>(node.job.ledger.merkle_chunk_bytes));
+      if (root != tx->update_root()) {
+        spdlog::warn(
+            "height {}: rank {} sent an update whose Merkle root {} is not the {} it "
+            "signed; left out",
+            height, r, root.short_hex(), tx->update_root().short_hex());
+        continue;
+      }
+      out.txs.push_back(*tx);
     }
-    auto result = aggregate::aggregate(node.aggregate, updates);
-    if (!result) return result.error();
-    out.aggregate = std::move(*result);
+    updates.push_back({r, node.weights[static_cast<std::size_t>(r)], values});
+  }
+  auto result = aggregate::aggregate(node.aggregate, updates);
+  if (!result) return result.error();
+  out.aggregate = std::move(*result);
+  for (const auto& tx : out.txs) {
+    const auto& selected = out.aggregate.selected_ranks;
+    if (std::find(selected.begin(), selected.end(), tx.rank()) == selected.end()) {
+      out.rejected_ranks.push_back(tx.rank());
+    }
   }
   return out;
+}
+
+// Consensus on the round's block. A rank whose own state root differs from the committed
+// one (a flipped bit in its memory, say) says so and takes the committed parameters from
+// a rank that agrees: collective, so every rank takes part every round.
+Status agree_on_block(Node& node, const Hash32& own_root, const Exchanged& exchanged,
+                      std::uint64_t height, RoundReport& report) {
+  auto& chain = *node.chain;
+  chain.participant->expect({height, own_root, exchanged.txs, exchanged.rejected_ranks});
+  auto set = chain.participant->validator_set();
+  if (!set) return set.error();
+  if (auto st = chain.loop->run_height(height, std::move(*set), std::chrono::minutes(10)); !st) {
+    return st;
+  }
+  const ledger::Block& block = *chain.participant->committed();
+  report.block_hash = block.hash().hex();
+  report.proposer = block.header().proposer;
+  report.commit_round = chain.participant->committed_round();
+  const Hash32& committed = block.header().state_root;
+  const bool differs = committed != own_root;
+  auto any_differs = any_rank(differs, MPI_COMM_WORLD);
+  if (!any_differs) return any_differs.error();
+  if (!*any_differs) return {};
+  if (differs) {
+    spdlog::error(
+        "rank {} height {}: own state root {} differs from the committed {}; taking "
+        "the committed parameters from a peer",
+        node.rank, height, own_root.short_hex(), committed.short_hex());
+  }
+  const int candidate = differs ? node.ranks : node.rank;
+  int source = node.ranks;
+  MPI_Allreduce(&candidate, &source, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (source == node.ranks) {
+    return runtime_error("height {}: no rank holds the committed state root {}", height,
+                         committed.short_hex());
+  }
+  const int rc = MPI_Bcast(node.theta.data(), static_cast<int>(node.theta.size()), MPI_FLOAT,
+                           source, MPI_COMM_WORLD);
+  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Bcast (committed parameters)", rc);
+  if (state_root_of(node.theta, node.job) != committed) {
+    return runtime_error(
+        "rank {} height {}: parameters from rank {} do not hash to the "
+        "committed state root",
+        node.rank, height, source);
+  }
+  return {};
 }
 
 // Test loss and accuracy of node.theta, each rank evaluating its slice of the test split.
@@ -171,8 +288,28 @@ Result<RoundReport> run_round(Node& node) {
   if (!quantized) return quantized.error();
   report.quantize_s = clock.lap();
 
-  // 3. Exchange and 4. aggregate, by the configured rule.
-  auto exchanged = exchange_and_aggregate(node, q, clock, report);
+  // 3. With a chain, commit to the update: its Merkle root in a signed transaction. On
+  // resume, rounds the chain already holds are replayed without a new block.
+  const bool replay = node.chain && height <= node.chain->committed.size();
+  std::optional<ledger::Tx> my_tx;
+  if (node.chain && !replay) {
+    ledger::TxBuilder tx;
+    tx.chain_id = node.chain->participant->genesis().chain_id();
+    tx.height = height;
+    tx.rank = static_cast<std::uint32_t>(node.rank);
+    tx.weight = static_cast<std::uint64_t>(node.weights[static_cast<std::size_t>(node.rank)]);
+    tx.update_root = crypto::merkle_root(
+        {reinterpret_cast<const std::uint8_t*>(q.data()), q.size() * sizeof(std::int32_t)},
+        static_cast<std::size_t>(node.job.ledger.merkle_chunk_bytes),
+        static_cast<int>(node.job.train.threads));
+    tx.loss = local.mean_loss;
+    tx.samples = static_cast<std::uint64_t>(local.samples_seen);
+    my_tx = tx.sign(node.chain->key);
+    report.hash_s = clock.lap();
+  }
+
+  // 4. Exchange and aggregate, by the configured rule.
+  auto exchanged = exchange_and_aggregate(node, q, my_tx, height, clock, report);
   if (!exchanged) return exchanged.error();
   report.bytes_sent = exchanged->bytes_sent;
 
@@ -182,11 +319,29 @@ Result<RoundReport> run_round(Node& node) {
       !st) {
     return st.error();
   }
-  const Hash32 state_root =
-      crypto::merkle_root(bytes_of(node.theta), crypto::kDefaultMerkleChunkBytes,
-                          static_cast<int>(node.job.train.threads));
+  const Hash32 state_root = state_root_of(node.theta, node.job);
   report.state_root = state_root.hex();
   report.aggregate_s = clock.lap();
+
+  // 6. Consensus on the block that records this round; a replayed round must reproduce
+  // the state root the chain committed.
+  if (replay) {
+    const Hash32& committed = node.chain->committed[height - 1].state_root;
+    if (committed != state_root) {
+      return runtime_error(
+          "resume: replaying round {} gives state root {}, the chain committed {}: the run "
+          "cannot be resumed with this binary or job (train.threads and the build must match)",
+          height, state_root.short_hex(), committed.short_hex());
+    }
+  } else if (node.chain) {
+    if (auto st = agree_on_block(node, state_root, *exchanged, height, report); !st) {
+      return st.error();
+    }
+    const ledger::Block& block = *node.chain->participant->committed();
+    report.state_root = block.header().state_root.hex();
+    node.chain->committed.push_back({block.hash(), block.header().state_root});
+  }
+  report.consensus_s = clock.lap();
   node.height = height;
 
   // Reporting: mean training loss over ranks (weighted by samples), clipping, evaluation.
@@ -215,12 +370,16 @@ Result<RoundReport> run_round(Node& node) {
 }
 
 Status write_node_checkpoint(const Node& node) {
+  if (node.height == 0) return {};  // nothing trained yet: genesis holds the initial model
   Status written;
   if (node.rank == 0) {
     io::CheckpointMeta meta;
     meta.height = node.height;
-    meta.state_root = crypto::merkle_root(bytes_of(node.theta), crypto::kDefaultMerkleChunkBytes,
-                                          static_cast<int>(node.job.train.threads));
+    meta.state_root = state_root_of(node.theta, node.job);
+    if (node.chain) {
+      meta.chain_id = node.chain->participant->genesis().chain_id();
+      meta.block_hash = node.chain->committed[node.height - 1].block_hash;
+    }
     std::vector<io::TensorView> tensors;
     for (const auto& view : node.model->parameter_views()) {
       tensors.push_back({view.name, view.shape,

@@ -9,7 +9,9 @@
 #include <spdlog/spdlog.h>
 
 #include "exchange.hpp"
+#include "fedchain/core/encoding.hpp"
 #include "fedchain/core/log.hpp"
+#include "fedchain/crypto/sha256.hpp"
 #include "fedchain/data/partition.hpp"
 #include "fedchain/io/checkpoint.hpp"
 #include "node.hpp"
@@ -77,13 +79,6 @@ Status check_job_against_world(const Job& job, int ranks) {
         "job.ranks",
         job.job.ranks, ranks, job.job.ranks, job.job.ranks);
   }
-  if (job.consensus.protocol != "none") {
-    return config_error(
-        "consensus.protocol = '{}' is not available in this build yet: the BFT round (votes "
-        "and the chain) is being wired into `fedchain train`; use consensus.protocol = "
-        "\"none\" for now",
-        job.consensus.protocol);
-  }
   return {};
 }
 
@@ -104,6 +99,9 @@ Status build_node(Node& node, const Job& job, const RunOptions& options) {
   if (!partition) return partition.error();
   for (const auto& indices : *partition) {
     node.weights.push_back(static_cast<std::int64_t>(indices.size()));
+    Writer encoded;
+    for (const auto index : indices) encoded.i64(index);
+    node.shard_commitments.push_back(crypto::sha256(encoded.data()));
   }
   node.shard = std::move((*partition)[static_cast<std::size_t>(node.rank)]);
   if (auto st = aggregate::check_bounds(node.aggregate, node.weights); !st) return st;
@@ -150,6 +148,10 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& optio
     return st.error();
   }
   if (auto st = agree(build_node(*node, job, options), MPI_COMM_WORLD); !st) return st.error();
+  if (job.consensus.protocol == "bft") {
+    // start_chain agrees on its own failures before each collective it enters.
+    if (auto st = agree(start_chain(*node, options), MPI_COMM_WORLD); !st) return st.error();
+  }
 
   if (node->rank == 0) {
     auto metrics =

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End to end: `fedchain train` on 4 ranks, as a user runs it.
-#   1. two runs of one job give the same state roots at every height (determinism);
+#   1. two runs of one job give the same state roots at every height (determinism), with
+#      the BFT chain and without it; `fedchain verify` accepts the chain, and refuses it
+#      (exit 3) once a byte of it is flipped;
 #   2. a run stopped by SIGUSR1 on one rank checkpoints, exits 0, and --resume finishes it
-#      with the same state roots as the uninterrupted run;
+#      with the same state roots as the uninterrupted run; so does a run killed with -9;
 #   3. bad inputs exit 2 with a message that says what to do, and leave the run
 #      directory as it was.
 # Usage: train_e2e.sh FEDCHAIN DATASET_H5
@@ -27,10 +29,10 @@ arch = "mlp"
 hidden = [32]
 [train]
 local_steps = 20
-[consensus]
-protocol = "none"
+[keys]
+derive_from_seed = true
 [checkpoint]
-every = 1
+every = 2
 JOB
 
 # height and state_root of every metrics row, found by column name.
@@ -46,6 +48,20 @@ echo "== 1. determinism: two runs, same state roots"
   { cat "$work/b.log"; fail "run b"; }
 [ "$(roots "$work/a" | wc -l)" -eq 4 ] || fail "expected 4 metrics rows"
 diff <(roots "$work/a") <(roots "$work/b") || fail "two runs of one job differ"
+"${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/plain" \
+  --set consensus.protocol=none >"$work/plain.log" 2>&1 || { cat "$work/plain.log"; fail "run plain"; }
+diff <(roots "$work/a") <(roots "$work/plain") || fail "the chain changed the model's state roots"
+"$fedchain" verify "$work/a" || fail "verify refused an honest chain"
+cp -r "$work/a" "$work/tampered"
+log="$work/tampered/chain/blocks.log"
+offset=$(($(stat -c %s "$log") * 2 / 3))
+printf '\xff' | dd of="$log" bs=1 seek="$offset" conv=notrunc status=none
+set +e
+"$fedchain" verify "$work/tampered" >"$work/tampered.log" 2>&1
+rc=$?
+set -e
+[ $rc -eq 3 ] || { cat "$work/tampered.log"; fail "verify of a tampered chain exited $rc, not 3"; }
+grep -q "height" "$work/tampered.log" || fail "verify did not name the height at fault"
 
 echo "== 2. stop by SIGUSR1 on one rank, then --resume"
 # A slower job (more steps per round) so the signal lands mid-run.
@@ -66,6 +82,17 @@ else
     { cat "$work/c2.log"; fail "resume"; }
 fi
 diff <(roots "$work/a") <(roots "$work/c") || fail "resumed run differs from the uninterrupted one"
+"$fedchain" verify "$work/c" || fail "verify refused the resumed chain"
+
+echo "== 2b. kill -9 every rank mid-run, then --resume"
+"${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/k" >"$work/k.log" 2>&1 &
+for _ in $(seq 1 400); do grep -q "^round 3/" "$work/k.log" && break; sleep 0.02; done
+pkill -9 -f "fedchain train $work/job.toml --run-dir $work/k" || true
+wait || true
+"${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/k" --resume >"$work/k2.log" 2>&1 ||
+  { cat "$work/k2.log"; fail "resume after kill -9"; }
+diff <(roots "$work/a") <(roots "$work/k") || fail "run resumed after kill -9 differs"
+"$fedchain" verify "$work/k" || fail "verify refused the chain resumed after kill -9"
 
 echo "== 3. bad inputs: exit 2, clear message, nothing damaged"
 expect_config_error() {  # expect_config_error PATTERN COMMAND...

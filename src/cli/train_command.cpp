@@ -1,0 +1,58 @@
+// `fedchain train JOB --run-dir DIR [--set k=v]... [--resume]`: the federated run, one MPI
+// job. Every rank runs this same command (mpirun -n N fedchain train ...).
+#include <mpi.h>
+
+#include <cstdio>
+
+#include "commands.hpp"
+#include "fedchain/core/job_file.hpp"
+#include "fedchain/node/federation.hpp"
+
+namespace fedchain::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string path;
+  std::vector<std::string> overrides;
+  std::string run_dir;
+  bool resume = false;
+  std::string log_level = "info";
+};
+
+int run_train(const TrainArgs& args) {
+  MPI_Init(nullptr, nullptr);
+  node::install_stop_handlers();
+  int code = 0;
+  auto job = load_job(args.path, args.overrides);
+  if (!job) {
+    code = report(job.error());
+  } else {
+    const node::RunOptions options{args.run_dir, args.resume, job_to_toml(*job), args.log_level};
+    auto end = node::run_federation(*job, options);
+    if (!end) {
+      // Errors are agreed on by every rank (node::agree): rank 0 speaks for all.
+      int rank = 0;
+      MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+      code = rank == 0 ? report(end.error()) : exit_code(end.error().kind);
+    }
+  }
+  MPI_Finalize();
+  return code;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<TrainArgs>();
+  auto* sub = app.add_subcommand(
+      "train", "Run a federated job: every MPI rank trains, rounds are aggregated exactly");
+  sub->add_option("job", args->path, "Job file (TOML)")->required();
+  sub->add_option("--run-dir", args->run_dir, "Run directory (created; or resumed)")->required();
+  sub->add_option("--set", args->overrides, "Override a key: --set train.lr=0.1 (repeatable)");
+  sub->add_flag("--resume", args->resume, "Continue the run in --run-dir from its last checkpoint");
+  sub->add_option("--log-level", args->log_level, "trace, debug, info, warn or error");
+  sub->callback([args, &exit_code] { exit_code = run_train(*args); });
+}
+
+}  // namespace fedchain::cli

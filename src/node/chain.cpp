@@ -1,0 +1,118 @@
+#include "chain.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+#include "fedchain/ledger/certificate.hpp"
+#include "fedchain/ledger/validation.hpp"
+
+namespace fedchain::node {
+
+namespace {
+
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
+
+std::optional<Hash32> LedgerBlockHasher::hash(ByteView block) const {
+  auto decoded = ledger::Block::decode(block);
+  if (!decoded) return std::nullopt;
+  return decoded->hash();
+}
+
+ChainParticipant::ChainParticipant(ledger::Genesis genesis, ledger::ChainState state,
+                                   std::optional<ledger::ChainStore> store, std::uint32_t self)
+    : genesis_(std::move(genesis)),
+      state_(std::move(state)),
+      store_(std::move(store)),
+      self_(self) {}
+
+Result<consensus::ValidatorSet> ChainParticipant::validator_set() const {
+  std::vector<consensus::ValidatorInfo> validators;
+  for (const auto& v : state_.validators()) validators.push_back({v.power, v.jailed});
+  return consensus::ValidatorSet::make(std::move(validators));
+}
+
+Bytes ChainParticipant::propose_block(std::uint64_t height, std::uint32_t round) {
+  ledger::BlockBuilder builder;
+  ledger::BlockHeader& h = builder.header;
+  h.chain_id = genesis_.chain_id();
+  h.height = height;
+  h.prev_hash = state_.last_block_hash();
+  h.proposer = self_;
+  h.time_ms = std::max(now_ms(), state_.last_time_ms());
+  h.state_root = expected_.state_root;
+  h.chain_state_hash = state_.hash();
+  h.rule = genesis_.fields().rule;
+  h.rejected_ranks = expected_.rejected_ranks;
+  builder.txs = expected_.txs;
+  builder.evidence = pending_evidence_;
+  spdlog::debug("proposing block {} in round {} with {} txs", height, round, builder.txs.size());
+  return builder.build().encode();
+}
+
+// A block gets this rank's prevote only if it is valid against the chain (signatures,
+// links, proposer, chain state) AND it records exactly the round this rank computed: the
+// same state root, the same transactions, the same rejected ranks. So the vote is on the
+// aggregate itself (DESIGN.md, Consensus).
+bool ChainParticipant::validate_block(std::uint64_t height, const Hash32& block_hash,
+                                      ByteView bytes) {
+  auto block = ledger::Block::decode(bytes);
+  if (!block) {
+    spdlog::warn("height {}: proposed block does not decode: {}", height, block.error().message);
+    return false;
+  }
+  if (auto st = ledger::validate_block(*block, genesis_, state_); !st) {
+    spdlog::warn("height {}: proposed block {} refused: {}", height, block_hash.short_hex(),
+                 st.error().message);
+    return false;
+  }
+  const auto& h = block->header();
+  if (expected_.height != height || h.state_root != expected_.state_root) {
+    spdlog::warn("height {}: proposed state root {} differs from this rank's {}", height,
+                 h.state_root.short_hex(), expected_.state_root.short_hex());
+    return false;
+  }
+  if (h.rejected_ranks != expected_.rejected_ranks || block->txs() != expected_.txs) {
+    spdlog::warn("height {}: proposed block's transactions differ from this rank's", height);
+    return false;
+  }
+  return true;
+}
+
+Result<consensus::ValidatorSet> ChainParticipant::commit(const consensus::Commit& commit) {
+  auto block = ledger::Block::decode(commit.block);
+  if (!block) return block.error();
+  auto certificate = ledger::CommitCertificate::from_votes(commit.precommits);
+  if (!certificate) return certificate.error();
+  if (store_) {
+    if (auto st = store_->append(*block, *certificate); !st) return st.error();
+  }
+  state_ = state_.apply(*block);
+  std::erase_if(pending_evidence_, [&](const ledger::Evidence& e) {
+    const auto& recorded = block->evidence();
+    return std::find(recorded.begin(), recorded.end(), e) != recorded.end();
+  });
+  committed_ = std::move(*block);
+  committed_round_ = commit.round;
+  return validator_set();
+}
+
+void ChainParticipant::evidence(const consensus::EquivocationFound& found) {
+  auto evidence = ledger::Evidence::make(found.first, found.second);
+  if (!evidence) return;
+  if (std::find(pending_evidence_.begin(), pending_evidence_.end(), *evidence) ==
+      pending_evidence_.end()) {
+    spdlog::warn("validator {} equivocated at height {}: evidence goes into the next block",
+                 evidence->validator(), evidence->height());
+    pending_evidence_.push_back(std::move(*evidence));
+  }
+}
+
+}  // namespace fedchain::node

@@ -1,0 +1,66 @@
+// The chain side of a rank (consensus.protocol = "bft"): genesis, chain state, this rank's
+// key, the block every rank expects for the round, and the consensus application that
+// proposes, checks and commits blocks. Rank 0 also writes the chain file.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "fedchain/consensus/validator_set.hpp"
+#include "fedchain/crypto/ed25519.hpp"
+#include "fedchain/ledger/block.hpp"
+#include "fedchain/ledger/chain_state.hpp"
+#include "fedchain/ledger/chain_store.hpp"
+#include "fedchain/ledger/genesis.hpp"
+#include "fedchain/net/consensus_loop.hpp"
+
+namespace fedchain::node {
+
+// What a rank computed for one round, against which proposals are checked.
+struct RoundExpectation {
+  std::uint64_t height = 0;
+  Hash32 state_root;
+  std::vector<ledger::Tx> txs;  // the valid transactions, rank order
+  std::vector<std::uint32_t> rejected_ranks;
+};
+
+// Votes name a block by its ledger hash, recomputed from the bytes (never trusted).
+class LedgerBlockHasher final : public consensus::BlockHasher {
+ public:
+  std::optional<Hash32> hash(ByteView block) const override;
+};
+
+class ChainParticipant final : public net::Application {
+ public:
+  ChainParticipant(ledger::Genesis genesis, ledger::ChainState state,
+                   std::optional<ledger::ChainStore> store, std::uint32_t self);
+
+  const ledger::Genesis& genesis() const { return genesis_; }
+  const ledger::ChainState& state() const { return state_; }
+  // The validator set for the next height: voting power, jailed validators at zero.
+  Result<consensus::ValidatorSet> validator_set() const;
+
+  // Before consensus at a height: what this rank computed for it.
+  void expect(RoundExpectation expectation) { expected_ = std::move(expectation); }
+  // The block committed at the last height, once commit() has run.
+  const std::optional<ledger::Block>& committed() const { return committed_; }
+  std::uint32_t committed_round() const { return committed_round_; }
+
+  Bytes propose_block(std::uint64_t height, std::uint32_t round) override;
+  bool validate_block(std::uint64_t height, const Hash32& block_hash, ByteView block) override;
+  Result<consensus::ValidatorSet> commit(const consensus::Commit& commit) override;
+  void evidence(const consensus::EquivocationFound& found) override;
+
+ private:
+  ledger::Genesis genesis_;
+  ledger::ChainState state_;
+  std::optional<ledger::ChainStore> store_;
+  std::uint32_t self_;
+  RoundExpectation expected_;
+  std::vector<ledger::Evidence> pending_evidence_;
+  std::optional<ledger::Block> committed_;
+  std::uint32_t committed_round_ = 0;
+};
+
+}  // namespace fedchain::node
