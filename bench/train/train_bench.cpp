@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "fedchain/core/random.hpp"
 #include "fedchain/train/backend.hpp"
 #include "fedchain/train/model.hpp"
 #include "fedchain/train/optimizer.hpp"
-#include "fedchain/train/random.hpp"
 
 namespace {
 
@@ -99,9 +99,9 @@ int main(int argc, char** argv) {
       auto optimizer =
           fedchain::train::Optimizer::create(*backend, train_options, model->parameter_count());
       const auto batch = static_cast<std::size_t>(options.batch);
-      fedchain::train::Random random(2);
+      fedchain::SeededRandom random(2);
       std::vector<float> input(batch * static_cast<std::size_t>(model->input_size()));
-      for (float& x : input) x = static_cast<float>(random.uniform());
+      for (float& x : input) x = static_cast<float>(random.uniform01());
       std::vector<std::int32_t> labels(batch);
       for (auto& label : labels) label = static_cast<std::int32_t>(random.below(10));
       std::vector<float> probs(batch * 10), losses(batch), dlogits(batch * 10);

@@ -11,13 +11,6 @@ namespace fedchain::aggregate {
 
 namespace {
 
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 Result<Attack> parse_attack(const std::string& name) {
   if (name == "none") return Attack::kNone;
   if (name == "sign_flip") return Attack::kSignFlip;
@@ -34,36 +27,17 @@ Result<Attack> parse_attack(const std::string& name) {
 
 }  // namespace
 
-double deterministic_log(double x) {
-  // x = m * 2^e with m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh(t), t = (m - 1) / (m + 1),
-  // |t| < 0.1716, summed as 2 t (1 + t^2/3 + ... + t^24/25): the first term left out is
-  // below 1e-19 of the sum.
-  int exponent = 0;
-  double m = std::frexp(x, &exponent);  // exact
-  if (m < 0.70710678118654752) {
-    m = m * 2.0;
-    exponent -= 1;
-  }
-  const double t = (m - 1.0) / (m + 1.0);
-  const double t2 = t * t;
-  double series = 1.0 / 25.0;
-  for (int k = 11; k >= 0; --k) series = 1.0 / (2.0 * k + 1.0) + t2 * series;
-  constexpr double kLn2 = 0.69314718055994530942;
-  return static_cast<double>(exponent) * kLn2 + 2.0 * t * series;
-}
-
 double NormalGenerator::next() {
   if (has_spare_) {
     has_spare_ = false;
     return spare_;
   }
-  constexpr double kUnit = 1.0 / 9007199254740992.0;  // 2^-53
   for (;;) {
-    const double u = 2.0 * static_cast<double>(bits_() >> 11) * kUnit - 1.0;
-    const double v = 2.0 * static_cast<double>(bits_() >> 11) * kUnit - 1.0;
+    const double u = 2.0 * random_.uniform01() - 1.0;
+    const double v = 2.0 * random_.uniform01() - 1.0;
     const double s = u * u + v * v;
     if (s <= 0.0 || s >= 1.0) continue;
-    const double factor = std::sqrt(-2.0 * deterministic_log(s) / s);
+    const double factor = std::sqrt(-2.0 * portable_log(s) / s);
     spare_ = v * factor;
     has_spare_ = true;
     return u * factor;
@@ -88,8 +62,8 @@ double inverse_normal_cdf(double p) {
     return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
   };
-  if (p < kLow) return tail(std::sqrt(-2.0 * deterministic_log(p)));
-  if (p > 1.0 - kLow) return -tail(std::sqrt(-2.0 * deterministic_log(1.0 - p)));
+  if (p < kLow) return tail(std::sqrt(-2.0 * portable_log(p)));
+  if (p > 1.0 - kLow) return -tail(std::sqrt(-2.0 * portable_log(1.0 - p)));
   const double q = p - 0.5;
   const double r = q * q;
   return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
@@ -138,10 +112,8 @@ void scale_update(std::span<float> delta, double factor) {
 
 void gaussian_noise(std::span<float> delta, double sigma, std::uint64_t seed, std::int64_t rank,
                     std::int64_t height) {
-  const std::uint64_t stream =
-      splitmix64(splitmix64(splitmix64(seed) ^ static_cast<std::uint64_t>(rank)) ^
-                 static_cast<std::uint64_t>(height));
-  NormalGenerator normal(stream);
+  NormalGenerator normal(
+      derive_seed(seed, static_cast<std::uint64_t>(rank), static_cast<std::uint64_t>(height)));
   for (auto& value : delta) value = static_cast<float>(sigma * normal.next());
 }
 

@@ -12,10 +12,10 @@
 
 #include "commands.hpp"
 #include "fedchain/core/job_file.hpp"
+#include "fedchain/core/random.hpp"
 #include "fedchain/train/backend.hpp"
 #include "fedchain/train/job_setup.hpp"
 #include "fedchain/train/model.hpp"
-#include "fedchain/train/random.hpp"
 #include "fedchain/train/trainer.hpp"
 
 namespace fedchain::cli {
@@ -66,7 +66,7 @@ Status run_centralized(const CentralizedArgs& args) {
     trainer->set_learning_rate(options.lr_at(epoch - 1));
     const auto start = std::chrono::steady_clock::now();
     auto trained = trainer->train(train_set, everything,
-                                  train::derive_seed(seed, 0, static_cast<std::uint64_t>(epoch)));
+                                  derive_seed(seed, 0, static_cast<std::uint64_t>(epoch)));
     if (!trained) return trained.error();
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -7,7 +7,7 @@
 #include <limits>
 #include <numeric>
 
-#include "fedchain/data/random.hpp"
+#include "fedchain/core/random.hpp"
 
 namespace fedchain::data {
 

@@ -13,10 +13,10 @@
 
 #include "exchange.hpp"
 #include "fedchain/aggregate/quantize.hpp"
+#include "fedchain/core/random.hpp"
 #include "fedchain/crypto/merkle.hpp"
 #include "fedchain/io/checkpoint.hpp"
 #include "fedchain/ledger/validation.hpp"
-#include "fedchain/train/random.hpp"
 #include "node.hpp"
 
 namespace fedchain::node {
@@ -49,8 +49,8 @@ Result<std::vector<float>> train_locally(Node& node, std::uint64_t height,
   // restore, and must train exactly as an uninterrupted one.
   node.trainer->reset_optimizer();
   node.trainer->set_learning_rate(node.train_options.lr_at(static_cast<std::int64_t>(height) - 1));
-  const auto seed = train::derive_seed(static_cast<std::uint64_t>(node.job.job.seed),
-                                       static_cast<std::uint64_t>(node.rank), height);
+  const auto seed = derive_seed(static_cast<std::uint64_t>(node.job.job.seed),
+                                static_cast<std::uint64_t>(node.rank), height);
   auto trained = node.trainer->train(node.data.train, node.shard, seed);
   if (!trained) return trained.error();
   result = *trained;

@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "fedchain/train/random.hpp"
+#include "fedchain/core/random.hpp"
 
 namespace fedchain::train {
 
@@ -262,7 +262,7 @@ Buffer& Model::gradients() {
 }
 
 void Model::initialize(std::uint64_t seed) {
-  Random random(seed);
+  SeededRandom random(seed);
   std::vector<float> values(static_cast<std::size_t>(impl_->parameter_count), 0.0f);
   for (const Layer& layer : impl_->layers) {
     if (layer.weight_offset < 0) continue;

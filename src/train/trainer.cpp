@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "fedchain/train/random.hpp"
+#include "fedchain/core/random.hpp"
 
 namespace fedchain::train {
 
@@ -147,7 +147,7 @@ Result<LocalResult> LocalTrainer::train(const Samples& data, std::span<const std
     backend.copy(anchor.f32(), model.parameters().f32(), model.parameter_count());
   }
 
-  Random random(seed);
+  SeededRandom random(seed);
   std::vector<std::int64_t> order(shard.begin(), shard.end());
   const auto shard_size = static_cast<std::int64_t>(order.size());
   const std::int64_t batches_per_pass =

@@ -5,12 +5,12 @@
 #pragma once
 
 #include <cstdint>
-#include <random>
 #include <span>
 #include <vector>
 
 #include "fedchain/core/error.hpp"
 #include "fedchain/core/job.hpp"
+#include "fedchain/core/random.hpp"
 
 namespace fedchain::aggregate {
 
@@ -50,7 +50,7 @@ Status apply_attack(const AttackConfig& config, const AttackContext& context,
 // The attacks one by one.
 void sign_flip(std::span<float> delta, double scale);      // delta -> -scale * delta
 void scale_update(std::span<float> delta, double factor);  // delta -> factor * delta
-// delta -> N(0, sigma^2) per coordinate, from mt19937_64 seeded by (seed, rank, height).
+// delta -> N(0, sigma^2) per coordinate, from a stream seeded by derive_seed(seed, rank, height).
 void gaussian_noise(std::span<float> delta, double sigma, std::uint64_t seed, std::int64_t rank,
                     std::int64_t height);
 // A little is enough (Baruch et al., NeurIPS 2019): out[j] = mean_j - z * std_j over the
@@ -67,20 +67,18 @@ inline int flip_label(int label, int classes = 10) {
   return classes - 1 - label;
 }
 
-// Standard normal samples by Marsaglia's polar method over mt19937_64 bits (whose output
-// the C++ standard fixes, unlike std::normal_distribution's), using only +, -, *, /, sqrt
-// and deterministic_log: the same seed gives the same bits on every machine.
+// Standard normal samples by Marsaglia's polar method over SeededRandom (core/random.hpp),
+// using both values of each pair: the same seed gives the same bits on every machine.
 class NormalGenerator {
  public:
-  explicit NormalGenerator(std::uint64_t seed) : bits_(seed) {}
+  explicit NormalGenerator(std::uint64_t seed) : random_(seed) {}
   double next();
 
  private:
-  std::mt19937_64 bits_;
+  SeededRandom random_;
   double spare_ = 0.0;
   bool has_spare_ = false;
 };
-double deterministic_log(double x);   // natural log, x > 0 finite
 double inverse_normal_cdf(double p);  // 0 < p < 1
 
 }  // namespace fedchain::aggregate

@@ -1,6 +1,6 @@
 // Splitting the training set over ranks: iid, dirichlet (label skew as in NIID-Bench, Li et
 // al. 2021) and shards (McMahan et al. 2017). Every partitioner is a pure function of its
-// inputs and the seed, built on SeededRandom (random.hpp), so every rank computes the same
+// inputs and the seed, built on SeededRandom (core/random.hpp), so every rank computes the same
 // partition on any platform; docs/data.md gives the exact rules.
 //
 // Every rank gets at least one sample, every sample goes to exactly one rank, and each

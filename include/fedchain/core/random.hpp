@@ -1,5 +1,6 @@
 // Random draws that are bit-identical on every platform, for anything that must agree across
-// ranks and machines (partitions, and anything else seeded by the job).
+// ranks and machines (partitions, initial weights, batch order, attack noise: everything seeded by
+// the job).
 //
 // WARNING: the std distributions (uniform_int_distribution, gamma_distribution, shuffle)
 // are not specified bit for bit and differ between libstdc++, libc++ and MSVC; std::log and
@@ -14,7 +15,11 @@
 #include <random>
 #include <span>
 
-namespace fedchain::data {
+namespace fedchain {
+
+// SplitMix64 of (seed, rank, round): independent streams per rank and round from the job
+// seed, so a rank's draws are the same however many ranks run beside it.
+std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t rank, std::uint64_t round);
 
 // Natural log and exp from range reduction plus a fixed-length series: accurate to a few
 // ulp, and the same bits wherever IEEE-754 doubles are. portable_log needs x > 0;
@@ -30,6 +35,10 @@ class SeededRandom {
   // Uniform on the open interval (0, 1): ((u64 >> 11) + 0.5) * 2^-53. Never 0, so its log
   // is finite.
   double uniform_open01();
+  // Uniform on [0, 1): (u64 >> 11) * 2^-53.
+  double uniform01() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+  // Uniform on [low, high).
+  double uniform(double low, double high) { return low + (high - low) * uniform01(); }
   // Uniform integer in [0, n), n > 0, by rejection of the top partial range (no modulo bias).
   std::uint64_t below(std::uint64_t n);
   // Standard normal by Marsaglia's polar method; the second value of each pair is dropped.
@@ -45,4 +54,4 @@ class SeededRandom {
   std::mt19937_64 engine_;
 };
 
-}  // namespace fedchain::data
+}  // namespace fedchain

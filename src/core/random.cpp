@@ -1,12 +1,12 @@
-// Portable random draws (include/fedchain/data/random.hpp): every step is written out so
+// Portable random draws (include/fedchain/core/random.hpp): every step is written out so
 // that the sequence depends only on the seed and IEEE-754 arithmetic.
-#include "fedchain/data/random.hpp"
+#include "fedchain/core/random.hpp"
 
 #include <cmath>
 #include <limits>
 #include <utility>
 
-namespace fedchain::data {
+namespace fedchain {
 
 namespace {
 
@@ -15,7 +15,18 @@ constexpr double kLn2Hi = 6.93147180369123816490e-01;
 constexpr double kLn2Lo = 1.90821492927058770002e-10;
 constexpr double kSqrtHalf = 0.70710678118654752440;
 
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 }  // namespace
+
+std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t rank, std::uint64_t round) {
+  return splitmix64(splitmix64(splitmix64(seed) ^ rank) ^ round);
+}
 
 double portable_log(double x) {
   if (!(x > 0.0)) return std::numeric_limits<double>::quiet_NaN();
@@ -107,4 +118,4 @@ void SeededRandom::shuffle(std::span<std::int64_t> items) {
   }
 }
 
-}  // namespace fedchain::data
+}  // namespace fedchain

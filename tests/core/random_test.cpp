@@ -8,9 +8,9 @@
 
 #include <gtest/gtest.h>
 
-#include "fedchain/data/random.hpp"
+#include "fedchain/core/random.hpp"
 
-namespace fedchain::data {
+namespace fedchain {
 namespace {
 
 TEST(SeededRandom, EngineIsTheStandardMt19937_64) {
@@ -135,5 +135,11 @@ TEST(SeededRandom, GoldenSequence) {
   EXPECT_EQ(bits, golden);
 }
 
+TEST(DeriveSeed, StreamsDifferByRankAndRoundAndRepeat) {
+  EXPECT_EQ(derive_seed(42, 1, 3), derive_seed(42, 1, 3));
+  EXPECT_NE(derive_seed(42, 0, 1), derive_seed(42, 1, 0));
+  EXPECT_NE(derive_seed(42, 1, 3), derive_seed(43, 1, 3));
+}
+
 }  // namespace
-}  // namespace fedchain::data
+}  // namespace fedchain
