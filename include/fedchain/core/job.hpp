@@ -11,9 +11,9 @@ namespace fedchain {
 
 struct JobSection {
   std::string name = "fedchain";
-  std::int64_t rounds = 10;  // federated rounds = block heights after genesis
-  std::int64_t seed = 42;    // seeds initialisation, partitioning and batch order
-  std::int64_t ranks = 0;    // expected MPI ranks; 0 takes whatever mpirun starts
+  std::int64_t rounds = 10;     // federated rounds = block heights after genesis
+  std::int64_t seed = 42;       // seeds initialisation, partitioning and batch order
+  std::int64_t ranks = 0;       // expected MPI ranks; 0 takes whatever mpirun starts
   std::int64_t eval_every = 1;  // evaluate on the test split every N rounds (and the last)
 };
 
@@ -37,7 +37,7 @@ struct TrainSection {
   std::int64_t local_steps = 0;  // > 0: this many minibatch steps instead of epochs
   std::int64_t batch_size = 32;
   double lr = 0.05;
-  double lr_decay = 1.0;  // lr multiplier per epoch (centralized) or per round (federated)
+  double lr_decay = 1.0;          // lr multiplier per epoch (centralized) or per round (federated)
   std::string optimizer = "sgd";  // sgd | adam
   double momentum = 0.0;
   double weight_decay = 0.0;
