@@ -17,15 +17,22 @@ void StateMachine::advance(std::vector<Action>& out) {
   if (phase_ != Phase::kDecided) schedule_vote_timeouts(out);
 }
 
-// R8, commit: > 2/3 precommits for one block in any round, and the block is known and
-// valid. WARNING: the round is any round, not only ours: a validator that fell behind
+// R8, commit: > 2/3 precommits for one block in any round, and the block is known.
+// WARNING: the round is any round, not only ours: a validator that fell behind
 // must still decide what a quorum decided. Safety comes from the lock rules (R2, R3, R5),
 // which make a quorum of precommits in two rounds for two blocks impossible.
 bool StateMachine::try_commit(std::vector<Action>& out) {
   for (std::uint32_t round : votes_.rounds()) {
     const auto quorum = votes_.quorum(round, VoteType::kPrecommit);
     if (!quorum || !*quorum) continue;
-    if (validity(**quorum) != Validity::kValid) continue;  // unknown yet, or refused
+    // WARNING: decide a certified block even if this validator refused it. > 2/3 of the
+    // power precommitted it, so with at most f Byzantine some honest validators judged it
+    // valid; a validator that disagrees with them is the faulty one (fedchain: a rank whose
+    // own state root is wrong, say from a flipped bit) and must follow the chain, not stall
+    // on it forever. Only the block's bytes are needed: wait while it is unknown or its
+    // validation is pending.
+    const auto verdict = validity(**quorum);
+    if (!verdict || *verdict == Validity::kPending) continue;
     decide(round, **quorum, out);
     return true;
   }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 
 #include <spdlog/spdlog.h>
 
@@ -243,6 +244,16 @@ Status agree_on_block(Node& node, const Hash32& own_root, const Exchanged& excha
   return {};
 }
 
+// [faults] flip_bit_*: a memory fault, the lowest mantissa bit of the first parameter.
+void flip_one_bit(std::span<float> theta) {
+  if (theta.empty()) return;
+  std::uint32_t bits;
+  std::memcpy(&bits, &theta[0], sizeof(bits));
+  bits ^= 1u;
+  std::memcpy(&theta[0], &bits, sizeof(bits));
+  spdlog::warn("faults.flip_bit_rank: flipped a bit of this rank's model (experiment)");
+}
+
 // Test loss and accuracy of node.theta, each rank evaluating its slice of the test split.
 Status evaluate(Node& node, RoundReport& report) {
   const std::int64_t n = node.data.test.count;
@@ -318,6 +329,10 @@ Result<RoundReport> run_round(Node& node) {
                                           node.aggregate.quantize.scale_bits);
       !st) {
     return st.error();
+  }
+  if (node.rank == node.job.faults.flip_bit_rank &&
+      height == static_cast<std::uint64_t>(node.job.faults.flip_bit_height)) {
+    flip_one_bit(node.theta);
   }
   const Hash32 state_root = state_root_of(node.theta, node.job);
   report.state_root = state_root.hex();

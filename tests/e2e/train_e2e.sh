@@ -2,7 +2,8 @@
 # End to end: `fedchain train` on 4 ranks, as a user runs it.
 #   1. two runs of one job give the same state roots at every height (determinism), with
 #      the BFT chain and without it; `fedchain verify` accepts the chain, and refuses it
-#      (exit 3) once a byte of it is flipped;
+#      (exit 3) once a byte of it is flipped; a rank with a flipped bit in its model
+#      reports it and follows the committed chain;
 #   2. a run stopped by SIGUSR1 on one rank checkpoints, exits 0, and --resume finishes it
 #      with the same state roots as the uninterrupted run; so does a run killed with -9;
 #   3. bad inputs exit 2 with a message that says what to do, and leave the run
@@ -62,6 +63,13 @@ rc=$?
 set -e
 [ $rc -eq 3 ] || { cat "$work/tampered.log"; fail "verify of a tampered chain exited $rc, not 3"; }
 grep -q "height" "$work/tampered.log" || fail "verify did not name the height at fault"
+
+echo "== 1b. a flipped bit in one rank's model: it notices and takes the committed model"
+"${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/flip" --set faults.flip_bit_rank=2 \
+  --set faults.flip_bit_height=2 >"$work/flip.log" 2>&1 || { cat "$work/flip.log"; fail "run flip"; }
+grep -q "rank 2 height 2: own state root .* differs from the committed" "$work/flip.log" ||
+  { cat "$work/flip.log"; fail "the flipped rank did not report its divergence"; }
+diff <(roots "$work/a") <(roots "$work/flip") || fail "a flipped bit changed the committed chain"
 
 echo "== 2. stop by SIGUSR1 on one rank, then --resume"
 # A slower job (more steps per round) so the signal lands mid-run.

@@ -63,6 +63,10 @@ struct FaultsSection {
   double gaussian_sigma = 0.1;   // gaussian: delta -> N(0, sigma^2) per coordinate
   double scaling_factor = 10.0;  // scaling: delta -> factor * delta
   double alie_z = 0.0;           // alie: mean - z * std; 0 takes Baruch et al.'s z_max(n, f)
+  // A memory fault for experiments: rank flip_bit_rank flips one bit of its new model at
+  // height flip_bit_height, then must notice and recover the committed model.
+  std::int64_t flip_bit_rank = -1;  // -1: none
+  std::int64_t flip_bit_height = 1;
 };
 
 struct ConsensusSection {
