@@ -55,7 +55,7 @@ Result<ledger::Genesis> make_genesis(const Node& node, const RunOptions& options
   for (std::uint32_t r = 0; r < keys.size(); ++r) g.validators.push_back({r, keys[r], 1});
   g.model = {node.model->summary().substr(0, node.model->summary().find('\n')),
              static_cast<std::uint64_t>(node.theta.size())};
-  g.initial_state_root = state_root_of(node.theta, node.job);
+  g.initial_state_root = node.state_root;
   for (std::size_t r = 0; r < node.weights.size(); ++r) {
     g.shards.push_back({static_cast<std::uint64_t>(node.weights[r]), node.shard_commitments[r]});
   }
@@ -98,9 +98,14 @@ Result<ledger::ChainStore> open_chain(const Node& node, const RunOptions& option
 }  // namespace
 
 Hash32 state_root_of(std::span<const float> theta, const Job& job) {
-  return crypto::merkle_root(
-      {reinterpret_cast<const std::uint8_t*>(theta.data()), theta.size_bytes()},
-      static_cast<std::size_t>(job.ledger.merkle_chunk_bytes), static_cast<int>(job.train.threads));
+  return crypto::merkle_root(bytes_of(theta),
+                             static_cast<std::size_t>(job.ledger.merkle_chunk_bytes),
+                             static_cast<int>(job.train.threads));
+}
+
+Hash32 update_root_of(std::span<const std::int32_t> q, const Job& job) {
+  return crypto::merkle_root(bytes_of(q), static_cast<std::size_t>(job.ledger.merkle_chunk_bytes),
+                             static_cast<int>(job.train.threads));
 }
 
 Status start_chain(Node& node, const RunOptions& options) {
@@ -133,8 +138,7 @@ Status start_chain(Node& node, const RunOptions& options) {
     state = state.apply(stored.block);
     chain->committed.push_back({stored.block.hash(), stored.block.header().state_root});
   }
-  if (!options.resume &&
-      store->genesis().fields().initial_state_root != state_root_of(node.theta, node.job)) {
+  if (!options.resume && store->genesis().fields().initial_state_root != node.state_root) {
     return runtime_error("rank {}: initial model differs from genesis", node.rank);
   }
   const ledger::Genesis genesis = store->genesis();

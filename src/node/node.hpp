@@ -65,6 +65,7 @@ struct Node {
   aggregate::AttackConfig attack;
 
   std::vector<float> theta;  // (parameters) the global model after `height`, host memory
+  Hash32 state_root;         // state_root_of(theta), kept so checkpoints need not rehash
   std::uint64_t height = 0;  // the last completed round
 
   std::optional<io::MetricsLog> metrics;  // rank 0 only
@@ -73,6 +74,8 @@ struct Node {
 
 // Merkle root of a model's parameter bytes: the state root.
 Hash32 state_root_of(std::span<const float> theta, const Job& job);
+// Merkle root of a quantized update's bytes: what its transaction signs.
+Hash32 update_root_of(std::span<const std::int32_t> q, const Job& job);
 
 // consensus.protocol = "bft": keys, genesis (or the chain being resumed), consensus.
 Status start_chain(Node& node, const RunOptions& options);

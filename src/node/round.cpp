@@ -38,10 +38,6 @@ class Stopwatch {
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
 };
 
-ByteView bytes_of(std::span<const float> values) {
-  return {reinterpret_cast<const std::uint8_t*>(values.data()), values.size_bytes()};
-}
-
 // Local training from theta_h; returns this rank's delta = theta_i - theta_h.
 Result<std::vector<float>> train_locally(Node& node, std::uint64_t height,
                                          train::LocalResult& result) {
@@ -72,7 +68,7 @@ Status apply_faults(Node& node, std::uint64_t height, std::vector<float>& delta)
     MPI_Comm attackers;
     MPI_Comm_split(MPI_COMM_WORLD, byzantine ? 1 : MPI_UNDEFINED, node.rank, &attackers);
     if (byzantine) {
-      auto all = allgather_fixed(bytes_of(delta), attackers);
+      auto all = allgather_fixed(bytes_of(std::span<const float>(delta)), attackers);
       MPI_Comm_free(&attackers);
       if (!all) return all.error();
       for (const auto& bytes : *all) {
@@ -172,9 +168,7 @@ Result<Exchanged> exchange_and_aggregate(Node& node, std::span<const std::int32_
     if (my_tx) {
       if (!tx) continue;
       // Allgather's Byzantine model: what a rank sent must be what it signed.
-      const Hash32 root = crypto::merkle_root(
-          {reinterpret_cast<const std::uint8_t*>(values.data()), values.size_bytes()},
-          static_cast<std::size_t>(node.job.ledger.merkle_chunk_bytes));
+      const Hash32 root = update_root_of(values, node.job);
       if (root != tx->update_root()) {
         spdlog::warn(
             "height {}: rank {} sent an update whose Merkle root {} is not the {} it "
@@ -235,7 +229,8 @@ Status agree_on_block(Node& node, const Hash32& own_root, const Exchanged& excha
   const int rc = MPI_Bcast(node.theta.data(), static_cast<int>(node.theta.size()), MPI_FLOAT,
                            source, MPI_COMM_WORLD);
   if (rc != MPI_SUCCESS) return mpi_failure("MPI_Bcast (committed parameters)", rc);
-  if (state_root_of(node.theta, node.job) != committed) {
+  node.state_root = state_root_of(node.theta, node.job);
+  if (node.state_root != committed) {
     return runtime_error(
         "rank {} height {}: parameters from rank {} do not hash to the "
         "committed state root",
@@ -309,10 +304,7 @@ Result<RoundReport> run_round(Node& node) {
     tx.height = height;
     tx.rank = static_cast<std::uint32_t>(node.rank);
     tx.weight = static_cast<std::uint64_t>(node.weights[static_cast<std::size_t>(node.rank)]);
-    tx.update_root = crypto::merkle_root(
-        {reinterpret_cast<const std::uint8_t*>(q.data()), q.size() * sizeof(std::int32_t)},
-        static_cast<std::size_t>(node.job.ledger.merkle_chunk_bytes),
-        static_cast<int>(node.job.train.threads));
+    tx.update_root = update_root_of(q, node.job);
     tx.loss = local.mean_loss;
     tx.samples = static_cast<std::uint64_t>(local.samples_seen);
     my_tx = tx.sign(node.chain->key);
@@ -335,6 +327,7 @@ Result<RoundReport> run_round(Node& node) {
     flip_one_bit(node.theta);
   }
   const Hash32 state_root = state_root_of(node.theta, node.job);
+  node.state_root = state_root;
   report.state_root = state_root.hex();
   report.aggregate_s = clock.lap();
 
@@ -390,7 +383,7 @@ Status write_node_checkpoint(const Node& node) {
   if (node.rank == 0) {
     io::CheckpointMeta meta;
     meta.height = node.height;
-    meta.state_root = state_root_of(node.theta, node.job);
+    meta.state_root = node.state_root;
     if (node.chain) {
       meta.chain_id = node.chain->participant->genesis().chain_id();
       meta.block_hash = node.chain->committed[node.height - 1].block_hash;

@@ -67,6 +67,13 @@ Status resume_from_checkpoint(Node& node) {
         path.string(), checkpoint->params.size(), checkpoint->meta.height, node.theta.size());
   }
   node.theta = std::move(checkpoint->params);
+  node.state_root = state_root_of(node.theta, node.job);
+  if (node.state_root != checkpoint->meta.state_root) {
+    return config_error(
+        "checkpoint {}: its parameters do not hash to its recorded state root; move the "
+        "damaged file aside to resume from an older checkpoint",
+        path.string());
+  }
   node.height = height;
   spdlog::info("resume: from checkpoint {} (height {})", path.string(), height);
   return {};
@@ -124,6 +131,7 @@ Status build_node(Node& node, const Job& job, const RunOptions& options) {
   node.trainer.emplace(std::move(*trainer));
   node.theta.resize(static_cast<std::size_t>(node.model->parameter_count()));
   if (auto st = node.model->get_parameters(node.theta); !st) return st;
+  node.state_root = state_root_of(node.theta, job);
 
   if (options.resume) {
     if (auto st = resume_from_checkpoint(node); !st) return st;

@@ -17,6 +17,12 @@ inline ByteView as_bytes(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
 
+// The bytes of an array of numbers (a model, a quantized update), for hashing and sending.
+template <typename T>
+ByteView bytes_of(std::span<const T> values) {
+  return {reinterpret_cast<const std::uint8_t*>(values.data()), values.size_bytes()};
+}
+
 // Lower-case hex, two characters per byte.
 std::string to_hex(ByteView bytes);
 
