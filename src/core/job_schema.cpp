@@ -268,6 +268,10 @@ std::vector<JobKeySpec> make_schema() {
                   "Rank that flips a bit of its new model (a memory fault); -1: none"),
       integer_key("faults.flip_bit_height", &F::flip_bit_height, &Job::faults, 1, kNoMax,
                   "Height at which faults.flip_bit_rank flips the bit"),
+      string_key("faults.consensus", &F::consensus, &Job::faults,
+                 {"none", "equivocate", "double_vote", "withhold_votes", "invalid_vote",
+                  "wrong_state_root", "forge_signatures", "replay", "silent"},
+                 "What the byzantine ranks do in the vote (docs/consensus.md)"),
       string_key("consensus.protocol", &ConsensusSection::protocol, &Job::consensus,
                  {"bft", "none"},
                  "bft: every round is a block agreed by vote; none: no chain (baseline)"),
@@ -276,6 +280,9 @@ std::vector<JobKeySpec> make_schema() {
 
       integer_key("ledger.merkle_chunk_bytes", &L::merkle_chunk_bytes, &Job::ledger, 1, 1 << 30,
                   "Bytes per Merkle leaf chunk for update and model commitments (in genesis)"),
+      bool_key("ledger.archive_updates", &L::archive_updates, &Job::ledger,
+               "Keep every committed quantized update so `fedchain verify` can recompute "
+               "each aggregate and state root"),
 
       string_key("keys.dir", &K::dir, &Job::keys, {},
                  "Directory of rank keys written by `fedchain keygen`"),

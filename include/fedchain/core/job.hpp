@@ -67,6 +67,10 @@ struct FaultsSection {
   // height flip_bit_height, then must notice and recover the committed model.
   std::int64_t flip_bit_rank = -1;  // -1: none
   std::int64_t flip_bit_height = 1;
+  // What the byzantine ranks do in the vote (docs/consensus.md, "Byzantine behaviours"):
+  // none | equivocate | double_vote | withhold_votes | invalid_vote | wrong_state_root |
+  // forge_signatures | replay | silent
+  std::string consensus = "none";
 };
 
 struct ConsensusSection {
@@ -79,6 +83,7 @@ struct CheckpointSection {
 
 struct LedgerSection {
   std::int64_t merkle_chunk_bytes = 65536;  // chunk size of every Merkle tree; goes into genesis
+  bool archive_updates = false;  // keep every committed q_i so `fedchain verify` can recompute
 };
 
 struct KeysSection {
