@@ -4,7 +4,8 @@
 
 torch is not a fedchain dependency; install it only for this comparison, e.g.
   python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch
-Columns as in train_bench.cpp: samples/s = batch * iterations / seconds.
+Columns as in train_bench.cpp: samples/s = batch * iterations / seconds; cpu ms/step = the
+process's CPU time (every thread) / iterations.
 """
 import argparse
 import time
@@ -48,7 +49,7 @@ def main():
     args = parser.parse_args()
     torch.manual_seed(1)
     print(f"{'model':<8} {'batch':>6} {'threads':>8} {'ms/step':>10} {'samples/s':>12} "
-          f"{'GFLOP/s':>9}")
+          f"{'GFLOP/s':>9} {'cpu ms/step':>12}")
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
         for arch in args.models.split(","):
@@ -66,12 +67,15 @@ def main():
             for _ in range(args.w):
                 step()
             start = time.perf_counter()
+            cpu_start = time.process_time()
             for _ in range(args.n):
                 step()
             seconds = time.perf_counter() - start
+            cpu_seconds = time.process_time() - cpu_start
             rate = args.batch * args.n / seconds
             print(f"{arch:<8} {args.batch:>6} {threads:>8} {seconds / args.n * 1e3:>10.3f} "
-                  f"{rate:>12.1f} {6 * FORWARD_MACS[arch] * rate / 1e9:>9.2f}", flush=True)
+                  f"{rate:>12.1f} {6 * FORWARD_MACS[arch] * rate / 1e9:>9.2f} "
+                  f"{cpu_seconds / args.n * 1e3:>12.3f}", flush=True)
 
 
 if __name__ == "__main__":

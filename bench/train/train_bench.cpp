@@ -5,11 +5,14 @@
 //   fedchain_train_bench [--models cnn,mlp] [--threads 1,2] [--batch 64] [-w 3] [-n 20]
 //
 // Columns: samples/s = batch * iterations / seconds; ms/step = seconds / iterations * 1e3;
-// GFLOP/s = 6 * forward multiply-adds per sample * samples/s / 1e9 (forward is 2 flops per
-// multiply-add, backward twice the forward).
+// cpu ms/step = the process's CPU time (every thread) / iterations * 1e3, which on a shared
+// machine is far less disturbed than wall time by other jobs taking the core (at 1 thread it
+// equals ms/step on a quiet one); GFLOP/s = 6 * forward multiply-adds per sample * samples/s
+// / 1e9 (forward is 2 flops per multiply-add, backward twice the forward).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -47,6 +50,12 @@ struct Options {
   int iterations = 20;
 };
 
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return double(now.tv_sec) + double(now.tv_nsec) * 1e-9;
+}
+
 bool parse(int argc, char** argv, Options& options) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
@@ -80,8 +89,8 @@ int main(int argc, char** argv) {
                  "[-w warmup] [-n iterations]\n");
     return 2;
   }
-  std::printf("%-8s %6s %8s %10s %12s %9s\n", "model", "batch", "threads", "ms/step", "samples/s",
-              "GFLOP/s");
+  std::printf("%-8s %6s %8s %10s %12s %9s %12s\n", "model", "batch", "threads", "ms/step",
+              "samples/s", "GFLOP/s", "cpu ms/step");
   for (const int threads : options.threads) {
     auto backend = fedchain::train::make_cpu_backend(threads);
     for (const std::string& arch : options.models) {
@@ -116,15 +125,18 @@ int main(int argc, char** argv) {
       };
       for (int i = 0; i < options.warmup; ++i) step();
       const auto start = std::chrono::steady_clock::now();
+      const double cpu_start = process_cpu_seconds();
       for (int i = 0; i < options.iterations; ++i) step();
       backend->synchronize();
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double cpu_seconds = process_cpu_seconds() - cpu_start;
       const double samples_per_second = double(options.batch) * options.iterations / seconds;
-      std::printf("%-8s %6lld %8d %10.3f %12.1f %9.2f\n", arch.c_str(),
+      std::printf("%-8s %6lld %8d %10.3f %12.1f %9.2f %12.3f\n", arch.c_str(),
                   static_cast<long long>(options.batch), threads,
                   seconds / options.iterations * 1e3, samples_per_second,
-                  6.0 * forward_macs(arch) * samples_per_second / 1e9);
+                  6.0 * forward_macs(arch) * samples_per_second / 1e9,
+                  cpu_seconds / options.iterations * 1e3);
       std::fflush(stdout);
     }
   }
