@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "fedchain/core/durable_file.hpp"
+#include "hdf5_file.hpp"
 
 namespace fedchain::io {
 
@@ -15,65 +16,16 @@ namespace {
 
 constexpr std::int64_t kFormatVersion = 1;
 
-// Closes an HDF5 handle on scope exit with the matching H5?close.
-class H5Handle {
- public:
-  H5Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  ~H5Handle() {
-    if (id_ >= 0) close_(id_);
-  }
-  H5Handle(const H5Handle&) = delete;
-  H5Handle& operator=(const H5Handle&) = delete;
-  hid_t get() const { return id_; }
-  bool valid() const { return id_ >= 0; }
-
- private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
-};
-
-bool write_string_attribute(hid_t object, const char* name, const std::string& value) {
-  H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), value.empty() ? 1 : value.size());
-  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
-  H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  H5Handle attr(H5Acreate2(object, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                H5Aclose);
-  return attr.valid() && H5Awrite(attr.get(), type.get(), value.c_str()) >= 0;
-}
-
-bool write_u64_attribute(hid_t object, const char* name, std::uint64_t value) {
-  H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  H5Handle attr(H5Acreate2(object, name, H5T_STD_U64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                H5Aclose);
-  return attr.valid() && H5Awrite(attr.get(), H5T_NATIVE_UINT64, &value) >= 0;
-}
-
-std::optional<std::string> read_string_attribute(hid_t object, const char* name) {
-  if (H5Aexists(object, name) <= 0) return std::nullopt;
-  H5Handle attr(H5Aopen(object, name, H5P_DEFAULT), H5Aclose);
-  H5Handle type(H5Aget_type(attr.get()), H5Tclose);
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0) {
-    return std::nullopt;
-  }
-  std::string value(H5Tget_size(type.get()), '\0');
-  if (H5Aread(attr.get(), type.get(), value.data()) < 0) return std::nullopt;
-  value.resize(value.find('\0') == std::string::npos ? value.size() : value.find('\0'));
-  return value;
-}
-
-std::optional<std::uint64_t> read_u64_attribute(hid_t object, const char* name) {
-  if (H5Aexists(object, name) <= 0) return std::nullopt;
-  H5Handle attr(H5Aopen(object, name, H5P_DEFAULT), H5Aclose);
-  std::uint64_t value = 0;
-  if (H5Aread(attr.get(), H5T_NATIVE_UINT64, &value) < 0) return std::nullopt;
-  return value;
-}
+using h5::Handle;
+using h5::read_string_attribute;
+using h5::read_u64_attribute;
+using h5::write_string_attribute;
+using h5::write_u64_attribute;
 
 // Writes the file at `path` (a temp name); true on success.
 bool write_hdf5(const std::filesystem::path& path, const CheckpointMeta& meta,
                 std::span<const TensorView> tensors) {
-  H5Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+  Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
   if (!file.valid()) return false;
   std::string order;
   for (const auto& t : tensors) order += t.name + "\n";
@@ -85,14 +37,14 @@ bool write_hdf5(const std::filesystem::path& path, const CheckpointMeta& meta,
       !write_string_attribute(file.get(), "tensor_order", order)) {
     return false;
   }
-  H5Handle group(H5Gcreate2(file.get(), "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  Handle group(H5Gcreate2(file.get(), "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
   if (!group.valid()) return false;
   for (const auto& t : tensors) {
     std::vector<hsize_t> dims(t.shape.begin(), t.shape.end());
-    H5Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
-    H5Handle set(H5Dcreate2(group.get(), t.name.c_str(), H5T_IEEE_F32LE, space.get(), H5P_DEFAULT,
-                            H5P_DEFAULT, H5P_DEFAULT),
-                 H5Dclose);
+    Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+    Handle set(H5Dcreate2(group.get(), t.name.c_str(), H5T_IEEE_F32LE, space.get(), H5P_DEFAULT,
+                          H5P_DEFAULT, H5P_DEFAULT),
+               H5Dclose);
     if (!set.valid() ||
         H5Dwrite(set.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.values.data()) < 0) {
       return false;
@@ -129,7 +81,7 @@ Result<Checkpoint> read_checkpoint(const std::filesystem::path& path) {
     return runtime_error("checkpoint {}: {}", path.string(), what);
   };
   if (H5Fis_hdf5(path.c_str()) <= 0) return bad("missing or not an HDF5 file");
-  H5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!file.valid()) return bad("cannot open");
   const auto version = read_u64_attribute(file.get(), "format_version");
   if (!version) return bad("no format_version attribute: not a fedchain checkpoint");
@@ -153,9 +105,9 @@ Result<Checkpoint> read_checkpoint(const std::filesystem::path& path) {
 
   std::istringstream names(*order);
   for (std::string name; std::getline(names, name);) {
-    H5Handle set(H5Dopen2(file.get(), ("params/" + name).c_str(), H5P_DEFAULT), H5Dclose);
+    Handle set(H5Dopen2(file.get(), ("params/" + name).c_str(), H5P_DEFAULT), H5Dclose);
     if (!set.valid()) return bad(fmt::format("tensor '{}' is listed but missing", name));
-    H5Handle space(H5Dget_space(set.get()), H5Sclose);
+    Handle space(H5Dget_space(set.get()), H5Sclose);
     const int rank = H5Sget_simple_extent_ndims(space.get());
     if (rank < 0 || rank > 8) return bad(fmt::format("tensor '{}' has a bad shape", name));
     std::vector<hsize_t> dims(static_cast<std::size_t>(rank));

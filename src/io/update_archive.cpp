@@ -1,0 +1,178 @@
+// The update archive (update_archive.hpp; layout in docs/formats.md, "Update archive").
+#include "fedchain/io/update_archive.hpp"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "fedchain/core/durable_file.hpp"
+#include "hdf5_file.hpp"
+
+namespace fedchain::io {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint64_t kFormatVersion = 1;
+constexpr const char* kDataset = "q";
+
+// Writes the whole file at `path` (a temp name); true on success.
+bool write_hdf5(const fs::path& path, const ArchivedUpdate& update) {
+  h5::Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+  if (!file.valid()) return false;
+  if (!h5::write_u64_attribute(file.get(), "format_version", kFormatVersion) ||
+      !h5::write_u64_attribute(file.get(), "height", update.height) ||
+      !h5::write_u64_attribute(file.get(), "rank", update.rank) ||
+      !h5::write_string_attribute(file.get(), "chain_id", update.chain_id.hex()) ||
+      !h5::write_string_attribute(file.get(), "update_root", update.update_root.hex())) {
+    return false;
+  }
+  const hsize_t count = update.values.size();
+  h5::Handle space(H5Screate_simple(1, &count, nullptr), H5Sclose);
+  h5::Handle set(H5Dcreate2(file.get(), kDataset, H5T_STD_I32LE, space.get(), H5P_DEFAULT,
+                            H5P_DEFAULT, H5P_DEFAULT),
+                 H5Dclose);
+  if (!set.valid() || H5Dwrite(set.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                               update.values.data()) < 0) {
+    return false;
+  }
+  return H5Fflush(file.get(), H5F_SCOPE_GLOBAL) >= 0;
+}
+
+// The height a file name "height-00000012.h5" names, if it is one.
+std::optional<std::uint64_t> height_of(const fs::path& file) {
+  static const std::regex kName(R"(height-(\d{8,})\.h5)");
+  std::smatch match;
+  const std::string name = file.filename().string();
+  if (!std::regex_match(name, match, kName)) return std::nullopt;
+  return std::stoull(match[1].str());
+}
+
+// A temp file left by a writer that was killed: "height-00000012.h5.tmp.PID".
+bool is_temp_file(const fs::path& file) {
+  return file.filename().string().find(".h5.tmp.") != std::string::npos;
+}
+
+}  // namespace
+
+fs::path UpdateArchive::rank_dir(std::uint32_t rank) const {
+  return dir_ / fmt::format("rank-{:04d}", rank);
+}
+
+fs::path UpdateArchive::path(std::uint32_t rank, std::uint64_t height) const {
+  return rank_dir(rank) / fmt::format("height-{:08d}.h5", height);
+}
+
+Status UpdateArchive::write(const ArchivedUpdate& update) const {
+  const fs::path target = path(update.rank, update.height);
+  std::error_code ec;
+  fs::create_directories(target.parent_path(), ec);
+  if (ec) {
+    return runtime_error("cannot create the update archive folder {}: {}",
+                         target.parent_path().string(), ec.message());
+  }
+  const fs::path temp = temp_path_for(target);
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported by us, once
+  if (!write_hdf5(temp, update)) {
+    fs::remove(temp, ec);
+    return runtime_error("cannot write archived update {} (HDF5 error; is the disk full?)",
+                         target.string());
+  }
+  return commit_temp_file(temp, target);
+}
+
+Result<ArchivedUpdate> UpdateArchive::read(std::uint32_t rank, std::uint64_t height) const {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const fs::path file_path = path(rank, height);
+  std::error_code ec;
+  if (!fs::exists(file_path, ec)) {
+    return reject("archive-missing",
+                  "rank {}'s update for height {} is not archived ({} is missing)", rank, height,
+                  file_path.string());
+  }
+  auto unreadable = [&](std::string_view what) {
+    return reject("archive-unreadable", "archived update {} (rank {}, height {}): {}",
+                  file_path.string(), rank, height, what);
+  };
+  if (H5Fis_hdf5(file_path.c_str()) <= 0) return unreadable("not a readable HDF5 file (torn?)");
+  h5::Handle file(H5Fopen(file_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.valid()) return unreadable("HDF5 cannot open it (torn?)");
+  const auto version = h5::read_u64_attribute(file.get(), "format_version");
+  if (!version) return unreadable("no format_version attribute");
+  if (*version != kFormatVersion) {
+    return unreadable(
+        fmt::format("format version {} (this build reads {})", *version, kFormatVersion));
+  }
+  const auto stored_height = h5::read_u64_attribute(file.get(), "height");
+  const auto stored_rank = h5::read_u64_attribute(file.get(), "rank");
+  const auto chain_id = h5::read_string_attribute(file.get(), "chain_id");
+  const auto update_root = h5::read_string_attribute(file.get(), "update_root");
+  if (!stored_height || !stored_rank || !chain_id || !update_root) {
+    return unreadable("missing attributes (height, rank, chain_id, update_root)");
+  }
+  if (*stored_height != height || *stored_rank != rank) {
+    return reject("archive-mismatch",
+                  "archived update {} says it is rank {}'s for height {}, not rank {}'s for "
+                  "height {}",
+                  file_path.string(), *stored_rank, *stored_height, rank, height);
+  }
+  ArchivedUpdate out;
+  out.height = height;
+  out.rank = rank;
+  const auto chain = Hash32::from_hex(*chain_id);
+  const auto root = Hash32::from_hex(*update_root);
+  if (!chain || !root) return unreadable("a hash attribute is not 64 hex characters");
+  out.chain_id = *chain;
+  out.update_root = *root;
+
+  h5::Handle set(H5Dopen2(file.get(), kDataset, H5P_DEFAULT), H5Dclose);
+  if (!set.valid()) return unreadable("no /q dataset");
+  h5::Handle type(H5Dget_type(set.get()), H5Tclose);
+  h5::Handle space(H5Dget_space(set.get()), H5Sclose);
+  if (H5Tget_class(type.get()) != H5T_INTEGER || H5Tget_size(type.get()) != 4 ||
+      H5Tget_sign(type.get()) != H5T_SGN_2 || H5Sget_simple_extent_ndims(space.get()) != 1) {
+    return unreadable("/q is not a one-dimensional int32 dataset");
+  }
+  hsize_t count = 0;
+  H5Sget_simple_extent_dims(space.get(), &count, nullptr);
+  out.values.resize(count);
+  if (H5Dread(set.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()) < 0) {
+    return unreadable("cannot read /q (torn?)");
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> UpdateArchive::heights(std::uint32_t rank) const {
+  std::vector<std::uint64_t> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(rank_dir(rank), ec)) {
+    if (const auto height = height_of(entry.path())) out.push_back(*height);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<std::size_t> UpdateArchive::remove_uncommitted(std::uint32_t rank, std::uint64_t tip) const {
+  std::vector<fs::path> doomed;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(rank_dir(rank), ec)) {
+    const auto height = height_of(entry.path());
+    if ((height && *height > tip) || is_temp_file(entry.path())) doomed.push_back(entry.path());
+  }
+  for (const auto& file : doomed) {
+    if (!fs::remove(file, ec) && ec) {
+      return runtime_error("cannot remove uncommitted archived update {}: {}", file.string(),
+                           ec.message());
+    }
+  }
+  if (!doomed.empty()) {
+    if (auto st = fsync_directory(rank_dir(rank)); !st) return st.error();
+  }
+  return doomed.size();
+}
+
+}  // namespace fedchain::io
