@@ -10,17 +10,33 @@ cmd=${1:?usage: slurm-local.sh start|stop DIR}
 dir=$(realpath -m "${2:?usage: slurm-local.sh start|stop DIR}")
 conf=$dir/slurm.conf
 
+# Two consecutive free TCP ports (slurmctld, slurmd): clusters started side by side by
+# different test runs on one machine must not answer each other's commands.
+free_port_pair() {
+  local port
+  for port in $(shuf -i 20000-39998 -n 40); do
+    if [ -z "$(ss -Hltn "( sport = :$port or sport = :$((port + 1)) )")" ]; then
+      echo "$port"
+      return 0
+    fi
+  done
+  return 1
+}
+
 start() {
   for tool in slurmctld slurmd munged sinfo srun sbatch; do
     command -v "$tool" >/dev/null || { echo "SKIPPED: $tool not installed (run scripts/setup-debian.sh)" >&2; exit 77; }
   done
   [ "$(id -u)" -eq 0 ] || { echo "SKIPPED: the local Slurm cluster needs root" >&2; exit 77; }
-  local host
+  local host port
   host=$(hostname -s)
+  port=$(free_port_pair) || { echo "slurm-local: no two free TCP ports found" >&2; exit 1; }
   mkdir -p "$dir"/{state,spool,log,run}
   cat >"$conf" <<CONF
 ClusterName=fedchaintest
 SlurmctldHost=$host(127.0.0.1)
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
