@@ -11,6 +11,7 @@
 
 #include "fedchain/aggregate/fixed_point.hpp"
 #include "fedchain/kernels/aggregate.hpp"
+#include "launch.cuh"
 
 namespace fedchain::gpu {
 
@@ -22,37 +23,6 @@ constexpr std::size_t kRowsPerLaunch = 64;
 struct RowWeights {
   std::int64_t weight[kRowsPerLaunch];
 };
-
-Status launch_status(const char* kernel) {
-  const cudaError_t status = cudaGetLastError();
-  if (status == cudaSuccess) return {};
-  return runtime_error("{} kernel: CUDA error {} ({})", kernel, static_cast<int>(status),
-                       cudaGetErrorString(status));
-}
-
-Status check_launch(const Launch& launch) {
-  if (launch.block_size < 1 || launch.block_size > 1024 || launch.grid_size < 0) {
-    return runtime_error(
-        "launch shape {} blocks of {} threads: blocks must be >= 0 (0: auto) "
-        "and threads 1 to 1024",
-        launch.grid_size, launch.block_size);
-  }
-  return {};
-}
-
-unsigned grid_for(const Launch& launch, std::size_t d) {
-  if (launch.grid_size > 0) return static_cast<unsigned>(launch.grid_size);
-  const std::size_t blocks = (d + launch.block_size - 1) / launch.block_size;
-  constexpr std::size_t kMaxBlocks = 1 << 16;  // the grid-stride loop covers the rest
-  return static_cast<unsigned>(blocks < kMaxBlocks ? blocks : kMaxBlocks);
-}
-
-__device__ std::size_t first_index() {
-  return static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ std::size_t grid_stride() {
-  return static_cast<std::size_t>(gridDim.x) * blockDim.x;
-}
 
 // Kernels that stream whole arrays visit four consecutive values per step with 16-byte
 // loads and stores where the pointers allow it (16-byte aligned; for (n, d) rows also d a

@@ -12,15 +12,9 @@
 #include <cstdint>
 
 #include "fedchain/core/error.hpp"
+#include "fedchain/kernels/launch.hpp"
 
 namespace fedchain::gpu {
-
-// The launch shape. Kernels loop over their elements with a grid stride, so every shape
-// gives the same result; tests run several.
-struct Launch {
-  int block_size = 256;
-  int grid_size = 0;  // 0: one thread per element, up to a cap of resident blocks
-};
 
 // The rank-sort kernels hold one coordinate's values in registers and local memory.
 inline constexpr std::size_t kMaxSortedUpdates = 32;

@@ -28,7 +28,7 @@ class DeviceArray {
     DeviceArray array;
     array.data_ = static_cast<T*>(*pointer);
     array.size_ = count;
-    return array;
+    return Result<DeviceArray>(std::move(array));  // explicit: nvcc compiles C++17
   }
   DeviceArray(DeviceArray&& other) noexcept
       : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
