@@ -135,6 +135,15 @@ Status StateMachine::accept_vote(const Vote& vote, std::vector<Action>& out) {
     if (vote.height + 1 == height_) record_late_vote(vote, out);
     return reject("old-height", "vote for height {} below {}", vote.height, height_);
   }
+  // WARNING: a decided validator is held at its height until every rank has committed it
+  // (net::ConsensusLoop::run_height), so no one is a height ahead to answer a peer that is
+  // stuck there. A peer voting for anything but the decided block may never have received
+  // it (an equivocating proposer showed it another): answer as if it were a height behind.
+  if (vote.height == height_ && phase_ == Phase::kDecided && !decisions_.empty() &&
+      decisions_.back().height == height_ &&
+      vote.block_hash != decisions_.back().proposal.block_hash) {
+    serve_catchup(vote, out);
+  }
   if (auto st = check_sender(vote.chain_id, vote.validator); !st) return st;
   if (vote.height > height_ + 1) {
     ask_for_catchup(vote.validator, out);

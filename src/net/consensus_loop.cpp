@@ -77,6 +77,7 @@ Status ConsensusLoop::poll_once(bool& busy) {
       ++transport_.stats().dropped_undecodable;
       continue;
     }
+    if (filter_) filter_->on_received((*incoming)->from, *message);
     if (auto st = apply(machine_.on_message(*message)); !st) return st;
   }
   const auto now = Clock::now();
@@ -117,16 +118,30 @@ Status ConsensusLoop::run_height(std::uint64_t height, consensus::ValidatorSet s
   const auto deadline = Clock::now() + limit;
   hold_after_ = height;
   if (auto st = apply(machine_.start_height(height, std::move(set))); !st) return st;
-  while (!committed_height_ || *committed_height_ < height) {
+  bool arrived = false;
+  for (;;) {
     bool busy = false;
     if (auto st = poll_once(busy); !st) return st;
+    if (!arrived && committed_height_ && *committed_height_ >= height) {
+      if (auto st = transport_.start_barrier(); !st) return st;
+      arrived = true;
+    }
+    if (arrived) {
+      auto everyone = transport_.barrier_done();
+      if (!everyone) return everyone.error();
+      if (*everyone) return {};
+    }
     if (Clock::now() > deadline) {
-      return runtime_error("consensus on rank {} did not commit height {} within {} s (round {})",
+      return arrived ? runtime_error(
+                           "consensus on rank {} committed height {} but another rank did not "
+                           "within {} s",
+                           transport_.rank(), height, limit.count() / 1000)
+                     : runtime_error(
+                           "consensus on rank {} did not commit height {} within {} s (round {})",
                            transport_.rank(), height, limit.count() / 1000, machine_.round());
     }
     if (!busy) std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
-  return {};
 }
 
 Status ConsensusLoop::shut_down(std::chrono::milliseconds limit) {

@@ -33,6 +33,7 @@ struct Transport::State {
   // sends; 3 waiting for everyone's sends; 4 done.
   int phase = 0;
   MPI_Request barrier = MPI_REQUEST_NULL;
+  MPI_Request step_barrier = MPI_REQUEST_NULL;  // start_barrier(), apart from shutdown's
   TransportStats stats;
 };
 
@@ -160,6 +161,26 @@ bool Transport::finished() {
     default:
       return state_->phase == 4;
   }
+}
+
+Status Transport::start_barrier() {
+  if (state_->step_barrier != MPI_REQUEST_NULL) {
+    return runtime_error("rank {}: a barrier is already under way", state_->rank);
+  }
+  if (int rc = MPI_Ibarrier(state_->comm, &state_->step_barrier); rc != MPI_SUCCESS) {
+    return mpi_error("Ibarrier", rc);
+  }
+  return {};
+}
+
+Result<bool> Transport::barrier_done() {
+  if (state_->step_barrier == MPI_REQUEST_NULL) return true;
+  int done = 0;
+  // Sets the request to MPI_REQUEST_NULL once complete.
+  if (int rc = MPI_Test(&state_->step_barrier, &done, MPI_STATUS_IGNORE); rc != MPI_SUCCESS) {
+    return mpi_error("Test", rc);
+  }
+  return done != 0;
 }
 
 }  // namespace fedchain::net

@@ -2,6 +2,7 @@
 // of four validators, and the refusals a peer's bad messages must meet.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 
@@ -124,6 +125,29 @@ TEST(StateMachine, ConflictingVotesBecomeEvidence) {
   net.run(0, net.machines[0]->on_vote(net.signed_vote(3, VoteType::kPrevote, block)));
   ASSERT_EQ(net.evidence.size(), 1u);
   EXPECT_TRUE(net.evidence[0].first.conflicts_with(net.evidence[0].second));
+}
+
+// Held at a decided height (the round loop waits for every rank to commit), a validator
+// answers a peer that still votes there for something else with the decision: an
+// equivocating proposer may have kept the decided block from that peer.
+TEST(StateMachine, DecidedValidatorServesAPeerVotingForAnotherBlock) {
+  Lockstep net(4);
+  net.start();
+  net.drain();
+  ASSERT_EQ(net.commits.size(), 4u);
+  const Hash32 decided = net.commits[0].second.block_hash;
+  auto proposal_sent_to_3 = [](const Outcome& outcome) {
+    return std::any_of(outcome.actions.begin(), outcome.actions.end(), [](const Action& a) {
+      const auto* send = std::get_if<SendTo>(&a);
+      return send != nullptr && send->validator == 3 &&
+             std::holds_alternative<Proposal>(send->message);
+    });
+  };
+  EXPECT_FALSE(proposal_sent_to_3(
+      net.machines[0]->on_vote(net.signed_vote(3, VoteType::kPrevote, decided, 1))))
+      << "a peer that votes for the decided block holds it";
+  EXPECT_TRUE(proposal_sent_to_3(
+      net.machines[0]->on_vote(net.signed_vote(3, VoteType::kPrevote, std::nullopt, 2))));
 }
 
 TEST(StateMachine, RefusesOtherChainsFarRoundsAndFarHeights) {

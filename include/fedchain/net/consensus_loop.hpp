@@ -29,12 +29,16 @@ class Application {
 using SendFn = std::function<void(std::optional<std::uint32_t> to, const consensus::Message&)>;
 
 // Sits between the machine and the wire on a rank chosen for a fault experiment (the job
-// file's [faults]); production ranks have none.
+// file's [faults], net/byzantine.hpp); production ranks have none.
 class OutboundFilter {
  public:
   virtual ~OutboundFilter() = default;
+  // Everything the machine sends passes through here; `send` puts a message on the wire.
   virtual void on_send(std::optional<std::uint32_t> to, const consensus::Message& message,
                        const SendFn& send) = 0;
+  // Every decoded message that arrives from rank `from`, before the machine sees it (a
+  // replaying rank keeps some to send again later).
+  virtual void on_received(std::uint32_t /*from*/, const consensus::Message& /*message*/) {}
 };
 
 struct LoopStats {
@@ -59,6 +63,10 @@ class ConsensusLoop {
   // application's block for the next height does not exist yet): starts `height` and
   // drives the machine until it commits it, without starting the next height. Messages
   // for the next height that arrive meanwhile wait in the machine.
+  // Collective: returns only once every rank has committed `height`, answering peers until
+  // then. WARNING: a rank shown another block by an equivocating proposer can commit only
+  // with the decided block from a peer; were that peer already blocked in the round loop's
+  // next collective, both would wait forever.
   Status run_height(std::uint64_t height, consensus::ValidatorSet set,
                     std::chrono::milliseconds limit);
   // After the last run_height: the orderly end of the transport (Transport::finish).

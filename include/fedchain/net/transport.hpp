@@ -52,6 +52,11 @@ class Transport {
   Status finish();
   bool finished();
 
+  // A non-blocking barrier of its own, apart from finish()'s: every rank starts it once per
+  // use (ConsensusLoop::run_height, once per height) and keeps polling until it is done.
+  Status start_barrier();
+  Result<bool> barrier_done();
+
   TransportStats& stats();
 
  private:
