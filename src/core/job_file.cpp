@@ -107,10 +107,41 @@ Status check_cross_keys(const Job& job, std::string_view source) {
   if (job.train.local_epochs == 0 && job.train.local_steps == 0) {
     return config_error("{}: set train.local_epochs or train.local_steps above 0", source);
   }
+  if (auto st = check_consensus_faults(job, job.job.ranks); !st) {
+    return config_error("{}: {}", source, st.error().message);
+  }
   return {};
 }
 
 }  // namespace
+
+Status check_consensus_faults(const Job& job, std::int64_t ranks) {
+  const auto& faults = job.faults;
+  if (faults.consensus == "none") return {};
+  if (job.consensus.protocol != "bft") {
+    return config_error(
+        "faults.consensus = '{}' needs the vote, but consensus.protocol = '{}': set "
+        "consensus.protocol = \"bft\" or faults.consensus = \"none\"",
+        faults.consensus, job.consensus.protocol);
+  }
+  if (faults.byzantine.empty()) {
+    return config_error(
+        "faults.consensus = '{}' but faults.byzantine lists no rank: name the ranks that "
+        "misbehave, for example faults.byzantine = [3]",
+        faults.consensus);
+  }
+  if (ranks > 0) {
+    const std::int64_t f = (ranks - 1) / 3;
+    if (static_cast<std::int64_t>(faults.byzantine.size()) > f) {
+      return config_error(
+          "faults.consensus = '{}' with {} byzantine ranks, but {} ranks tolerate at most f = "
+          "{} (n >= 3f + 1): list fewer ranks in faults.byzantine or start more ranks (beyond "
+          "f only the simulator runs: tests/consensus)",
+          faults.consensus, faults.byzantine.size(), ranks, f);
+    }
+  }
+  return {};
+}
 
 std::vector<JobKeyInfo> job_keys() {
   std::vector<JobKeyInfo> out;

@@ -33,6 +33,12 @@ Result<Job> parse_job(std::string_view toml_text, std::string_view source,
 Result<Job> load_job(const std::filesystem::path& path,
                      const std::vector<std::string>& overrides = {});
 
+// faults.consensus against `ranks` (0: not known yet, as in `fedchain job check` without
+// job.ranks): a behaviour needs consensus.protocol = "bft", at least one rank in
+// faults.byzantine, and no more than f = floor((n - 1) / 3) of them, the most the vote
+// tolerates. A config error (exit 2) otherwise.
+Status check_consensus_faults(const Job& job, std::int64_t ranks);
+
 // The resolved job as TOML, every key present: what a run directory stores and hashes.
 std::string job_to_toml(const Job& job);
 
