@@ -134,7 +134,7 @@ class Point:
     messages: float | None  # consensus messages rank 0 sent per height
 
 
-def read_points(path):
+def read_points(path, cores_override=None):
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: missing; run bench/scaling/gather.py first")
@@ -154,7 +154,7 @@ def read_points(path):
     for line, row in enumerate(rows, start=2):
         try:
             ranks = int(row["ranks"])
-            cores = int(row["cores"]) if row["cores"] else None
+            cores = cores_override or (int(row["cores"]) if row["cores"] else None)
             messages = row.get("mean_consensus_messages") or None
             points.append(Point(
                 mode=row["mode"], ranks=ranks,
@@ -402,7 +402,6 @@ def plot_predictions(results, path):
         values = [got[phase] for _, got, _ in rows]
         left.bar([str(r) for r, _, _ in rows], values, bottom=bottom, label=phase)
         bottom = [b + v for b, v in zip(bottom, values)]
-    left.set_yscale("log")
     left.set_xlabel("ranks")
     left.set_ylabel("predicted seconds per round")
     left.set_title(f"predicted round by phase: {NETWORKS[key[0]].name}, {key[1]}", fontsize=9)
@@ -446,6 +445,13 @@ def main():
                         help="predict consensus.protocol = none (no hashing, no votes)")
     common.add_argument("--verify-us", type=float, default=VERIFY_S * 1e6,
                         help="Ed25519 verify in microseconds (default 124)")
+    common.add_argument("--cores", type=int, default=None,
+                        help="cores the ranks really had, for the oversubscription correction "
+                        "(default: the summary's cores column); less than the machine's own "
+                        "where other work shared it")
+    common.add_argument("--t-msg-us", type=float, default=None,
+                        help="predict with this per-message cost instead of the fitted one "
+                        "(the fit absorbs scheduling delays on a shared machine)")
     common.add_argument("--plot", help="also write the predictions as a PNG here")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -458,10 +464,14 @@ def main():
         parser.error(f"--ranks: '{args.ranks}' is not a comma-separated list of rank counts")
     if any(r < 1 for r in args.ranks) or args.params < 1 or args.verify_us <= 0:
         parser.error("--ranks, --params and --verify-us must be positive")
+    if args.cores is not None and args.cores < 1:
+        parser.error("--cores must be at least 1")
+    if args.t_msg_us is not None and args.t_msg_us < 0:
+        parser.error("--t-msg-us must be >= 0")
     if args.sample_s is None and args.params == CNN_PARAMS:
         args.sample_s = CNN_SAMPLE_S
     try:
-        points = read_points(args.summary)
+        points = read_points(args.summary, args.cores)
     except ModelError as e:
         print(f"cost_model.py: {e}", file=sys.stderr)
         return 2
@@ -470,6 +480,10 @@ def main():
     if args.command == "check":
         print_calibration(cal, points, args.summary)
         print_check(cal, points)
+    if args.t_msg_us is not None:
+        print(f"Predictions use t_msg = {args.t_msg_us:g} us (--t-msg-us), not the fitted "
+              f"{cal.t_msg * 1e6:.3g} us.\n")
+        cal.t_msg = args.t_msg_us * 1e-6
     results = print_predictions(cal, args, calibrated_params)
     if args.plot:
         plot_predictions(results, args.plot)
