@@ -110,6 +110,12 @@ Status check_cross_keys(const Job& job, std::string_view source) {
   if (auto st = check_consensus_faults(job, job.job.ranks); !st) {
     return config_error("{}: {}", source, st.error().message);
   }
+  if (job.ledger.archive_updates && job.consensus.protocol != "bft") {
+    return config_error(
+        "{}: ledger.archive_updates = true needs consensus.protocol = \"bft\" (the archive is "
+        "checked against the updates the chain's transactions sign)",
+        source);
+  }
   return {};
 }
 
