@@ -23,7 +23,8 @@ s samples per rank per round:
              three sequential steps (proposal, prevote, precommit); m(R) messages each rank
              sends (and receives) per height: M(R) / R with M(R) = (R-1)(2R+1) broadcasts
              + 2R * R * min(2, R-1) relays over all ranks (O(R^2)), or, when the sweep recorded
-             consensus_messages (rank 0's), m(R) = a * R fitted to them; the proposer sends the
+             consensus_messages (rank 0's), m(R) = a * R with a from the largest R measured (relays
+             to the next two validators only reach full fan-out from R = 4); the proposer sends the
              block (R txs) to R - 1 peers; every rank verifies R txs and 2(R-1) votes.
   other      c_other: the reporting allreduce and logging (round_s minus the phases)
 
@@ -232,9 +233,12 @@ def calibrate(points, t_verify=VERIFY_S):
     messages_per_rank = None
     counted = [p for p in chain if p.messages is not None and p.ranks > 1]
     if len(counted) >= 2:
-        messages_per_rank = statistics.median(p.messages / p.ranks for p in counted)
+        largest = max(p.ranks for p in counted)
+        messages_per_rank = statistics.median(p.messages / p.ranks for p in counted
+                                              if p.ranks == largest)
         notes.append(f"consensus messages from the sweep: each rank sends "
-                     f"m(R) = {messages_per_rank:.2f} R per height")
+                     f"m(R) = {messages_per_rank:.2f} R per height (the ratio at R = {largest}; "
+                     f"the formula's is {tendermint_messages(largest) / largest ** 2:.2f})")
     if chain:
         def sent(p):
             return p.messages if p.messages is not None else tendermint_messages(p.ranks) / p.ranks
