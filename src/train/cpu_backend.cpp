@@ -1,5 +1,6 @@
 // The CPU backend: Backend's ops through the templates in cpu_ops.hpp, instantiated for
 // float, with Eigen's GEMM threads and OpenMP's loop threads set from the job.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -9,6 +10,7 @@
 #include <omp.h>
 #endif
 
+#include "cpu_direct_conv.hpp"
 #include "cpu_ops.hpp"
 #include "fedchain/train/backend.hpp"
 
@@ -66,16 +68,28 @@ class CpuBackend final : public Backend {
                       float* dx, float* dw, float* db) override {
     cpu::dense_backward(s, x, w, dy, dx, dw, db);
   }
+  // Single-channel inputs (first layers) take the direct kernel; where such a layer is asked
+  // for dx too (never in the models, whose first layer needs none) it goes through im2col.
   std::int64_t conv2d_workspace(const ConvShape& s) const override {
-    return cpu::conv2d_workspace(s);
+    const std::int64_t gemm = cpu::conv2d_workspace(s, cpu::kConvBlockFloats, threads_);
+    if (!cpu::direct_conv_applies(s)) return gemm;
+    return std::max(gemm, cpu::direct_conv_workspace(s, threads_));
   }
   void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
                       float* workspace) override {
-    cpu::conv2d_forward(s, x, w, b, y, workspace);
+    if (cpu::direct_conv_applies(s)) {
+      cpu::direct_conv_forward(s, x, w, b, y, workspace, threads_);
+    } else {
+      cpu::conv2d_forward(s, x, w, b, y, workspace, cpu::kConvBlockFloats, threads_);
+    }
   }
   void conv2d_backward(const ConvShape& s, const float* x, const float* w, const float* dy,
                        float* dx, float* dw, float* db, float* workspace) override {
-    cpu::conv2d_backward(s, x, w, dy, dx, dw, db, workspace);
+    if (dx == nullptr && cpu::direct_conv_applies(s)) {
+      cpu::direct_conv_backward_weights(s, x, dy, dw, db, workspace, threads_);
+    } else {
+      cpu::conv2d_backward(s, x, w, dy, dx, dw, db, workspace, cpu::kConvBlockFloats, threads_);
+    }
   }
   void maxpool2x2_forward(const PoolShape& s, const float* x, float* y) override {
     cpu::maxpool2x2_forward(s, x, y);

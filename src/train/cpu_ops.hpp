@@ -15,6 +15,9 @@
 #include <limits>
 
 #include <Eigen/Core>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 #include "fedchain/train/backend.hpp"
 
@@ -135,32 +138,65 @@ void col2im(const ConvShape& s, const T* dcols, T* dx) {
 
 // Convolutions walk the batch in blocks small enough that the block's im2col matrix stays
 // in cache while the GEMM reads it (conv2 of the cnn has 627 KB of patches per sample).
+// With several threads each thread takes a contiguous run of blocks, im2col and GEMM on its
+// own (Eigen runs single-threaded inside a parallel region): one fork per op instead of one
+// per block GEMM, and no packed panels shared between threads.
 inline constexpr std::int64_t kConvBlockFloats = std::int64_t{1} << 19;
 
-inline std::int64_t conv_block_samples(const ConvShape& s, std::int64_t block_floats) {
-  const std::int64_t per_sample = s.out_height() * s.out_width() * s.patch_size();
-  return std::clamp<std::int64_t>(block_floats / std::max<std::int64_t>(per_sample, 1), 1,
-                                  std::max<std::int64_t>(s.batch, 1));
+inline int current_thread() {
+#if defined(_OPENMP)
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+inline int team_size() {
+#if defined(_OPENMP)
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
 }
 
-// Floats of scratch that conv2d_forward and conv2d_backward need: one block's im2col
-// matrix and its gradient. Tests pass a small block_floats to split tiny batches too.
+// Samples per block: as many as fit in block_floats, but no more than a thread's share of
+// the batch, so that every thread has a block to work on.
+inline std::int64_t conv_block_samples(const ConvShape& s, std::int64_t block_floats,
+                                       int threads = 1) {
+  const std::int64_t per_sample = s.out_height() * s.out_width() * s.patch_size();
+  const std::int64_t share = (s.batch + threads - 1) / std::max(threads, 1);
+  return std::clamp<std::int64_t>(block_floats / std::max<std::int64_t>(per_sample, 1), 1,
+                                  std::max<std::int64_t>(share, 1));
+}
+
+// Floats of scratch that conv2d_forward and conv2d_backward need: per thread one block's
+// im2col matrix and its gradient, and per thread after the first a partial dw. Tests pass a
+// small block_floats to split tiny batches too.
 inline std::int64_t conv2d_workspace(const ConvShape& s,
-                                     std::int64_t block_floats = kConvBlockFloats) {
-  return 2 * conv_block_samples(s, block_floats) * s.out_height() * s.out_width() * s.patch_size();
+                                     std::int64_t block_floats = kConvBlockFloats,
+                                     int threads = 1) {
+  const std::int64_t block_cols = conv_block_samples(s, block_floats, threads) * s.out_height() *
+                                  s.out_width() * s.patch_size();
+  return threads * 2 * block_cols + (threads - 1) * s.out_channels * s.patch_size();
 }
 
 template <typename T>
 void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y, T* workspace,
-                    std::int64_t block_floats = kConvBlockFloats) {
-  const std::int64_t block = conv_block_samples(s, block_floats);
+                    std::int64_t block_floats = kConvBlockFloats, int threads = 1) {
+  const std::int64_t block = conv_block_samples(s, block_floats, threads);
+  const std::int64_t blocks = (s.batch + block - 1) / block;
   const std::int64_t pixels = s.out_height() * s.out_width();
+  const std::int64_t image = s.height * s.width * s.in_channels;
   ConstMatrixMap<T> weight(w, s.out_channels, s.patch_size());
-  for (std::int64_t first = 0; first < s.batch; first += block) {
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(threads) if (blocks > 1 && threads > 1)
+#endif
+  for (std::int64_t index = 0; index < blocks; ++index) {
+    const std::int64_t first = index * block;
+    T* cols = workspace + current_thread() * 2 * block * pixels * s.patch_size();
     ConvShape part = s;
     part.batch = std::min(block, s.batch - first);
-    im2col(part, x + first * s.height * s.width * s.in_channels, workspace);
-    ConstMatrixMap<T> patches(workspace, part.batch * pixels, s.patch_size());
+    im2col(part, x + first * image, cols);
+    ConstMatrixMap<T> patches(cols, part.batch * pixels, s.patch_size());
     MatrixMap<T> output(y + first * pixels * s.out_channels, part.batch * pixels, s.out_channels);
     output.noalias() = patches * weight.transpose();
     output.rowwise() += ConstRowVectorMap<T>(b, s.out_channels);
@@ -168,31 +204,53 @@ void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y
 }
 
 // Rebuilds each block's im2col from x rather than keeping the whole batch's from forward:
-// less memory and traffic than reading it back. dw sums the blocks in order.
+// less memory and traffic than reading it back. Each thread sums dw over its blocks in
+// order; the partial sums are then added in thread order, so for a given thread count the
+// result does not depend on scheduling.
 template <typename T>
 void conv2d_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db,
-                     T* workspace, std::int64_t block_floats = kConvBlockFloats) {
-  const std::int64_t block = conv_block_samples(s, block_floats);
+                     T* workspace, std::int64_t block_floats = kConvBlockFloats, int threads = 1) {
+  const std::int64_t block = conv_block_samples(s, block_floats, threads);
+  const std::int64_t blocks = (s.batch + block - 1) / block;
   const std::int64_t pixels = s.out_height() * s.out_width();
-  T* cols = workspace;
-  T* dcols = workspace + block * pixels * s.patch_size();
+  const std::int64_t image = s.height * s.width * s.in_channels;
+  const std::int64_t block_cols = block * pixels * s.patch_size();
+  const std::int64_t weights = s.out_channels * s.patch_size();
+  T* partials = workspace + threads * 2 * block_cols;
   ConstMatrixMap<T> weight(w, s.out_channels, s.patch_size());
-  MatrixMap<T> grad_weight(dw, s.out_channels, s.patch_size());
-  grad_weight.setZero();
   RowVectorMap<T>(db, s.out_channels).noalias() =
       ConstMatrixMap<T>(dy, s.batch * pixels, s.out_channels).colwise().sum();
-  for (std::int64_t first = 0; first < s.batch; first += block) {
-    ConvShape part = s;
-    part.batch = std::min(block, s.batch - first);
-    const std::int64_t image = s.height * s.width * s.in_channels;
-    im2col(part, x + first * image, cols);
-    ConstMatrixMap<T> patches(cols, part.batch * pixels, s.patch_size());
-    ConstMatrixMap<T> grad_out(dy + first * pixels * s.out_channels, part.batch * pixels,
-                               s.out_channels);
-    grad_weight.noalias() += grad_out.transpose() * patches;
-    if (dx == nullptr) continue;
-    MatrixMap<T>(dcols, part.batch * pixels, s.patch_size()).noalias() = grad_out * weight;
-    col2im(part, dcols, dx + first * image);
+  int used_threads = 1;
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(threads) if (blocks > 1 && threads > 1)
+#endif
+  {
+    const int thread = current_thread();
+    const int team = team_size();
+    if (thread == 0) used_threads = team;
+    T* cols = workspace + thread * 2 * block_cols;
+    T* dcols = cols + block_cols;
+    MatrixMap<T> grad_weight(thread == 0 ? dw : partials + (thread - 1) * weights, s.out_channels,
+                             s.patch_size());
+    grad_weight.setZero();
+    for (std::int64_t index = blocks * thread / team; index < blocks * (thread + 1) / team;
+         ++index) {
+      const std::int64_t first = index * block;
+      ConvShape part = s;
+      part.batch = std::min(block, s.batch - first);
+      im2col(part, x + first * image, cols);
+      ConstMatrixMap<T> patches(cols, part.batch * pixels, s.patch_size());
+      ConstMatrixMap<T> grad_out(dy + first * pixels * s.out_channels, part.batch * pixels,
+                                 s.out_channels);
+      grad_weight.noalias() += grad_out.transpose() * patches;
+      if (dx == nullptr) continue;
+      MatrixMap<T>(dcols, part.batch * pixels, s.patch_size()).noalias() = grad_out * weight;
+      col2im(part, dcols, dx + first * image);
+    }
+  }
+  for (int thread = 1; thread < used_threads; ++thread) {
+    const T* partial = partials + (thread - 1) * weights;
+    for (std::int64_t i = 0; i < weights; ++i) dw[i] += partial[i];
   }
 }
 

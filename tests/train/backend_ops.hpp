@@ -202,7 +202,8 @@ inline void check_backend_ops(Backend& backend) {
   for (const ConvShape& s :
        {ConvShape{2, 5, 6, 3, 4, 3, 1, 1}, ConvShape{1, 7, 7, 2, 3, 3, 2, 0},
         ConvShape{3, 28, 28, 1, 8, 5, 1, 2}, ConvShape{2, 9, 11, 5, 7, 5, 2, 2},
-        ConvShape{2, 4, 4, 3, 2, 1, 1, 0}}) {
+        ConvShape{2, 4, 4, 3, 2, 1, 1, 0},
+        ConvShape{7, 14, 14, 32, 64, 5, 1, 2}}) {  // the cnn's conv2: blocks over 2 threads
     check_conv2d(backend, s);
   }
   check_pool_relu_softmax(backend, PoolShape{3, 7, 6, 5}, 10);

@@ -62,12 +62,13 @@ TEST(Gradient, Dense) {
   expect_matches_finite_differences("db", b, db, loss);
 }
 
-// (shape, block_floats): a block of 1 float splits the batch into one-sample blocks, so
-// the blocked walk (and dw's sum over blocks) is checked too.
-class ConvGradient : public ::testing::TestWithParam<std::tuple<ConvShape, std::int64_t>> {};
+// (shape, block_floats, threads): a block of 1 float splits the batch into one-sample
+// blocks, so the blocked walk (and dw's sum over blocks) is checked too; with 2 threads each
+// thread sums its own blocks and the partial dw are added afterwards.
+class ConvGradient : public ::testing::TestWithParam<std::tuple<ConvShape, std::int64_t, int>> {};
 
 TEST_P(ConvGradient, MatchesFiniteDifferences) {
-  const auto [s, block_floats] = GetParam();
+  const auto [s, block_floats, threads] = GetParam();
   const auto in_size = static_cast<std::size_t>(s.batch * s.height * s.width * s.in_channels);
   const auto out_size =
       static_cast<std::size_t>(s.batch * s.out_height() * s.out_width() * s.out_channels);
@@ -75,15 +76,16 @@ TEST_P(ConvGradient, MatchesFiniteDifferences) {
   Vec x = random_vector(in_size, 5), w = random_vector(w_size, 6),
       b = random_vector(static_cast<std::size_t>(s.out_channels), 7);
   const Vec r = random_vector(out_size, 8);
-  Vec workspace(static_cast<std::size_t>(cpu::conv2d_workspace(s, block_floats)));
+  Vec workspace(static_cast<std::size_t>(cpu::conv2d_workspace(s, block_floats, threads)));
   auto loss = [&] {
     Vec y(out_size);
-    cpu::conv2d_forward(s, x.data(), w.data(), b.data(), y.data(), workspace.data(), block_floats);
+    cpu::conv2d_forward(s, x.data(), w.data(), b.data(), y.data(), workspace.data(), block_floats,
+                        threads);
     return dot(y, r);
   };
   Vec dx(in_size), dw(w_size), db(b.size());
   cpu::conv2d_backward(s, x.data(), w.data(), r.data(), dx.data(), dw.data(), db.data(),
-                       workspace.data(), block_floats);
+                       workspace.data(), block_floats, threads);
   expect_matches_finite_differences("dx", x, dx, loss);
   expect_matches_finite_differences("dw", w, dw, loss);
   expect_matches_finite_differences("db", b, db, loss);
@@ -97,7 +99,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ConvGradient,
                                                               ConvShape{2, 6, 5, 1, 2, 5, 1, 2},
                                                               ConvShape{1, 8, 8, 2, 2, 3, 2, 1},
                                                               ConvShape{3, 4, 4, 2, 1, 1, 1, 0}),
-                                            ::testing::Values(std::int64_t{1} << 19, 1)));
+                                            ::testing::Values(std::int64_t{1} << 19, 1),
+                                            ::testing::Values(1, 2)));
 
 TEST(Gradient, MaxPool) {
   const PoolShape s{2, 5, 4, 3};  // odd height: the last row is dropped
