@@ -256,22 +256,16 @@ class AggregateAudit {
   // The aggregate as the ranks computed it (node/round.cpp, exchange_and_aggregate).
   Result<aggregate::AggregateResult> recompute(const std::vector<io::ArchivedUpdate>& archived) {
     if (config_.exchange == aggregate::Exchange::kAllreduce) {
-      // Every rank's w_i * q_i summed in int64 (MPI_Allreduce there), divided by the total
+      // The int64 sum of w_i * q_i (MPI_Allreduce there) over the ranks whose tx the block
+      // holds (a jailed rank joins the collective with weight 0), divided by their total
       // genesis weight.
-      if (archived.size() != weights_.size()) {
-        return reject("archive-allreduce-txs",
-                      "the allreduce exchange aggregates every rank's update, but the block "
-                      "holds {} transactions for {} ranks",
-                      archived.size(), weights_.size());
-      }
       std::vector<std::int64_t> sum(theta_.size());
-      for (const auto& update : archived) {
-        if (auto st = aggregate::add_weighted(sum, weights_[update.rank], update.values); !st) {
-          return st.error();
-        }
-      }
       std::int64_t total = 0;
-      for (const auto w : weights_) total += w;
+      for (const auto& update : archived) {
+        const std::int64_t weight = weights_[update.rank];
+        if (auto st = aggregate::add_weighted(sum, weight, update.values); !st) return st.error();
+        total += weight;
+      }
       std::vector<std::int32_t> values(theta_.size());
       if (auto st = aggregate::fedavg_from_sum(sum, total, values); !st) return st.error();
       aggregate::AggregateResult out;
