@@ -1,9 +1,11 @@
 // `fedchain inspect RUN_DIR [--json]`: what is on the chain, one block per line (height,
-// hash prefix, proposer, txs, rule, state root prefix, commit round, time), or the same
-// as a JSON array with full hashes for scripts. Reads only; `fedchain verify` audits.
+// hash prefix, proposer, txs, evidence, rule, state root prefix, commit round, time) and a
+// line per piece of equivocation evidence, or the same as a JSON array with full hashes
+// for scripts. Reads only; `fedchain verify` audits.
 #include <cstdio>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
@@ -21,6 +23,14 @@ struct InspectArgs {
   bool json = false;
 };
 
+std::string vote_target(const std::optional<Hash32>& block) {
+  return block ? block->short_hex() : std::string("nil");
+}
+
+const char* vote_type(ledger::VoteType type) {
+  return type == ledger::VoteType::kPrevote ? "prevote" : "precommit";
+}
+
 std::string utc_time(std::uint64_t time_ms) {
   const std::time_t seconds = static_cast<std::time_t>(time_ms / 1000);
   std::tm tm{};
@@ -37,12 +47,25 @@ int run_inspect(const InspectArgs& args) {
     auto rows = nlohmann::json::array();
     for (const auto& stored : store->blocks()) {
       const auto& h = stored.block.header();
+      auto evidence = nlohmann::json::array();
+      for (const auto& e : stored.block.evidence()) {
+        auto block = [](const std::optional<Hash32>& b) {
+          return b ? nlohmann::json(b->hex()) : nlohmann::json(nullptr);
+        };
+        evidence.push_back({{"validator", e.validator()},
+                            {"height", e.height()},
+                            {"round", e.first().round},
+                            {"type", vote_type(e.first().type)},
+                            {"first_block", block(e.first().block_hash)},
+                            {"second_block", block(e.second().block_hash)}});
+      }
       rows.push_back({{"height", h.height},
                       {"hash", stored.block.hash().hex()},
                       {"prev_hash", h.prev_hash.hex()},
                       {"proposer", h.proposer},
                       {"state_root", h.state_root.hex()},
                       {"txs", stored.block.txs().size()},
+                      {"evidence", evidence},
                       {"round", stored.certificate.round()},
                       {"rule", h.rule.name},
                       {"time_ms", h.time_ms}});
@@ -55,18 +78,29 @@ int run_inspect(const InspectArgs& args) {
               genesis.chain_id().short_hex().c_str(), genesis.hash().short_hex().c_str(),
               genesis.validator_count(), genesis.fields().rule.name.c_str(),
               genesis.fields().merkle_chunk_bytes);
-  std::printf("%s\n",
-              fmt::format("{:>8}  {:<12}  {:>8}  {:>4}  {:<12}  {:<12}  {:>5}  {}", "height",
-                          "hash", "proposer", "txs", "rule", "state_root", "round", "time")
-                  .c_str());
+  std::printf("%s\n", fmt::format("{:>8}  {:<12}  {:>8}  {:>4}  {:>8}  {:<12}  {:<12}  {:>5}  {}",
+                                  "height", "hash", "proposer", "txs", "evidence", "rule",
+                                  "state_root", "round", "time")
+                          .c_str());
   for (const auto& stored : store->blocks()) {
     const auto& h = stored.block.header();
-    std::printf("%s\n",
-                fmt::format("{:>8}  {:<12}  {:>8}  {:>4}  {:<12}  {:<12}  {:>5}  {}", h.height,
-                            stored.block.hash().short_hex(), h.proposer, stored.block.txs().size(),
-                            h.rule.name, h.state_root.short_hex(), stored.certificate.round(),
-                            utc_time(h.time_ms))
-                    .c_str());
+    std::printf("%s\n", fmt::format("{:>8}  {:<12}  {:>8}  {:>4}  {:>8}  {:<12}  {:<12}  {:>5}  {}",
+                                    h.height, stored.block.hash().short_hex(), h.proposer,
+                                    stored.block.txs().size(), stored.block.evidence().size(),
+                                    h.rule.name, h.state_root.short_hex(),
+                                    stored.certificate.round(), utc_time(h.time_ms))
+                            .c_str());
+  }
+  for (const auto& stored : store->blocks()) {
+    for (const auto& e : stored.block.evidence()) {
+      std::printf("%s\n",
+                  fmt::format("evidence in block {}: validator {} signed two {}s at "
+                              "height {} round {}: {} and {}",
+                              stored.block.height(), e.validator(), vote_type(e.first().type),
+                              e.height(), e.first().round, vote_target(e.first().block_hash),
+                              vote_target(e.second().block_hash))
+                      .c_str());
+    }
   }
   if (const auto& torn = store->torn_tail()) {
     std::printf("(torn tail: height %llu was never committed, %llu bytes at byte %llu)\n",
@@ -85,7 +119,8 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
   inspect->add_option("run_dir", args->run_dir, "Run directory (holds chain/blocks.log)")
       ->required();
   inspect->add_flag("--json", args->json,
-                    "JSON array: height, hash, prev_hash, proposer, state_root, txs, round, ...");
+                    "JSON array: height, hash, prev_hash, proposer, state_root, txs, evidence, "
+                    "round, ...");
   inspect->callback([args, &exit_code] { exit_code = run_inspect(*args); });
 }
 

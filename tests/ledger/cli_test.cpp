@@ -131,7 +131,15 @@ TEST_F(CliTest, InspectPrintsATableAndJson) {
     EXPECT_EQ(rows[i]["state_root"], b.block.header().state_root.hex());
     EXPECT_EQ(rows[i]["txs"], b.block.txs().size());
     EXPECT_EQ(rows[i]["round"], b.certificate.round());
+    EXPECT_EQ(rows[i]["evidence"].size(), b.block.evidence().size());
   }
+  // Block 3 holds evidence against validator 2 at height 2.
+  ASSERT_EQ(rows[2]["evidence"].size(), 1u);
+  EXPECT_EQ(rows[2]["evidence"][0]["validator"], 2);
+  EXPECT_EQ(rows[2]["evidence"][0]["type"], "precommit");
+  EXPECT_NE(table.output.find("evidence in block 3: validator 2 signed two precommits at height 2"),
+            std::string::npos)
+      << table.output;
 }
 
 // Checkpoints are checked against the block they name: its hash and its state root.
