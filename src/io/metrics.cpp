@@ -1,5 +1,6 @@
 #include "fedchain/io/metrics.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <sstream>
@@ -22,19 +23,74 @@ nlohmann::json json_number(double v) {
   return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v);
 }
 
-// Keeps the lines of `path` whose leading height field is <= keep (after `skip_header`
-// lines) and rewrites the file atomically.
-Status truncate_rows(const std::filesystem::path& path, bool has_header, std::uint64_t keep,
+// Keeps the lines of `path` whose height is <= keep and rewrites the file atomically.
+Status truncate_rows(const std::filesystem::path& path, std::uint64_t keep,
                      const std::function<std::uint64_t(const std::string&)>& height_of) {
   std::ifstream in(path);
   if (!in) return {};
   std::string kept;
   std::string line;
-  bool first = true;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
-    if ((first && has_header) || height_of(line) <= keep) kept += line + "\n";
-    first = false;
+    if (height_of(line) <= keep) kept += line + "\n";
+  }
+  return write_file_atomically(path, as_bytes(kept));
+}
+
+std::vector<std::string> split_cells(const std::string& line) {
+  std::vector<std::string> cells;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = line.find(',', start);
+    cells.push_back(line.substr(start, comma - start));
+    if (comma == std::string::npos) return cells;
+    start = comma + 1;
+  }
+}
+
+// Keeps the CSV rows up to `keep`, rewritten to today's columns when the file comes from an
+// older fedchain (the header names the columns; cells of new columns stay empty).
+Status resume_csv(const std::filesystem::path& path, std::uint64_t keep) {
+  std::ifstream in(path);
+  if (!in) return {};
+  std::string line;
+  if (!std::getline(in, line) || line.empty()) {
+    return write_file_atomically(path, as_bytes(std::string(MetricsLog::csv_header()) + "\n"));
+  }
+  const std::vector<std::string> columns = split_cells(MetricsLog::csv_header());
+  const std::vector<std::string> old_columns = split_cells(line);
+  std::vector<std::size_t> source;  // for each column, its index in the old rows
+  for (const auto& column : columns) {
+    const auto at = std::find(old_columns.begin(), old_columns.end(), column);
+    source.push_back(static_cast<std::size_t>(at - old_columns.begin()));
+  }
+  for (const auto& column : old_columns) {
+    if (std::find(columns.begin(), columns.end(), column) == columns.end()) {
+      return config_error(
+          "{}: column '{}' is not one this fedchain writes; move the file aside to resume "
+          "(a new one is started)",
+          path.string(), column);
+    }
+  }
+  std::string kept = std::string(MetricsLog::csv_header()) + "\n";
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const std::vector<std::string> cells = split_cells(line);
+    std::uint64_t height = 0;
+    try {
+      height = std::stoull(cells[0]);
+    } catch (const std::exception&) {
+      return config_error(
+          "{}: row '{}' does not start with a height; move the file aside to "
+          "resume",
+          path.string(), line);
+    }
+    if (height > keep) continue;
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+      if (c > 0) kept += ',';
+      if (source[c] < cells.size()) kept += cells[source[c]];
+    }
+    kept += '\n';
   }
   return write_file_atomically(path, as_bytes(kept));
 }
@@ -49,7 +105,8 @@ Result<std::ofstream> open_append(const std::filesystem::path& path) {
 
 const char* MetricsLog::csv_header() {
   return "height,round_s,train_s,quantize_s,hash_s,exchange_s,aggregate_s,consensus_s,store_s,"
-         "eval_s,bytes_sent,train_loss,test_loss,test_acc,proposer,commit_round,state_root";
+         "eval_s,bytes_sent,consensus_messages,consensus_bytes,train_loss,test_loss,test_acc,"
+         "proposer,commit_round,state_root";
 }
 
 Result<MetricsLog> MetricsLog::create(const std::filesystem::path& csv,
@@ -68,14 +125,11 @@ Result<MetricsLog> MetricsLog::resume(const std::filesystem::path& csv,
                                       const std::filesystem::path& jsonl,
                                       std::uint64_t keep_through_height) {
   if (!std::filesystem::exists(csv)) return create(csv, jsonl);
-  auto csv_height = [](const std::string& line) {
-    return std::stoull(line.substr(0, line.find(',')));
-  };
   auto json_height = [](const std::string& line) {
     return nlohmann::json::parse(line, nullptr, false).value("height", std::uint64_t{0});
   };
-  if (auto st = truncate_rows(csv, true, keep_through_height, csv_height); !st) return st.error();
-  if (auto st = truncate_rows(jsonl, false, keep_through_height, json_height); !st) {
+  if (auto st = resume_csv(csv, keep_through_height); !st) return st.error();
+  if (auto st = truncate_rows(jsonl, keep_through_height, json_height); !st) {
     return st.error();
   }
   auto c = open_append(csv);
@@ -87,10 +141,12 @@ Result<MetricsLog> MetricsLog::resume(const std::filesystem::path& csv,
 
 Status MetricsLog::append(const MetricsRow& r) {
   csv_ << fmt::format(
-      "{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{},{},{},{},{},{},{}\n",
+      "{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{},{},{},{},{},{},{},{},"
+      "{}\n",
       r.height, r.round_s, r.train_s, r.quantize_s, r.hash_s, r.exchange_s, r.aggregate_s,
-      r.consensus_s, r.store_s, r.eval_s, r.bytes_sent, csv_number(r.train_loss),
-      csv_number(r.test_loss), csv_number(r.test_acc), r.proposer, r.commit_round, r.state_root);
+      r.consensus_s, r.store_s, r.eval_s, r.bytes_sent, r.consensus_messages, r.consensus_bytes,
+      csv_number(r.train_loss), csv_number(r.test_loss), csv_number(r.test_acc), r.proposer,
+      r.commit_round, r.state_root);
   const nlohmann::json row = {{"height", r.height},
                               {"round_s", r.round_s},
                               {"train_s", r.train_s},
@@ -102,6 +158,8 @@ Status MetricsLog::append(const MetricsRow& r) {
                               {"store_s", r.store_s},
                               {"eval_s", r.eval_s},
                               {"bytes_sent", r.bytes_sent},
+                              {"consensus_messages", r.consensus_messages},
+                              {"consensus_bytes", r.consensus_bytes},
                               {"train_loss", json_number(r.train_loss)},
                               {"test_loss", json_number(r.test_loss)},
                               {"test_acc", json_number(r.test_acc)},

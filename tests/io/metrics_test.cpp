@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -59,6 +60,60 @@ TEST(Metrics, ResumeDropsRowsPastTheChainTip) {
   ASSERT_EQ(csv.size(), 5u);  // header, 1, 2, 3, 4
   EXPECT_EQ(csv[4].substr(0, 2), "4,");
   EXPECT_EQ(lines(tmp.path() / "m.jsonl").size(), 4u);
+}
+
+TEST(Metrics, RowsCarryConsensusTraffic) {
+  testing::TempDir tmp;
+  auto log = MetricsLog::create(tmp.path() / "m.csv", tmp.path() / "m.jsonl");
+  ASSERT_TRUE(log);
+  MetricsRow r = row(1);
+  r.bytes_sent = 100;
+  r.consensus_messages = 42;
+  r.consensus_bytes = 4321;
+  ASSERT_TRUE(log->append(r));
+  const auto csv = lines(tmp.path() / "m.csv");
+  ASSERT_EQ(csv.size(), 2u);
+  EXPECT_NE(csv[0].find(",bytes_sent,consensus_messages,consensus_bytes,"), std::string::npos);
+  EXPECT_NE(csv[1].find(",100,42,4321,"), std::string::npos) << csv[1];
+  const auto jsonl = lines(tmp.path() / "m.jsonl");
+  EXPECT_NE(jsonl[0].find("\"consensus_messages\":42"), std::string::npos);
+  EXPECT_NE(jsonl[0].find("\"consensus_bytes\":4321"), std::string::npos);
+}
+
+// A metrics.csv from before the consensus columns: resume keeps its rows under today's
+// header, the new cells empty, so every row has as many cells as the header.
+TEST(Metrics, ResumeRewritesAnOlderLayout) {
+  testing::TempDir tmp;
+  {
+    std::ofstream old(tmp.path() / "m.csv");
+    old << "height,round_s,train_s,quantize_s,hash_s,exchange_s,aggregate_s,consensus_s,store_s,"
+           "eval_s,bytes_sent,train_loss,test_loss,test_acc,proposer,commit_round,state_root\n"
+        << "1,1.0,0.5,0,0,0,0,0.1,0,0,800,0.9,,,2,0,aa\n"
+        << "2,1.0,0.5,0,0,0,0,0.1,0,0,800,0.8,0.7,0.6,3,1,bb\n"
+        << "3,1.0,0.5,0,0,0,0,0.1,0,0,800,0.7,,,0,0,cc\n";
+    std::ofstream(tmp.path() / "m.jsonl") << "{\"height\":1}\n{\"height\":2}\n{\"height\":3}\n";
+  }
+  auto log = MetricsLog::resume(tmp.path() / "m.csv", tmp.path() / "m.jsonl", 2);
+  ASSERT_TRUE(log) << log.error().message;
+  ASSERT_TRUE(log->append(row(3)));
+  const auto csv = lines(tmp.path() / "m.csv");
+  ASSERT_EQ(csv.size(), 4u);  // header, 1, 2, 3
+  EXPECT_EQ(csv[0], MetricsLog::csv_header());
+  EXPECT_EQ(csv[2], "2,1.0,0.5,0,0,0,0,0.1,0,0,800,,,0.8,0.7,0.6,3,1,bb");
+  const auto cells = [](const std::string& line) {
+    return std::count(line.begin(), line.end(), ',');
+  };
+  for (const auto& line : csv) EXPECT_EQ(cells(line), cells(csv[0])) << line;
+}
+
+TEST(Metrics, ResumeRefusesAColumnItNeverWrote) {
+  testing::TempDir tmp;
+  std::ofstream(tmp.path() / "m.csv") << "height,round_s,gpu_watts\n1,1.0,300\n";
+  auto log = MetricsLog::resume(tmp.path() / "m.csv", tmp.path() / "m.jsonl", 1);
+  ASSERT_FALSE(log);
+  EXPECT_EQ(log.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(log.error().message.find("gpu_watts"), std::string::npos) << log.error().message;
+  EXPECT_NE(log.error().message.find("m.csv"), std::string::npos);
 }
 
 }  // namespace

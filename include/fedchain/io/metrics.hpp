@@ -14,19 +14,21 @@ namespace fedchain::io {
 
 struct MetricsRow {
   std::uint64_t height = 0;
-  double round_s = 0;            // the whole round, start of training to metrics row
-  double train_s = 0;            // local training
-  double quantize_s = 0;         // delta and fixed-point quantization
-  double hash_s = 0;             // Merkle root of the update and signing
-  double exchange_s = 0;         // collectives moving txs and updates
-  double aggregate_s = 0;        // the aggregation rule and the new parameters' state root
-  double consensus_s = 0;        // proposal and votes until commit
-  double store_s = 0;            // appending the block, checkpoints
-  double eval_s = 0;             // test-set evaluation, on rounds that evaluate
-  std::uint64_t bytes_sent = 0;  // by rank 0 in this round
-  double train_loss = 0;         // mean over ranks, weighted by samples
-  double test_loss = 0;          // NaN on rounds without evaluation
-  double test_acc = 0;           // NaN on rounds without evaluation
+  double round_s = 0;                    // the whole round, start of training to metrics row
+  double train_s = 0;                    // local training
+  double quantize_s = 0;                 // delta and fixed-point quantization
+  double hash_s = 0;                     // Merkle root of the update and signing
+  double exchange_s = 0;                 // collectives moving txs and updates
+  double aggregate_s = 0;                // the aggregation rule and the new parameters' state root
+  double consensus_s = 0;                // proposal and votes until commit
+  double store_s = 0;                    // appending the block, checkpoints
+  double eval_s = 0;                     // test-set evaluation, on rounds that evaluate
+  std::uint64_t bytes_sent = 0;          // by rank 0 in this round's exchange (updates, txs)
+  std::uint64_t consensus_messages = 0;  // consensus messages rank 0 sent in this round
+  std::uint64_t consensus_bytes = 0;     // their encoded bytes
+  double train_loss = 0;                 // mean over ranks, weighted by samples
+  double test_loss = 0;                  // NaN on rounds without evaluation
+  double test_acc = 0;                   // NaN on rounds without evaluation
   std::uint32_t proposer = 0;
   std::uint32_t commit_round = 0;
   std::string state_root;  // hex
@@ -35,7 +37,9 @@ struct MetricsRow {
 class MetricsLog {
  public:
   // Starts new files, or on resume keeps the rows up to `keep_through_height` (rows past
-  // the chain tip belong to rounds that will be run again) and appends after them.
+  // the chain tip belong to rounds that will be run again) and appends after them. A CSV
+  // written by an older fedchain with fewer columns is rewritten to today's columns, the
+  // missing cells left empty; one with a column fedchain never wrote is refused.
   static Result<MetricsLog> create(const std::filesystem::path& csv,
                                    const std::filesystem::path& jsonl);
   static Result<MetricsLog> resume(const std::filesystem::path& csv,
