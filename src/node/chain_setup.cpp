@@ -8,9 +8,11 @@
 #include <spdlog/spdlog.h>
 
 #include "exchange.hpp"
+#include "fedchain/core/job_file.hpp"
 #include "fedchain/crypto/key_file.hpp"
 #include "fedchain/crypto/merkle.hpp"
 #include "fedchain/crypto/sha256.hpp"
+#include "fedchain/net/byzantine.hpp"
 #include "node.hpp"
 
 namespace fedchain::node {
@@ -109,6 +111,8 @@ Hash32 update_root_of(std::span<const std::int32_t> q, const Job& job) {
 }
 
 Status start_chain(Node& node, const RunOptions& options) {
+  // The same job and world on every rank, so every rank refuses alike.
+  if (auto st = check_consensus_faults(node.job, node.ranks); !st) return st;
   const crypto::KeySource source{node.job.keys.dir, node.job.keys.derive_from_seed,
                                  node.job.job.seed};
   auto key = crypto::load_rank_key(source, static_cast<std::uint32_t>(node.rank));
@@ -155,8 +159,17 @@ Status start_chain(Node& node, const RunOptions& options) {
   auto transport = net::Transport::create(consensus::kDefaultMaxBlockBytes + 4096);
   if (!transport) return transport.error();
   chain->transport = std::move(*transport);
-  chain->loop =
-      std::make_unique<net::ConsensusLoop>(*chain->machine, *chain->transport, *chain->participant);
+  auto byzantine = net::make_byzantine_filter(
+      node.job.faults, static_cast<std::uint32_t>(node.rank),
+      static_cast<std::uint32_t>(node.ranks), *key, static_cast<std::uint64_t>(node.job.job.seed));
+  if (!byzantine) return byzantine.error();
+  chain->byzantine = std::move(*byzantine);
+  if (chain->byzantine) {
+    spdlog::warn("faults.consensus = '{}': this rank misbehaves in the vote (experiment)",
+                 node.job.faults.consensus);
+  }
+  chain->loop = std::make_unique<net::ConsensusLoop>(*chain->machine, *chain->transport,
+                                                     *chain->participant, chain->byzantine.get());
   node.chain = std::move(chain);
   return {};
 }

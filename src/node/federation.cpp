@@ -8,7 +8,9 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <utility>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "exchange.hpp"
@@ -55,6 +57,8 @@ io::MetricsRow metrics_row(const RoundReport& r) {
   row.store_s = r.store_s;
   row.eval_s = r.eval_s;
   row.bytes_sent = r.bytes_sent;
+  row.consensus_messages = r.consensus_messages;
+  row.consensus_bytes = r.consensus_bytes;
   row.train_loss = r.train_loss;
   row.test_loss = r.test_loss;
   row.test_acc = r.test_acc;
@@ -64,9 +68,22 @@ io::MetricsRow metrics_row(const RoundReport& r) {
   return row;
 }
 
-// Every rank stops answering consensus messages together (Transport::finish).
+// Consensus messages and bytes this rank has sent so far (after any faults.consensus
+// rewriting: what went on the wire).
+std::pair<std::uint64_t, std::uint64_t> consensus_sent(Node& node) {
+  if (!node.chain) return {0, 0};
+  const auto& stats = node.chain->transport->stats();
+  return {stats.sent, stats.bytes_sent};
+}
+
+// Every rank stops answering consensus messages together (Transport::finish). What the
+// vote refused is logged: the trace of any Byzantine rank's behaviour.
 Status shut_down_chain(Node& node) {
   if (!node.chain) return {};
+  const net::LoopStats& stats = node.chain->loop->stats();
+  spdlog::info("consensus: {} messages received, {} undecodable, refused by reason: {}",
+               stats.messages, stats.undecodable,
+               stats.refused.empty() ? std::string("none") : fmt::format("{}", stats.refused));
   return node.chain->loop->shut_down(std::chrono::minutes(1));
 }
 
@@ -105,8 +122,12 @@ Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
       if (auto st = shut_down_chain(node); !st) return st.error();
       return RunEnd::kStopped;
     }
+    const auto sent_before = consensus_sent(node);
     auto report = run_round(node);
     if (!report) return report.error();
+    const auto sent_after = consensus_sent(node);
+    report->consensus_messages = sent_after.first - sent_before.first;
+    report->consensus_bytes = sent_after.second - sent_before.second;
     if (node.rank == 0) {
       const double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();

@@ -33,6 +33,7 @@ struct ChainSide {
   LedgerBlockHasher hasher;
   std::unique_ptr<consensus::StateMachine> machine;
   std::unique_ptr<net::Transport> transport;
+  std::unique_ptr<net::OutboundFilter> byzantine;  // faults.consensus on this rank, else null
   std::unique_ptr<net::ConsensusLoop> loop;
   // (tip) every committed block's hash and state root: a resumed run replays the rounds
   // between its checkpoint and the tip against them.
@@ -90,6 +91,8 @@ struct RoundReport {
   double train_s = 0, quantize_s = 0, hash_s = 0, exchange_s = 0, aggregate_s = 0, consensus_s = 0,
          store_s = 0, eval_s = 0, round_s = 0;
   std::uint64_t bytes_sent = 0;        // by this rank in the exchange
+  std::uint64_t consensus_messages = 0;  // consensus messages this rank sent in the round
+  std::uint64_t consensus_bytes = 0;     // and their bytes
   double train_loss = 0;               // mean over ranks, weighted by samples
   std::int64_t clipped = 0;            // coordinates clipped, summed over ranks
   double test_loss = 0, test_acc = 0;  // NaN when not evaluated this round

@@ -130,8 +130,17 @@ Result<Exchanged> exchange_and_aggregate(Node& node, std::span<const std::int32_
     out.bytes_sent += ledger::kTxEncodedBytes;
   }
   if (node.aggregate.exchange == aggregate::Exchange::kAllreduce) {
+    // A rank jailed by committed evidence still joins the collective, with weight 0: every
+    // rank refuses its transaction (chain state says so, alike everywhere), so its update
+    // stays out of the average too.
+    std::vector<bool> counted(static_cast<std::size_t>(node.ranks), true);
     if (my_tx) {
+      const auto& state = node.chain->participant->state();
       for (std::size_t r = 0; r < txs.size(); ++r) {
+        if (!txs[r] && !state.is_active(static_cast<std::uint32_t>(r))) {
+          counted[r] = false;
+          continue;
+        }
         if (!txs[r]) {
           return runtime_error(
               "height {}: rank {}'s update transaction is invalid, and the allreduce exchange "
@@ -142,18 +151,20 @@ Result<Exchanged> exchange_and_aggregate(Node& node, std::span<const std::int32_
         out.txs.push_back(*txs[r]);
       }
     }
-    auto sum = allreduce_weighted_sum(q, node.weights[static_cast<std::size_t>(node.rank)],
-                                      MPI_COMM_WORLD);
+    const auto self = static_cast<std::size_t>(node.rank);
+    auto sum = allreduce_weighted_sum(q, counted[self] ? node.weights[self] : 0, MPI_COMM_WORLD);
     if (!sum) return sum.error();
     out.bytes_sent += d * sizeof(std::int64_t);
     report.exchange_s = clock.lap();
     std::int64_t total = 0;
-    for (auto w : node.weights) total += w;
+    for (std::size_t r = 0; r < counted.size(); ++r) total += counted[r] ? node.weights[r] : 0;
     out.aggregate.values.resize(d);
     if (auto st = aggregate::fedavg_from_sum(*sum, total, out.aggregate.values); !st) {
       return st.error();
     }
-    for (int r = 0; r < node.ranks; ++r) out.aggregate.selected_ranks.push_back(r);
+    for (int r = 0; r < node.ranks; ++r) {
+      if (counted[static_cast<std::size_t>(r)]) out.aggregate.selected_ranks.push_back(r);
+    }
     return out;
   }
 
