@@ -88,6 +88,12 @@ Result<RunDir> RunDir::resume(const fs::path& root, const std::string& job_toml)
   return dir;
 }
 
+bool RunDir::holds_run(const fs::path& root) {
+  const RunDir dir(root);
+  std::error_code ec;
+  return fs::exists(dir.job_file(), ec) || fs::exists(dir.chain_dir() / "blocks.log", ec);
+}
+
 Result<RunDir> RunDir::open(const fs::path& root) {
   RunDir dir(root);
   std::error_code ec;

@@ -21,14 +21,21 @@ namespace fedchain::node {
 namespace {
 
 // Rank 0 creates (or checks, on resume) the run directory; the others wait for its verdict.
-Result<io::RunDir> open_run_dir(const RunOptions& options, int rank) {
+// `--resume` on a folder that holds no run yet starts a fresh one, so that one command
+// serves the first start and every restart (a requeued Slurm job); `options.resume` is
+// then cleared on every rank. A folder holding another job's run is still refused.
+Result<io::RunDir> open_run_dir(RunOptions& options, int rank) {
   Result<io::RunDir> dir = config_error("unset");
+  int fresh = 0;
   if (rank == 0) {
-    dir = options.resume ? io::RunDir::resume(options.run_dir, options.job_toml)
-                         : io::RunDir::create(options.run_dir, options.job_toml);
+    fresh = options.resume && !io::RunDir::holds_run(options.run_dir) ? 1 : 0;
+    dir = options.resume && fresh == 0 ? io::RunDir::resume(options.run_dir, options.job_toml)
+                                       : io::RunDir::create(options.run_dir, options.job_toml);
   }
   const Status made = rank == 0 && !dir ? Status(dir.error()) : Status();
   if (auto st = agree(made, MPI_COMM_WORLD); !st) return st.error();
+  MPI_Bcast(&fresh, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (fresh != 0) options.resume = false;
   if (rank == 0) return dir;
   return io::RunDir::open(options.run_dir);
 }
@@ -141,7 +148,7 @@ Status build_node(Node& node, const Job& job, const RunOptions& options) {
 
 }  // namespace
 
-Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& options) {
+Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& requested) {
   int rank = 0;
   int ranks = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -149,11 +156,16 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& optio
   // Every rank sees the same job, so every rank finds the same problem: no agreement needed.
   if (auto st = check_job_against_world(job, ranks); !st) return st.error();
 
+  RunOptions options = requested;
   auto dir = open_run_dir(options, rank);
   if (!dir) return dir.error();
   auto node = std::make_unique<Node>(job, rank, ranks, std::move(*dir));
   if (auto st = log::init({node->rank, node->run_dir.root(), options.log_level}); !st) {
     return st.error();
+  }
+  if (requested.resume && !options.resume) {
+    spdlog::info("--resume: {} holds no run yet; starting a fresh run",
+                 node->run_dir.root().string());
   }
   if (auto st = agree(build_node(*node, job, options), MPI_COMM_WORLD); !st) return st.error();
   if (job.consensus.protocol == "bft") {

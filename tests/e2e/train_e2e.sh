@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end: `fedchain train` on 4 ranks, as a user runs it.
 #   1. two runs of one job give the same state roots at every height (determinism), with
-#      the BFT chain and without it; `fedchain verify` accepts the chain, and refuses it
+#      the BFT chain and without it, the second started by --resume on an empty folder; `fedchain verify` accepts the chain, and refuses it
 #      (exit 3) once a byte of it is flipped; a rank with a flipped bit in its model
 #      reports it and follows the committed chain;
 #   2. a run stopped by SIGUSR1 on one rank checkpoints, exits 0, and --resume finishes it
@@ -45,8 +45,12 @@ roots() {
 echo "== 1. determinism: two runs, same state roots"
 "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/a" >"$work/a.log" 2>&1 ||
   { cat "$work/a.log"; fail "run a"; }
-"${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/b" >"$work/b.log" 2>&1 ||
+# Run b uses --resume on a folder that holds no run yet: it must start fresh (Slurm jobs
+# pass --resume on their first start too).
+"${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/b" --resume >"$work/b.log" 2>&1 ||
   { cat "$work/b.log"; fail "run b"; }
+grep -q "holds no run yet; starting a fresh run" "$work/b.log" ||
+  { cat "$work/b.log"; fail "--resume on an empty folder did not say it starts fresh"; }
 [ "$(roots "$work/a" | wc -l)" -eq 4 ] || fail "expected 4 metrics rows"
 diff <(roots "$work/a") <(roots "$work/b") || fail "two runs of one job differ"
 "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/plain" \

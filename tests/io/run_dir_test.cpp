@@ -52,6 +52,17 @@ TEST(RunDir, UnwritableLocationIsAConfigError) {
   EXPECT_NE(dir.error().message.find("writable"), std::string::npos) << dir.error().message;
 }
 
+TEST(RunDir, HoldsRunSeesAJobFileOrAChainFile) {
+  testing::TempDir tmp;
+  EXPECT_FALSE(RunDir::holds_run(tmp.path() / "missing"));
+  EXPECT_FALSE(RunDir::holds_run(tmp.path())) << "an empty folder holds no run";
+  std::filesystem::create_directories(tmp.path() / "damaged" / "chain");
+  std::ofstream(tmp.path() / "damaged" / "chain" / "blocks.log") << "x";
+  EXPECT_TRUE(RunDir::holds_run(tmp.path() / "damaged")) << "a chain without job.toml";
+  ASSERT_TRUE(RunDir::create(tmp.path() / "run", "x = 1\n"));
+  EXPECT_TRUE(RunDir::holds_run(tmp.path() / "run"));
+}
+
 TEST(RunDir, OpenNeedsAJobFile) {
   testing::TempDir tmp;
   EXPECT_FALSE(RunDir::open(tmp.path()));

@@ -26,6 +26,10 @@ class RunDir {
   // otherwise a config error naming the first line that differs.
   static Result<RunDir> resume(const std::filesystem::path& root, const std::string& job_toml);
 
+  // Whether `root` holds a run, whole or damaged (job.toml or a chain file): `--resume`
+  // starts a fresh run only where it does not.
+  static bool holds_run(const std::filesystem::path& root);
+
   // An existing run directory, read-only (verify, inspect).
   static Result<RunDir> open(const std::filesystem::path& root);
 
