@@ -117,6 +117,34 @@ TEST(Gradient, MaxPool) {
   expect_matches_finite_differences("dx", x, dx, loss);
 }
 
+// Ties go to the first maximum (top-left, top-right, bottom-left, bottom-right), as the
+// CUDA kernel must do too; every element of dx is written, including the dropped odd row and
+// column, so a dx full of garbage comes back clean.
+TEST(MaxPool, TiesGoToTheFirstMaximumAndEveryGradientIsWritten) {
+  const PoolShape s{1, 3, 5, 2};  // one 2x2 window row, a dropped row and column
+  // channel 0: all four equal; channel 1: top-right and bottom-right tie for the maximum.
+  Vec x(3 * 5 * 2, -9.0);
+  auto at = [&](std::int64_t y, std::int64_t xx, std::int64_t ch) {
+    return std::size_t((y * 5 + xx) * 2 + ch);
+  };
+  for (std::int64_t y = 0; y < 2; ++y) {
+    for (std::int64_t xx = 0; xx < 2; ++xx) x[at(y, xx, 0)] = 1.0;
+  }
+  x[at(0, 0, 1)] = 0.0;
+  x[at(0, 1, 1)] = 2.0;
+  x[at(1, 0, 1)] = 1.0;
+  x[at(1, 1, 1)] = 2.0;
+  const Vec dy{10.0, 20.0, 30.0, 40.0};  // (1, 1, 2, 2)
+  Vec dx(x.size(), std::nan(""));
+  cpu::maxpool2x2_backward(s, x.data(), dy.data(), dx.data());
+  Vec expected(x.size(), 0.0);
+  expected[at(0, 0, 0)] = 10.0;
+  expected[at(0, 1, 1)] = 20.0;
+  expected[at(0, 2, 0)] = 30.0;  // the second window: all -9, a tie of four
+  expected[at(0, 2, 1)] = 40.0;
+  EXPECT_EQ(dx, expected);
+}
+
 TEST(Gradient, Relu) {
   Vec x = random_vector(40, 11);
   const Vec r = random_vector(40, 12);
