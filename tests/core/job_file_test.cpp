@@ -3,6 +3,7 @@
 #include <regex>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "fedchain/core/job_file.hpp"
@@ -82,6 +83,39 @@ TEST(JobFile, OutOfRangeAndBadChoiceAreRejected) {
       << choice.error().message;
   auto momentum = parse_job("[train]\nmomentum = 1.0\n", "m.toml");
   EXPECT_FALSE(momentum);
+}
+
+TEST(JobFile, ConsensusFaultsNeedRanksTheVoteAndAtMostF) {
+  auto none_listed = parse_job("[faults]\nconsensus = \"equivocate\"\n", "f.toml");
+  ASSERT_FALSE(none_listed);
+  EXPECT_EQ(none_listed.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(none_listed.error().message.find("f.toml: faults.consensus = 'equivocate' but "
+                                             "faults.byzantine lists no rank"),
+            std::string::npos)
+      << none_listed.error().message;
+  auto no_vote = parse_job(
+      "[faults]\nconsensus = \"silent\"\nbyzantine = [1]\n[consensus]\nprotocol = \"none\"\n",
+      "p.toml");
+  ASSERT_FALSE(no_vote);
+  EXPECT_NE(no_vote.error().message.find("consensus.protocol = 'none'"), std::string::npos)
+      << no_vote.error().message;
+  const std::string two =
+      "[job]\nranks = {}\n[faults]\nconsensus = \"replay\"\nbyzantine = [1, 2]\n";
+  auto beyond_f = parse_job(fmt::format(fmt::runtime(two), 6), "b.toml");
+  ASSERT_FALSE(beyond_f);
+  EXPECT_NE(beyond_f.error().message.find("6 ranks tolerate at most f = 1"), std::string::npos)
+      << beyond_f.error().message;
+  EXPECT_TRUE(parse_job(fmt::format(fmt::runtime(two), 7), "b.toml"));
+  // Without job.ranks the bound waits for the run, which knows how many ranks started.
+  EXPECT_TRUE(parse_job("[faults]\nconsensus = \"replay\"\nbyzantine = [1, 2]\n", "u.toml"));
+  Job job;
+  job.faults.consensus = "replay";
+  job.faults.byzantine = {1, 2};
+  EXPECT_FALSE(check_consensus_faults(job, 6));
+  EXPECT_TRUE(check_consensus_faults(job, 7));
+  // An update attack alone is not bounded by f: only the vote is.
+  job.faults.consensus = "none";
+  EXPECT_TRUE(check_consensus_faults(job, 4));
 }
 
 TEST(JobFile, OverridesApplyAfterTheFileAndAreChecked) {
