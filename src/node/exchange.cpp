@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "fedchain/aggregate/rules.hpp"
+
 namespace fedchain::node {
 
 Error mpi_failure(const char* what, int code) {
@@ -25,7 +27,8 @@ Result<std::vector<std::int64_t>> allreduce_weighted_sum(std::span<const std::in
                                                          std::int64_t weight, MPI_Comm comm) {
   if (auto st = check_count(q.size(), "allreduce of the weighted sum"); !st) return st.error();
   std::vector<std::int64_t> mine(q.size());
-  for (std::size_t j = 0; j < q.size(); ++j) mine[j] = weight * std::int64_t{q[j]};
+  // The same arithmetic `fedchain verify` recomputes the sum with from the update archive.
+  if (auto st = aggregate::add_weighted(mine, weight, q); !st) return st.error();
   std::vector<std::int64_t> sum(q.size());
   const int rc = MPI_Allreduce(mine.data(), sum.data(), static_cast<int>(q.size()), MPI_INT64_T,
                                MPI_SUM, comm);

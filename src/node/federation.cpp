@@ -98,6 +98,7 @@ Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
   auto started = start_node(job, options);
   if (!started) return started.error();
   Node& node = **started;
+  if (auto st = open_update_archive(node); !st) return st.error();
   const auto rounds = static_cast<std::uint64_t>(job.job.rounds);
   if (node.rank == 0) {
     std::printf("fedchain train: %d ranks, %s, %llu rounds, run directory %s\n", node.ranks,

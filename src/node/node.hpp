@@ -16,6 +16,7 @@
 #include "fedchain/core/job.hpp"
 #include "fedchain/io/metrics.hpp"
 #include "fedchain/io/run_dir.hpp"
+#include "fedchain/io/update_archive.hpp"
 #include "fedchain/net/transport.hpp"
 #include "fedchain/node/federation.hpp"
 #include "fedchain/train/backend.hpp"
@@ -69,8 +70,9 @@ struct Node {
   Hash32 state_root;         // state_root_of(theta), kept so checkpoints need not rehash
   std::uint64_t height = 0;  // the last completed round
 
-  std::optional<io::MetricsLog> metrics;  // rank 0 only
-  std::unique_ptr<ChainSide> chain;       // null with consensus.protocol = "none"
+  std::optional<io::MetricsLog> metrics;     // rank 0 only
+  std::unique_ptr<ChainSide> chain;          // null with consensus.protocol = "none"
+  std::optional<io::UpdateArchive> archive;  // with ledger.archive_updates: this rank's q_i
 };
 
 // Merkle root of a model's parameter bytes: the state root.
@@ -85,17 +87,26 @@ Status start_chain(Node& node, const RunOptions& options);
 // Collective. On resume, theta and height come from the newest checkpoint.
 Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& options);
 
+// ledger.archive_updates (archive.cpp): opens this rank's part of RUN_DIR/updates and
+// removes what a killed run archived for heights the chain never committed. Collective.
+Status open_update_archive(Node& node);
+
+// Keeps this rank's q for `height` in the archive, durably, before its transaction leaves
+// the rank. A replayed round keeps the file already there. Collective when archiving.
+Status archive_update(const Node& node, std::uint64_t height, std::span<const std::int32_t> q,
+                      const std::optional<ledger::Tx>& my_tx);
+
 // Per-phase wall-clock seconds and what the round produced (DESIGN.md, "One round").
 struct RoundReport {
   std::uint64_t height = 0;
   double train_s = 0, quantize_s = 0, hash_s = 0, exchange_s = 0, aggregate_s = 0, consensus_s = 0,
          store_s = 0, eval_s = 0, round_s = 0;
-  std::uint64_t bytes_sent = 0;        // by this rank in the exchange
+  std::uint64_t bytes_sent = 0;          // by this rank in the exchange
   std::uint64_t consensus_messages = 0;  // consensus messages this rank sent in the round
   std::uint64_t consensus_bytes = 0;     // and their bytes
-  double train_loss = 0;               // mean over ranks, weighted by samples
-  std::int64_t clipped = 0;            // coordinates clipped, summed over ranks
-  double test_loss = 0, test_acc = 0;  // NaN when not evaluated this round
+  double train_loss = 0;                 // mean over ranks, weighted by samples
+  std::int64_t clipped = 0;              // coordinates clipped, summed over ranks
+  double test_loss = 0, test_acc = 0;    // NaN when not evaluated this round
   std::string state_root;
   std::string block_hash;  // empty without a chain
   std::uint32_t proposer = 0;
