@@ -97,7 +97,7 @@ expect_exit 3 "height 4: rank 1's update for height 4 is not archived" \
 echo "== 3. kill -9 mid-run: verifies before and after --resume"
 "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/k" >"$work/k.log" 2>&1 &
 launcher=$!
-for _ in $(seq 1 600); do grep -q "^round 2/" "$work/k.log" && break; sleep 0.02; done
+for _ in $(seq 1 1500); do grep -q "^round 2/" "$work/k.log" && break; sleep 0.02; done
 # Every rank at once, by process id: mpirun's children are the ranks.
 kill -9 $(ps -o pid= --ppid "$launcher") 2>/dev/null || true
 wait "$launcher" || true
