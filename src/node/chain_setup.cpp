@@ -110,6 +110,12 @@ Hash32 update_root_of(std::span<const std::int32_t> q, const Job& job) {
                              static_cast<int>(job.train.threads));
 }
 
+ChainSide::Committed ChainSide::committed_of(const ledger::Block& block) {
+  Committed committed{block.hash(), block.header().state_root, {}};
+  for (const auto& tx : block.txs()) committed.update_ranks.push_back(tx.rank());
+  return committed;
+}
+
 Status start_chain(Node& node, const RunOptions& options) {
   // The same job and world on every rank, so every rank refuses alike.
   if (auto st = check_consensus_faults(node.job, node.ranks); !st) return st;
@@ -140,7 +146,7 @@ Status start_chain(Node& node, const RunOptions& options) {
   ledger::ChainState state = ledger::ChainState::from_genesis(store->genesis());
   for (const auto& stored : store->blocks()) {
     state = state.apply(stored.block);
-    chain->committed.push_back({stored.block.hash(), stored.block.header().state_root});
+    chain->committed.push_back(ChainSide::committed_of(stored.block));
   }
   if (!options.resume && store->genesis().fields().initial_state_root != node.state_root) {
     return runtime_error("rank {}: initial model differs from genesis", node.rank);

@@ -41,7 +41,12 @@ struct ChainSide {
   struct Committed {
     Hash32 block_hash;
     Hash32 state_root;
+    // The ranks whose update the block counts (its transactions): a replayed round
+    // aggregates exactly these, whatever the chain state says today (a rank jailed later
+    // still counted before).
+    std::vector<std::uint32_t> update_ranks;
   };
+  static Committed committed_of(const ledger::Block& block);
   std::vector<Committed> committed;
 };
 

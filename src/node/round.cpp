@@ -115,13 +115,19 @@ Result<std::vector<std::optional<ledger::Tx>>> exchange_txs(Node& node, const le
   return txs;
 }
 
-// The exchange and aggregate phases for one quantized update per rank.
+// The exchange and aggregate phases for one quantized update per rank. Which ranks count:
+// live, those whose transaction is valid (my_tx set); replaying a committed round, those
+// its block recorded (`replayed`); without a chain, all.
 Result<Exchanged> exchange_and_aggregate(Node& node, std::span<const std::int32_t> q,
                                          const std::optional<ledger::Tx>& my_tx,
-                                         std::uint64_t height, Stopwatch& clock,
-                                         RoundReport& report) {
+                                         const ChainSide::Committed* replayed, std::uint64_t height,
+                                         Stopwatch& clock, RoundReport& report) {
   Exchanged out;
   const std::size_t d = q.size();
+  std::vector<bool> in_replayed_block(static_cast<std::size_t>(node.ranks), replayed == nullptr);
+  if (replayed) {
+    for (const std::uint32_t r : replayed->update_ranks) in_replayed_block.at(r) = true;
+  }
   std::vector<std::optional<ledger::Tx>> txs(static_cast<std::size_t>(node.ranks));
   if (my_tx) {
     auto exchanged = exchange_txs(node, *my_tx, height);
@@ -133,7 +139,7 @@ Result<Exchanged> exchange_and_aggregate(Node& node, std::span<const std::int32_
     // A rank jailed by committed evidence still joins the collective, with weight 0: every
     // rank refuses its transaction (chain state says so, alike everywhere), so its update
     // stays out of the average too.
-    std::vector<bool> counted(static_cast<std::size_t>(node.ranks), true);
+    std::vector<bool> counted = in_replayed_block;
     if (my_tx) {
       const auto& state = node.chain->participant->state();
       for (std::size_t r = 0; r < txs.size(); ++r) {
@@ -188,6 +194,8 @@ Result<Exchanged> exchange_and_aggregate(Node& node, std::span<const std::int32_
         continue;
       }
       out.txs.push_back(*tx);
+    } else if (!in_replayed_block[static_cast<std::size_t>(r)]) {
+      continue;
     }
     updates.push_back({r, node.weights[static_cast<std::size_t>(r)], values});
   }
@@ -326,7 +334,8 @@ Result<RoundReport> run_round(Node& node) {
   const double archive_s = clock.lap();
 
   // 4. Exchange and aggregate, by the configured rule.
-  auto exchanged = exchange_and_aggregate(node, q, my_tx, height, clock, report);
+  const ChainSide::Committed* replayed = replay ? &node.chain->committed[height - 1] : nullptr;
+  auto exchanged = exchange_and_aggregate(node, q, my_tx, replayed, height, clock, report);
   if (!exchanged) return exchanged.error();
   report.bytes_sent = exchanged->bytes_sent;
 
@@ -336,7 +345,8 @@ Result<RoundReport> run_round(Node& node) {
       !st) {
     return st.error();
   }
-  if (node.rank == node.job.faults.flip_bit_rank &&
+  // The memory fault is transient: a replayed round does not inject it again.
+  if (!replay && node.rank == node.job.faults.flip_bit_rank &&
       height == static_cast<std::uint64_t>(node.job.faults.flip_bit_height)) {
     flip_one_bit(node.theta);
   }
@@ -361,7 +371,7 @@ Result<RoundReport> run_round(Node& node) {
     }
     const ledger::Block& block = *node.chain->participant->committed();
     report.state_root = block.header().state_root.hex();
-    node.chain->committed.push_back({block.hash(), block.header().state_root});
+    node.chain->committed.push_back(ChainSide::committed_of(block));
   }
   report.consensus_s = clock.lap();
   node.height = height;

@@ -3,7 +3,8 @@
 # Fashion-MNIST) and one Byzantine rank in the vote. With "equivocate" the run finishes, the
 # chain verifies, and `fedchain inspect` shows the committed evidence against that rank;
 # with "silent" the rank never proposes a committed block. Job check refuses a behaviour on
-# no rank and more Byzantine ranks than f, with exit 2.
+# no rank and more Byzantine ranks than f, with exit 2. A resumed run replays rounds across
+# the jailing to the same state roots.
 # Usage: consensus_faults_e2e.sh FEDCHAIN DATASET_H5 JOB
 set -euo pipefail
 fedchain=$(realpath "$1")
@@ -46,6 +47,16 @@ evidence=$("$fedchain" inspect --json "$work/equivocate" |
 [ "$evidence" -ge 1 ] || fail "no evidence in inspect --json"
 grep -q "misbehaves in the vote" "$work/equivocate/logs/rank-1.log" ||
   fail "rank 1's log does not say it misbehaves"
+
+# Resume across the jailing: with its checkpoints gone, a resumed run replays all 6 rounds
+# from the initial model against the chain, and must count each round's updates as its
+# block did (the jailed rank's left out) to reproduce every committed state root.
+cp -r "$work/equivocate" "$work/replay"
+rm -f "$work/replay"/checkpoints/*.h5
+mpirun -n 4 --oversubscribe "$fedchain" train "$job" --run-dir "$work/replay" "${small[@]}" \
+  --set faults.consensus=equivocate --set "faults.byzantine=[1]" --resume \
+  >"$work/replay.log" 2>&1 || { cat "$work/replay.log"; fail "resume across a jailing"; }
+"$fedchain" verify "$work/replay" >/dev/null || fail "the replayed run does not verify"
 
 # Consensus traffic per round in metrics.csv: every round sent some consensus messages.
 python3 - "$work/equivocate/metrics.csv" <<'PY' || fail "consensus columns in metrics.csv"
