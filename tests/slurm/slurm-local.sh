@@ -31,12 +31,16 @@ start() {
   local host port
   host=$(hostname -s)
   port=$(free_port_pair) || { echo "slurm-local: no two free TCP ports found" >&2; exit 1; }
-  mkdir -p "$dir"/{state,spool,log,run}
+  mkdir -p "$dir"/{state,spool,log,run,tmp}
   cat >"$conf" <<CONF
 ClusterName=fedchaintest
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$port
 SlurmdPort=$((port + 1))
+# Job ids and TmpFS of our own too: PMIx keeps per-step folders named by job and step id
+# under TmpFS, and two clusters' job 1 would share them.
+FirstJobId=$port
+TmpFS=$dir/tmp
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -58,7 +62,7 @@ MpiDefault=pmix
 ReturnToService=2
 SlurmdParameters=config_overrides
 KillWait=5
-AuthInfo=cred_expire=10
+AuthInfo=cred_expire=10,socket=/run/munge/fedchain-$port.socket
 SchedulerParameters=sched_interval=5,bf_interval=5
 NodeName=$host NodeAddr=127.0.0.1 CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=16000 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
@@ -68,19 +72,28 @@ CONF
   if [ ! -s /etc/munge/munge.key ]; then
     mungekey -c -f && chown munge:munge /etc/munge/munge.key
   fi
-  # A munged already running (another test, the host) serves us as well; one we start
-  # is recorded so that stop ends only it.
-  if ! pgrep -x munged >/dev/null; then
-    runuser -u munge -- /usr/sbin/munged
-    cat /run/munge/munged.pid >"$dir/run/munged.pid"
-  fi
+  # A munged of our own on its own socket (AuthInfo above): one shared with another
+  # cluster would vanish when that cluster stops. Its files go where munged accepts them.
+  local munge=/run/munge/fedchain-$port
+  echo "$munge" >"$dir/run/munged.prefix"
+  runuser -u munge -- /usr/sbin/munged --socket="$munge.socket" --pid-file="$munge.pid" \
+    --log-file="$munge.log" --seed-file="$munge.seed"
+  cat "$munge.pid" >"$dir/run/munged.pid"
+  local until=$((SECONDS + 10))
+  until munge -S "$munge.socket" -n </dev/null 2>/dev/null | unmunge -S "$munge.socket" >/dev/null 2>&1; do
+    [ $SECONDS -lt $until ] || { echo "slurm-local: munged does not answer" >&2; stop; exit 1; }
+    sleep 0.1
+  done
   slurmctld -c -i -f "$conf"
   slurmd -f "$conf"
-  for _ in $(seq 1 60); do
+  # A deadline in seconds: sinfo itself may wait seconds for a controller that is not up.
+  local deadline=$((SECONDS + 30))
+  while [ $SECONDS -lt $deadline ]; do
     [ "$(sinfo -h -o %t 2>/dev/null)" = "idle" ] && { echo "export SLURM_CONF=$conf"; return 0; }
     sleep 0.5
   done
-  echo "slurm-local: the node did not become idle; logs in $dir/log" >&2
+  echo "slurm-local: the node did not become idle in 30 s; the daemons' logs:" >&2
+  tail -n 20 "$dir"/log/*.log >&2 || true
   stop
   exit 1
 }
@@ -94,18 +107,41 @@ stop() {
   for pidfile in "$dir/run/slurmctld.pid" "$dir/run/slurmd.pid"; do
     [ -f "$pidfile" ] && pids+=("$(cat "$pidfile")")
   done
-  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
-  # Wait for the daemons to exit, so their state folder can be removed after us.
-  for _ in $(seq 1 40); do
-    local alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ $alive -eq 0 ] && break
-    sleep 0.25
-  done
+  end_processes "${pids[@]}"
+  # munged last: the Slurm daemons authenticate through it until they are gone.
   if [ -f "$dir/run/munged.pid" ]; then
-    kill "$(cat "$dir/run/munged.pid")" 2>/dev/null || true
+    end_processes "$(cat "$dir/run/munged.pid")"
     rm -f "$dir/run/munged.pid"
   fi
+  if [ -f "$dir/run/munged.prefix" ]; then
+    local munge
+    munge=$(cat "$dir/run/munged.prefix")
+    rm -f "$munge.socket" "$munge.socket.lock" "$munge.pid" "$munge.log" "$munge.seed"
+    rm -f "$dir/run/munged.prefix"
+  fi
+}
+
+# Running and not a zombie: this container's init may never reap what exits.
+running() {
+  local state
+  state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# TERM, then KILL after 10 s for a daemon stuck (slurmd retrying a dead munged ignores
+# TERM for a long while); waits until they are gone, so the state folder can be removed.
+end_processes() {
+  [ $# -gt 0 ] || return 0
+  local pid signal
+  for signal in TERM KILL; do
+    kill -s $signal "$@" 2>/dev/null || true
+    for _ in $(seq 1 40); do
+      local alive=0
+      for pid in "$@"; do running "$pid" && alive=1; done
+      [ $alive -eq 0 ] && return 0
+      sleep 0.25
+    done
+  done
 }
 
 case $cmd in
