@@ -8,7 +8,7 @@ dataset=$(realpath "$2")
 job=$(realpath "$3")
 work=$(mktemp -d /tmp/fedchain-byz-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
+source "$(dirname "$(realpath "$0")")/../support/e2e_lib.sh"
 small=(--set "data.path=$dataset" --set data.train_limit=8000 --set data.test_limit=1000
        --set job.rounds=5 --set train.local_steps=25 --set keys.derive_from_seed=true
        --set "keys.dir=''")

@@ -12,11 +12,10 @@ dataset=$(realpath "$2")
 job=$(realpath "$3")
 work=$(mktemp -d /tmp/fedchain-faults-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
+source "$(dirname "$(realpath "$0")")/../support/e2e_lib.sh"
 small=(--set "data.path=$dataset" --set data.train_limit=2000 --set data.test_limit=500
        --set model.arch=logreg --set job.rounds=6 --set train.local_steps=10
        --set keys.derive_from_seed=true --set "keys.dir=''")
-fail() { echo "FAIL: $*"; exit 1; }
 
 # Refused before any rank starts: exit 2 and a message naming the key.
 set +e

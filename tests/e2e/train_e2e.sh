@@ -14,9 +14,8 @@ fedchain=$(realpath "$1")
 dataset=$(realpath "$2")
 work=$(mktemp -d /tmp/fedchain-e2e-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
+source "$(dirname "$(realpath "$0")")/../support/e2e_lib.sh"
 mpi=(mpirun -n 4 --oversubscribe)
-fail() { echo "FAIL: $*"; exit 1; }
 
 cat >"$work/job.toml" <<JOB
 [job]
@@ -36,11 +35,6 @@ derive_from_seed = true
 every = 2
 JOB
 
-# height and state_root of every metrics row, found by column name.
-roots() {
-  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "state_root") c = i; next }
-           { print $1, $c }' "$1/metrics.csv"
-}
 
 echo "== 1. determinism: two runs, same state roots"
 "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/a" >"$work/a.log" 2>&1 ||
