@@ -24,7 +24,7 @@ free_port_pair() {
 }
 
 start() {
-  for tool in slurmctld slurmd munged sinfo srun sbatch; do
+  for tool in slurmctld slurmd munged munge unmunge sinfo srun sbatch; do
     command -v "$tool" >/dev/null || { echo "SKIPPED: $tool not installed (run scripts/setup-debian.sh)" >&2; exit 77; }
   done
   [ "$(id -u)" -eq 0 ] || { echo "SKIPPED: the local Slurm cluster needs root" >&2; exit 77; }
