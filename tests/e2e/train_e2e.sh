@@ -117,6 +117,8 @@ expect_config_error "mpirun started 4 ranks" \
   "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/e" --set job.ranks=3
 expect_config_error "did you mean 'aggregate.rule'" \
   "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/f" --set aggregate.rules=median
+expect_config_error "'medain' is not one of fedavg" \
+  "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/f2" --set aggregate.rule=medain
 expect_config_error "needs n >= 2 \* krum_f + 3" \
   "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/g" --set aggregate.rule=krum \
   --set aggregate.krum_f=1
@@ -128,4 +130,13 @@ expect_config_error "different job" \
 expect_config_error "already holds a run" \
   "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/a"
 diff -r "$work/a" "$work/a.before" >/dev/null || fail "a refused command changed the run directory"
+# A damaged newest checkpoint: refused with what to do, and nothing touched.
+cp -r "$work/a" "$work/corrupt"
+newest=$(ls "$work/corrupt"/checkpoints/*.h5 | tail -1)
+head -c 200 /dev/urandom >"$newest"
+cp -r "$work/corrupt" "$work/corrupt.before"
+expect_config_error "move the damaged file aside" \
+  "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/corrupt" --resume
+diff -r "$work/corrupt" "$work/corrupt.before" >/dev/null ||
+  fail "resuming over a damaged checkpoint changed the run directory"
 echo "train e2e: all checks passed"
