@@ -14,31 +14,12 @@
 #include "fedchain/crypto/sha256.hpp"
 #include "fedchain/data/partition.hpp"
 #include "fedchain/io/checkpoint.hpp"
+#include "fedchain/ledger/chain_store.hpp"
 #include "node.hpp"
 
 namespace fedchain::node {
 
 namespace {
-
-// Rank 0 creates (or checks, on resume) the run directory; the others wait for its verdict.
-// `--resume` on a folder that holds no run yet starts a fresh one, so that one command
-// serves the first start and every restart (a requeued Slurm job); `options.resume` is
-// then cleared on every rank. A folder holding another job's run is still refused.
-Result<io::RunDir> open_run_dir(RunOptions& options, int rank) {
-  Result<io::RunDir> dir = config_error("unset");
-  int fresh = 0;
-  if (rank == 0) {
-    fresh = options.resume && !io::RunDir::holds_run(options.run_dir) ? 1 : 0;
-    dir = options.resume && fresh == 0 ? io::RunDir::resume(options.run_dir, options.job_toml)
-                                       : io::RunDir::create(options.run_dir, options.job_toml);
-  }
-  const Status made = rank == 0 && !dir ? Status(dir.error()) : Status();
-  if (auto st = agree(made, MPI_COMM_WORLD); !st) return st.error();
-  MPI_Bcast(&fresh, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  if (fresh != 0) options.resume = false;
-  if (rank == 0) return dir;
-  return io::RunDir::open(options.run_dir);
-}
 
 // The newest checkpoint's height, or 0 when there is none.
 std::uint64_t newest_checkpoint_height(const io::RunDir& dir) {
@@ -53,6 +34,39 @@ std::uint64_t newest_checkpoint_height(const io::RunDir& dir) {
     }
   }
   return newest;
+}
+
+// A run killed after writing job.toml but before its chain, first checkpoint or metrics
+// existed: nothing to continue from, and nothing that starting over could lose.
+bool holds_nothing_committed(const io::RunDir& dir) {
+  std::error_code ec;
+  return !std::filesystem::exists(ledger::ChainStore::log_path(dir.root()), ec) &&
+         newest_checkpoint_height(dir) == 0 && !std::filesystem::exists(dir.metrics_csv(), ec);
+}
+
+// Rank 0 creates (or checks, on resume) the run directory; the others wait for its verdict.
+// `--resume` on a folder that holds no run yet, or only the job file of one killed before it
+// committed anything, starts a fresh one, so that one command serves the first start and
+// every restart (a requeued Slurm job); `options.resume` is then cleared on every rank. A
+// folder holding another job's run is still refused.
+Result<io::RunDir> open_run_dir(RunOptions& options, int rank) {
+  Result<io::RunDir> dir = config_error("unset");
+  int fresh = 0;
+  if (rank == 0) {
+    if (options.resume && io::RunDir::holds_run(options.run_dir)) {
+      dir = io::RunDir::resume(options.run_dir, options.job_toml);
+      fresh = dir && holds_nothing_committed(*dir) ? 1 : 0;
+    } else {
+      fresh = options.resume ? 1 : 0;
+      dir = io::RunDir::create(options.run_dir, options.job_toml);
+    }
+  }
+  const Status made = rank == 0 && !dir ? Status(dir.error()) : Status();
+  if (auto st = agree(made, MPI_COMM_WORLD); !st) return st.error();
+  MPI_Bcast(&fresh, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (fresh != 0) options.resume = false;
+  if (rank == 0) return dir;
+  return io::RunDir::open(options.run_dir);
 }
 
 Status resume_from_checkpoint(Node& node) {
@@ -164,7 +178,7 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
     return st.error();
   }
   if (requested.resume && !options.resume) {
-    spdlog::info("--resume: {} holds no run yet; starting a fresh run",
+    spdlog::info("--resume: {} holds no committed round yet; starting a fresh run",
                  node->run_dir.root().string());
   }
   if (auto st = agree(build_node(*node, job, options), MPI_COMM_WORLD); !st) return st.error();

@@ -43,7 +43,7 @@ echo "== 1. determinism: two runs, same state roots"
 # pass --resume on their first start too).
 "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/b" --resume >"$work/b.log" 2>&1 ||
   { cat "$work/b.log"; fail "run b"; }
-grep -q "holds no run yet; starting a fresh run" "$work/b.log" ||
+grep -q "holds no committed round yet; starting a fresh run" "$work/b.log" ||
   { cat "$work/b.log"; fail "--resume on an empty folder did not say it starts fresh"; }
 [ "$(roots "$work/a" | wc -l)" -eq 4 ] || fail "expected 4 metrics rows"
 diff <(roots "$work/a") <(roots "$work/b") || fail "two runs of one job differ"
@@ -130,6 +130,16 @@ expect_config_error "different job" \
 expect_config_error "already holds a run" \
   "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/a"
 diff -r "$work/a" "$work/a.before" >/dev/null || fail "a refused command changed the run directory"
+# Killed after writing job.toml, before the chain existed: --resume starts round 1 there
+# and reaches run a's state roots.
+cp -r "$work/a" "$work/early"
+rm -f "$work/early"/chain/* "$work/early"/checkpoints/* "$work/early"/metrics.* "$work/early"/logs/*
+"${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/early" --resume \
+  >"$work/early.log" 2>&1 || { cat "$work/early.log"; fail "resume of a run killed before its chain"; }
+grep -q "holds no committed round yet; starting a fresh run" "$work/early.log" ||
+  fail "resume of a run killed before its chain did not say it starts fresh"
+[ "$(roots "$work/early")" = "$(roots "$work/a")" ] || fail "early-killed run: other state roots"
+
 # A damaged newest checkpoint: refused with what to do, and nothing touched.
 cp -r "$work/a" "$work/corrupt"
 newest=$(ls "$work/corrupt"/checkpoints/*.h5 | tail -1)

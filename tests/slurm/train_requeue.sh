@@ -113,7 +113,7 @@ echo "== checks"
 [ "$(job_field Restarts)" = 1 ] || fail "job restarted $(job_field Restarts) times, expected 1"
 grep -q "start 1 (restart count 0)" "$out" || fail "no first start in the job output"
 grep -q "start 2 (restart count 1)" "$out" || fail "no second start (SLURM_RESTART_COUNT=1)"
-grep -q "holds no run yet; starting a fresh run" "$out" ||
+grep -q "holds no committed round yet; starting a fresh run" "$out" ||
   fail "the first start's --resume did not start a fresh run"
 grep -q "SIGUSR1 received" "$out" || fail "the batch script did not see USR1"
 stopped_at=$(sed -n 's/^fedchain train: stopped by signal after round \([0-9]*\);.*/\1/p' "$out")
