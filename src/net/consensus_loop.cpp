@@ -108,8 +108,7 @@ Status ConsensusLoop::run(std::uint64_t first_height, consensus::ValidatorSet fi
       return runtime_error("consensus on rank {} reached height {} of {} before the time limit",
                            transport_.rank(), machine_.height(), until_height);
     }
-    // Ranks are often oversubscribed on test machines: give the core away when idle.
-    if (!busy) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    idle_wait(busy);
   }
 }
 
@@ -140,7 +139,23 @@ Status ConsensusLoop::run_height(std::uint64_t height, consensus::ValidatorSet s
                            "consensus on rank {} did not commit height {} within {} s (round {})",
                            transport_.rank(), height, limit.count() / 1000, machine_.round());
     }
-    if (!busy) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    idle_wait(busy);
+  }
+}
+
+void ConsensusLoop::idle_wait(bool busy) {
+  // Messages of a height come in bursts (a proposal, then quorums of votes): right after
+  // activity the next message is usually microseconds away, so a rank with a core of its
+  // own spins for a moment (n = 2: 1.44 -> about 1.0 ms per height). Oversubscribed ranks
+  // always sleep: their spinning would take the core from the rank they wait for.
+  constexpr auto kSpinAfterActivity = std::chrono::milliseconds(2);
+  const auto now = Clock::now();
+  if (busy) {
+    last_busy_ = now;
+  } else if (transport_.has_core_per_rank() && now - last_busy_ < kSpinAfterActivity) {
+    std::this_thread::yield();
+  } else {
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
 }
 
@@ -154,7 +169,7 @@ Status ConsensusLoop::shut_down(std::chrono::milliseconds limit) {
       return runtime_error("consensus transport on rank {} did not shut down in time",
                            transport_.rank());
     }
-    if (!busy) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    idle_wait(busy);
   }
   return {};
 }

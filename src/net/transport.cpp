@@ -2,6 +2,7 @@
 #include "fedchain/net/transport.hpp"
 
 #include <list>
+#include <thread>
 
 #include <mpi.h>
 
@@ -23,6 +24,7 @@ struct Transport::State {
   MPI_Comm comm = MPI_COMM_NULL;
   int rank = 0;
   int size = 1;
+  bool core_per_rank = false;
   std::size_t max_message_bytes = 0;
   struct PendingSend {
     MPI_Request request = MPI_REQUEST_NULL;
@@ -59,7 +61,22 @@ Result<std::unique_ptr<Transport>> Transport::create(std::size_t max_message_byt
   MPI_Comm_rank(t->state_->comm, &t->state_->rank);
   MPI_Comm_size(t->state_->comm, &t->state_->size);
   t->state_->max_message_bytes = max_message_bytes;
+  MPI_Comm node_comm = MPI_COMM_NULL;
+  if (int rc =
+          MPI_Comm_split_type(t->state_->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node_comm);
+      rc != MPI_SUCCESS) {
+    return mpi_error("Comm_split_type", rc);
+  }
+  int ranks_on_node = 1;
+  MPI_Comm_size(node_comm, &ranks_on_node);
+  MPI_Comm_free(&node_comm);
+  t->state_->core_per_rank =
+      static_cast<unsigned>(ranks_on_node) <= std::thread::hardware_concurrency();
   return t;
+}
+
+bool Transport::has_core_per_rank() const {
+  return state_->core_per_rank;
 }
 
 std::uint32_t Transport::rank() const {

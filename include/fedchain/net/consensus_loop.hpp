@@ -81,6 +81,9 @@ class ConsensusLoop {
   // anything happened.
   Status poll_once(bool& busy);
   void send(std::optional<std::uint32_t> to, const consensus::Message& message);
+  // Between passes that found nothing to do: yield for a short while after activity, then
+  // sleep.
+  void idle_wait(bool busy);
 
   consensus::StateMachine& machine_;
   Transport& transport_;
@@ -92,6 +95,7 @@ class ConsensusLoop {
   // Set by run_height: commits of this height and above do not start the next height.
   std::optional<std::uint64_t> hold_after_;
   std::optional<std::uint64_t> committed_height_;
+  Clock::time_point last_busy_{};
 };
 
 }  // namespace fedchain::net

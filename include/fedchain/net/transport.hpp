@@ -37,6 +37,9 @@ class Transport {
 
   std::uint32_t rank() const;
   std::uint32_t size() const;
+  // True when this node has at least as many hardware threads as ranks of this job: a
+  // rank may then spin while waiting without taking the core from another rank.
+  bool has_core_per_rank() const;
 
   // Starts a non-blocking send; the transport owns the bytes until it completes.
   Status send(std::uint32_t to, Bytes bytes);
