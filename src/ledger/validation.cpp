@@ -127,7 +127,8 @@ Status validate_evidence(const Evidence& e, std::uint64_t height, const Genesis&
   return {};
 }
 
-Status validate_block(const Block& block, const Genesis& genesis, const ChainState& state) {
+Status validate_block(const Block& block, const Genesis& genesis, const ChainState& state,
+                      BlockTxs txs) {
   if (auto st = check_block(block); !st) return st;
   const auto& h = block.header();
   if (h.chain_id != genesis.chain_id()) {
@@ -156,8 +157,10 @@ Status validate_block(const Block& block, const Genesis& genesis, const ChainSta
     return reject("wrong-rule", "block aggregation rule '{}' is not genesis's '{}'", h.rule.name,
                   genesis.fields().rule.name);
   }
-  for (const auto& tx : block.txs()) {
-    if (auto st = validate_tx(tx, h.height, genesis, state); !st) return st;
+  if (txs == BlockTxs::kValidate) {
+    for (const auto& tx : block.txs()) {
+      if (auto st = validate_tx(tx, h.height, genesis, state); !st) return st;
+    }
   }
   for (const auto& e : block.evidence()) {
     if (auto st = validate_evidence(e, h.height, genesis, state); !st) return st;

@@ -57,20 +57,17 @@ Bytes ChainParticipant::propose_block(std::uint64_t height, std::uint32_t round)
   return builder.build().encode();
 }
 
-// A block gets this rank's prevote only if it is valid against the chain (signatures,
-// links, proposer, chain state) AND it records exactly the round this rank computed: the
-// same state root, the same transactions, the same rejected ranks. So the vote is on the
-// aggregate itself (DESIGN.md, Consensus).
+// A block gets this rank's prevote only if it records exactly the round this rank
+// computed (the same state root, the same transactions, the same rejected ranks) AND is
+// valid against the chain (links, proposer, chain state, evidence). So the vote is on the
+// aggregate itself (DESIGN.md, Consensus). The comparison comes first: the transactions it
+// accepts are the ones this rank validated in the exchange, against this same state, so
+// their signatures are not checked a second time.
 bool ChainParticipant::validate_block(std::uint64_t height, const Hash32& block_hash,
                                       ByteView bytes) {
   auto block = ledger::Block::decode(bytes);
   if (!block) {
     spdlog::warn("height {}: proposed block does not decode: {}", height, block.error().message);
-    return false;
-  }
-  if (auto st = ledger::validate_block(*block, genesis_, state_); !st) {
-    spdlog::warn("height {}: proposed block {} refused: {}", height, block_hash.short_hex(),
-                 st.error().message);
     return false;
   }
   const auto& h = block->header();
@@ -81,6 +78,13 @@ bool ChainParticipant::validate_block(std::uint64_t height, const Hash32& block_
   }
   if (h.rejected_ranks != expected_.rejected_ranks || block->txs() != expected_.txs) {
     spdlog::warn("height {}: proposed block's transactions differ from this rank's", height);
+    return false;
+  }
+  if (auto st =
+          ledger::validate_block(*block, genesis_, state_, ledger::BlockTxs::kAlreadyValidated);
+      !st) {
+    spdlog::warn("height {}: proposed block {} refused: {}", height, block_hash.short_hex(),
+                 st.error().message);
     return false;
   }
   return true;

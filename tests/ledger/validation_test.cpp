@@ -182,5 +182,29 @@ TEST(Certificate, FromVotesRefusesMixedVotes) {
   EXPECT_FALSE(CommitCertificate::from_votes(nil));
 }
 
+// BlockTxs::kAlreadyValidated is a promise by the caller (a rank that validated these very
+// transactions in the exchange): it skips their checks, and nothing else.
+TEST(Validation, AlreadyValidatedTxsSkipOnlyTheTxChecks) {
+  TestChain chain({.validators = 4});
+  const Block good = chain.make_block();
+  ASSERT_FALSE(good.txs().empty());
+  std::vector<Tx> txs = good.txs();
+  Signature bad = txs[0].signature();
+  bad.bytes[0] ^= 1;
+  txs[0] = txs[0].fields().with_signature(bad);
+  const Block forged = BlockBuilder{good.header(), txs, good.evidence()}.build();
+  auto full = validate_block(forged, chain.genesis(), chain.state());
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().code, "bad-tx-signature");
+  EXPECT_TRUE(validate_block(forged, chain.genesis(), chain.state(), BlockTxs::kAlreadyValidated));
+
+  BlockBuilder wrong_prev{good.header(), good.txs(), good.evidence()};
+  wrong_prev.header.prev_hash.bytes[0] ^= 1;
+  auto linked = validate_block(wrong_prev.build(), chain.genesis(), chain.state(),
+                               BlockTxs::kAlreadyValidated);
+  ASSERT_FALSE(linked);
+  EXPECT_EQ(linked.error().code, "bad-prev-hash");
+}
+
 }  // namespace
 }  // namespace fedchain::ledger

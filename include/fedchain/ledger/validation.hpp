@@ -29,9 +29,16 @@ Status validate_tx(const Tx& tx, std::uint64_t height, const Genesis& genesis,
                    const ChainState& state);
 Status validate_evidence(const Evidence& evidence, std::uint64_t height, const Genesis& genesis,
                          const ChainState& state);
+// How validate_block treats the block's transactions: kValidate runs validate_tx on each;
+// kAlreadyValidated is for a caller that ran validate_tx on these very transactions
+// against the same genesis and state (a rank that checked every update transaction in the
+// exchange and compared the proposal's with them), and skips R signature checks.
+enum class BlockTxs { kValidate, kAlreadyValidated };
+
 // Everything about a proposed block that needs no commit: chain id, height, prev hash,
 // time, chain-state hash, proposer active, rule, every tx and evidence signature.
-Status validate_block(const Block& block, const Genesis& genesis, const ChainState& state);
+Status validate_block(const Block& block, const Genesis& genesis, const ChainState& state,
+                      BlockTxs txs = BlockTxs::kValidate);
 // The certificate is for this block and carries valid precommit signatures of active
 // validators holding more than 2/3 of the active voting power.
 Status validate_certificate(const CommitCertificate& certificate, const Block& block,
