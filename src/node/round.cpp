@@ -124,9 +124,10 @@ Result<Exchanged> exchange_and_aggregate(Node& node, std::span<const std::int32_
                                          Stopwatch& clock, RoundReport& report) {
   Exchanged out;
   const std::size_t d = q.size();
-  std::vector<bool> in_replayed_block(static_cast<std::size_t>(node.ranks), replayed == nullptr);
+  // Whose update counts, before this round's transactions are checked below.
+  std::vector<bool> counted(static_cast<std::size_t>(node.ranks), replayed == nullptr);
   if (replayed) {
-    for (const std::uint32_t r : replayed->update_ranks) in_replayed_block.at(r) = true;
+    for (const std::uint32_t r : replayed->update_ranks) counted.at(r) = true;
   }
   std::vector<std::optional<ledger::Tx>> txs(static_cast<std::size_t>(node.ranks));
   if (my_tx) {
@@ -139,7 +140,6 @@ Result<Exchanged> exchange_and_aggregate(Node& node, std::span<const std::int32_
     // A rank jailed by committed evidence still joins the collective, with weight 0: every
     // rank refuses its transaction (chain state says so, alike everywhere), so its update
     // stays out of the average too.
-    std::vector<bool> counted = in_replayed_block;
     if (my_tx) {
       const auto& state = node.chain->participant->state();
       for (std::size_t r = 0; r < txs.size(); ++r) {
@@ -194,7 +194,7 @@ Result<Exchanged> exchange_and_aggregate(Node& node, std::span<const std::int32_
         continue;
       }
       out.txs.push_back(*tx);
-    } else if (!in_replayed_block[static_cast<std::size_t>(r)]) {
+    } else if (!counted[static_cast<std::size_t>(r)]) {
       continue;
     }
     updates.push_back({r, node.weights[static_cast<std::size_t>(r)], values});
