@@ -11,11 +11,14 @@ dir=$(realpath -m "${2:?usage: slurm-local.sh start|stop DIR}")
 conf=$dir/slurm.conf
 
 # Two consecutive free TCP ports (slurmctld, slurmd): clusters started side by side by
-# different test runs on one machine must not answer each other's commands.
+# different test runs on one machine must not answer each other's commands. They come
+# from below the kernel's ephemeral range, where no outgoing connection (MPI's, sinfo's)
+# can hold them, and no socket in any state may have them.
 free_port_pair() {
-  local port
-  for port in $(shuf -i 20000-39998 -n 40); do
-    if [ -z "$(ss -Hltn "( sport = :$port or sport = :$((port + 1)) )")" ]; then
+  local ephemeral_low port
+  ephemeral_low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  for port in $(shuf -i 10000-$((ephemeral_low - 2)) -n 40); do
+    if [ -z "$(ss -Htan "( sport = :$port or sport = :$((port + 1)) )")" ]; then
       echo "$port"
       return 0
     fi
@@ -23,14 +26,26 @@ free_port_pair() {
   return 1
 }
 
+# A port free when chosen can still be taken before slurmctld binds it: start again on
+# other ports, a few times, when that is why the node did not come up.
 start() {
+  for _ in 1 2 3; do
+    start_once && return 0
+    grep -qs "Address already in use" "$dir"/log/*.log || break
+    echo "slurm-local: a port was taken before the daemons bound it; retrying on others" >&2
+    rm -rf "${dir:?}"/{state,spool,log,run,tmp} "$conf"
+  done
+  exit 1
+}
+
+start_once() {
   for tool in slurmctld slurmd munged munge unmunge sinfo srun sbatch; do
     command -v "$tool" >/dev/null || { echo "SKIPPED: $tool not installed (run scripts/setup-debian.sh)" >&2; exit 77; }
   done
   [ "$(id -u)" -eq 0 ] || { echo "SKIPPED: the local Slurm cluster needs root" >&2; exit 77; }
   local host port
   host=$(hostname -s)
-  port=$(free_port_pair) || { echo "slurm-local: no two free TCP ports found" >&2; exit 1; }
+  port=$(free_port_pair) || { echo "slurm-local: no two free TCP ports found" >&2; return 1; }
   mkdir -p "$dir"/{state,spool,log,run,tmp}
   cat >"$conf" <<CONF
 ClusterName=fedchaintest
@@ -81,7 +96,7 @@ CONF
   cat "$munge.pid" >"$dir/run/munged.pid"
   local until=$((SECONDS + 10))
   until munge -S "$munge.socket" -n </dev/null 2>/dev/null | unmunge -S "$munge.socket" >/dev/null 2>&1; do
-    [ $SECONDS -lt $until ] || { echo "slurm-local: munged does not answer" >&2; stop; exit 1; }
+    [ $SECONDS -lt $until ] || { echo "slurm-local: munged does not answer" >&2; stop; return 1; }
     sleep 0.1
   done
   slurmctld -c -i -f "$conf"
@@ -90,19 +105,23 @@ CONF
   local deadline=$((SECONDS + 30))
   while [ $SECONDS -lt $deadline ]; do
     [ "$(sinfo -h -o %t 2>/dev/null)" = "idle" ] && { echo "export SLURM_CONF=$conf"; return 0; }
+    grep -qs "fatal:" "$dir"/log/*.log && break
     sleep 0.5
   done
-  echo "slurm-local: the node did not become idle in 30 s; the daemons' logs:" >&2
+  echo "slurm-local: the node did not become idle; the daemons' logs:" >&2
   tail -n 20 "$dir"/log/*.log >&2 || true
   stop
-  exit 1
+  return 1
 }
 
 stop() {
   export SLURM_CONF=$conf
   [ -f "$conf" ] || return 0
-  scancel --full --quiet -u root 2>/dev/null || true
-  scontrol shutdown 2>/dev/null || true
+  # Only a live controller can answer; asking a dead one waits out its timeouts.
+  if [ -f "$dir/run/slurmctld.pid" ] && running "$(cat "$dir/run/slurmctld.pid")"; then
+    scancel --full --quiet -u root 2>/dev/null || true
+    scontrol shutdown 2>/dev/null || true
+  fi
   local pids=()
   for pidfile in "$dir/run/slurmctld.pid" "$dir/run/slurmd.pid"; do
     [ -f "$pidfile" ] && pids+=("$(cat "$pidfile")")
