@@ -18,7 +18,7 @@
 
 #include "commands.hpp"
 #include "fedchain/aggregate/rules.hpp"
-#include "fedchain/consensus/validator_set.hpp"
+#include "fedchain/consensus/chain_validators.hpp"
 #include "fedchain/core/job_file.hpp"
 #include "fedchain/crypto/merkle.hpp"
 #include "fedchain/data/dataset.hpp"
@@ -30,16 +30,6 @@
 namespace fedchain::cli {
 
 namespace {
-
-std::uint32_t consensus_proposer(const ledger::ChainState& state, std::uint64_t height,
-                                 std::uint32_t round) {
-  std::vector<consensus::ValidatorInfo> infos;
-  for (const auto& v : state.validators()) infos.push_back({v.power, v.jailed});
-  auto set = consensus::ValidatorSet::make(std::move(infos));
-  // No active power at all: no proposer can be right; validate_block refuses it anyway.
-  if (!set) return static_cast<std::uint32_t>(-1);
-  return set->proposer(height, round);
-}
 
 struct CheckpointFiles {
   std::map<std::uint64_t, std::filesystem::path> by_height;
@@ -320,7 +310,7 @@ int run_verify(const std::string& run_dir, const std::string& data_path) {
   const auto checkpoints = find_checkpoints(std::filesystem::path(run_dir) / "checkpoints");
   std::size_t checkpoints_checked = 0;
   ledger::VerifyOptions options;
-  options.proposer_rule = consensus_proposer;
+  options.proposer_rule = consensus::proposer_of;
   AggregateAudit audit(run_dir, data_path);
   options.check_block_extra = [&](const ledger::Genesis& genesis, const ledger::Block& block,
                                   const ledger::ChainState&) -> Status {

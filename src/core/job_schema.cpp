@@ -283,6 +283,10 @@ std::vector<JobKeySpec> make_schema() {
       bool_key("ledger.archive_updates", &L::archive_updates, &Job::ledger,
                "Keep every committed quantized update so `fedchain verify` can recompute "
                "each aggregate and state root"),
+      string_key("ledger.replicas", &L::replicas, &Job::ledger, {"primary", "per-node", "all"},
+                 "Which ranks write a copy of the chain besides rank 0's chain/blocks.log: "
+                 "primary: none; per-node: the first rank on every other node; all: every "
+                 "rank. Copies go to chain/replicas/rank-R/blocks.log"),
 
       string_key("keys.dir", &K::dir, &Job::keys, {},
                  "Directory of rank keys written by `fedchain keygen`"),

@@ -134,9 +134,30 @@ const Hash32& ChainStore::tip_hash() const {
   return blocks_.empty() ? genesis_.hash() : blocks_.back().block.hash();
 }
 
+std::filesystem::path ChainStore::replica_path(const std::filesystem::path& run_dir,
+                                               std::uint32_t rank) {
+  return run_dir / "chain" / "replicas" / fmt::format("rank-{:04d}", rank) / "blocks.log";
+}
+
+std::vector<std::filesystem::path> ChainStore::replica_paths(const std::filesystem::path& run_dir) {
+  std::vector<std::filesystem::path> paths;
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(run_dir / "chain" / "replicas", ec)) {
+    const auto path = entry.path() / "blocks.log";
+    if (entry.is_directory() && std::filesystem::exists(path)) paths.push_back(path);
+  }
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
 Result<ChainStore> ChainStore::create(const std::filesystem::path& run_dir,
                                       const Genesis& genesis) {
-  const auto path = log_path(run_dir);
+  return create_file(log_path(run_dir), genesis);
+}
+
+Result<ChainStore> ChainStore::create_file(const std::filesystem::path& path,
+                                           const Genesis& genesis) {
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) return runtime_error("cannot create {}: {}", path.parent_path().string(), ec.message());
@@ -156,19 +177,26 @@ Result<ChainStore> ChainStore::create(const std::filesystem::path& run_dir,
   bytes.insert(bytes.end(), record.begin(), record.end());
   if (auto st = write_all(fd, bytes, 0, store.name_); !st) return st.error();
   store.end_offset_ = bytes.size();
-  // The new file's directory entry, and chain/'s own entry in the run directory.
+  // The new file's directory entry, and that directory's own entry in its parent
+  // (chain/ in the run directory, or rank-R/ in chain/replicas/).
   if (auto st = fsync_dir(path.parent_path()); !st) return st.error();
-  if (auto st = fsync_dir(run_dir); !st) return st.error();
+  if (auto st = fsync_dir(path.parent_path().parent_path()); !st) return st.error();
   return store;
 }
 
 Result<ChainStore> ChainStore::open(const std::filesystem::path& run_dir, OpenMode mode,
                                     ChainDamage* damage) {
   const auto path = log_path(run_dir);
-  const auto file = detail::read_file(path);
-  if (!file) {
+  if (!std::filesystem::exists(path)) {
     return config_error("cannot read {}: is {} a run directory?", path.string(), run_dir.string());
   }
+  return open_file(path, mode, damage);
+}
+
+Result<ChainStore> ChainStore::open_file(const std::filesystem::path& path, OpenMode mode,
+                                         ChainDamage* damage) {
+  const auto file = detail::read_file(path);
+  if (!file) return config_error("cannot read {}", path.string());
   auto store = scan(*file, path.string(), damage);
   if (!store || mode == OpenMode::kReadOnly) return store;
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "fedchain/consensus/chain_validators.hpp"
 #include "fedchain/ledger/certificate.hpp"
 #include "fedchain/ledger/validation.hpp"
 
@@ -34,9 +35,7 @@ ChainParticipant::ChainParticipant(ledger::Genesis genesis, ledger::ChainState s
       self_(self) {}
 
 Result<consensus::ValidatorSet> ChainParticipant::validator_set() const {
-  std::vector<consensus::ValidatorInfo> validators;
-  for (const auto& v : state_.validators()) validators.push_back({v.power, v.jailed});
-  return consensus::ValidatorSet::make(std::move(validators));
+  return consensus::validator_set_of(state_);
 }
 
 Bytes ChainParticipant::propose_block(std::uint64_t height, std::uint32_t round) {

@@ -1,6 +1,7 @@
 // The chain side of a rank (consensus.protocol = "bft"): genesis, chain state, this rank's
 // key, the block every rank expects for the round, and the consensus application that
-// proposes, checks and commits blocks. Rank 0 also writes the chain file.
+// proposes, checks and commits blocks. Rank 0 also appends each block to the primary chain
+// file, and a replica writer (ledger.replicas) to its replica.
 #pragma once
 
 #include <cstdint>

@@ -1,17 +1,22 @@
 // The chain side of setup (consensus.protocol = "bft"): keys, genesis or the existing chain,
-// chain state, and the consensus machinery over MPI. Rank 0 writes the chain file; every
-// rank holds genesis and chain state in memory.
+// chain state, and the consensus machinery over MPI. Rank 0 writes the primary chain file
+// and the ranks that ledger.replicas names write replicas; every rank holds genesis and
+// chain state in memory.
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 
 #include <spdlog/spdlog.h>
 
 #include "exchange.hpp"
+#include "fedchain/consensus/chain_validators.hpp"
 #include "fedchain/core/job_file.hpp"
 #include "fedchain/crypto/key_file.hpp"
 #include "fedchain/crypto/merkle.hpp"
 #include "fedchain/crypto/sha256.hpp"
+#include "fedchain/ledger/validation.hpp"
 #include "fedchain/net/byzantine.hpp"
 #include "node.hpp"
 
@@ -68,33 +73,202 @@ Result<ledger::Genesis> make_genesis(const Node& node, const RunOptions& options
   return g.build();
 }
 
-// Rank 0 creates or repairs the chain file; then every rank reads it.
-Result<ledger::ChainStore> open_chain(const Node& node, const RunOptions& options,
-                                      const std::vector<PublicKey>& keys) {
-  const auto root = node.run_dir.root();
-  if (!options.resume) {
-    const std::uint64_t time_ms = agreed_time_ms();
-    auto genesis = make_genesis(node, options, keys, time_ms);
-    if (!genesis) return genesis.error();
-    Result<ledger::ChainStore> store = runtime_error("unset");
-    Status created;
-    if (node.rank == 0) {
-      store = ledger::ChainStore::create(root, *genesis);
-      if (!store) created = store.error();
-    }
-    if (auto st = agree(created, MPI_COMM_WORLD); !st) return st.error();
-    if (node.rank == 0) return store;
-    return ledger::ChainStore::open(root, ledger::OpenMode::kReadOnly);
+// ledger.replicas: whether this rank writes a copy of the chain besides rank 0's primary.
+// Collective under "per-node": every rank takes part in splitting the world by node.
+bool writes_replica(const Node& node) {
+  const std::string& replicas = node.job.ledger.replicas;
+  bool first_on_node = false;
+  if (replicas == "per-node") {
+    MPI_Comm local = MPI_COMM_NULL;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, node.rank, MPI_INFO_NULL, &local);
+    int local_rank = 0;
+    MPI_Comm_rank(local, &local_rank);
+    MPI_Comm_free(&local);
+    first_on_node = local_rank == 0;
   }
-  Result<ledger::ChainStore> store = runtime_error("unset");
+  return node.rank != 0 && (replicas == "all" || first_on_node);
+}
+
+// The chain files a rank holds: the primary, which rank 0 appends to and every other rank
+// reads, and on a replica writer its own copy.
+struct ChainFiles {
+  ledger::ChainStore primary;
+  std::optional<ledger::ChainStore> replica;
+};
+
+// A replica must hold the primary's blocks at every height both hold. Certificates may
+// differ: each rank certifies a commit with the precommits it collected.
+Status check_replica_matches(const ledger::ChainStore& replica, const ledger::ChainStore& primary) {
+  const auto refuse = [&](std::uint64_t height) {
+    return config_error(
+        "{} differs from {} at height {}: it is not a copy of this run's chain; move it aside "
+        "and resume (a new replica is written from the primary)",
+        replica.name(), primary.name(), height);
+  };
+  if (replica.genesis().hash() != primary.genesis().hash()) return refuse(0);
+  const std::uint64_t common = std::min(replica.height(), primary.height());
+  for (std::uint64_t h = 1; h <= common; ++h) {
+    if (replica.at(h).block.hash() != primary.at(h).block.hash()) return refuse(h);
+  }
+  return {};
+}
+
+// The blocks some replica holds beyond the primary's end: rank 0 was stopped after the
+// commit but before its append reached the disk. The longest replica (lowest rank among
+// equals) sends them; every rank re-validates each against the chain state, certificate
+// and proposer included, as `fedchain verify` would.
+Result<std::vector<ledger::StoredBlock>> blocks_beyond_primary(const Node& node,
+                                                               const ChainFiles& files) {
+  const std::uint64_t mine = files.replica ? files.replica->height() : 0;
+  std::vector<std::uint64_t> heights(static_cast<std::size_t>(node.ranks));
+  MPI_Allgather(&mine, 1, MPI_UINT64_T, heights.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD);
+  const std::uint64_t primary_height = files.primary.height();
+  const auto longest = std::max_element(heights.begin(), heights.end());
+  if (*longest <= primary_height) return std::vector<ledger::StoredBlock>{};
+  const int source = static_cast<int>(longest - heights.begin());
+
+  std::vector<Bytes> records;
+  if (node.rank == source) {
+    for (std::uint64_t h = primary_height + 1; h <= *longest; ++h) {
+      const auto& stored = files.replica->at(h);
+      records.push_back(ledger::encode_block_record(stored.block, stored.certificate));
+    }
+  }
+  std::vector<ledger::StoredBlock> restored;
+  ledger::ChainState state = ledger::ChainState::from_genesis(files.primary.genesis());
+  for (const auto& stored : files.primary.blocks()) state = state.apply(stored.block);
+  const auto replica_name =
+      ledger::ChainStore::replica_path(node.run_dir.root(), static_cast<std::uint32_t>(source));
+  for (std::uint64_t h = primary_height + 1; h <= *longest; ++h) {
+    Bytes record = node.rank == source ? records[h - primary_height - 1] : Bytes{};
+    std::uint64_t size = record.size();
+    MPI_Bcast(&size, 1, MPI_UINT64_T, source, MPI_COMM_WORLD);
+    record.resize(size);
+    MPI_Bcast(record.data(), static_cast<int>(size), MPI_BYTE, source, MPI_COMM_WORLD);
+    auto stored = ledger::decode_block_record(record);
+    Status valid =
+        stored ? ledger::validate_commit(stored->block, stored->certificate,
+                                         files.primary.genesis(), state, consensus::proposer_of)
+               : Status(stored.error());
+    if (!valid) {
+      return config_error(
+          "{} holds height {} beyond the end of {}, but that block does not verify: {}; move "
+          "the replica aside to resume from the primary",
+          replica_name.string(), h, files.primary.name(), valid.error().message);
+    }
+    state = state.apply(stored->block);
+    restored.push_back(std::move(*stored));
+  }
+  if (node.rank == 0) {
+    spdlog::warn("{} ended at height {}; heights {} to {} restored from {}", files.primary.name(),
+                 primary_height, primary_height + 1, *longest, replica_name.string());
+  }
+  return restored;
+}
+
+// A replica writer's file made to hold every block of the primary: created from genesis
+// when missing, appended to when behind.
+Status bring_replica_up(const std::filesystem::path& path,
+                        std::optional<ledger::ChainStore>& replica,
+                        const ledger::ChainStore& primary) {
+  if (!replica) {
+    auto created = ledger::ChainStore::create_file(path, primary.genesis());
+    if (!created) return created.error();
+    replica.emplace(std::move(*created));
+  }
+  if (replica->height() < primary.height()) {
+    spdlog::info("{}: appending heights {} to {} from {}", path.string(), replica->height() + 1,
+                 primary.height(), primary.name());
+  }
+  for (std::uint64_t h = replica->height() + 1; h <= primary.height(); ++h) {
+    if (auto st = replica->append(primary.at(h).block, primary.at(h).certificate); !st) return st;
+  }
+  return {};
+}
+
+// A new run: rank 0 creates the primary and each replica writer its replica, all from the
+// one genesis every rank builds alike.
+Result<ChainFiles> create_chain(const Node& node, const RunOptions& options,
+                                const std::vector<PublicKey>& keys, bool replica_writer) {
+  const auto root = node.run_dir.root();
+  const std::uint64_t time_ms = agreed_time_ms();
+  auto genesis = make_genesis(node, options, keys, time_ms);
+  if (!genesis) return genesis.error();
+  Result<ledger::ChainStore> own = runtime_error("unset");
+  Status created;
+  if (node.rank == 0) {
+    own = ledger::ChainStore::create(root, *genesis);
+  } else if (replica_writer) {
+    own = ledger::ChainStore::create_file(
+        ledger::ChainStore::replica_path(root, static_cast<std::uint32_t>(node.rank)), *genesis);
+  }
+  if ((node.rank == 0 || replica_writer) && !own) created = own.error();
+  if (auto st = agree(created, MPI_COMM_WORLD); !st) return st.error();
+  if (node.rank == 0) return ChainFiles{std::move(*own), std::nullopt};
+  auto primary = ledger::ChainStore::open(root, ledger::OpenMode::kReadOnly);
+  if (!primary) return primary.error();
+  if (!replica_writer) return ChainFiles{std::move(*primary), std::nullopt};
+  return ChainFiles{std::move(*primary), std::move(*own)};
+}
+
+// A resumed run: rank 0 repairs the primary (a torn tail is cut off) and each replica
+// writer its replica; replicas are checked against the primary, blocks only a replica
+// holds are restored to the primary, and replicas behind it are brought up to it.
+Result<ChainFiles> reopen_chain(const Node& node, bool replica_writer) {
+  const auto root = node.run_dir.root();
+  const auto replica_path =
+      ledger::ChainStore::replica_path(root, static_cast<std::uint32_t>(node.rank));
+  Result<ledger::ChainStore> own = runtime_error("unset");
   Status opened;
   if (node.rank == 0) {
-    store = ledger::ChainStore::open(root, ledger::OpenMode::kRepair);
-    if (!store) opened = store.error();
+    const auto replicas = ledger::ChainStore::replica_paths(root);
+    if (!std::filesystem::exists(ledger::ChainStore::log_path(root)) && !replicas.empty()) {
+      opened = config_error(
+          "{} is missing but {} replica(s) of it exist: copy the longest (`fedchain verify` "
+          "lists them; e.g. {}) to {} and resume",
+          ledger::ChainStore::log_path(root).string(), replicas.size(), replicas.front().string(),
+          ledger::ChainStore::log_path(root).string());
+    } else {
+      own = ledger::ChainStore::open(root, ledger::OpenMode::kRepair);
+      if (!own) opened = own.error();
+    }
+  } else if (replica_writer && std::filesystem::exists(replica_path)) {
+    own = ledger::ChainStore::open_file(replica_path, ledger::OpenMode::kRepair);
+    if (!own) opened = own.error();
   }
   if (auto st = agree(opened, MPI_COMM_WORLD); !st) return st.error();
-  if (node.rank == 0) return store;
-  return ledger::ChainStore::open(root, ledger::OpenMode::kReadOnly);
+
+  const auto read_primary = [&]() -> Result<ChainFiles> {
+    std::optional<ledger::ChainStore> replica;
+    if (node.rank != 0 && own) replica.emplace(std::move(*own));
+    if (node.rank == 0) return ChainFiles{std::move(*own), std::nullopt};
+    auto primary = ledger::ChainStore::open(root, ledger::OpenMode::kReadOnly);
+    if (!primary) return primary.error();
+    return ChainFiles{std::move(*primary), std::move(replica)};
+  };
+  auto files = read_primary();
+  Status matched = files ? Status{} : Status(files.error());
+  if (files && files->replica) matched = check_replica_matches(*files->replica, files->primary);
+  if (auto st = agree(matched, MPI_COMM_WORLD); !st) return st.error();
+
+  auto restored = blocks_beyond_primary(node, *files);
+  Status appended = restored ? Status{} : Status(restored.error());
+  if (restored && node.rank == 0) {
+    for (const auto& stored : *restored) {
+      if (appended = files->primary.append(stored.block, stored.certificate); !appended) break;
+    }
+  }
+  if (auto st = agree(appended, MPI_COMM_WORLD); !st) return st.error();
+  if (!restored->empty() && node.rank != 0) {
+    auto primary = ledger::ChainStore::open(root, ledger::OpenMode::kReadOnly);
+    if (!primary) return primary.error();
+    files->primary = std::move(*primary);
+  }
+
+  Status caught_up;
+  if (replica_writer) caught_up = bring_replica_up(replica_path, files->replica, files->primary);
+  if (auto st = agree(caught_up, MPI_COMM_WORLD); !st) return st.error();
+  return files;
 }
 
 }  // namespace
@@ -135,25 +309,34 @@ Status start_chain(Node& node, const RunOptions& options) {
   // Agreed before the collectives below, so a rank missing its key fails every rank.
   if (auto st = agree(loaded, MPI_COMM_WORLD); !st) return st;
 
-  auto store = open_chain(node, options, *keys);
-  if (!store) return store.error();
-  if (store->genesis().validator_count() != static_cast<std::uint32_t>(node.ranks)) {
+  const bool replica_writer = writes_replica(node);
+  auto files = options.resume ? reopen_chain(node, replica_writer)
+                              : create_chain(node, options, *keys, replica_writer);
+  if (!files) return files.error();
+  const ledger::ChainStore& primary = files->primary;
+  if (primary.genesis().validator_count() != static_cast<std::uint32_t>(node.ranks)) {
     return config_error("the chain in {} has {} validators but mpirun started {} ranks",
-                        node.run_dir.root().string(), store->genesis().validator_count(),
+                        node.run_dir.root().string(), primary.genesis().validator_count(),
                         node.ranks);
   }
   auto chain = std::make_unique<ChainSide>(*key);
-  ledger::ChainState state = ledger::ChainState::from_genesis(store->genesis());
-  for (const auto& stored : store->blocks()) {
+  ledger::ChainState state = ledger::ChainState::from_genesis(primary.genesis());
+  for (const auto& stored : primary.blocks()) {
     state = state.apply(stored.block);
     chain->committed.push_back(ChainSide::committed_of(stored.block));
   }
-  if (!options.resume && store->genesis().fields().initial_state_root != node.state_root) {
+  if (!options.resume && primary.genesis().fields().initial_state_root != node.state_root) {
     return runtime_error("rank {}: initial model differs from genesis", node.rank);
   }
-  const ledger::Genesis genesis = store->genesis();
+  const ledger::Genesis genesis = primary.genesis();
+  // The file this rank appends each committed block to: the primary on rank 0, its
+  // replica on a replica writer.
   std::optional<ledger::ChainStore> writer;
-  if (node.rank == 0) writer.emplace(std::move(*store));
+  if (node.rank == 0) {
+    writer.emplace(std::move(files->primary));
+  } else if (files->replica) {
+    writer.emplace(std::move(*files->replica));
+  }
   chain->participant = std::make_unique<ChainParticipant>(
       genesis, std::move(state), std::move(writer), static_cast<std::uint32_t>(node.rank));
 

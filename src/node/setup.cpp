@@ -41,6 +41,7 @@ std::uint64_t newest_checkpoint_height(const io::RunDir& dir) {
 bool holds_nothing_committed(const io::RunDir& dir) {
   std::error_code ec;
   return !std::filesystem::exists(ledger::ChainStore::log_path(dir.root()), ec) &&
+         ledger::ChainStore::replica_paths(dir.root()).empty() &&
          newest_checkpoint_height(dir) == 0 && !std::filesystem::exists(dir.metrics_csv(), ec);
 }
 

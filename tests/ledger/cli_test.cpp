@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fedchain/consensus/validator_set.hpp"
+#include "fedchain/consensus/chain_validators.hpp"
 #include "fedchain/crypto/merkle.hpp"
 #include "fedchain/io/checkpoint.hpp"
 #include "fedchain/ledger/chain_store.hpp"
@@ -38,18 +38,10 @@ CommandResult fedchain(const std::string& args) {
   return run;
 }
 
-// The rotation `fedchain verify` checks against: consensus's weighted one.
-std::uint32_t consensus_proposer(const ChainState& state, std::uint64_t height,
-                                 std::uint32_t round) {
-  std::vector<consensus::ValidatorInfo> infos;
-  for (const auto& v : state.validators()) infos.push_back({v.power, v.jailed});
-  return consensus::ValidatorSet::make(infos)->proposer(height, round);
-}
-
 class CliTest : public ::testing::Test {
  protected:
   CliTest()
-      : chain({.validators = 4, .powers = {1, 2, 1, 1}, .proposer_rule = consensus_proposer}) {
+      : chain({.validators = 4, .powers = {1, 2, 1, 1}, .proposer_rule = consensus::proposer_of}) {
     chain.add_block();
     chain.add_block({.round = 1, .rejected_ranks = {3}});
     chain.add_block({.evidence = {chain.make_evidence(2, 2)}});
@@ -150,7 +142,7 @@ TEST(VerifyCli, ChecksCheckpointsAgainstTheirBlock) {
   const ByteView param_bytes(reinterpret_cast<const std::uint8_t*>(params.data()),
                              params.size() * sizeof(float));
   const Hash32 root = crypto::merkle_root(param_bytes, 65536);
-  TestChain chain({.proposer_rule = consensus_proposer});
+  TestChain chain({.proposer_rule = consensus::proposer_of});
   chain.add_block();
   chain.add_block({.state_root = root});
   chain.write(dir.path());

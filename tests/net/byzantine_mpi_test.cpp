@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "fedchain/consensus/chain_validators.hpp"
 #include "fedchain/consensus/ed25519_signer.hpp"
 #include "fedchain/crypto/sha256.hpp"
 #include "fedchain/ledger/verify.hpp"
@@ -34,19 +35,6 @@ std::uint32_t world_size() {
   int size = 0;
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   return static_cast<std::uint32_t>(size);
-}
-
-Result<consensus::ValidatorSet> validator_set(const ledger::ChainState& state) {
-  std::vector<consensus::ValidatorInfo> infos;
-  for (const auto& v : state.validators()) infos.push_back({v.power, v.jailed});
-  return consensus::ValidatorSet::make(std::move(infos));
-}
-
-// The same proposer rotation `fedchain verify` checks.
-std::uint32_t consensus_proposer(const ledger::ChainState& state, std::uint64_t height,
-                                 std::uint32_t round) {
-  auto set = validator_set(state);
-  return set ? set->proposer(height, round) : static_cast<std::uint32_t>(-1);
 }
 
 Hash32 expected_root(std::uint64_t height) {
@@ -111,7 +99,7 @@ class LedgerApp final : public Application {
     }
     proposers_.push_back(block->header().proposer);
     evidence_ += block->evidence().size();
-    return validator_set(state_);
+    return consensus::validator_set_of(state_);
   }
 
   void evidence(const consensus::EquivocationFound& found) override {
@@ -211,7 +199,7 @@ void run_with(const char* behaviour, std::uint64_t heights) {
   OutboundFilter* on_wire = byzantine ? filter->get() : &watch;
   ConsensusLoop loop(machine, **transport, app, on_wire);
   for (std::uint64_t h = 1; h <= heights; ++h) {
-    auto set = validator_set(app.state());
+    auto set = consensus::validator_set_of(app.state());
     ASSERT_TRUE(set) << set.error().message;
     const Status st = loop.run_height(h, std::move(*set), std::chrono::seconds(120));
     ASSERT_TRUE(st) << behaviour << ": " << st.error().message;
@@ -224,7 +212,7 @@ void run_with(const char* behaviour, std::uint64_t heights) {
   // underneath and follow the certificates), the same blocks everywhere, and it verifies.
   ASSERT_EQ(app.state().height(), heights);
   ledger::VerifyOptions options;
-  options.proposer_rule = consensus_proposer;
+  options.proposer_rule = consensus::proposer_of;
   const ledger::VerifyReport report = ledger::verify_chain(app.store(), options);
   EXPECT_TRUE(report.ok()) << behaviour << " rank " << rank << ": height "
                            << report.bad_height.value_or(0) << ": "

@@ -63,13 +63,24 @@ enum class OpenMode {
 
 class ChainStore {
  public:
+  // RUN_DIR/chain/blocks.log: the primary chain file, written by rank 0.
   static std::filesystem::path log_path(const std::filesystem::path& run_dir);
+  // RUN_DIR/chain/replicas/rank-RRRR/blocks.log: a replica written by rank R
+  // (ledger.replicas), the same bytes as the primary once both hold the same heights.
+  static std::filesystem::path replica_path(const std::filesystem::path& run_dir,
+                                            std::uint32_t rank);
+  // The replica files present in a run directory, in rank order.
+  static std::vector<std::filesystem::path> replica_paths(const std::filesystem::path& run_dir);
 
   // Creates RUN_DIR/chain/blocks.log holding `genesis`; refuses if it exists.
   static Result<ChainStore> create(const std::filesystem::path& run_dir, const Genesis& genesis);
   // Opens and scans RUN_DIR/chain/blocks.log; on damage, fills `damage` when given.
   static Result<ChainStore> open(const std::filesystem::path& run_dir, OpenMode mode,
                                  ChainDamage* damage = nullptr);
+  // The same for a chain file named by its own path (a replica).
+  static Result<ChainStore> create_file(const std::filesystem::path& path, const Genesis& genesis);
+  static Result<ChainStore> open_file(const std::filesystem::path& path, OpenMode mode,
+                                      ChainDamage* damage = nullptr);
   // Scans a whole chain file held in memory (read-only); `name` is used in messages.
   static Result<ChainStore> parse(ByteView file, const std::string& name,
                                   ChainDamage* damage = nullptr);
