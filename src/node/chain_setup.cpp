@@ -234,7 +234,13 @@ Result<ChainFiles> reopen_chain(const Node& node, bool replica_writer) {
     }
   } else if (replica_writer && std::filesystem::exists(replica_path)) {
     own = ledger::ChainStore::open_file(replica_path, ledger::OpenMode::kRepair);
-    if (!own) opened = own.error();
+    if (!own) {
+      Error damaged = own.error();
+      damaged.message +=
+          "; it is a replica: move it aside and resume, and a new one is "
+          "written from the primary";
+      opened = damaged;
+    }
   }
   if (auto st = agree(opened, MPI_COMM_WORLD); !st) return st.error();
 

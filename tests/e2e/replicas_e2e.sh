@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# End to end: chain replicas (ledger.replicas, docs/formats.md "Replicas").
+#   1. the default on one machine ("per-node") writes no replica; "all" gives every other
+#      rank one, and verify finds each agreeing with the primary;
+#   2. rank 0's last append lost (the primary cut back one block after kill -9): --resume
+#      restores that block from a replica, brings a deleted and a stale replica up to the
+#      primary, and reaches the uninterrupted run's state roots;
+#   3. a replica of another run (exit 2) or a damaged one (exit 3, as a damaged primary) is
+#      refused before anything is written; so is a lost primary while replicas remain.
+# Usage: replicas_e2e.sh FEDCHAIN DATASET_H5
+set -euo pipefail
+fedchain=$(realpath "$1")
+dataset=$(realpath "$2")
+work=$(mktemp -d /tmp/fedchain-replicas-e2e-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+source "$(dirname "$(realpath "$0")")/../support/e2e_lib.sh"
+mpi=(mpirun -n 4 --oversubscribe)
+
+cat >"$work/job.toml" <<JOB
+[job]
+rounds = 6
+[data]
+path = "$dataset"
+train_limit = 2000
+test_limit = 200
+[model]
+arch = "mlp"
+hidden = [16]
+[train]
+local_steps = 30
+[keys]
+derive_from_seed = true
+[checkpoint]
+every = 2
+JOB
+
+train() {  # train NAME [ARGS...]
+  local name=$1
+  shift
+  "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/$name" "$@" \
+    >"$work/$name.log" 2>&1 || { cat "$work/$name.log"; fail "run $name"; }
+}
+verify_ok() {  # verify_ok RUN_DIR
+  "$fedchain" verify "$1" >"$work/verify.log" 2>&1 || { cat "$work/verify.log"; fail "verify $1"; }
+}
+expect_exit() {  # expect_exit CODE PATTERN COMMAND...
+  local code=$1 pattern=$2
+  shift 2
+  set +e
+  "$@" >"$work/err.log" 2>&1
+  local rc=$?
+  set -e
+  [ $rc -eq "$code" ] || { cat "$work/err.log"; fail "expected exit $code, got $rc: $*"; }
+  grep -q -- "$pattern" "$work/err.log" || { cat "$work/err.log"; fail "message lacks '$pattern'"; }
+}
+# Record count and the byte offset of the last record of a chain file (docs/formats.md,
+# "Chain file": a 12-byte header, then [u32 length][u32 crc32c][payload] records).
+records() {
+  /usr/bin/python3 - "$1" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+offset, count, last = 12, 0, 12
+while offset + 8 <= len(data):
+    (length,) = struct.unpack_from("<I", data, offset)
+    last, offset, count = offset, offset + 8 + length, count + 1
+print(count, last)
+PY
+}
+replica() { echo "$work/$1/chain/replicas/rank-$(printf %04d "$2")/blocks.log"; }
+
+echo "== 1. per-node on one machine writes none; all writes one per other rank"
+train default
+[ ! -e "$work/default/chain/replicas" ] || fail "per-node on one machine wrote replicas"
+train all --set ledger.replicas=all
+for r in 1 2 3; do
+  [ -s "$(replica all $r)" ] || fail "rank $r wrote no replica"
+  [ "$(records "$(replica all $r)" | cut -d' ' -f1)" -eq 7 ] || fail "rank $r's replica lacks blocks"
+done
+diff <(roots "$work/default") <(roots "$work/all") || fail "replicas changed the state roots"
+verify_ok "$work/all"
+[ "$(grep -c "agrees" "$work/verify.log")" -eq 3 ] ||
+  { cat "$work/verify.log"; fail "verify did not find 3 agreeing replicas"; }
+
+echo "== 2. the primary's last block lost: --resume restores it from a replica"
+"${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/k" --set ledger.replicas=all \
+  >"$work/k.log" 2>&1 &
+launcher=$!
+for _ in $(seq 1 1500); do grep -q "^round 3/" "$work/k.log" && break; sleep 0.02; done
+mapfile -t ranks < <(ps -o pid= --ppid "$launcher")
+kill -9 "${ranks[@]}" 2>/dev/null || true
+wait "$launcher" || true
+read -r count last < <(records "$work/k/chain/blocks.log")
+height=$((count - 1))
+[ "$height" -ge 1 ] || fail "the killed run committed nothing"
+[ "$(records "$(replica k 2)" | cut -d' ' -f1)" -eq "$count" ] || fail "replica 2 is not at $height"
+echo "killed at height $height; cutting the primary back to $((height - 1))"
+truncate -s "$last" "$work/k/chain/blocks.log"
+rm -f "$work/k/checkpoints/height-$(printf %08d "$height").h5"
+rm "$(replica k 1)"                          # a lost replica is written again
+truncate -s "$(records "$(replica k 3)" | cut -d' ' -f2)" "$(replica k 3)"  # and a stale one
+train k --resume --set ledger.replicas=all
+grep -q "blocks.log ended at height $((height - 1)); heights $height to $height restored from" \
+  "$work/k/logs/rank-0.log" || { cat "$work/k/logs/rank-0.log"; fail "no block restored"; }
+diff <(roots "$work/all") <(roots "$work/k") || fail "the restored run's state roots differ"
+for r in 1 2 3; do
+  [ "$(records "$(replica k $r)" | cut -d' ' -f1)" -eq 7 ] || fail "replica $r not brought up"
+done
+verify_ok "$work/k"
+[ "$(grep -c "agrees" "$work/verify.log")" -eq 3 ] ||
+  { cat "$work/verify.log"; fail "verify did not find 3 agreeing replicas after resume"; }
+
+echo "== 3. a foreign or damaged replica, or a lost primary: refused, nothing written"
+cp -r "$work/all" "$work/foreign"
+cp "$(replica k 2)" "$(replica foreign 2)"  # same job, another genesis time: another chain
+sum_before=$(sha256sum "$work/foreign/chain/blocks.log")
+expect_exit 2 "rank-0002/blocks.log differs from .* at height 0" \
+  "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/foreign" --resume --set ledger.replicas=all
+[ "$(sha256sum "$work/foreign/chain/blocks.log")" = "$sum_before" ] || fail "the primary was changed"
+cp -r "$work/all" "$work/damaged"
+printf 'X' | dd of="$(replica damaged 3)" bs=1 seek=40 conv=notrunc status=none
+expect_exit 3 "rank-0003/blocks.log: height 0, byte 12: checksum mismatch .* it is a replica: move it aside" \
+  "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/damaged" --resume \
+  --set ledger.replicas=all
+cp -r "$work/all" "$work/lost"
+rm "$work/lost/chain/blocks.log"
+expect_exit 2 "blocks.log is missing but 3 replica(s) of it exist" \
+  "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/lost" --resume \
+  --set ledger.replicas=all
+echo "replicas e2e: all checks passed"
