@@ -38,26 +38,10 @@ archive_updates = true
 every = 2
 JOB
 
-train() {  # train NAME [ARGS...]
-  local name=$1
-  shift
-  "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/$name" "$@" \
-    >"$work/$name.log" 2>&1 || { cat "$work/$name.log"; fail "run $name"; }
-}
 verify_ok() {  # verify_ok RUN_DIR HEIGHTS
   "$fedchain" verify "$1" >"$work/verify.log" 2>&1 || { cat "$work/verify.log"; fail "verify $1"; }
   grep -q "aggregates   recomputed at $2 heights" "$work/verify.log" ||
     { cat "$work/verify.log"; fail "verify $1 did not recompute $2 heights"; }
-}
-expect_exit() {  # expect_exit CODE PATTERN COMMAND...
-  local code=$1 pattern=$2
-  shift 2
-  set +e
-  "$@" >"$work/err.log" 2>&1
-  local rc=$?
-  set -e
-  [ $rc -eq "$code" ] || { cat "$work/err.log"; fail "expected exit $code, got $rc: $*"; }
-  grep -q -- "$pattern" "$work/err.log" || { cat "$work/err.log"; fail "message lacks '$pattern'"; }
 }
 # flip_value FILE INDEX: xor the low bit of value INDEX of the file's /q dataset, in place.
 flip_value() {
@@ -89,12 +73,7 @@ expect_exit 3 "height 4: rank 1's update for height 4 is not archived" \
   "$fedchain" verify "$work/missing"
 
 echo "== 3. kill -9 mid-run: verifies before and after --resume"
-"${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/k" >"$work/k.log" 2>&1 &
-launcher=$!
-for _ in $(seq 1 1500); do grep -q "^round 2/" "$work/k.log" && break; sleep 0.02; done
-# Every rank at once, by process id: mpirun's children are the ranks.
-kill -9 $(ps -o pid= --ppid "$launcher") 2>/dev/null || true
-wait "$launcher" || true
+kill_at_round k 2
 echo "killed after $(tail -n +2 "$work/k/metrics.csv" | wc -l) rounds"
 "$fedchain" verify "$work/k" >"$work/verify.log" 2>&1 ||
   { cat "$work/verify.log"; fail "the killed run's chain and archive do not verify"; }

@@ -34,24 +34,8 @@ derive_from_seed = true
 every = 2
 JOB
 
-train() {  # train NAME [ARGS...]
-  local name=$1
-  shift
-  "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/$name" "$@" \
-    >"$work/$name.log" 2>&1 || { cat "$work/$name.log"; fail "run $name"; }
-}
 verify_ok() {  # verify_ok RUN_DIR
   "$fedchain" verify "$1" >"$work/verify.log" 2>&1 || { cat "$work/verify.log"; fail "verify $1"; }
-}
-expect_exit() {  # expect_exit CODE PATTERN COMMAND...
-  local code=$1 pattern=$2
-  shift 2
-  set +e
-  "$@" >"$work/err.log" 2>&1
-  local rc=$?
-  set -e
-  [ $rc -eq "$code" ] || { cat "$work/err.log"; fail "expected exit $code, got $rc: $*"; }
-  grep -q -- "$pattern" "$work/err.log" || { cat "$work/err.log"; fail "message lacks '$pattern'"; }
 }
 # Record count and the byte offset of the last record of a chain file (docs/formats.md,
 # "Chain file": a 12-byte header, then [u32 length][u32 crc32c][payload] records).
@@ -82,13 +66,7 @@ verify_ok "$work/all"
   { cat "$work/verify.log"; fail "verify did not find 3 agreeing replicas"; }
 
 echo "== 2. the primary's last block lost: --resume restores it from a replica"
-"${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/k" --set ledger.replicas=all \
-  >"$work/k.log" 2>&1 &
-launcher=$!
-for _ in $(seq 1 1500); do grep -q "^round 3/" "$work/k.log" && break; sleep 0.02; done
-mapfile -t ranks < <(ps -o pid= --ppid "$launcher")
-kill -9 "${ranks[@]}" 2>/dev/null || true
-wait "$launcher" || true
+kill_at_round k 3 --set ledger.replicas=all
 read -r count last < <(records "$work/k/chain/blocks.log")
 height=$((count - 1))
 [ "$height" -ge 1 ] || fail "the killed run committed nothing"

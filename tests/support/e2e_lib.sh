@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the end-to-end test scripts (source it): Open MPI as root and oversubscribed,
 # a failure helper, and the per-height state roots of a run.
 
@@ -9,4 +10,41 @@ fail() { echo "FAIL: $*"; exit 1; }
 roots() {
   awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "state_root") c = i; next }
            { print $1, $c }' "$1/metrics.csv"
+}
+
+# The helpers below use the caller's `fedchain` (the binary), `work` (a scratch folder
+# holding job.toml) and `mpi` (the launcher, an array).
+
+# train NAME [ARGS...]: runs $work/job.toml into $work/NAME; the output goes to $work/NAME.log.
+train() {
+  local name=$1
+  shift
+  "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/$name" "$@" \
+    >"$work/$name.log" 2>&1 || { cat "$work/$name.log"; fail "run $name"; }
+}
+
+# kill_at_round NAME ROUND [ARGS...]: train NAME in the background, then kill -9 every rank
+# at once (mpirun's children) when rank 0 prints round ROUND.
+kill_at_round() {
+  local name=$1 round=$2
+  shift 2
+  "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/$name" "$@" \
+    >"$work/$name.log" 2>&1 &
+  local launcher=$! ranks
+  for _ in $(seq 1 1500); do grep -q "^round $round/" "$work/$name.log" && break; sleep 0.02; done
+  mapfile -t ranks < <(ps -o pid= --ppid "$launcher")
+  kill -9 "${ranks[@]}" 2>/dev/null || true
+  wait "$launcher" || true
+}
+
+# expect_exit CODE PATTERN COMMAND...: COMMAND exits CODE and its output matches PATTERN.
+expect_exit() {
+  local code=$1 pattern=$2
+  shift 2
+  set +e
+  "$@" >"$work/err.log" 2>&1
+  local rc=$?
+  set -e
+  [ $rc -eq "$code" ] || { cat "$work/err.log"; fail "expected exit $code, got $rc: $*"; }
+  grep -q -- "$pattern" "$work/err.log" || { cat "$work/err.log"; fail "message lacks '$pattern'"; }
 }
