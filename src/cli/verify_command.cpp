@@ -2,11 +2,13 @@
 // hash link, signature, certificate quorum and the genesis, with the proposer rotation of
 // consensus/, then every checkpoint against its block and, where the run archived its
 // updates (ledger.archive_updates), recomputes every aggregate and state root from them.
+// Then each replica (ledger.replicas) is verified on its own and compared with the primary.
 // Prints a one-line verdict and a summary; exit 0 when everything holds, 3 naming the
 // first bad height otherwise. Both audits plug into VerifyOptions::check_block_extra.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -306,22 +308,207 @@ void print_aggregate_audit(const AggregateAudit& audit, std::uint32_t ranks, std
   }
 }
 
+// ledger.replicas (docs/formats.md, "Replicas"): one replica file, verified on its own.
+// Its certificates are the precommits its own rank collected, so it is never compared byte
+// for byte; what must agree with the primary is genesis and the block at every height.
+struct ReplicaCheck {
+  std::filesystem::path path;
+  std::string shown;                        // the path relative to RUN_DIR, for summary lines
+  std::optional<ledger::ChainStore> store;  // the file as read, when it reads cleanly
+  std::optional<std::uint64_t> bad_height;  // where it fails; unset with an unreadable file
+  std::optional<Error> error;               // why it fails
+
+  bool ok() const { return !error.has_value(); }
+  std::uint64_t height() const { return store ? store->height() : 0; }
+  void fail(std::uint64_t height, Error why) {
+    bad_height = height;
+    error = std::move(why);
+  }
+};
+
+std::string shown_path(const std::filesystem::path& run_dir, const std::filesystem::path& path) {
+  const auto relative = path.lexically_relative(run_dir);
+  return relative.empty() ? path.string() : relative.string();
+}
+
+// Reads a replica read-only and replays it from genesis like the primary (proposer rotation
+// included); checkpoints and archived updates belong to the primary and are not re-checked.
+ReplicaCheck verify_replica(const std::filesystem::path& run_dir,
+                            const std::filesystem::path& path) {
+  ReplicaCheck check{path, shown_path(run_dir, path), std::nullopt, std::nullopt, std::nullopt};
+  ledger::ChainDamage damage;
+  auto store = ledger::ChainStore::open_file(path, ledger::OpenMode::kReadOnly, &damage);
+  if (!store) {
+    if (store.error().kind == ErrorKind::kVerification) check.bad_height = damage.height;
+    check.error = store.error();
+    return check;
+  }
+  ledger::VerifyOptions options;
+  options.proposer_rule = consensus::proposer_of;
+  const ledger::VerifyReport report = ledger::verify_chain(*store, options);
+  if (!report.ok()) {
+    check.fail(*report.bad_height, *report.error);
+    return check;
+  }
+  check.store.emplace(std::move(*store));
+  return check;
+}
+
+// The first height at which two chains that both hold it differ (0: genesis), if any.
+std::optional<std::uint64_t> first_difference(const ledger::ChainStore& a,
+                                              const ledger::ChainStore& b) {
+  if (a.genesis().hash() != b.genesis().hash()) return 0;
+  const std::uint64_t common = std::min(a.height(), b.height());
+  for (std::uint64_t h = 1; h <= common; ++h) {
+    if (a.at(h).block.hash() != b.at(h).block.hash()) return h;
+  }
+  return std::nullopt;
+}
+
+// Fails `replica` where it differs from `reference` (the primary, or the replica a resumed
+// run would restore from): then it is not a copy of this run's chain.
+void compare_replica(ReplicaCheck& replica, const ledger::ChainStore& reference,
+                     const std::string& reference_shown) {
+  if (!replica.ok()) return;
+  const auto height = first_difference(*replica.store, reference);
+  if (!height) return;
+  const auto hash_at = [](const ledger::ChainStore& store, std::uint64_t h) {
+    return h == 0 ? store.genesis().hash() : store.at(h).block.hash();
+  };
+  replica.fail(
+      *height,
+      reject("replica-mismatch",
+             "{} {} is not the {} that {} holds there ({}): this file is not a copy of "
+             "the run's chain",
+             *height == 0 ? "genesis" : "block", hash_at(*replica.store, *height).short_hex(),
+             *height == 0 ? "genesis" : "block", reference_shown,
+             hash_at(reference, *height).short_hex()));
+}
+
+// The replica a resumed run restores from: the longest that verifies, the lowest rank
+// among equals (node/chain_setup.cpp, blocks_beyond_primary).
+ReplicaCheck* longest_verified(std::vector<ReplicaCheck>& replicas) {
+  ReplicaCheck* longest = nullptr;
+  for (auto& replica : replicas) {
+    if (replica.ok() && (longest == nullptr || replica.height() > longest->height())) {
+      longest = &replica;
+    }
+  }
+  return longest;
+}
+
+// Each replica against the primary; those ahead of it also against the longest, since the
+// heights past the primary's end that a resumed run restores come from that one.
+void compare_with_primary(std::vector<ReplicaCheck>& replicas, const ledger::ChainStore& primary) {
+  const std::string primary_shown = "chain/blocks.log";
+  for (auto& replica : replicas) compare_replica(replica, primary, primary_shown);
+  ReplicaCheck* longest = longest_verified(replicas);
+  if (longest == nullptr || longest->height() <= primary.height()) return;
+  for (auto& replica : replicas) {
+    if (&replica != longest) compare_replica(replica, *longest->store, longest->shown);
+  }
+}
+
+std::string heights_text(std::uint64_t from, std::uint64_t to) {
+  return from == to ? fmt::format("height {} is", from)
+                    : fmt::format("heights {} to {} are", from, to);
+}
+
+// One summary line for a replica; `primary_height` places it against a primary that
+// verified. A failure carries its reason unless a FAILED line above already gives it.
+void print_replica(const ReplicaCheck& replica, std::optional<std::uint64_t> primary_height,
+                   bool with_reason) {
+  std::string state;
+  if (!replica.ok() && !replica.bad_height) {
+    state = replica.error->message;
+  } else if (!replica.ok()) {
+    state = with_reason
+                ? fmt::format("fails at height {}: {} [{}]", *replica.bad_height,
+                              replica.error->message, replica.error->code)
+                : fmt::format("fails at height {} [{}]", *replica.bad_height, replica.error->code);
+  } else if (!primary_height) {
+    state = fmt::format("height {}, verifies", replica.height());
+  } else if (replica.height() == *primary_height) {
+    state = fmt::format("height {}, agrees", replica.height());
+  } else if (replica.height() < *primary_height) {
+    state = fmt::format("height {}, {} behind (a resumed run appends the rest)", replica.height(),
+                        *primary_height - replica.height());
+  } else {
+    const std::uint64_t ahead = replica.height() - *primary_height;
+    state =
+        fmt::format("height {}, {} ahead: {} only here (a resumed run restores {} to blocks.log)",
+                    replica.height(), ahead, heights_text(*primary_height + 1, replica.height()),
+                    ahead == 1 ? "it" : "them");
+  }
+  std::printf("  replica      %s: %s\n", replica.shown.c_str(), state.c_str());
+  if (replica.ok() && replica.store->torn_tail()) {
+    const auto& torn = *replica.store->torn_tail();
+    std::printf(
+        "               torn tail at height %llu: %llu bytes at byte %llu were never committed; "
+        "a resumed run cuts them off\n",
+        static_cast<unsigned long long>(torn.height), static_cast<unsigned long long>(torn.bytes),
+        static_cast<unsigned long long>(torn.offset));
+  }
+}
+
+// The primary is missing or damaged: each replica on its own, and the one to copy over
+// chain/blocks.log (the same advice a resumed run gives when the primary is missing).
+void print_restore_advice(std::vector<ReplicaCheck>& replicas, bool primary_exists) {
+  ReplicaCheck* longest = longest_verified(replicas);
+  if (longest != nullptr) {
+    for (auto& replica : replicas) {
+      if (&replica != longest) compare_replica(replica, *longest->store, longest->shown);
+    }
+  }
+  for (const auto& replica : replicas) print_replica(replica, std::nullopt, true);
+  const bool disagree = std::any_of(replicas.begin(), replicas.end(), [](const auto& replica) {
+    return !replica.ok() && replica.error->code == "replica-mismatch";
+  });
+  if (longest == nullptr) {
+    std::printf("  restore      no replica verifies: none can replace chain/blocks.log\n");
+  } else if (disagree) {
+    std::printf(
+        "  restore      the replicas that verify disagree (above): compare them before copying "
+        "one over chain/blocks.log\n");
+  } else {
+    std::printf(
+        "  restore      %scopy %s (height %llu, the longest replica that verifies) to "
+        "chain/blocks.log, then resume\n",
+        primary_exists ? "move chain/blocks.log aside, " : "", longest->shown.c_str(),
+        static_cast<unsigned long long>(longest->height()));
+  }
+}
+
 int run_verify(const std::string& run_dir, const std::string& data_path) {
   const auto checkpoints = find_checkpoints(std::filesystem::path(run_dir) / "checkpoints");
   std::size_t checkpoints_checked = 0;
   ledger::VerifyOptions options;
   options.proposer_rule = consensus::proposer_of;
   AggregateAudit audit(run_dir, data_path);
+  bool extra_failed = false;
   options.check_block_extra = [&](const ledger::Genesis& genesis, const ledger::Block& block,
                                   const ledger::ChainState&) -> Status {
+    Status checked;
     const auto it = checkpoints.by_height.find(block.height());
     if (it != checkpoints.by_height.end()) {
       ++checkpoints_checked;
-      if (auto st = check_checkpoint(it->second, genesis, block); !st) return st;
+      checked = check_checkpoint(it->second, genesis, block);
     }
-    return audit.check(genesis, block);
+    if (checked) checked = audit.check(genesis, block);
+    extra_failed = !checked;
+    return checked;
   };
   ledger::VerifyReport report = ledger::verify_run(run_dir, options);
+  // The chain file itself failed (not a checkpoint, an archived update or job.toml): a
+  // replica may stand in for it.
+  const bool chain_failed =
+      !report.ok() && report.bad_height && !extra_failed && report.error->code != "job-mismatch";
+  const auto replica_files = ledger::ChainStore::replica_paths(run_dir);
+  const auto verify_replicas = [&] {
+    std::vector<ReplicaCheck> replicas;
+    for (const auto& path : replica_files) replicas.push_back(verify_replica(run_dir, path));
+    return replicas;
+  };
   const bool initial_checkpoint = checkpoints.by_height.count(0) > 0;
   if (report.ok() && !checkpoints.unreadable.empty()) {
     report.error = reject("bad-checkpoint", "{}", checkpoints.unreadable.front());
@@ -336,7 +523,17 @@ int run_verify(const std::string& run_dir, const std::string& data_path) {
   if (!report.ok()) {
     // A missing dataset or a bad flag is the user's to fix, not a verdict on the chain.
     if (!report.bad_height || report.error->kind == ErrorKind::kConfig) {
-      return cli::report(*report.error);
+      const auto primary_path = ledger::ChainStore::log_path(run_dir);
+      if (std::filesystem::exists(primary_path) || replica_files.empty()) {
+        return cli::report(*report.error);
+      }
+      const int exit_code = cli::report(config_error(
+          "{} is missing but {} replica(s) of it exist: copy the longest that verifies (listed "
+          "below) to {} and resume",
+          primary_path.string(), replica_files.size(), primary_path.string()));
+      auto replicas = verify_replicas();
+      print_restore_advice(replicas, false);
+      return exit_code;
     }
     std::printf("FAILED: %s: height %llu: %s [%s]\n", run_dir.c_str(),
                 static_cast<unsigned long long>(*report.bad_height), report.error->message.c_str(),
@@ -350,6 +547,36 @@ int run_verify(const std::string& run_dir, const std::string& data_path) {
           "blocks.log from a replica, or keep the run's heights before %llu\n",
           static_cast<unsigned long long>(*report.bad_height));
     }
+    if (chain_failed && !replica_files.empty()) {
+      auto replicas = verify_replicas();
+      print_restore_advice(replicas, true);
+    }
+    return 3;
+  }
+  auto replicas = verify_replicas();
+  std::uint64_t primary_height = report.height;
+  if (!replicas.empty()) {
+    auto primary = ledger::ChainStore::open(run_dir, ledger::OpenMode::kReadOnly);
+    if (!primary) return cli::report(primary.error());
+    primary_height = primary->height();
+    compare_with_primary(replicas, *primary);
+  }
+  for (const auto& replica : replicas) {
+    if (!replica.ok() && !replica.bad_height) return cli::report(*replica.error);
+  }
+  if (std::any_of(replicas.begin(), replicas.end(), [](const auto& r) { return !r.ok(); })) {
+    for (const auto& replica : replicas) {
+      if (replica.ok()) continue;
+      std::printf("FAILED: %s: height %llu: %s [%s]\n", replica.path.string().c_str(),
+                  static_cast<unsigned long long>(*replica.bad_height),
+                  replica.error->message.c_str(), replica.error->code.c_str());
+    }
+    std::printf("  primary      chain/blocks.log verifies: height %llu\n",
+                static_cast<unsigned long long>(primary_height));
+    for (const auto& replica : replicas) print_replica(replica, primary_height, false);
+    std::printf(
+        "  move each replica that fails aside, then resume: a rank that writes replicas starts "
+        "a new copy from chain/blocks.log\n");
     return 3;
   }
   std::printf(
@@ -384,7 +611,12 @@ int run_verify(const std::string& run_dir, const std::string& data_path) {
     std::printf(
         "  checkpoint   height 0 (the initial model) is not checked: genesis holds its root\n");
   }
-  std::printf("  replicas     one (comparing several replica files is not implemented yet)\n");
+  if (replicas.empty()) {
+    std::printf(
+        "  replicas     none: only chain/blocks.log holds the chain (ledger.replicas = \"all\", "
+        "or \"per-node\" over several nodes, has other ranks write copies)\n");
+  }
+  for (const auto& replica : replicas) print_replica(replica, primary_height, true);
   return 0;
 }
 

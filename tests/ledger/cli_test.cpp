@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +22,7 @@ namespace {
 
 using testing::TempDir;
 using testing::TestChain;
+using testing::TestChainOptions;
 
 struct CommandResult {
   int exit_code = -1;
@@ -38,13 +40,39 @@ CommandResult fedchain(const std::string& args) {
   return run;
 }
 
+const TestChainOptions kCliChain = {
+    .validators = 4, .powers = {1, 2, 1, 1}, .proposer_rule = consensus::proposer_of};
+
+// The three heights every CliTest chain starts with; TestChain is deterministic, so two
+// chains built by this hold the same genesis and the same blocks.
+void add_three_blocks(TestChain& chain) {
+  chain.add_block();
+  chain.add_block({.round = 1, .rejected_ranks = {3}});
+  chain.add_block({.evidence = {chain.make_evidence(2, 2)}});
+}
+
+// Rank `rank`'s replica (ledger.replicas) of the first `heights` blocks of `chain`. Each
+// block is certified by the precommits of validators 0, 1 and 3 (a quorum under powers
+// 1 2 1 1) rather than the primary's, as a replica rank certifies with the votes it saw.
+std::filesystem::path write_replica(const std::filesystem::path& run_dir, std::uint32_t rank,
+                                    const TestChain& chain, std::size_t heights) {
+  const auto path = ChainStore::replica_path(run_dir, rank);
+  auto store = ChainStore::create_file(path, chain.genesis());
+  if (!store) throw std::runtime_error(store.error().message);
+  for (std::size_t i = 0; i < heights; ++i) {
+    const StoredBlock& stored = chain.blocks().at(i);
+    const auto certificate = chain.certify(stored.block, stored.certificate.round(), {0, 1, 3});
+    if (auto st = store->append(stored.block, certificate); !st) {
+      throw std::runtime_error(st.error().message);
+    }
+  }
+  return path;
+}
+
 class CliTest : public ::testing::Test {
  protected:
-  CliTest()
-      : chain({.validators = 4, .powers = {1, 2, 1, 1}, .proposer_rule = consensus::proposer_of}) {
-    chain.add_block();
-    chain.add_block({.round = 1, .rejected_ranks = {3}});
-    chain.add_block({.evidence = {chain.make_evidence(2, 2)}});
+  CliTest() : chain(kCliChain) {
+    add_three_blocks(chain);
     chain.write(dir.path());
     log = ChainStore::log_path(dir.path());
   }
@@ -59,6 +87,130 @@ TEST_F(CliTest, VerifyAcceptsAGoodChain) {
   EXPECT_EQ(run.output.rfind("OK: ", 0), 0u) << run.output;
   EXPECT_NE(run.output.find("3 blocks"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("jailed: 2"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("replicas     none"), std::string::npos) << run.output;
+}
+
+TEST_F(CliTest, VerifyAcceptsAReplicaWithItsOwnCertificates) {
+  const auto replica = write_replica(dir.path(), 1, chain, 3);
+  ASSERT_NE(testing::read_bytes(replica), testing::read_bytes(log));
+  const CommandResult run = fedchain("verify " + dir.path().string());
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(run.output.rfind("OK: ", 0), 0u) << run.output;
+  EXPECT_NE(run.output.find("  replica      chain/replicas/rank-0001/blocks.log: height 3, agrees"),
+            std::string::npos)
+      << run.output;
+  EXPECT_EQ(run.output.find("replicas     none"), std::string::npos) << run.output;
+}
+
+TEST_F(CliTest, VerifySaysAReplicaIsBehindAndShowsItsTornTail) {
+  const auto replica = write_replica(dir.path(), 2, chain, 3);
+  const Bytes file = testing::read_bytes(replica);
+  testing::write_bytes(replica, ByteView(file.data(), file.size() - 10));
+  const CommandResult run = fedchain("verify " + dir.path().string());
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("chain/replicas/rank-0002/blocks.log: height 2, 1 behind (a resumed "
+                            "run appends the rest)"),
+            std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("torn tail at height 3"), std::string::npos) << run.output;
+  EXPECT_EQ(testing::read_bytes(replica).size(), file.size() - 10);
+}
+
+TEST_F(CliTest, VerifySaysAReplicaIsAheadWithTheHeightsOnlyItHolds) {
+  chain.add_block();  // height 4: committed, but the primary's append never reached disk
+  write_replica(dir.path(), 1, chain, 4);
+  const CommandResult run = fedchain("verify " + dir.path().string());
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("3 blocks"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("chain/replicas/rank-0001/blocks.log: height 4, 1 ahead: height 4 is "
+                            "only here (a resumed run restores it to blocks.log)"),
+            std::string::npos)
+      << run.output;
+}
+
+TEST_F(CliTest, VerifyRefusesAReplicaWithAnotherBlockAtACommonHeight) {
+  TestChain other(kCliChain);  // the same genesis; a different model at height 2
+  other.add_block();
+  other.add_block({.round = 1, .rejected_ranks = {3}, .state_root = Hash32{}});
+  ASSERT_EQ(other.blocks()[0].block.hash(), chain.blocks()[0].block.hash());
+  write_replica(dir.path(), 1, chain, 3);
+  const auto replica = write_replica(dir.path(), 3, other, 2);
+  const CommandResult run = fedchain("verify " + dir.path().string());
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_EQ(run.output.rfind("FAILED: " + replica.string() + ": height 2: ", 0), 0u) << run.output;
+  EXPECT_NE(run.output.find("[replica-mismatch]"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("rank-0001/blocks.log: height 3, agrees"), std::string::npos)
+      << run.output;
+}
+
+TEST_F(CliTest, VerifyRefusesReplicasThatDisagreePastThePrimarysEnd) {
+  TestChain other(kCliChain);
+  add_three_blocks(other);
+  chain.add_block();
+  other.add_block({.state_root = Hash32{}});
+  write_replica(dir.path(), 1, chain, 4);
+  const auto replica = write_replica(dir.path(), 2, other, 4);
+  const CommandResult run = fedchain("verify " + dir.path().string());
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_EQ(run.output.rfind("FAILED: " + replica.string() + ": height 4: ", 0), 0u) << run.output;
+  EXPECT_NE(run.output.find("chain/replicas/rank-0001/blocks.log holds there"), std::string::npos)
+      << run.output;
+}
+
+TEST_F(CliTest, VerifyNamesAReplicaWithAFlippedByte) {
+  const auto replica = write_replica(dir.path(), 1, chain, 3);
+  Bytes file = testing::read_bytes(replica);
+  auto store = ChainStore::parse(file, "replica");
+  ASSERT_TRUE(store);
+  file[store->at(2).offset + 40] ^= 0x04;
+  testing::write_bytes(replica, file);
+  const CommandResult run = fedchain("verify " + dir.path().string());
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_EQ(run.output.rfind("FAILED: " + replica.string() + ": height 2: ", 0), 0u) << run.output;
+  EXPECT_NE(run.output.find("[bad-crc]"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("primary      chain/blocks.log verifies: height 3"), std::string::npos)
+      << run.output;
+  EXPECT_EQ(testing::read_bytes(replica), file);
+}
+
+TEST_F(CliTest, VerifyNamesTheLongestReplicaWhenThePrimaryIsMissing) {
+  write_replica(dir.path(), 1, chain, 2);
+  write_replica(dir.path(), 2, chain, 3);
+  std::filesystem::remove(log);
+  const CommandResult run = fedchain("verify " + dir.path().string());
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_NE(run.output.find("is missing but 2 replica(s) of it exist"), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("rank-0001/blocks.log: height 2, verifies"), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("restore      copy chain/replicas/rank-0002/blocks.log (height 3, the "
+                            "longest replica that verifies) to chain/blocks.log"),
+            std::string::npos)
+      << run.output;
+  EXPECT_FALSE(std::filesystem::exists(log));
+}
+
+TEST_F(CliTest, VerifyOfADamagedPrimaryNamesAReplicaThatVerifies) {
+  write_replica(dir.path(), 1, chain, 3);
+  const auto damaged = write_replica(dir.path(), 2, chain, 3);
+  Bytes replica_file = testing::read_bytes(damaged);
+  replica_file[100] ^= 0x01;  // inside genesis
+  testing::write_bytes(damaged, replica_file);
+  Bytes file = testing::read_bytes(log);
+  auto store = ChainStore::parse(file, "chain");
+  ASSERT_TRUE(store);
+  file[store->at(2).offset + 40] ^= 0x04;
+  testing::write_bytes(log, file);
+  const CommandResult run = fedchain("verify " + dir.path().string());
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_EQ(run.output.rfind("FAILED: " + dir.path().string() + ": height 2:", 0), 0u)
+      << run.output;
+  EXPECT_NE(run.output.find("rank-0002/blocks.log: fails at height 0:"), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("restore      move chain/blocks.log aside, copy "
+                            "chain/replicas/rank-0001/blocks.log (height 3,"),
+            std::string::npos)
+      << run.output;
 }
 
 TEST_F(CliTest, VerifyNamesTheHeightOfAFlippedByte) {
