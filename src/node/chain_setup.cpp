@@ -224,9 +224,9 @@ Result<ChainFiles> reopen_chain(const Node& node, bool replica_writer) {
     const auto replicas = ledger::ChainStore::replica_paths(root);
     if (!std::filesystem::exists(ledger::ChainStore::log_path(root)) && !replicas.empty()) {
       opened = config_error(
-          "{} is missing but {} replica(s) of it exist: copy the longest (`fedchain verify` "
-          "lists them; e.g. {}) to {} and resume",
-          ledger::ChainStore::log_path(root).string(), replicas.size(), replicas.front().string(),
+          "{} is missing but {} replica(s) of it exist: copy the longest that verifies "
+          "(`fedchain verify {}` names it) to {} and resume",
+          ledger::ChainStore::log_path(root).string(), replicas.size(), root.string(),
           ledger::ChainStore::log_path(root).string());
     } else {
       own = ledger::ChainStore::open(root, ledger::OpenMode::kRepair);

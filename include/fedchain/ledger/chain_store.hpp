@@ -66,7 +66,8 @@ class ChainStore {
   // RUN_DIR/chain/blocks.log: the primary chain file, written by rank 0.
   static std::filesystem::path log_path(const std::filesystem::path& run_dir);
   // RUN_DIR/chain/replicas/rank-RRRR/blocks.log: a replica written by rank R
-  // (ledger.replicas), the same bytes as the primary once both hold the same heights.
+  // (ledger.replicas): the primary's blocks, each with the certificate rank R assembled
+  // from the precommits it collected, so the bytes may differ from the primary's.
   static std::filesystem::path replica_path(const std::filesystem::path& run_dir,
                                             std::uint32_t rank);
   // The replica files present in a run directory, in rank order.
