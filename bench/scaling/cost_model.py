@@ -19,13 +19,18 @@ s samples per rank per round:
              (Rabenseifner / recursive doubling; lg = ceil(log2); each tx is verified on arrival)
   aggregate  k_agg * d (fedavg over the sum) or k_agg * R * d (rules over every update)
   consensus  c_0 + 3 * (L + alpha) + m(R) * (t_msg + 155 * beta)
-             + (R - 1) * (165 R + 300) * beta + (3R - 1) * t_verify
+             + (R - 1) * (165 R + 300) * beta + V(R) * t_verify
              three sequential steps (proposal, prevote, precommit); m(R) messages each rank
              sends (and receives) per height: M(R) / R with M(R) = (R-1)(2R+1) broadcasts
              + 2R * R * min(2, R-1) relays over all ranks (O(R^2)), or, when the sweep recorded
              consensus_messages (rank 0's), m(R) = a * R with a from the largest R measured (relays
              to the next two validators only reach full fan-out from R = 4); the proposer sends the
-             block (R txs) to R - 1 peers; every rank verifies R txs and 2(R-1) votes.
+             block (R txs) to R - 1 peers. V(R) = 2(R-1) + (R-1)/R signatures a rank verifies
+             per height (consensus_verifies): the prevote and precommit of every other validator
+             (its own and relayed copies of votes it holds are not checked) and the proposal,
+             which every rank but the proposer checks, the proposer rotating over the R ranks.
+             The block's txs are not verified again: a rank compares them with the ones it
+             verified in the exchange (ledger::BlockTxs::kAlreadyValidated).
   other      c_other: the reporting allreduce and logging (round_s minus the phases)
 
 Evaluation and checkpoints are left out: their cost depends on eval_every and
@@ -90,6 +95,12 @@ def tendermint_messages(r):
     if r <= 1:
         return 0.0
     return (r - 1) * (2 * r + 1) + 2 * r * r * min(2, r - 1)
+
+
+def consensus_verifies(r):
+    """Ed25519 verifications per rank per height in consensus (see the module docstring),
+    averaged over heights: the proposer, one rank in R, does not check its own proposal."""
+    return 2 * (r - 1) + (r - 1) / r
 
 
 def exchange_features(r, d, mode, bft):
@@ -242,7 +253,8 @@ def calibrate(points, t_verify=VERIFY_S):
     if chain:
         def sent(p):
             return p.messages if p.messages is not None else tendermint_messages(p.ranks) / p.ranks
-        y = [max(core(p, "consensus") - (3 * p.ranks - 1) * t_verify, 1e-9) for p in chain]
+        y = [max(core(p, "consensus") - consensus_verifies(p.ranks) * t_verify, 1e-9)
+             for p in chain]
         c_0, step, t_msg = fit_nonnegative(
             [[1.0] * len(chain), [3.0 if p.ranks > 1 else 0.0 for p in chain],
              [sent(p) for p in chain]], y)
@@ -281,7 +293,7 @@ def predict(cal, ranks, params, samples, exchange="allreduce", bft=True, network
         out["consensus"] = (cal.c_0 + (3 * (cal.step + net_alpha) if ranks > 1 else 0.0) +
                             sent * (cal.t_msg + VOTE_BYTES * net_beta) +
                             (ranks - 1) * block_bytes * net_beta +
-                            (3 * ranks - 1) * cal.t_verify)
+                            consensus_verifies(ranks) * cal.t_verify)
     out["round"] = sum(out.values())
     return out
 
@@ -308,7 +320,8 @@ def print_calibration(cal, points, path):
     print(f"| L | {cal.step * 1e3:.3g} ms per step | same fit |")
     print(f"| t_msg | {us(cal.t_msg)} per message received | same fit |")
     print(f"| c_other | {cal.c_other * 1e3:.3g} ms | round_s minus the phases |")
-    print(f"| t_verify | {us(cal.t_verify)} (assumed) | docs/PERFORMANCE.md, Ed25519 verify |")
+    print(f"| t_verify | {us(cal.t_verify)} (assumed) | docs/PERFORMANCE.md, Ed25519 verify; "
+          "R per rank per height in the exchange, 2(R-1) + (R-1)/R in consensus |")
     for note in cal.notes:
         print(f"\nNote: {note}.")
     print()

@@ -8,6 +8,7 @@ Run by tests/scaling/scripts_test.sh (ctest scaling_scripts).
 """
 
 import csv
+import dataclasses
 import math
 import subprocess
 import sys
@@ -279,6 +280,23 @@ class CostModelTest(unittest.TestCase):
                                    network=ib, sample_s=1e-3, calibrated_params=PARAMS)
         self.assertEqual(plain["consensus"], 0.0)
         self.assertEqual(plain["hash"], 0.0)
+
+    def test_each_signature_is_verified_once_per_height(self):
+        # Per rank per height: the R update txs in the exchange; in consensus the prevote and
+        # precommit of each other validator and the proposal (all but the proposer, who
+        # rotates), not the block's txs again (ledger::BlockTxs::kAlreadyValidated).
+        self.assertEqual(cost_model.consensus_verifies(1), 0)
+        self.assertAlmostEqual(cost_model.consensus_verifies(4), 6 + 3 / 4)
+        self.assertAlmostEqual(cost_model.consensus_verifies(4096), 2 * 4095 + 4095 / 4096)
+        cal = cost_model.calibrate(cost_model.read_points(self.summary()))
+        slow = dataclasses.replace(cal, t_verify=cal.t_verify + 1e-3)
+        for r in (1, 2, 8, 4096):
+            base = cost_model.predict(cal, r, PARAMS, 100)
+            more = cost_model.predict(slow, r, PARAMS, 100)
+            # 1 ms more per verification adds exactly the counted verifications.
+            self.assertAlmostEqual((more["exchange"] - base["exchange"]) / 1e-3, r, places=6)
+            self.assertAlmostEqual((more["consensus"] - base["consensus"]) / 1e-3,
+                                   2 * (r - 1) + (r - 1) / r, places=6)
 
     def test_message_count_formula(self):
         # net_consensus_bench measured 90.9 messages per height at n = 4 (docs/consensus.md).
