@@ -167,7 +167,7 @@ Result<std::vector<ledger::StoredBlock>> blocks_beyond_primary(const Node& node,
 }
 
 // A replica writer's file made to hold every block of the primary: created from genesis
-// when missing, appended to when behind.
+// when missing, appended to when behind, refused when it differs.
 Status bring_replica_up(const std::filesystem::path& path,
                         std::optional<ledger::ChainStore>& replica,
                         const ledger::ChainStore& primary) {
@@ -176,6 +176,8 @@ Status bring_replica_up(const std::filesystem::path& path,
     if (!created) return created.error();
     replica.emplace(std::move(*created));
   }
+  // Again after a restore: a replica as long as the one restored from must hold its blocks.
+  if (auto st = check_replica_matches(*replica, primary); !st) return st;
   if (replica->height() < primary.height()) {
     spdlog::info("{}: appending heights {} to {} from {}", path.string(), replica->height() + 1,
                  primary.height(), primary.name());
