@@ -2,20 +2,18 @@
 // templates over the CPU backend's odd shapes (tests/train/backend_ops.hpp), a few training
 // steps of real models against the CPU backend, bit-identical repeated runs, and the error
 // policy of fedchain/kernels/train_backend.hpp. Skips (exit 77) where no GPU answers.
-#include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
-#include <numeric>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "backend_ops.hpp"
-#include "fedchain/core/random.hpp"
 #include "fedchain/kernels/train_backend.hpp"
 #include "fedchain/train/backend.hpp"
-#include "fedchain/train/model.hpp"
-#include "fedchain/train/trainer.hpp"
+#include "train_compare.hpp"
 
 namespace fedchain::gpu {
 namespace {
@@ -33,90 +31,10 @@ TEST(CudaBackendOps, MatchDoubleReference) {
   train::testing::check_backend_ops(*backend);
 }
 
-// Every sample's pixels uniform in [0, 1), labels uniform over the 10 classes: enough for
-// the gradients to be dense and different in every step.
-train::Samples random_samples(std::int64_t count, std::uint64_t seed) {
-  SeededRandom random(seed);
-  train::Samples samples;
-  samples.count = count;
-  samples.height = 28;
-  samples.width = 28;
-  samples.classes = 10;
-  samples.pixels.resize(static_cast<std::size_t>(count * 784));
-  for (float& pixel : samples.pixels) pixel = static_cast<float>(random.uniform01());
-  samples.labels.resize(static_cast<std::size_t>(count));
-  for (auto& label : samples.labels) label = static_cast<std::int32_t>(random.below(10));
-  return samples;
-}
-
-struct Trained {
-  std::vector<float> initial;
-  std::vector<float> final;
-  double mean_loss = 0.0;
-};
-
-// Four minibatches of 16 from a fixed shard, with momentum, weight decay and (sgd) FedProx,
-// so that every op of the model and of the optimizer takes part.
-Trained train_a_few_steps(train::Backend& backend, const std::string& arch,
-                          const std::string& optimizer) {
-  const train::Samples data = random_samples(96, 8);
-  train::ModelConfig config;
-  config.arch = arch;
-  auto model = train::Model::create(backend, config, 16);
-  EXPECT_TRUE(model) << model.error().message;
-  Trained trained;
-  if (!model) return trained;
-  model->initialize(3);
-  trained.initial.resize(static_cast<std::size_t>(model->parameter_count()));
-  trained.final.resize(trained.initial.size());
-  EXPECT_TRUE(model->get_parameters(trained.initial));
-  train::TrainOptions options;
-  options.steps = 4;
-  options.batch_size = 16;
-  options.optimizer = optimizer;
-  options.lr = optimizer == "adam" ? 1e-3 : 0.05;
-  options.momentum = 0.9;
-  options.weight_decay = 1e-4;
-  options.prox_mu = optimizer == "sgd" ? 0.01 : 0.0;
-  auto trainer = train::LocalTrainer::create(*model, options);
-  EXPECT_TRUE(trainer) << trainer.error().message;
-  if (!trainer) return trained;
-  std::vector<std::int64_t> shard(80);
-  std::iota(shard.begin(), shard.end(), std::int64_t{8});
-  auto result = trainer->train(data, shard, derive_seed(42, 1, 3));
-  EXPECT_TRUE(result) << result.error().message;
-  if (result) trained.mean_loss = result->mean_loss;
-  EXPECT_TRUE(model->get_parameters(trained.final));
-  return trained;
-}
-
-double distance(const std::vector<float>& a, const std::vector<float>& b) {
-  double sum = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) sum += std::pow(double(a[i]) - double(b[i]), 2);
-  return std::sqrt(sum);
-}
-
-// Training on the GPU moves the parameters where training on the CPU does: the two end
-// points differ by less than 0.1% of the distance training moved them. Summation orders
-// differ (cuBLAS, Eigen), so the last bits do; a wrong op would be off by the whole step.
 TEST(CudaTraining, TracksTheCpuBackend) {
-  auto cuda = cuda_backend();
-  ASSERT_NE(cuda, nullptr);
-  auto cpu = train::make_cpu_backend(1);
-  for (const auto& [arch, optimizer] :
-       {std::pair{"mlp", "adam"}, std::pair{"cnn", "sgd"}, std::pair{"lenet", "sgd"}}) {
-    const Trained on_gpu = train_a_few_steps(*cuda, arch, optimizer);
-    const Trained on_cpu = train_a_few_steps(*cpu, arch, optimizer);
-    ASSERT_EQ(on_gpu.final.size(), on_cpu.final.size()) << arch;
-    ASSERT_EQ(std::memcmp(on_gpu.initial.data(), on_cpu.initial.data(),
-                          on_cpu.initial.size() * sizeof(float)),
-              0)
-        << arch << ": initialisation differs";
-    const double moved = distance(on_cpu.final, on_cpu.initial);
-    ASSERT_GT(moved, 0.0) << arch;
-    EXPECT_LE(distance(on_gpu.final, on_cpu.final) / moved, 1e-3) << arch << " " << optimizer;
-    EXPECT_NEAR(on_gpu.mean_loss, on_cpu.mean_loss, 1e-4 * std::abs(on_cpu.mean_loss)) << arch;
-  }
+  auto backend = cuda_backend();
+  ASSERT_NE(backend, nullptr);
+  train::testing::expect_training_tracks_cpu(*backend);
 }
 
 TEST(CudaTraining, RepeatedRunsGiveIdenticalBits) {
@@ -125,8 +43,8 @@ TEST(CudaTraining, RepeatedRunsGiveIdenticalBits) {
     auto second_backend = cuda_backend();
     ASSERT_NE(first_backend, nullptr);
     ASSERT_NE(second_backend, nullptr);
-    const Trained first = train_a_few_steps(*first_backend, arch, optimizer);
-    const Trained second = train_a_few_steps(*second_backend, arch, optimizer);
+    const auto first = train::testing::train_a_few_steps(*first_backend, arch, optimizer);
+    const auto second = train::testing::train_a_few_steps(*second_backend, arch, optimizer);
     ASSERT_EQ(first.final.size(), second.final.size());
     EXPECT_EQ(
         std::memcmp(first.final.data(), second.final.data(), first.final.size() * sizeof(float)), 0)

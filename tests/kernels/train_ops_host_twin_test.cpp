@@ -1,0 +1,189 @@
+// The CUDA training backend's device code (kernels/train_ops.hpp: element functions, GEMM
+// shapes, call order) run on the host: a loop for each kernel, cublasSgemm's column-major
+// definition for each GEMM, the column sums' lane order. Runs everywhere (no GPU needed),
+// so CI checks the index maths, the transposes and leading dimensions, and the conv
+// blocking against the double reference and the CPU backend; gpu_train_backend_test checks
+// the kernels and cuBLAS themselves where a GPU answers.
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "backend_ops.hpp"
+#include "fedchain/train/backend.hpp"
+#include "train_compare.hpp"
+#include "train_ops.hpp"
+
+namespace fedchain::gpu {
+namespace {
+
+using train::Buffer;
+using train_ops::Gemm;
+
+// train_ops' Device on the host.
+class HostDevice {
+ public:
+  template <class F>
+  void for_each(const char* /*op*/, std::int64_t n, const F& f) {
+    for (std::int64_t i = 0; i < n; ++i) f(i);
+  }
+
+  // cublasSgemm's definition: column-major, element (r, c) of op(A) is A[r + c * lda], or
+  // A[c + r * lda] transposed; beta 0 does not read C.
+  void gemm(const char* /*op*/, const Gemm& g, const float* a, const float* b, float* c) {
+    for (std::int64_t col = 0; col < g.n; ++col) {
+      for (std::int64_t row = 0; row < g.m; ++row) {
+        float sum = 0.0f;
+        for (std::int64_t p = 0; p < g.k; ++p) {
+          const float left = g.transpose_a ? a[p + row * g.lda] : a[row + p * g.lda];
+          const float right = g.transpose_b ? b[col + p * g.ldb] : b[p + col * g.ldb];
+          sum += left * right;
+        }
+        float& out = c[row + col * g.ldc];
+        out = g.beta == 0.0f ? sum : sum + g.beta * out;
+      }
+    }
+  }
+
+  void column_sums(const char* /*op*/, const float* a, std::int64_t rows, std::int64_t cols,
+                   float* sums) {
+    for (std::int64_t column = 0; column < cols; ++column) {
+      float total = 0.0f;
+      for (int lane = 0; lane < train_ops::kSumLanes; ++lane) {
+        total += train_ops::column_lane_sum(a, rows, cols, column, lane);
+      }
+      sums[column] = total;
+    }
+  }
+};
+
+// The CUDA backend's ops over host memory.
+class HostTwinBackend final : public train::Backend {
+ public:
+  explicit HostTwinBackend(std::int64_t block_floats) : ops_(device_, block_floats) {}
+
+  std::string name() const override { return "cuda-host-twin"; }
+  int threads() const override { return 1; }
+  Result<Buffer> allocate(std::size_t bytes) override {
+    void* data = bytes == 0 ? nullptr : std::calloc(bytes, 1);
+    if (bytes != 0 && data == nullptr) return runtime_error("cannot allocate {} bytes", bytes);
+    return Buffer(data, bytes, [](void* p) { std::free(p); });
+  }
+  void upload(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset) override {
+    if (bytes > 0) std::memcpy(static_cast<char*>(dst.data()) + offset, src, bytes);
+  }
+  void download(void* dst, const Buffer& src, std::size_t bytes, std::size_t offset) override {
+    if (bytes > 0) std::memcpy(dst, static_cast<const char*>(src.data()) + offset, bytes);
+  }
+  void fill(float* x, std::int64_t n, float value) override {
+    device_.for_each("fill", n, train_ops::Fill{x, value});
+  }
+  void copy(float* dst, const float* src, std::int64_t n) override {
+    if (n > 0) std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(float));
+  }
+  void synchronize() override {}
+
+  void dense_forward(const train::DenseShape& s, const float* x, const float* w, const float* b,
+                     float* y) override {
+    ops_.dense_forward(s, x, w, b, y);
+  }
+  void dense_backward(const train::DenseShape& s, const float* x, const float* w, const float* dy,
+                      float* dx, float* dw, float* db) override {
+    ops_.dense_backward(s, x, w, dy, dx, dw, db);
+  }
+  std::int64_t conv2d_workspace(const train::ConvShape& s) const override {
+    return ops_.conv2d_workspace(s);
+  }
+  void conv2d_forward(const train::ConvShape& s, const float* x, const float* w, const float* b,
+                      float* y, float* workspace) override {
+    ops_.conv2d_forward(s, x, w, b, y, workspace);
+  }
+  void conv2d_backward(const train::ConvShape& s, const float* x, const float* w, const float* dy,
+                       float* dx, float* dw, float* db, float* workspace) override {
+    ops_.conv2d_backward(s, x, w, dy, dx, dw, db, workspace);
+  }
+  void maxpool2x2_forward(const train::PoolShape& s, const float* x, float* y) override {
+    ops_.maxpool2x2_forward(s, x, y);
+  }
+  void maxpool2x2_backward(const train::PoolShape& s, const float* x, const float* dy,
+                           float* dx) override {
+    ops_.maxpool2x2_backward(s, x, dy, dx);
+  }
+  void relu_forward(std::int64_t n, const float* x, float* y) override {
+    ops_.relu_forward(n, x, y);
+  }
+  void relu_backward(std::int64_t n, const float* y, const float* dy, float* dx) override {
+    ops_.relu_backward(n, y, dy, dx);
+  }
+  void softmax_xent_forward(std::int64_t batch, std::int64_t classes, const float* logits,
+                            const std::int32_t* labels, float* probs, float* losses) override {
+    ops_.softmax_xent_forward(batch, classes, logits, labels, probs, losses);
+  }
+  void softmax_xent_backward(std::int64_t batch, std::int64_t classes, const float* probs,
+                             const std::int32_t* labels, float* dlogits) override {
+    ops_.softmax_xent_backward(batch, classes, probs, labels, dlogits);
+  }
+  void sgd_step(const train::SgdSettings& s, std::int64_t n, float* params, const float* grads,
+                float* velocity, const float* anchor) override {
+    ops_.sgd_step(s, n, params, grads, velocity, anchor);
+  }
+  void adam_step(const train::AdamSettings& s, std::int64_t step, std::int64_t n, float* params,
+                 const float* grads, float* m, float* v, const float* anchor) override {
+    ops_.adam_step(s, step, n, params, grads, m, v, anchor);
+  }
+
+ private:
+  HostDevice device_;
+  train_ops::TrainOps<HostDevice> ops_;
+};
+
+TEST(CudaDeviceCodeOnHost, MatchesDoubleReference) {
+  HostTwinBackend backend(train_ops::kConvBlockFloats);
+  train::testing::check_backend_ops(backend);
+}
+
+// A block of one sample: every conv runs im2col and GEMM per sample and sums dw over the
+// blocks (beta 1), as a large evaluation batch would on the GPU.
+TEST(CudaDeviceCodeOnHost, BlockedConvolutionsMatchDoubleReference) {
+  HostTwinBackend backend(1);
+  const train::ConvShape shape{3, 9, 11, 5, 7, 5, 2, 2};
+  EXPECT_EQ(backend.conv2d_workspace(shape), 2 * shape.out_height() * shape.out_width() * 125);
+  train::testing::check_backend_ops(backend);
+}
+
+TEST(CudaDeviceCodeOnHost, TrainingTracksTheCpuBackend) {
+  HostTwinBackend backend(train_ops::kConvBlockFloats);
+  train::testing::expect_training_tracks_cpu(backend);
+}
+
+// Optimizer steps are the CPU's float expressions, and both sides are built without
+// contraction: the same bits (exp and log in softmax may differ between libms, and GEMM and
+// sums differ in order, so only the optimizers are compared bitwise).
+TEST(CudaDeviceCodeOnHost, OptimizerStepsGiveTheCpuBits) {
+  HostTwinBackend twin(train_ops::kConvBlockFloats);
+  auto cpu = train::make_cpu_backend(1);
+  constexpr std::int64_t kCount = 1001;
+  const auto params = train::testing::random_floats(kCount, 21);
+  const auto grads = train::testing::random_floats(kCount, 22);
+  const auto anchor = train::testing::random_floats(kCount, 23);
+  auto run = [&](train::Backend& backend) {
+    train::testing::DeviceArrays d(backend);
+    float *sgd = d.put(params), *adam = d.put(params), *velocity = d.zeros(kCount),
+          *m = d.zeros(kCount), *v = d.zeros(kCount);
+    const float *g = d.put(grads), *a = d.put(anchor);
+    for (int step = 1; step <= 3; ++step) {
+      backend.sgd_step({0.1f, 0.9f, 0.01f, 0.5f}, kCount, sgd, g, velocity, a);
+      backend.adam_step({1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 0.5f}, step, kCount, adam, g, m, v, a);
+    }
+    return std::pair{d.get(sgd, kCount), d.get(adam, kCount)};
+  };
+  const auto [twin_sgd, twin_adam] = run(twin);
+  const auto [cpu_sgd, cpu_adam] = run(*cpu);
+  EXPECT_EQ(twin_sgd, cpu_sgd);
+  EXPECT_EQ(twin_adam, cpu_adam);
+}
+
+}  // namespace
+}  // namespace fedchain::gpu
