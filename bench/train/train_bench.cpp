@@ -1,8 +1,13 @@
-// Training throughput of each model on the CPU backend: forward + loss + backward + SGD step
-// on random data, for every thread count asked for. Prints one table; bench/train/compare.sh
-// runs it beside bench/train/torch_baseline.py (the same models in PyTorch) for the ratio.
+// Training throughput of each model on a backend: forward + loss + backward + SGD step on
+// random data, for every thread count asked for (the CPU backend) or once (cuda). Prints one
+// table; bench/train/compare.sh runs it beside bench/train/torch_baseline.py (the same models
+// in PyTorch) for the ratio.
 //
-//   fedchain_train_bench [--models cnn,mlp] [--threads 1,2] [--batch 64] [-w 3] [-n 20]
+//   fedchain_train_bench [--device cpu|cuda] [--models cnn,mlp] [--threads 1,2] [--batch 64]
+//                        [-w 3] [-n 20]
+//
+// --device cuda where no GPU answers (or without CUDA in the build) prints "SKIPPED: why" and
+// exits 77. The batch is uploaded once, before the timing: steps read it from the backend.
 //
 // Columns: samples/s = batch * iterations / seconds; ms/step = seconds / iterations * 1e3;
 // cpu ms/step = the process's CPU time (every thread) / iterations * 1e3, which on a shared
@@ -15,6 +20,7 @@
 #include <ctime>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fedchain/core/random.hpp"
@@ -44,6 +50,7 @@ double forward_macs(const std::string& arch) {
 
 struct Options {
   std::vector<std::string> models{"logreg", "mlp", "cnn", "lenet"};
+  std::string device = "cpu";
   std::vector<int> threads{1, 2};
   std::int64_t batch = 64;
   int warmup = 3;
@@ -61,7 +68,9 @@ bool parse(int argc, char** argv, Options& options) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) return false;
     const std::string value = argv[++i];
-    if (flag == "--models") {
+    if (flag == "--device") {
+      options.device = value;
+    } else if (flag == "--models") {
       options.models = split(value);
     } else if (flag == "--threads") {
       options.threads.clear();
@@ -76,7 +85,8 @@ bool parse(int argc, char** argv, Options& options) {
       return false;
     }
   }
-  return options.batch > 0 && options.iterations > 0;
+  return options.batch > 0 && options.iterations > 0 &&
+         (options.device == "cpu" || options.device == "cuda");
 }
 
 }  // namespace
@@ -85,14 +95,23 @@ int main(int argc, char** argv) {
   Options options;
   if (!parse(argc, argv, options)) {
     std::fprintf(stderr,
-                 "usage: fedchain_train_bench [--models a,b] [--threads 1,2] [--batch B] "
-                 "[-w warmup] [-n iterations]\n");
+                 "usage: fedchain_train_bench [--device cpu|cuda] [--models a,b] "
+                 "[--threads 1,2] [--batch B] [-w warmup] [-n iterations]\n");
     return 2;
   }
-  std::printf("%-8s %6s %8s %10s %12s %9s %12s\n", "model", "batch", "threads", "ms/step",
-              "samples/s", "GFLOP/s", "cpu ms/step");
+  // One backend does not depend on a thread count: the GPU's.
+  if (options.device == "cuda") options.threads.resize(1);
   for (const int threads : options.threads) {
-    auto backend = fedchain::train::make_cpu_backend(threads);
+    auto made = fedchain::train::make_backend(options.device, threads);
+    if (!made) {
+      std::printf("SKIPPED: %s\n", made.error().message.c_str());
+      return 77;
+    }
+    auto backend = std::move(made.value());
+    if (threads == options.threads.front()) {  // the header once a backend is there
+      std::printf("%-8s %6s %8s %10s %12s %9s %12s\n", "model", "batch", "threads", "ms/step",
+                  "samples/s", "GFLOP/s", "cpu ms/step");
+    }
     for (const std::string& arch : options.models) {
       fedchain::train::ModelConfig config;
       config.arch = arch;
@@ -113,17 +132,32 @@ int main(int argc, char** argv) {
       for (float& x : input) x = static_cast<float>(random.uniform01());
       std::vector<std::int32_t> labels(batch);
       for (auto& label : labels) label = static_cast<std::int32_t>(random.below(10));
-      std::vector<float> probs(batch * 10), losses(batch), dlogits(batch * 10);
+      fedchain::train::Buffer input_buffer, labels_buffer, probs, losses, dlogits;
+      for (auto [buffer, bytes] : {std::pair{&input_buffer, input.size() * sizeof(float)},
+                                   std::pair{&labels_buffer, batch * sizeof(std::int32_t)},
+                                   std::pair{&probs, batch * 10 * sizeof(float)},
+                                   std::pair{&losses, batch * sizeof(float)},
+                                   std::pair{&dlogits, batch * 10 * sizeof(float)}}) {
+        auto allocated = backend->allocate(bytes);
+        if (!allocated) {
+          std::fprintf(stderr, "fedchain_train_bench: %s\n", allocated.error().message.c_str());
+          return 1;
+        }
+        *buffer = std::move(allocated.value());
+      }
+      backend->upload(input_buffer, input.data(), input_buffer.bytes());
+      backend->upload(labels_buffer, labels.data(), labels_buffer.bytes());
       auto step = [&] {
-        const float* logits = model->forward(input.data(), options.batch);
-        backend->softmax_xent_forward(options.batch, 10, logits, labels.data(), probs.data(),
-                                      losses.data());
-        backend->softmax_xent_backward(options.batch, 10, probs.data(), labels.data(),
-                                       dlogits.data());
-        model->backward(dlogits.data());
+        const float* logits = model->forward(input_buffer.f32(), options.batch);
+        backend->softmax_xent_forward(options.batch, 10, logits, labels_buffer.i32(), probs.f32(),
+                                      losses.f32());
+        backend->softmax_xent_backward(options.batch, 10, probs.f32(), labels_buffer.i32(),
+                                       dlogits.f32());
+        model->backward(dlogits.f32());
         optimizer->step(model->parameters().f32(), model->gradients().f32(), nullptr);
       };
       for (int i = 0; i < options.warmup; ++i) step();
+      backend->synchronize();
       const auto start = std::chrono::steady_clock::now();
       const double cpu_start = process_cpu_seconds();
       for (int i = 0; i < options.iterations; ++i) step();
@@ -133,7 +167,7 @@ int main(int argc, char** argv) {
       const double cpu_seconds = process_cpu_seconds() - cpu_start;
       const double samples_per_second = double(options.batch) * options.iterations / seconds;
       std::printf("%-8s %6lld %8d %10.3f %12.1f %9.2f %12.3f\n", arch.c_str(),
-                  static_cast<long long>(options.batch), threads,
+                  static_cast<long long>(options.batch), backend->threads(),
                   seconds / options.iterations * 1e3, samples_per_second,
                   6.0 * forward_macs(arch) * samples_per_second / 1e9,
                   cpu_seconds / options.iterations * 1e3);
