@@ -232,7 +232,9 @@ std::vector<JobKeySpec> make_schema() {
       integer_key("train.threads", &T::threads, &Job::train, 1, 1024,
                   "CPU threads per rank for training"),
       string_key("train.device", &T::device, &Job::train, {"auto", "cpu", "cuda"},
-                 "Training backend; auto takes a GPU when one is present"),
+                 "Training backend: cpu; cuda (the GPU backend; a config error naming why where "
+                 "the build has no CUDA or no GPU answers); auto runs on the CPU until the CUDA "
+                 "backend has passed its GPU tests"),
 
       string_key("aggregate.rule", &A::rule, &Job::aggregate,
                  {"fedavg", "median", "trimmed_mean", "krum", "multi_krum"},
