@@ -137,6 +137,8 @@ class CudaBackend final : public train::Backend {
       : stream_(stream), blas_(blas), device_(device, stream, blas), ops_(device_) {}
   CudaBackend(const CudaBackend&) = delete;
   CudaBackend& operator=(const CudaBackend&) = delete;
+  // Unchecked: a destructor has no one to report to, and aborting while a rank unwinds (or
+  // the runtime unloads at exit) would only hide the error that got it there.
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
     cublasDestroy(blas_);
