@@ -170,9 +170,9 @@ Result<std::unique_ptr<Backend>> make_cuda() {
 #endif
 
 Result<std::unique_ptr<Backend>> make_backend(const std::string& device, int threads) {
-  // "auto" stays on the CPU for now: the CUDA backend compiles and links but has not yet run
-  // on a GPU. The next session with a GPU switches auto to cuda (where built and a device
-  // answers) once gpu_train_backend_test passes there.
+  // "auto" stays on the CPU while the CUDA backend has not run on a GPU: it compiles, links
+  // and passes its host twin test, but not yet gpu_train_backend_test. Once that passes on a
+  // GPU, auto takes cuda where it is built and a device answers (issue 7).
   if (device == "cpu" || device == "auto") return make_cpu_backend(threads);
   if (device == "cuda") {
 #if defined(FEDCHAIN_HAVE_CUDA)
