@@ -200,5 +200,60 @@ TEST(StateMachine, CommitCertificateFromAPeerDecidesALaggard) {
   EXPECT_EQ(late.phase(), Phase::kDecided);
 }
 
+// Counts signature checks: a message buffered for the next height is verified when it
+// arrives and not again when start_height replays it.
+class CountingSigner final : public Signer {
+ public:
+  explicit CountingSigner(const FakeSigner& inner) : inner_(inner) {}
+  Signature sign(ByteView) override { return {}; }
+  bool verify(std::uint32_t validator, ByteView message,
+              const Signature& signature) const override {
+    ++verifies;
+    return inner_.verify(validator, message, signature);
+  }
+  mutable int verifies = 0;
+
+ private:
+  const FakeSigner& inner_;
+};
+
+TEST(StateMachine, VerifiesAMessageForTheNextHeightOnce) {
+  Lockstep net(4);
+  FakeSigner fake(net.keys, 0);
+  CountingSigner counting(fake);
+  Config config;
+  config.chain_id = net.chain_id;
+  config.self = 0;
+  StateMachine machine(config, counting, net.hasher);
+  (void)machine.start_height(0, ValidatorSet::equal(4));
+
+  Vote early = net.signed_vote(1, VoteType::kPrevote, std::nullopt);
+  early.height = 1;
+  early.signature = net.keys.sign(1, early.sign_bytes());
+  Proposal proposal;
+  proposal.chain_id = net.chain_id;
+  proposal.height = 1;
+  proposal.proposer = ValidatorSet::equal(4).proposer(1, 0);
+  proposal.block = {7, 7};
+  proposal.block_hash = *net.hasher.hash(proposal.block);
+  proposal.signature = net.keys.sign(proposal.proposer, proposal.sign_bytes());
+  Vote forged = early;
+  forged.validator = 2;  // signed by 1
+  ASSERT_TRUE(machine.on_vote(early).status);
+  ASSERT_TRUE(machine.on_proposal(proposal).status);
+  EXPECT_EQ(machine.on_vote(forged).status.error().code, "bad-signature");
+  EXPECT_EQ(counting.verifies, 3);
+
+  const Outcome started = machine.start_height(1, ValidatorSet::equal(4));
+  ASSERT_TRUE(started.status);
+  EXPECT_EQ(counting.verifies, 3) << "a buffered message was verified again";
+  // Both were taken in: the vote is counted, the proposal is up for validation.
+  EXPECT_EQ(machine.on_vote(early).status.error().code, "duplicate-vote");
+  EXPECT_TRUE(std::any_of(started.actions.begin(), started.actions.end(), [&](const Action& a) {
+    const auto* validate = std::get_if<ValidateBlock>(&a);
+    return validate != nullptr && validate->block_hash == proposal.block_hash;
+  }));
+}
+
 }  // namespace
 }  // namespace fedchain::consensus

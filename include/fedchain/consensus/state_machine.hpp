@@ -101,8 +101,13 @@ class StateMachine {
     std::vector<ledger::Vote> precommits;
   };
 
-  Status accept_vote(const ledger::Vote& vote, std::vector<Action>& out);
-  Status accept_proposal(const Proposal& proposal, std::vector<Action>& out);
+  // kVerified: a message buffered for the next height, whose signature (and a proposal's
+  // block hash) was checked when it arrived; replaying it skips that check.
+  enum class Arrival : std::uint8_t { kFresh, kVerified };
+  Status accept_vote(const ledger::Vote& vote, std::vector<Action>& out,
+                     Arrival arrival = Arrival::kFresh);
+  Status accept_proposal(const Proposal& proposal, std::vector<Action>& out,
+                         Arrival arrival = Arrival::kFresh);
   Status check_sender(const Hash32& chain_id, std::uint32_t validator) const;
   void serve_catchup(const ledger::Vote& vote, std::vector<Action>& out);
   void record_late_vote(const ledger::Vote& vote, std::vector<Action>& out);
