@@ -25,12 +25,7 @@ namespace fedchain::gpu {
 
 namespace {
 
-using train::AdamSettings;
 using train::Buffer;
-using train::ConvShape;
-using train::DenseShape;
-using train::PoolShape;
-using train::SgdSettings;
 
 constexpr int kThreads = 256;
 
@@ -187,14 +182,14 @@ class CudaDevice {
   cublasHandle_t blas_;
 };
 
-class CudaBackend final : public train::Backend {
+// The compute ops come from train_ops::TrainOps over a CudaDevice; this adds device memory.
+class CudaBackend final : public train_ops::TrainOps<CudaDevice> {
  public:
   CudaBackend(int device, cudaStream_t stream, const Cublas& cublas, cublasHandle_t blas)
-      : stream_(stream),
+      : TrainOps(train_ops::kConvBlockFloats, device, stream, cublas, blas),
+        stream_(stream),
         cublas_(cublas),
-        blas_(blas),
-        device_(device, stream, cublas, blas),
-        ops_(device_) {}
+        blas_(blas) {}
   CudaBackend(const CudaBackend&) = delete;
   CudaBackend& operator=(const CudaBackend&) = delete;
   // Unchecked: a destructor has no one to report to, and aborting while a rank unwinds (or
@@ -254,61 +249,10 @@ class CudaBackend final : public train::Backend {
   }
   void synchronize() override { device_.check(cudaStreamSynchronize(stream_), "synchronize"); }
 
-  void dense_forward(const DenseShape& s, const float* x, const float* w, const float* b,
-                     float* y) override {
-    ops_.dense_forward(s, x, w, b, y);
-  }
-  void dense_backward(const DenseShape& s, const float* x, const float* w, const float* dy,
-                      float* dx, float* dw, float* db) override {
-    ops_.dense_backward(s, x, w, dy, dx, dw, db);
-  }
-  std::int64_t conv2d_workspace(const ConvShape& s) const override {
-    return ops_.conv2d_workspace(s);
-  }
-  void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
-                      float* workspace) override {
-    ops_.conv2d_forward(s, x, w, b, y, workspace);
-  }
-  void conv2d_backward(const ConvShape& s, const float* x, const float* w, const float* dy,
-                       float* dx, float* dw, float* db, float* workspace) override {
-    ops_.conv2d_backward(s, x, w, dy, dx, dw, db, workspace);
-  }
-  void maxpool2x2_forward(const PoolShape& s, const float* x, float* y) override {
-    ops_.maxpool2x2_forward(s, x, y);
-  }
-  void maxpool2x2_backward(const PoolShape& s, const float* x, const float* dy,
-                           float* dx) override {
-    ops_.maxpool2x2_backward(s, x, dy, dx);
-  }
-  void relu_forward(std::int64_t n, const float* x, float* y) override {
-    ops_.relu_forward(n, x, y);
-  }
-  void relu_backward(std::int64_t n, const float* y, const float* dy, float* dx) override {
-    ops_.relu_backward(n, y, dy, dx);
-  }
-  void softmax_xent_forward(std::int64_t batch, std::int64_t classes, const float* logits,
-                            const std::int32_t* labels, float* probs, float* losses) override {
-    ops_.softmax_xent_forward(batch, classes, logits, labels, probs, losses);
-  }
-  void softmax_xent_backward(std::int64_t batch, std::int64_t classes, const float* probs,
-                             const std::int32_t* labels, float* dlogits) override {
-    ops_.softmax_xent_backward(batch, classes, probs, labels, dlogits);
-  }
-  void sgd_step(const SgdSettings& s, std::int64_t n, float* params, const float* grads,
-                float* velocity, const float* anchor) override {
-    ops_.sgd_step(s, n, params, grads, velocity, anchor);
-  }
-  void adam_step(const AdamSettings& s, std::int64_t step, std::int64_t n, float* params,
-                 const float* grads, float* m, float* v, const float* anchor) override {
-    ops_.adam_step(s, step, n, params, grads, m, v, anchor);
-  }
-
  private:
   cudaStream_t stream_;
   const Cublas& cublas_;
   cublasHandle_t blas_;
-  CudaDevice device_;
-  train_ops::TrainOps<CudaDevice> ops_;
 };
 
 Error setup_error(int device, const char* what, cudaError_t status) {

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 
 #include "fedchain/train/backend.hpp"
 
@@ -344,23 +345,27 @@ struct AdamStep {
 
 // ---- The ops, in call order ----------------------------------------------------------------
 
+// Every compute op of train::Backend over a Device it owns. A backend derives from it and
+// adds what differs between the GPU and the host twin: memory (allocate, upload, download,
+// fill, copy, synchronize), name and threads.
 template <class Device>
-class TrainOps {
+class TrainOps : public train::Backend {
  public:
-  explicit TrainOps(Device& device, std::int64_t block_floats = kConvBlockFloats)
-      : device_(device), block_floats_(block_floats) {}
+  template <class... DeviceArgs>
+  explicit TrainOps(std::int64_t block_floats, DeviceArgs&&... device_args)
+      : device_(std::forward<DeviceArgs>(device_args)...), block_floats_(block_floats) {}
 
-  std::int64_t conv2d_workspace(const ConvShape& s) const {
+  std::int64_t conv2d_workspace(const ConvShape& s) const override {
     return conv_workspace(s, block_floats_);
   }
 
   void dense_forward(const DenseShape& s, const float* x, const float* w, const float* b,
-                     float* y) {
+                     float* y) override {
     device_.gemm("dense_forward", forward_gemm(s), w, x, y);
     device_.for_each("dense_forward bias", s.batch * s.out, AddBiasRows{y, b, s.out});
   }
   void dense_backward(const DenseShape& s, const float* x, const float* w, const float* dy,
-                      float* dx, float* dw, float* db) {
+                      float* dx, float* dw, float* db) override {
     device_.gemm("dense_backward dw", weight_grad_gemm(s, 0.0f), x, dy, dw);
     device_.column_sums("dense_backward db", dy, s.batch, s.out, db);
     if (dx != nullptr) device_.gemm("dense_backward dx", input_grad_gemm(s), w, dy, dx);
@@ -368,7 +373,7 @@ class TrainOps {
 
   // Per block of samples: cols = im2col(x), y = cols w^T + b.
   void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
-                      float* workspace) {
+                      float* workspace) override {
     const std::int64_t block = conv_block_samples(s, block_floats_);
     const std::int64_t pixels = s.out_height() * s.out_width();
     const std::int64_t image = s.height * s.width * s.in_channels;
@@ -387,7 +392,7 @@ class TrainOps {
   // Rebuilds each block's cols from x; dw sums over blocks in block order (beta 1 after the
   // first), dcols = dy w, and col2im gathers dcols into the block's dx.
   void conv2d_backward(const ConvShape& s, const float* x, const float* w, const float* dy,
-                       float* dx, float* dw, float* db, float* workspace) {
+                       float* dx, float* dw, float* db, float* workspace) override {
     const std::int64_t block = conv_block_samples(s, block_floats_);
     const std::int64_t pixels = s.out_height() * s.out_width();
     const std::int64_t image = s.height * s.width * s.in_channels;
@@ -409,40 +414,41 @@ class TrainOps {
     }
   }
 
-  void maxpool2x2_forward(const PoolShape& s, const float* x, float* y) {
+  void maxpool2x2_forward(const PoolShape& s, const float* x, float* y) override {
     device_.for_each("maxpool2x2_forward", s.batch * s.out_height() * s.out_width() * s.channels,
                      MaxPoolForward{s, x, y});
   }
-  void maxpool2x2_backward(const PoolShape& s, const float* x, const float* dy, float* dx) {
+  void maxpool2x2_backward(const PoolShape& s, const float* x, const float* dy,
+                           float* dx) override {
     device_.for_each("maxpool2x2_backward", s.batch * s.height * s.width * s.channels,
                      MaxPoolBackward{s, x, dy, dx});
   }
-  void relu_forward(std::int64_t n, const float* x, float* y) {
+  void relu_forward(std::int64_t n, const float* x, float* y) override {
     device_.for_each("relu_forward", n, ReluForward{x, y});
   }
-  void relu_backward(std::int64_t n, const float* y, const float* dy, float* dx) {
+  void relu_backward(std::int64_t n, const float* y, const float* dy, float* dx) override {
     device_.for_each("relu_backward", n, ReluBackward{y, dy, dx});
   }
   void softmax_xent_forward(std::int64_t batch, std::int64_t classes, const float* logits,
-                            const std::int32_t* labels, float* probs, float* losses) {
+                            const std::int32_t* labels, float* probs, float* losses) override {
     if (classes < 1) return;
     device_.for_each("softmax_xent_forward", batch,
                      SoftmaxXentForward{classes, logits, labels, probs, losses});
   }
   void softmax_xent_backward(std::int64_t batch, std::int64_t classes, const float* probs,
-                             const std::int32_t* labels, float* dlogits) {
+                             const std::int32_t* labels, float* dlogits) override {
     if (batch < 1) return;
     const float scale = 1.0f / static_cast<float>(batch);
     device_.for_each("softmax_xent_backward", batch * classes,
                      SoftmaxXentBackward{classes, probs, labels, scale, dlogits});
   }
   void sgd_step(const SgdSettings& s, std::int64_t n, float* params, const float* grads,
-                float* velocity, const float* anchor) {
+                float* velocity, const float* anchor) override {
     const float* prox_anchor = anchor != nullptr && s.prox_mu != 0.0f ? anchor : nullptr;
     device_.for_each("sgd_step", n, SgdStep{s, params, grads, velocity, prox_anchor});
   }
   void adam_step(const AdamSettings& s, std::int64_t step, std::int64_t n, float* params,
-                 const float* grads, float* m, float* v, const float* anchor) {
+                 const float* grads, float* m, float* v, const float* anchor) override {
     const float* prox_anchor = anchor != nullptr && s.prox_mu != 0.0f ? anchor : nullptr;
     const float correction1 =
         1.0f / static_cast<float>(1.0 - std::pow(double(s.beta1), double(step)));
@@ -452,8 +458,10 @@ class TrainOps {
                      AdamStep{s, correction1, correction2, params, grads, m, v, prox_anchor});
   }
 
+ protected:
+  Device device_;
+
  private:
-  Device& device_;
   std::int64_t block_floats_;
 };
 

@@ -60,9 +60,9 @@ class HostDevice {
 };
 
 // The CUDA backend's ops over host memory.
-class HostTwinBackend final : public train::Backend {
+class HostTwinBackend final : public train_ops::TrainOps<HostDevice> {
  public:
-  explicit HostTwinBackend(std::int64_t block_floats) : ops_(device_, block_floats) {}
+  explicit HostTwinBackend(std::int64_t block_floats) : TrainOps(block_floats) {}
 
   std::string name() const override { return "cuda-host-twin"; }
   int threads() const override { return 1; }
@@ -84,59 +84,6 @@ class HostTwinBackend final : public train::Backend {
     if (n > 0) std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(float));
   }
   void synchronize() override {}
-
-  void dense_forward(const train::DenseShape& s, const float* x, const float* w, const float* b,
-                     float* y) override {
-    ops_.dense_forward(s, x, w, b, y);
-  }
-  void dense_backward(const train::DenseShape& s, const float* x, const float* w, const float* dy,
-                      float* dx, float* dw, float* db) override {
-    ops_.dense_backward(s, x, w, dy, dx, dw, db);
-  }
-  std::int64_t conv2d_workspace(const train::ConvShape& s) const override {
-    return ops_.conv2d_workspace(s);
-  }
-  void conv2d_forward(const train::ConvShape& s, const float* x, const float* w, const float* b,
-                      float* y, float* workspace) override {
-    ops_.conv2d_forward(s, x, w, b, y, workspace);
-  }
-  void conv2d_backward(const train::ConvShape& s, const float* x, const float* w, const float* dy,
-                       float* dx, float* dw, float* db, float* workspace) override {
-    ops_.conv2d_backward(s, x, w, dy, dx, dw, db, workspace);
-  }
-  void maxpool2x2_forward(const train::PoolShape& s, const float* x, float* y) override {
-    ops_.maxpool2x2_forward(s, x, y);
-  }
-  void maxpool2x2_backward(const train::PoolShape& s, const float* x, const float* dy,
-                           float* dx) override {
-    ops_.maxpool2x2_backward(s, x, dy, dx);
-  }
-  void relu_forward(std::int64_t n, const float* x, float* y) override {
-    ops_.relu_forward(n, x, y);
-  }
-  void relu_backward(std::int64_t n, const float* y, const float* dy, float* dx) override {
-    ops_.relu_backward(n, y, dy, dx);
-  }
-  void softmax_xent_forward(std::int64_t batch, std::int64_t classes, const float* logits,
-                            const std::int32_t* labels, float* probs, float* losses) override {
-    ops_.softmax_xent_forward(batch, classes, logits, labels, probs, losses);
-  }
-  void softmax_xent_backward(std::int64_t batch, std::int64_t classes, const float* probs,
-                             const std::int32_t* labels, float* dlogits) override {
-    ops_.softmax_xent_backward(batch, classes, probs, labels, dlogits);
-  }
-  void sgd_step(const train::SgdSettings& s, std::int64_t n, float* params, const float* grads,
-                float* velocity, const float* anchor) override {
-    ops_.sgd_step(s, n, params, grads, velocity, anchor);
-  }
-  void adam_step(const train::AdamSettings& s, std::int64_t step, std::int64_t n, float* params,
-                 const float* grads, float* m, float* v, const float* anchor) override {
-    ops_.adam_step(s, step, n, params, grads, m, v, anchor);
-  }
-
- private:
-  HostDevice device_;
-  train_ops::TrainOps<HostDevice> ops_;
 };
 
 TEST(CudaDeviceCodeOnHost, MatchesDoubleReference) {
