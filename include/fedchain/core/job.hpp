@@ -83,7 +83,7 @@ struct CheckpointSection {
 
 struct LedgerSection {
   std::int64_t merkle_chunk_bytes = 65536;  // chunk size of every Merkle tree; goes into genesis
-  bool archive_updates = false;  // keep every committed q_i so `fedchain verify` can recompute
+  bool archive_updates = false;       // keep every committed q_i so `fedchain verify` can recompute
   std::string replicas = "per-node";  // which ranks besides rank 0 write a chain file
 };
 
