@@ -69,6 +69,17 @@ std::filesystem::path write_replica(const std::filesystem::path& run_dir, std::u
   return path;
 }
 
+// Flips one payload bit of the record at `height` of a chain file (its checksum then fails)
+// and returns the file's new bytes.
+Bytes flip_record_bit(const std::filesystem::path& path, std::uint64_t height) {
+  Bytes file = testing::read_bytes(path);
+  auto store = ChainStore::parse(file, path.string());
+  if (!store) throw std::runtime_error(store.error().message);
+  file[store->at(height).offset + 40] ^= 0x04;
+  testing::write_bytes(path, file);
+  return file;
+}
+
 class CliTest : public ::testing::Test {
  protected:
   CliTest() : chain(kCliChain) {
@@ -159,11 +170,7 @@ TEST_F(CliTest, VerifyRefusesReplicasThatDisagreePastThePrimarysEnd) {
 
 TEST_F(CliTest, VerifyNamesAReplicaWithAFlippedByte) {
   const auto replica = write_replica(dir.path(), 1, chain, 3);
-  Bytes file = testing::read_bytes(replica);
-  auto store = ChainStore::parse(file, "replica");
-  ASSERT_TRUE(store);
-  file[store->at(2).offset + 40] ^= 0x04;
-  testing::write_bytes(replica, file);
+  const Bytes file = flip_record_bit(replica, 2);
   const CommandResult run = fedchain("verify " + dir.path().string());
   EXPECT_EQ(run.exit_code, 3) << run.output;
   EXPECT_EQ(run.output.rfind("FAILED: " + replica.string() + ": height 2: ", 0), 0u) << run.output;
@@ -196,11 +203,7 @@ TEST_F(CliTest, VerifyOfADamagedPrimaryNamesAReplicaThatVerifies) {
   Bytes replica_file = testing::read_bytes(damaged);
   replica_file[100] ^= 0x01;  // inside genesis
   testing::write_bytes(damaged, replica_file);
-  Bytes file = testing::read_bytes(log);
-  auto store = ChainStore::parse(file, "chain");
-  ASSERT_TRUE(store);
-  file[store->at(2).offset + 40] ^= 0x04;
-  testing::write_bytes(log, file);
+  flip_record_bit(log, 2);
   const CommandResult run = fedchain("verify " + dir.path().string());
   EXPECT_EQ(run.exit_code, 3) << run.output;
   EXPECT_EQ(run.output.rfind("FAILED: " + dir.path().string() + ": height 2:", 0), 0u)
@@ -214,11 +217,7 @@ TEST_F(CliTest, VerifyOfADamagedPrimaryNamesAReplicaThatVerifies) {
 }
 
 TEST_F(CliTest, VerifyNamesTheHeightOfAFlippedByte) {
-  Bytes file = testing::read_bytes(log);
-  auto store = ChainStore::parse(file, "chain");
-  ASSERT_TRUE(store);
-  file[store->at(2).offset + 40] ^= 0x04;
-  testing::write_bytes(log, file);
+  flip_record_bit(log, 2);
   const CommandResult run = fedchain("verify " + dir.path().string());
   EXPECT_EQ(run.exit_code, 3) << run.output;
   EXPECT_EQ(run.output.rfind("FAILED: ", 0), 0u) << run.output;
