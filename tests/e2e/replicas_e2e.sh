@@ -16,23 +16,7 @@ trap 'rm -rf "$work"' EXIT
 source "$(dirname "$(realpath "$0")")/../support/e2e_lib.sh"
 mpi=(mpirun -n 4 --oversubscribe)
 
-cat >"$work/job.toml" <<JOB
-[job]
-rounds = 6
-[data]
-path = "$dataset"
-train_limit = 2000
-test_limit = 200
-[model]
-arch = "mlp"
-hidden = [16]
-[train]
-local_steps = 30
-[keys]
-derive_from_seed = true
-[checkpoint]
-every = 2
-JOB
+small_job "$dataset"
 
 verify_ok() {  # verify_ok RUN_DIR
   "$fedchain" verify "$1" >"$work/verify.log" 2>&1 || { cat "$work/verify.log"; fail "verify $1"; }

@@ -48,3 +48,30 @@ expect_exit() {
   [ $rc -eq "$code" ] || { cat "$work/err.log"; fail "expected exit $code, got $rc: $*"; }
   grep -q -- "$pattern" "$work/err.log" || { cat "$work/err.log"; fail "message lacks '$pattern'"; }
 }
+
+# small_job DATASET [TOML...]: writes $work/job.toml, a 6-round job of a tiny MLP on 2,000
+# samples (a round in well under a second), checkpoints every 2 heights, keys from the seed;
+# each further argument is appended as TOML (more sections).
+small_job() {
+  local dataset=$1
+  shift
+  cat >"$work/job.toml" <<JOB
+[job]
+rounds = 6
+[data]
+path = "$dataset"
+train_limit = 2000
+test_limit = 200
+[model]
+arch = "mlp"
+hidden = [16]
+[train]
+local_steps = 30
+[keys]
+derive_from_seed = true
+[checkpoint]
+every = 2
+JOB
+  local extra
+  for extra in "$@"; do printf '%s\n' "$extra" >>"$work/job.toml"; done
+}
