@@ -127,7 +127,8 @@ void StateMachine::schedule_vote_timeouts(std::vector<Action>& out) {
 
 void StateMachine::decide(std::uint32_t round, const Hash32& block_hash, std::vector<Action>& out) {
   phase_ = Phase::kDecided;
-  const Proposal* carrier = proposal_carrying(block_hash);  // validity kValid implies one
+  // A verdict implies a carrier: accept_proposal stores a proposal before validating it.
+  const Proposal* carrier = proposal_carrying(block_hash);
   Decision decision{height_, *carrier, votes_.votes_for(round, VoteType::kPrecommit, block_hash)};
   out.push_back(Commit{height_, round, block_hash, carrier->block, decision.precommits});
   decisions_.push_back(std::move(decision));

@@ -57,6 +57,7 @@ Outcome StateMachine::start_height(std::uint64_t height, ValidatorSet validators
 
   if (started_ && height == height_ + 1) {
     last_votes_.emplace(std::move(votes_));
+    last_round_ = round_;
   } else {
     last_votes_.reset();
   }
@@ -72,8 +73,10 @@ Outcome StateMachine::start_height(std::uint64_t height, ValidatorSet validators
   proposals_.clear();
   proposal_round_of_.clear();
   other_carriers_.clear();
+  carriers_per_round_.clear();
   validity_.clear();
   votes_ = VoteBook(set_);
+  buffered_by_.assign(set_.size(), {});
   requested_round_.reset();
   prevote_timeout_rounds_.clear();
   precommit_timeout_rounds_.clear();
@@ -126,28 +129,23 @@ Status StateMachine::check_sender(const Hash32& chain_id, std::uint32_t validato
   return {};
 }
 
-// WARNING: a vote already held skips signature checks (replays cost one lookup), but any
-// other vote, a conflicting one above all, is verified before it is stored: otherwise
+// Authenticate, then store, then act: nothing a vote says changes the state or draws a
+// reply before its sender is in the set and its signature verifies. WARNING: a vote already
+// held skips the signature check (replays cost one lookup; the held copy was verified), but
+// any other vote, a conflicting one above all, is verified before it is stored: otherwise
 // anyone could forge "evidence" against an honest validator.
 Status StateMachine::accept_vote(const Vote& vote, std::vector<Action>& out, Arrival arrival) {
   if (!started_) return reject("not-started", "no height has been started");
   if (vote.chain_id != config_.chain_id) return reject("wrong-chain", "vote for another chain");
-  if (vote.height < height_) {
-    serve_catchup(vote, out);
-    if (vote.height + 1 == height_) record_late_vote(vote, out);
-    return reject("old-height", "vote for height {} below {}", vote.height, height_);
-  }
-  // WARNING: a decided validator is held at its height until every rank has committed it
-  // (net::ConsensusLoop::run_height), so no one is a height ahead to answer a peer that is
-  // stuck there. A peer voting for anything but the decided block may never have received
-  // it (an equivocating proposer showed it another): answer as if it were a height behind.
-  if (vote.height == height_ && phase_ == Phase::kDecided && !decisions_.empty() &&
-      decisions_.back().height == height_ &&
-      vote.block_hash != decisions_.back().proposal.block_hash) {
-    serve_catchup(vote, out);
-  }
+  if (vote.height < height_) return accept_old_vote(vote, out);
   if (auto st = check_sender(vote.chain_id, vote.validator); !st) return st;
+  const bool held = vote.height == height_ && votes_.holds(vote);
+  auto authentic = [&] {
+    return held || arrival == Arrival::kVerified ||
+           signer_.verify(vote.validator, vote.sign_bytes(), vote.signature);
+  };
   if (vote.height > height_ + 1) {
+    if (!authentic()) return bad_vote_signature(vote);
     ask_for_catchup(vote.validator, out);
     return reject("future-height", "vote for height {} beyond {}", vote.height, height_ + 1);
   }
@@ -155,15 +153,31 @@ Status StateMachine::accept_vote(const Vote& vote, std::vector<Action>& out, Arr
     return reject("far-round", "vote for round {} beyond {}", vote.round,
                   round_ + config_.round_window);
   }
-  const bool held = vote.height == height_ && votes_.holds(vote);
-  if (!held && arrival == Arrival::kFresh &&
-      !signer_.verify(vote.validator, vote.sign_bytes(), vote.signature)) {
-    return reject("bad-signature", "vote signature of validator {} does not verify",
+  // Refusals that need no signature come before the check: they cost a lookup, not an
+  // Ed25519 verify.
+  if (vote.height == height_ + 1) {
+    if (is_buffered(vote)) return {};
+    if (!may_buffer(vote.validator, false)) {
+      return reject("buffer-full", "validator {} has filled its share of the next height",
+                    vote.validator);
+    }
+  }
+  if (vote.height == height_ && !held && votes_.slot_full(vote)) {
+    return reject("conflicting-vote", "validator {} already caught equivocating here",
                   vote.validator);
   }
+  if (!authentic()) return bad_vote_signature(vote);
   if (vote.height == height_ + 1) {
-    buffer_next_height(vote);
+    buffer_next_height(vote.validator, vote);
     return {};
+  }
+  // WARNING: a decided validator is held at its height until every rank has committed it
+  // (net::ConsensusLoop::run_height), so no one is a height ahead to answer a peer that is
+  // stuck there. A peer voting for anything but the decided block may never have received
+  // it (an equivocating proposer showed it another): answer as if it were a height behind.
+  if (phase_ == Phase::kDecided && !decisions_.empty() && decisions_.back().height == height_ &&
+      vote.block_hash != decisions_.back().proposal.block_hash) {
+    serve_catchup(vote, out);
   }
   if (vote.round < round_) help_laggard(vote, out);
   switch (votes_.add(vote)) {
@@ -187,13 +201,52 @@ Status StateMachine::accept_vote(const Vote& vote, std::vector<Action>& out, Arr
   return {};
 }
 
+Status StateMachine::bad_vote_signature(const Vote& vote) {
+  return reject("bad-signature", "vote signature of validator {} does not verify", vote.validator);
+}
+
+// A vote for a height we left: a lagging peer asking for what was decided (catch-up), or a
+// late vote of the previous height, which may still be evidence. Its validator may be
+// jailed by now, but must be in the set, and the vote must be held or verify.
+Status StateMachine::accept_old_vote(const Vote& vote, std::vector<Action>& out) {
+  if (!set_.contains(vote.validator)) {
+    return reject("unknown-validator", "validator {} is not in the set of {}", vote.validator,
+                  set_.size());
+  }
+  const auto refused = [&] {
+    return reject("old-height", "vote for height {} below {}", vote.height, height_);
+  };
+  // WARNING: the certificate's own precommits, arriving late or as another node's catch-up
+  // reply, are not a peer asking. Answering them too grows a storm: each reply carries
+  // several precommits, and each would draw a reply of its own.
+  auto decision = std::find_if(decisions_.begin(), decisions_.end(),
+                               [&](const Decision& d) { return d.height == vote.height; });
+  if (decision != decisions_.end() &&
+      std::find(decision->precommits.begin(), decision->precommits.end(), vote) !=
+          decision->precommits.end()) {
+    return refused();
+  }
+  const bool previous = vote.height + 1 == height_ && last_votes_.has_value();
+  const bool held = previous && last_votes_->holds(vote);
+  if (!held && !signer_.verify(vote.validator, vote.sign_bytes(), vote.signature)) {
+    return bad_vote_signature(vote);
+  }
+  serve_catchup(vote, out);
+  if (previous && !held) record_late_vote(vote, out);
+  return refused();
+}
+
 Status StateMachine::accept_proposal(const Proposal& proposal, std::vector<Action>& out,
                                      Arrival arrival) {
   if (auto st = check_sender(proposal.chain_id, proposal.proposer); !st) return st;
   if (proposal.height < height_) {
     return reject("old-height", "proposal for height {} below {}", proposal.height, height_);
   }
+  const bool signed_by_proposer =
+      arrival == Arrival::kVerified ||
+      signer_.verify(proposal.proposer, proposal.sign_bytes(), proposal.signature);
   if (proposal.height > height_ + 1) {
+    if (!signed_by_proposer) return bad_proposal_signature(proposal);
     ask_for_catchup(proposal.proposer, out);
     return reject("future-height", "proposal for height {} beyond {}", proposal.height,
                   height_ + 1);
@@ -215,79 +268,129 @@ Status StateMachine::accept_proposal(const Proposal& proposal, std::vector<Actio
                   proposal.proposer, proposal.round);
   }
   const auto held = current ? proposals_.find(proposal.round) : proposals_.end();
-  if (held != proposals_.end() &&
-      (held->second == proposal || other_carriers_.contains(proposal.block_hash))) {
-    return reject("duplicate-proposal", "proposal already held");
+  if (held != proposals_.end()) {
+    if (held->second == proposal || proposal_carrying(proposal.block_hash) != nullptr) {
+      return reject("duplicate-proposal", "proposal already held");
+    }
+    if (!may_carry(proposal)) {
+      return reject("carrier-limit", "round {} carries as many other proposals as it may",
+                    proposal.round);
+    }
   }
-  if (arrival == Arrival::kFresh) {
-    if (!signer_.verify(proposal.proposer, proposal.sign_bytes(), proposal.signature)) {
-      return reject("bad-signature", "proposal signature of validator {} does not verify",
-                    proposal.proposer);
-    }
-    if (hasher_.hash(proposal.block) != proposal.block_hash) {
-      return reject("block-hash-mismatch", "block bytes do not hash to the proposed hash");
-    }
+  if (!current && is_buffered(proposal)) return {};
+  if (!current && !may_buffer(proposal.proposer, true)) {
+    return reject("buffer-full", "validator {} already has a proposal for the next height",
+                  proposal.proposer);
+  }
+  if (!signed_by_proposer) return bad_proposal_signature(proposal);
+  if (arrival == Arrival::kFresh && hasher_.hash(proposal.block) != proposal.block_hash) {
+    return reject("block-hash-mismatch", "block bytes do not hash to the proposed hash");
   }
   if (!current) {
-    buffer_next_height(proposal);
+    buffer_next_height(proposal.proposer, proposal);
     return {};
+  }
+  // Stored before it is validated, so that every block with a verdict has a carrier: a
+  // decision (R8) needs the block's bytes.
+  if (held == proposals_.end()) {
+    proposals_.emplace(proposal.round, proposal);
+    proposal_round_of_.try_emplace(proposal.block_hash, proposal.round);
+  } else {
+    ++carriers_per_round_[proposal.round];
+    other_carriers_.emplace(proposal.block_hash, proposal);
   }
   if (validity_.try_emplace(proposal.block_hash, Validity::kPending).second) {
     out.push_back(ValidateBlock{height_, proposal.block_hash, proposal.block});
   }
-  if (held == proposals_.end()) {
-    proposals_.emplace(proposal.round, proposal);
-    proposal_round_of_.try_emplace(proposal.block_hash, proposal.round);
-    return {};
-  }
-  // WARNING: the proposer equivocated. Only the first proposal of a round is voted on, but
-  // this block may be the one a quorum decides, and without its bytes we could never
-  // commit it. A few are kept (bounded: a proposer can sign any number of them).
-  if (other_carriers_.size() < 4 * static_cast<std::size_t>(config_.round_window)) {
-    other_carriers_.emplace(proposal.block_hash, proposal);
-  }
+  if (held == proposals_.end()) return {};
   return reject("conflicting-proposal", "round {} already has another proposal", proposal.round);
+}
+
+Status StateMachine::bad_proposal_signature(const Proposal& proposal) {
+  return reject("bad-signature", "proposal signature of validator {} does not verify",
+                proposal.proposer);
+}
+
+// WARNING: the proposer of this round equivocated. Only the first proposal of a round is
+// voted on, but another may be the block a quorum decides, and without its bytes we could
+// never commit it. A proposer can sign any number of them, so a round keeps at most
+// kCarriersPerRound, enough for an equivocation's twin; beyond that only a block that a
+// quorum already precommitted, the one block that can be decided (the refused ones come
+// again: a decided peer sends the certificate, then the proposal, to a validator still
+// voting for something else, serve_catchup).
+bool StateMachine::may_carry(const Proposal& proposal) const {
+  auto it = carriers_per_round_.find(proposal.round);
+  if (it == carriers_per_round_.end() || it->second < kCarriersPerRound) return true;
+  for (std::uint32_t round : votes_.rounds()) {
+    if (set_.is_quorum(votes_.power_for(round, VoteType::kPrecommit, proposal.block_hash))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A validator's share of the next height's buffer: kBufferedVotesPerValidator votes and one
+// proposal. Shares, not one pool: a validator flooding the next height fills only its own,
+// and an honest validator's early messages still wait for us.
+bool StateMachine::may_buffer(std::uint32_t validator, bool proposal) const {
+  const auto [votes, proposals] = buffered_by_[validator];
+  return proposal ? proposals < 1 : votes < kBufferedVotesPerValidator;
+}
+
+bool StateMachine::is_buffered(const Message& message) const {
+  return std::find(next_height_.begin(), next_height_.end(), message) != next_height_.end();
 }
 
 // WARNING: only messages whose signature (and block hash) were just checked may come here:
 // start_height replays them without checking again.
-void StateMachine::buffer_next_height(Message message) {
-  // Enough for a few rounds of every validator's messages; the rest is re-sent later.
-  const std::size_t limit = 8 * static_cast<std::size_t>(set_.size()) + 8;
-  if (next_height_.size() >= limit) return;
-  if (std::find(next_height_.begin(), next_height_.end(), message) != next_height_.end()) return;
+void StateMachine::buffer_next_height(std::uint32_t validator, Message message) {
+  auto& [votes, proposals] = buffered_by_[validator];
+  ++(std::holds_alternative<Proposal>(message) ? proposals : votes);
   next_height_.push_back(std::move(message));
 }
 
+// Sends a peer that votes at a height we decided (or at ours, for another block) the
+// certificate, then the block's proposal: precommits first, so that a receiver at its
+// carrier limit already holds the quorum that makes it keep the proposal (may_carry).
 void StateMachine::serve_catchup(const Vote& vote, std::vector<Action>& out) {
-  if (!set_.contains(vote.validator) || vote.validator == config_.self) return;
+  if (vote.validator == config_.self) return;
   auto decision = std::find_if(decisions_.begin(), decisions_.end(),
                                [&](const Decision& d) { return d.height == vote.height; });
   if (decision == decisions_.end()) return;
-  // WARNING: the certificate's own precommits, arriving late or as another node's catch-up
-  // reply, are not a peer asking. Answering them too grows a storm: each reply carries
-  // several precommits, and each would draw a reply of its own.
-  if (std::find(decision->precommits.begin(), decision->precommits.end(), vote) !=
-      decision->precommits.end()) {
-    return;
-  }
-  if (!should_answer(served_[vote.validator], vote.height, vote.round)) return;
-  out.push_back(SendTo{vote.validator, decision->proposal});
+  // Keyed on the height alone: the answer does not depend on the round, which the asker
+  // chooses (a new round per ask once drew a new answer each).
+  const std::size_t reply = decision->precommits.size() + 1;
+  if (!should_answer(served_[vote.validator], vote.height, 0, reply)) return;
   for (const Vote& precommit : decision->precommits) {
     out.push_back(SendTo{vote.validator, precommit});
   }
+  out.push_back(SendTo{vote.validator, decision->proposal});
 }
 
-// A peer stuck in one round asks with every vote it re-sends; answer its first ask from a
-// newer (height, round), then every 8th ask, in case an answer was lost. WARNING: an ask
-// from an older round must not reset the count: a replayer mixing old rounds would make
-// every ask "new", and answers drawing answers grow into a storm.
-bool StateMachine::should_answer(Served& served, std::uint64_t height, std::uint32_t round) {
+// A peer stuck in one place asks with every vote it re-sends; answer its first ask from a
+// newer (height, round), then, in case an answer was lost, one in every max(8, reply size)
+// asks (repeats never send a peer more messages than it sent asks), and at most
+// kRepeatsPerRound times while we stay in one (height, round): a flood of asks draws a
+// bounded count of replies. WARNING: an ask from an older place must not reset the count:
+// a replayer mixing old rounds would make every ask "new", and answers drawing answers grow
+// into a storm. Callers pass a (height, round) that the asker cannot raise at will: heights
+// we decided, rounds below ours, or our own.
+bool StateMachine::should_answer(Served& served, std::uint64_t height, std::uint32_t round,
+                                 std::size_t reply) const {
   if (std::tie(height, round) > std::tie(served.height, served.round) || served.asks == 0) {
-    served = Served{height, round, 1};
+    served.height = height;
+    served.round = round;
+    served.asks = 1;
     return true;
   }
-  return ++served.asks % 8 == 0;
+  const std::size_t every = std::max<std::size_t>(kRepeatAnswerEvery, reply);
+  if (++served.asks % every != 0) return false;
+  if (std::tie(served.our_height, served.our_round) != std::tie(height_, round_)) {
+    served.our_height = height_;
+    served.our_round = round_;
+    served.repeats = 0;
+  }
+  return served.repeats++ < kRepeatsPerRound;
 }
 
 // A peer at our height but an older round may be waiting for > 2/3 votes of its round that
@@ -295,7 +398,7 @@ bool StateMachine::should_answer(Served& served, std::uint64_t height, std::uint
 // different rounds forever: each re-sends only its own round.
 void StateMachine::help_laggard(const Vote& vote, std::vector<Action>& out) {
   if (vote.validator == config_.self) return;
-  if (!should_answer(helped_[vote.validator], vote.height, vote.round)) return;
+  if (!should_answer(helped_[vote.validator], vote.height, vote.round, 2)) return;
   for (VoteType type : {VoteType::kPrevote, VoteType::kPrecommit}) {
     if (const Vote* own = votes_.find(vote.round, type, config_.self)) {
       out.push_back(SendTo{vote.validator, *own});
@@ -306,7 +409,7 @@ void StateMachine::help_laggard(const Vote& vote, std::vector<Action>& out) {
 // A peer is heights ahead: its messages for those heights are dropped, so show it where we
 // are (our latest vote) and it answers with the decision we lack (serve_catchup).
 void StateMachine::ask_for_catchup(std::uint32_t peer, std::vector<Action>& out) {
-  if (peer == config_.self || !should_answer(asked_[peer], height_, round_)) return;
+  if (peer == config_.self || !should_answer(asked_[peer], height_, round_, 1)) return;
   // A prevote first: a precommit of ours may sit in the peer's certificate, and those are
   // never taken as asks (serve_catchup).
   for (VoteType type : {VoteType::kPrevote, VoteType::kPrecommit}) {
@@ -337,10 +440,13 @@ void StateMachine::relay(const Vote& vote, std::vector<Action>& out) const {
   }
 }
 
+// A verified vote of the previous height that we do not hold. Kept only within the round
+// window of that height's last round: a Byzantine validator can sign a vote for every round.
 void StateMachine::record_late_vote(const Vote& vote, std::vector<Action>& out) {
-  if (!last_votes_ || !last_votes_->validators().is_active(vote.validator)) return;
-  if (const Vote* held = last_votes_->slot(vote); held != nullptr && *held == vote) return;
-  if (!signer_.verify(vote.validator, vote.sign_bytes(), vote.signature)) return;
+  if (!last_votes_->validators().is_active(vote.validator) ||
+      vote.round > last_round_ + config_.round_window) {
+    return;
+  }
   if (last_votes_->add(vote) == VoteBook::AddResult::kConflict) {
     out.push_back(EquivocationFound{*last_votes_->slot(vote), vote});
     if (config_.relay_fanout > 0) {
@@ -513,6 +619,16 @@ void StateMachine::cast(VoteType type, const std::optional<Hash32>& block,
 void StateMachine::schedule(TimeoutKind kind, std::vector<Action>& out) {
   out.push_back(
       ScheduleTimeout{Timeout{height_, round_, kind}, config_.timeouts.duration(kind, round_)});
+}
+
+Footprint StateMachine::footprint() const {
+  return Footprint{.proposals = proposals_.size(),
+                   .carriers = other_carriers_.size(),
+                   .block_verdicts = validity_.size(),
+                   .vote_rounds = votes_.round_count(),
+                   .late_vote_rounds = last_votes_ ? last_votes_->round_count() : 0,
+                   .buffered = next_height_.size(),
+                   .decisions = decisions_.size()};
 }
 
 const Proposal* StateMachine::proposal_carrying(const Hash32& block_hash) const {

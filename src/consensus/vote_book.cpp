@@ -52,6 +52,12 @@ bool VoteBook::holds(const Vote& vote) const {
   return std::find(others.begin(), others.end(), vote) != others.end();
 }
 
+bool VoteBook::slot_full(const Vote& vote) const {
+  const Tally* t = tally(vote.round, vote.type);
+  return t != nullptr && vote.validator < t->conflicting.size() &&
+         t->conflicting[vote.validator].size() + 1 >= kMaxPerSlot;
+}
+
 const Vote* VoteBook::slot(const Vote& vote) const {
   return find(vote.round, vote.type, vote.validator);
 }

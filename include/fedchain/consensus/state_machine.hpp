@@ -60,6 +60,18 @@ struct Config {
 
 enum class Phase : std::uint8_t { kPropose, kPrevote, kPrecommit, kDecided };
 
+// What the machine holds on behalf of its peers, for tests and counters: every entry has a
+// bound (docs/consensus.md, Threats).
+struct Footprint {
+  std::size_t proposals = 0;         // the first proposal of each round, this height
+  std::size_t carriers = 0;          // further proposals kept for their block
+  std::size_t block_verdicts = 0;    // blocks validated or being validated
+  std::size_t vote_rounds = 0;       // rounds of this height holding votes
+  std::size_t late_vote_rounds = 0;  // rounds of the previous height holding votes
+  std::size_t buffered = 0;          // messages waiting for the next height
+  std::size_t decisions = 0;         // decided heights kept for catch-up replies
+};
+
 class StateMachine {
  public:
   StateMachine(Config config, Signer& signer, const BlockHasher& hasher);
@@ -92,8 +104,19 @@ class StateMachine {
   std::optional<std::uint32_t> locked_round() const { return locked_round_; }
   const ValidatorSet& validators() const { return set_; }
   const Config& config() const { return config_; }
+  Footprint footprint() const;
 
  private:
+  // Bounds on what peers can make us hold or send (docs/consensus.md, Threats).
+  // Proposals kept per round besides the first, for their block (may_carry).
+  static constexpr std::uint32_t kCarriersPerRound = 2;
+  // A validator's share of the next height's buffer: votes, and one proposal (may_buffer).
+  static constexpr std::uint32_t kBufferedVotesPerValidator = 8;
+  // A repeated ask is answered once in max(this, reply size) asks (should_answer)...
+  static constexpr std::size_t kRepeatAnswerEvery = 8;
+  // ...and at most this often per peer while we stay in one (height, round).
+  static constexpr std::uint32_t kRepeatsPerRound = 2;
+
   enum class Validity : std::uint8_t { kPending, kValid, kInvalid };
   struct Decision {
     std::uint64_t height = 0;
@@ -108,14 +131,20 @@ class StateMachine {
                      Arrival arrival = Arrival::kFresh);
   Status accept_proposal(const Proposal& proposal, std::vector<Action>& out,
                          Arrival arrival = Arrival::kFresh);
+  Status accept_old_vote(const ledger::Vote& vote, std::vector<Action>& out);
+  static Status bad_vote_signature(const ledger::Vote& vote);
+  static Status bad_proposal_signature(const Proposal& proposal);
   Status check_sender(const Hash32& chain_id, std::uint32_t validator) const;
+  bool may_carry(const Proposal& proposal) const;
+  bool may_buffer(std::uint32_t validator, bool proposal) const;
+  bool is_buffered(const Message& message) const;
   void serve_catchup(const ledger::Vote& vote, std::vector<Action>& out);
   void record_late_vote(const ledger::Vote& vote, std::vector<Action>& out);
   void help_laggard(const ledger::Vote& vote, std::vector<Action>& out);
   void ask_for_catchup(std::uint32_t peer, std::vector<Action>& out);
   void broadcast_proposal(const Proposal& proposal, std::vector<Action>& out);
   void relay(const ledger::Vote& vote, std::vector<Action>& out) const;
-  void buffer_next_height(Message message);
+  void buffer_next_height(std::uint32_t validator, Message message);
 
   // The rules (docs/consensus.md, Rules); each returns true when it changed the state.
   void advance(std::vector<Action>& out);
@@ -153,26 +182,34 @@ class StateMachine {
   // Second, validly signed proposals of a round: never voted on, but a block a quorum
   // precommitted may only have reached us this way (an equivocating proposer).
   std::unordered_map<Hash32, Proposal> other_carriers_;
+  std::map<std::uint32_t, std::uint32_t> carriers_per_round_;  // other_carriers_ by round
   std::unordered_map<Hash32, Validity> validity_;
   VoteBook votes_;
   // The previous height's votes: a conflicting vote that arrives after we moved on is still
   // evidence.
   std::optional<VoteBook> last_votes_;
+  std::uint32_t last_round_ = 0;                  // the round we left the previous height in
   std::optional<std::uint32_t> requested_round_;  // RequestBlock already sent for it
   std::set<std::uint32_t> prevote_timeout_rounds_;
   std::set<std::uint32_t> precommit_timeout_rounds_;
   std::set<std::uint32_t> valid_updated_rounds_;  // rule "> 2/3 prevotes for v" fired
 
   std::vector<Message> next_height_;  // verified messages for height_ + 1
-  std::deque<Decision> decisions_;    // the last catchup_heights decisions
+  // next_height_ by validator: (votes, proposals), each below its share (may_buffer).
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> buffered_by_;
+  std::deque<Decision> decisions_;  // the last catchup_heights decisions
   struct Served {
-    std::uint64_t height = 0;
+    std::uint64_t height = 0;  // the newest place the peer asked from, answered
     std::uint32_t round = 0;
-    std::uint32_t asks = 0;
+    std::uint32_t asks = 0;        // asks from there since
+    std::uint64_t our_height = 0;  // where we were when we last repeated an answer
+    std::uint32_t our_round = 0;
+    std::uint32_t repeats = 0;  // repeated answers since we got there
   };
   // Answers to peers that are behind, by peer: whole heights (catch-up), or rounds of
   // our height (our own votes of their round).
-  static bool should_answer(Served& served, std::uint64_t height, std::uint32_t round);
+  bool should_answer(Served& served, std::uint64_t height, std::uint32_t round,
+                     std::size_t reply) const;
   std::map<std::uint32_t, Served> served_;
   std::map<std::uint32_t, Served> helped_;
   std::map<std::uint32_t, Served> asked_;  // peers seen heights ahead of us

@@ -37,6 +37,9 @@ class VoteBook {
   AddResult add(const ledger::Vote& vote);
   // True if this exact vote is already held (first or conflicting).
   bool holds(const ledger::Vote& vote) const;
+  // True if add() would drop a vote for another block in `vote`'s slot (kDropped): callers
+  // refuse it before paying for its signature check.
+  bool slot_full(const ledger::Vote& vote) const;
   // The first vote in `vote`'s slot, if any.
   const ledger::Vote* slot(const ledger::Vote& vote) const;
   const ledger::Vote* find(std::uint32_t round, ledger::VoteType type,
@@ -56,6 +59,7 @@ class VoteBook {
   // Rounds holding at least one vote, ascending.
   std::vector<std::uint32_t> rounds() const;
   std::optional<std::uint32_t> highest_round() const;
+  std::size_t round_count() const { return rounds_.size(); }
 
  private:
   struct Tally {
