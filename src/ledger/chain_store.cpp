@@ -1,12 +1,15 @@
 // The append-only chain file (layout and recovery rules in chain_store.hpp).
 //
 // Telling a torn record from damage: a crash mid-append can only leave the LAST record
-// short, so the file ends inside it. A bit flip in a length field can make any record
-// look like that too; then, though, some prefix of the bytes that follow still has the
-// stored checksum (the real payload is all there). So a record that runs past the end of
-// the file is torn only if no prefix of what is left matches its CRC-32C; otherwise the
-// length is damaged and opening refuses. A tail of zero bytes (space the file system
-// allocated before the crash) is torn as well.
+// short, so the file ends inside it, and what is there is a prefix of what was written
+// (or zeros: space the file system allocated before the crash). Damage can make any record
+// look like that too, so a record that runs past the end of the file is torn only if
+//   - its length is one an append could have written (at most kMaxRecordBytes),
+//   - no prefix of what is left matches its CRC-32C (else the payload is all there and
+//     the length field is what was damaged), and
+//   - no whole, valid record follows it (else it is not the last record: overwritten
+//     bytes in the middle of the chain must never be cut off with the blocks after them).
+// Anything else is refused, and the file is left as it is.
 #include "fedchain/ledger/chain_store.hpp"
 
 #include <fcntl.h>
@@ -19,6 +22,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "fedchain/core/durable_file.hpp"
 #include "fedchain/core/encoding.hpp"
 #include "fedchain/ledger/crc32c.hpp"
 #include "read_file.hpp"
@@ -76,6 +80,22 @@ bool some_prefix_matches(ByteView rest, std::uint32_t crc) {
   for (std::size_t i = 0; i < rest.size(); ++i) {
     running = crc32c_extend(running, rest.subspan(i, 1));
     if (running == crc) return true;
+  }
+  return false;
+}
+
+// True when a whole record that decodes as a block record starts somewhere in `rest`.
+// Only read when a record runs past the end of the file; a candidate must have a length
+// that fits before its checksum is computed, so random bytes cost little.
+bool holds_a_later_record(ByteView rest) {
+  for (std::size_t at = 1; at + kRecordHeaderBytes < rest.size(); ++at) {
+    const std::uint32_t len = load_u32(rest.data() + at);
+    const std::size_t room = rest.size() - at - kRecordHeaderBytes;
+    if (len == 0 || len > room || len > kMaxRecordBytes) continue;
+    const ByteView payload = rest.subspan(at + kRecordHeaderBytes, len);
+    if (crc32c(payload) == load_u32(rest.data() + at + 4) && decode_block_record(payload)) {
+      return true;
+    }
   }
   return false;
 }
@@ -161,26 +181,27 @@ Result<ChainStore> ChainStore::create_file(const std::filesystem::path& path,
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) return runtime_error("cannot create {}: {}", path.parent_path().string(), ec.message());
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (std::filesystem::exists(path, ec)) {
+    return config_error("{} already exists: resume the run, or choose a new run directory",
+                        path.string());
+  }
+  // Header and genesis go in whole or not at all (a temp file renamed into place): a disk
+  // that fills up here must not leave a chain file that holds no genesis.
+  Bytes bytes = file_header();
+  const Bytes record = frame(genesis.encode());
+  bytes.insert(bytes.end(), record.begin(), record.end());
+  if (auto st = write_file_atomically(path, bytes); !st) return st.error();
+  // That directory's own entry in its parent (chain/ in the run directory, or rank-R/ in
+  // chain/replicas/).
+  if (auto st = fsync_dir(path.parent_path().parent_path()); !st) return st.error();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == EEXIST) {
-      return config_error("{} already exists: resume the run, or choose a new run directory",
-                          path.string());
-    }
-    return runtime_error("cannot create {}: {}", path.string(), std::strerror(errno));
+    return runtime_error("cannot open {} to append: {}", path.string(), std::strerror(errno));
   }
   ChainStore store(genesis);
   store.name_ = path.string();
   store.fd_ = fd;
-  Bytes bytes = file_header();
-  const Bytes record = frame(genesis.encode());
-  bytes.insert(bytes.end(), record.begin(), record.end());
-  if (auto st = write_all(fd, bytes, 0, store.name_); !st) return st.error();
   store.end_offset_ = bytes.size();
-  // The new file's directory entry, and that directory's own entry in its parent
-  // (chain/ in the run directory, or rank-R/ in chain/replicas/).
-  if (auto st = fsync_dir(path.parent_path()); !st) return st.error();
-  if (auto st = fsync_dir(path.parent_path().parent_path()); !st) return st.error();
   return store;
 }
 
@@ -252,6 +273,14 @@ Result<ChainStore> ChainStore::scan(ByteView file, const std::string& name, Chai
                     fmt::format("record length {} runs past the end of the file, yet the record's "
                                 "checksum matches a shorter length: the length field is damaged",
                                 len));
+    }
+    if (past_end && !zero_tail && (len > kMaxRecordBytes || holds_a_later_record(rest))) {
+      return refuse("damaged-record", height, pos,
+                    fmt::format("the record's header (length {}) runs past the end of the file, "
+                                "but {}: the chain is damaged here, not torn by a crash",
+                                len,
+                                len > kMaxRecordBytes ? "no append writes a record that long"
+                                                      : "whole records follow it"));
     }
     if (past_end || zero_tail) {
       if (height == 0) {

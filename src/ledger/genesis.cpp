@@ -1,7 +1,10 @@
 // Genesis: canonical encoding and the checks every genesis must pass.
 #include "fedchain/ledger/genesis.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "fedchain/core/encoding.hpp"
 #include "fedchain/crypto/sha256.hpp"
@@ -31,6 +34,17 @@ Status check_genesis(const GenesisBuilder& g) {
       return reject("bad-voting-power", "validator {} has voting power {}", i, v.power);
     }
     total += v.power;
+  }
+  // One key holding two validators' votes; sorted, since n may be 65,536.
+  std::vector<std::pair<PublicKey, std::size_t>> keys;
+  for (std::size_t i = 0; i < n; ++i) keys.emplace_back(g.validators[i].key, i);
+  std::sort(keys.begin(), keys.end());
+  for (std::size_t i = 1; i < n; ++i) {
+    if (keys[i].first == keys[i - 1].first) {
+      return reject("duplicate-validator-key",
+                    "validators {} and {} have the same public key: one key would cast both votes",
+                    keys[i - 1].second, keys[i].second);
+    }
   }
   if (g.shards.size() != n) {
     return reject("bad-shard-count", "genesis has {} shard commitments for {} validators",

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <random>
 
 #include <spdlog/spdlog.h>
 
@@ -140,6 +141,38 @@ TEST_F(ChainStoreTest, DamagedLengthIsNotMistakenForATornTail) {
     ASSERT_FALSE(store) << "record " << h;
     EXPECT_EQ(store.error().code, "bad-record-length");
     EXPECT_EQ(damage.height, h);
+  }
+}
+
+// Bytes overwritten at the start of a record that is not the last (a bad disk sector, a
+// stray write): whatever its header now says, the records after it are still there, so
+// it is damage, never a torn tail to cut off with the blocks behind it.
+TEST(ChainStoreDamage, OverwrittenMiddleRecordIsRefusedNotCut) {
+  TestChain chain({.validators = 3});
+  for (int i = 0; i < 10; ++i) chain.add_block();
+  TempDir dir;
+  chain.write(dir.path());
+  const auto path = ChainStore::log_path(dir.path());
+  const Bytes file = testing::read_bytes(path);
+  const auto starts = record_starts(file);
+  ASSERT_EQ(starts.size(), 11u);
+  std::mt19937_64 draw(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    Bytes bad = file;
+    const std::size_t h = 1 + static_cast<std::size_t>(draw() % 7);
+    ASSERT_LT(starts[h] + 512, starts[10]) << "the last record must stay whole";
+    for (std::size_t i = 0; i < 512 && starts[h] + i < bad.size(); ++i) {
+      // Random bytes, and now and then a small length in front of them.
+      bad[starts[h] + i] = static_cast<std::uint8_t>(draw());
+    }
+    if (trial % 2 == 1) bad[starts[h] + 3] = bad[starts[h] + 2] = 0;
+    ChainDamage damage;
+    auto store = ChainStore::parse(bad, "overwritten", &damage);
+    ASSERT_FALSE(store) << "trial " << trial << ": record " << h << " taken for a torn tail";
+    EXPECT_EQ(damage.height, h) << store.error().message;
+    testing::write_bytes(path, bad);
+    ASSERT_FALSE(ChainStore::open(dir.path(), OpenMode::kRepair));
+    ASSERT_EQ(testing::read_bytes(path), bad) << "a refused chain file was changed";
   }
 }
 
