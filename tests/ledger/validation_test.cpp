@@ -22,6 +22,19 @@ TEST(Validation, AGoodChainValidates) {
   EXPECT_EQ(state, chain.state());
 }
 
+// One key holding two validators' votes: genesis refuses it when built, and when decoded
+// from a chain file (so verify fails such a chain instead of saying OK).
+TEST(Validation, GenesisRefusesTwoValidatorsWithOneKey) {
+  TestChain chain;
+  GenesisBuilder twice = chain.genesis().fields();
+  twice.validators[3].key = twice.validators[1].key;
+  auto built = twice.build();
+  ASSERT_FALSE(built);
+  EXPECT_EQ(built.error().code, "duplicate-validator-key");
+  EXPECT_NE(built.error().message.find("validators 1 and 3"), std::string::npos)
+      << built.error().message;
+}
+
 // Each mutation of a signed block must make validate_commit refuse it.
 TEST(Validation, EveryHeaderFieldMatters) {
   TestChain chain;
