@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "commands.hpp"
 #include "fedchain/core/job_file.hpp"
@@ -20,18 +21,38 @@ struct TrainArgs {
   std::string log_level = "info";
 };
 
+// An error that only this rank has: the others may be waiting for it in a collective
+// that it will never join, and MPI_Finalize would wait for them, so the job would hang.
+// Say what went wrong, then end every rank with the error's exit code.
+[[noreturn]] void abort_job(const Error& error) {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  std::fprintf(stderr,
+               "fedchain: error: rank %d: %s\nfedchain: rank %d alone found this error; ending "
+               "every rank (MPI_Abort, exit %d)\n",
+               rank, error.message.c_str(), rank, exit_code(error.kind));
+  std::fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, exit_code(error.kind));
+  std::abort();  // MPI_Abort does not return
+}
+
 int run_train(const TrainArgs& args) {
   MPI_Init(nullptr, nullptr);
+  // Every MPI call returns its error instead of aborting, on MPI_COMM_WORLD and on every
+  // communicator derived from it, so each result is checked and reported.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   node::install_stop_handlers();
   int code = 0;
+  // Every rank reads the same job file, so every rank finds the same problem in it.
   auto job = load_job(args.path, args.overrides);
   if (!job) {
     code = report(job.error());
   } else {
     const node::RunOptions options{args.run_dir, args.resume, job_to_toml(*job), args.log_level};
     auto end = node::run_federation(*job, options);
+    if (!end && !end.error().every_rank) abort_job(end.error());
     if (!end) {
-      // Errors are agreed on by every rank (node::agree): rank 0 speaks for all.
+      // Agreed on by every rank (node::agree): rank 0 speaks for all.
       int rank = 0;
       MPI_Comm_rank(MPI_COMM_WORLD, &rank);
       code = rank == 0 ? report(end.error()) : exit_code(end.error().kind);

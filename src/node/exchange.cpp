@@ -82,6 +82,20 @@ Result<bool> any_rank(bool flag, MPI_Comm comm) {
   return any != 0;
 }
 
+Result<std::vector<int>> ranks_with(bool flag, MPI_Comm comm) {
+  int ranks = 0;
+  MPI_Comm_size(comm, &ranks);
+  const int mine = flag ? 1 : 0;
+  std::vector<int> flags(static_cast<std::size_t>(ranks));
+  const int rc = MPI_Allgather(&mine, 1, MPI_INT, flags.data(), 1, MPI_INT, comm);
+  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgather (per-rank flags)", rc);
+  std::vector<int> out;
+  for (int r = 0; r < ranks; ++r) {
+    if (flags[static_cast<std::size_t>(r)] != 0) out.push_back(r);
+  }
+  return out;
+}
+
 }  // namespace fedchain::node
 
 namespace fedchain::node {
@@ -93,18 +107,26 @@ Status agree(const Status& mine, MPI_Comm comm) {
   MPI_Comm_size(comm, &ranks);
   const int candidate = mine.ok() ? ranks : rank;
   int first_failed = ranks;
-  MPI_Allreduce(&candidate, &first_failed, 1, MPI_INT, MPI_MIN, comm);
+  if (int rc = MPI_Allreduce(&candidate, &first_failed, 1, MPI_INT, MPI_MIN, comm);
+      rc != MPI_SUCCESS) {
+    return mpi_failure("MPI_Allreduce (agreeing on an error)", rc);
+  }
   if (first_failed == ranks) return {};
   // The failing rank's kind and message, broadcast as [kind][length][text].
   int kind = mine.ok() ? 0 : static_cast<int>(mine.error().kind);
   std::string text = mine.ok() ? std::string() : mine.error().message;
   int length = static_cast<int>(text.size());
-  MPI_Bcast(&kind, 1, MPI_INT, first_failed, comm);
-  MPI_Bcast(&length, 1, MPI_INT, first_failed, comm);
+  int rc = MPI_Bcast(&kind, 1, MPI_INT, first_failed, comm);
+  if (rc == MPI_SUCCESS) rc = MPI_Bcast(&length, 1, MPI_INT, first_failed, comm);
   text.resize(static_cast<std::size_t>(length));
-  MPI_Bcast(text.data(), length, MPI_CHAR, first_failed, comm);
-  if (rank == first_failed) return mine;
-  return Error{static_cast<ErrorKind>(kind), fmt::format("rank {}: {}", first_failed, text), {}};
+  if (rc == MPI_SUCCESS) rc = MPI_Bcast(text.data(), length, MPI_CHAR, first_failed, comm);
+  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Bcast (an agreed error)", rc);
+  Error agreed =
+      rank == first_failed
+          ? mine.error()
+          : Error{static_cast<ErrorKind>(kind), fmt::format("rank {}: {}", first_failed, text), {}};
+  agreed.every_rank = true;
+  return agreed;
 }
 
 }  // namespace fedchain::node

@@ -31,6 +31,9 @@ Result<std::vector<double>> allreduce_sum(std::vector<double> values, MPI_Comm c
 // True on every rank when `flag` is true on any rank.
 Result<bool> any_rank(bool flag, MPI_Comm comm);
 
+// The ranks whose `flag` is true, ascending; the same list on every rank.
+Result<std::vector<int>> ranks_with(bool flag, MPI_Comm comm);
+
 Error mpi_failure(const char* what, int code);
 
 }  // namespace fedchain::node
@@ -39,7 +42,7 @@ namespace fedchain::node {
 
 // Turns one rank's outcome into everyone's: when any rank failed, every rank returns the
 // error of the lowest failing rank (prefixed with that rank), so no rank waits forever in
-// a collective that a failed rank will never join.
+// a collective that a failed rank will never join. The error is marked every_rank.
 Status agree(const Status& mine, MPI_Comm comm);
 
 }  // namespace fedchain::node

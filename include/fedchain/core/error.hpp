@@ -24,6 +24,10 @@ struct Error {
   // A short, stable reason code for data that was refused ("bad-signature",
   // "trailing-bytes"); tests and callers branch on it, people read the message.
   std::string code;
+  // Every rank of an MPI job returns this same error (node::agree), so each can end
+  // normally; an error only this rank has must end the others, which may be waiting for
+  // it in a collective.
+  bool every_rank = false;
 };
 
 template <typename... Args>
