@@ -1,5 +1,7 @@
 #include "fedchain/train/job_setup.hpp"
 
+#include <algorithm>
+
 #include "fedchain/data/dataset.hpp"
 
 namespace fedchain::train {
@@ -19,13 +21,17 @@ Result<JobData> load_job_data(const Job& job) {
   return JobData{std::move(*train_set), std::move(*test_set), std::move(dataset->train.labels)};
 }
 
+std::int64_t batch_room(std::int64_t batch_size, std::int64_t samples) {
+  return std::max<std::int64_t>(1, std::min(batch_size, samples));
+}
+
 Result<Model> make_job_model(Backend& backend, const Job& job, const Samples& data) {
   ModelConfig config = model_config(job.model);
   config.height = data.height;
   config.width = data.width;
   config.channels = data.channels;
   config.classes = data.classes;
-  auto model = Model::create(backend, config, job.train.batch_size);
+  auto model = Model::create(backend, config, batch_room(job.train.batch_size, data.count));
   if (!model) return model.error();
   model->initialize(static_cast<std::uint64_t>(job.job.seed));
   return model;

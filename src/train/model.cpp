@@ -161,6 +161,33 @@ struct Model::Impl {
   Buffer workspace;  // conv scratch, the largest conv2d_workspace of any layer
 };
 
+Result<ModelSize> Model::size_of(const ModelConfig& config) {
+  auto stack = build_stack(config);
+  if (!stack) return stack.error();
+  ModelSize size;
+  std::int64_t largest_activation = config.height * config.width * config.channels;
+  std::int64_t largest_im2col = 0;
+  for (const Layer& layer : *stack) {
+    largest_activation = std::max(largest_activation, layer.out.size());
+    if (layer.kind == LayerKind::kDense) {
+      size.parameters += layer.out.channels * (layer.in.size() + 1);
+    }
+    if (layer.kind == LayerKind::kConv) {
+      const ConvShape shape = layer.conv(1);
+      size.parameters += layer.out.channels * (shape.patch_size() + 1);
+      largest_im2col =
+          std::max(largest_im2col, shape.out_height() * shape.out_width() * shape.patch_size());
+    }
+    if (layer.kind == LayerKind::kDense || layer.kind == LayerKind::kConv ||
+        layer.kind == LayerKind::kMaxPool) {
+      size.activation_floats_per_sample += layer.out.size();
+    }
+  }
+  // grad_a and grad_b, as Model::create allocates them.
+  size.activation_floats_per_sample += 2 * largest_activation + largest_im2col;
+  return size;
+}
+
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;

@@ -25,12 +25,13 @@ Status check_shapes(const Model& model, const Samples& data) {
   return {};
 }
 
-// Backend buffers for one minibatch, and the host staging they are filled from.
+// Backend buffers for minibatches of up to `batch` samples, and the host staging they are
+// filled from.
 class BatchStage {
  public:
-  static Result<BatchStage> create(Model& model) {
+  static Result<BatchStage> create(Model& model, std::int64_t largest_batch) {
     Backend& backend = model.backend();
-    const auto batch = static_cast<std::size_t>(model.max_batch());
+    const auto batch = static_cast<std::size_t>(largest_batch);
     const auto classes = static_cast<std::size_t>(model.config().classes);
     BatchStage stage;
     for (auto [buffer, bytes] :
@@ -93,11 +94,11 @@ class BatchStage {
   }
 
  private:
-  Buffer input_;    // (max_batch, H, W, C)
-  Buffer labels_;   // (max_batch) int32
-  Buffer probs_;    // (max_batch, classes)
-  Buffer losses_;   // (max_batch)
-  Buffer dlogits_;  // (max_batch, classes)
+  Buffer input_;    // (batch, H, W, C)
+  Buffer labels_;   // (batch) int32
+  Buffer probs_;    // (batch, classes)
+  Buffer losses_;   // (batch)
+  Buffer dlogits_;  // (batch, classes)
   std::vector<float> host_pixels_;
   std::vector<std::int32_t> host_labels_;
   std::vector<float> host_losses_;
@@ -110,9 +111,8 @@ LocalTrainer::LocalTrainer(Model& model, const TrainOptions& options, Optimizer 
     : model_(&model), options_(options), optimizer_(std::move(optimizer)) {}
 
 Result<LocalTrainer> LocalTrainer::create(Model& model, const TrainOptions& options) {
-  if (options.batch_size < 1 || options.batch_size > model.max_batch()) {
-    return config_error("train.batch_size = {}: must be between 1 and the model's batch room {}",
-                        options.batch_size, model.max_batch());
+  if (options.batch_size < 1) {
+    return config_error("train.batch_size = {}: must be at least 1", options.batch_size);
   }
   if (options.steps <= 0 && options.epochs <= 0) {
     return config_error("train: set train.local_epochs or train.local_steps above 0");
@@ -137,7 +137,15 @@ Result<LocalResult> LocalTrainer::train(const Samples& data, std::span<const std
   }
   Model& model = *model_;
   Backend& backend = model.backend();
-  auto stage = BatchStage::create(model);
+  // The real batch: a batch_size above the shard takes the whole shard.
+  const auto largest_batch = std::min(options_.batch_size, static_cast<std::int64_t>(shard.size()));
+  if (largest_batch > model.max_batch()) {
+    return config_error(
+        "train.batch_size = {} on a shard of {} samples takes batches of {}, above the model's "
+        "batch room of {}",
+        options_.batch_size, shard.size(), largest_batch, model.max_batch());
+  }
+  auto stage = BatchStage::create(model, largest_batch);
   if (!stage) return stage.error();
   Buffer anchor;
   if (options_.prox_mu > 0.0) {
@@ -189,7 +197,8 @@ Result<Evaluation> evaluate(Model& model, const Samples& data,
     std::iota(all.begin(), all.end(), std::int64_t{0});
     indices = all;
   }
-  auto stage = BatchStage::create(model);
+  auto stage = BatchStage::create(
+      model, std::min(model.max_batch(), static_cast<std::int64_t>(indices.size())));
   if (!stage) return stage.error();
   Evaluation evaluation;
   double loss_sum = 0.0;

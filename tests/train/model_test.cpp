@@ -279,8 +279,28 @@ TEST(Trainer, RejectsBadShardsAndShapes) {
   auto result = trainer->train(data, outside, 1);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::kConfig);
-  options.batch_size = 9;
+  options.batch_size = 0;
   EXPECT_FALSE(LocalTrainer::create(*model, options));
+}
+
+// The real batch is min(batch_size, shard): a batch_size far above the shard needs no more
+// room than the shard, and one above the room on a larger shard is refused, not overrun.
+TEST(Trainer, TakesTheRealBatch) {
+  auto backend = make_cpu_backend(1);
+  auto model = Model::create(*backend, config_for("logreg"), 4);
+  TrainOptions options;
+  options.batch_size = 1 << 20;
+  auto trainer = LocalTrainer::create(*model, options);
+  ASSERT_TRUE(trainer);
+  const Samples data = synthetic_samples(8, 1);
+  const std::vector<std::int64_t> shard{0, 1, 2, 3};
+  auto trained = trainer->train(data, shard, 1);
+  ASSERT_TRUE(trained) << trained.error().message;
+  EXPECT_EQ(trained->samples_seen, 4);
+  const std::vector<std::int64_t> larger{0, 1, 2, 3, 4, 5};
+  auto refused = trainer->train(data, larger, 1);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("train.batch_size"), std::string::npos);
 }
 
 }  // namespace

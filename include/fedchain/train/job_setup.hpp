@@ -23,8 +23,13 @@ struct JobData {
 // split's statistics for both splits).
 Result<JobData> load_job_data(const Job& job);
 
-// The job's model for samples shaped like `data`, on `backend`, for batches up to
-// train.batch_size, initialised from job.seed.
+// The largest batch training on `samples` samples takes: min(batch_size, samples), at
+// least 1. A batch_size far above the data (1,048,576 on 1,000-sample shards) must not
+// size the buffers.
+std::int64_t batch_room(std::int64_t batch_size, std::int64_t samples);
+
+// The job's model for samples shaped like `data`, on `backend`, with room for batches of
+// batch_room(train.batch_size, data.count), initialised from job.seed.
 Result<Model> make_job_model(Backend& backend, const Job& job, const Samples& data);
 
 }  // namespace fedchain::train

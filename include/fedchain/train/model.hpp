@@ -35,8 +35,18 @@ struct ParamView {
   std::vector<std::int64_t> shape;  // dense weight (out, in); conv weight (out, k, k, in)
 };
 
+// What a model of `config` holds, known without allocating it: for sizing a job.
+struct ModelSize {
+  std::int64_t parameters = 0;
+  // Floats of activations, their gradients and conv scratch per sample of batch room
+  // (the scratch estimated as the largest conv's im2col rows).
+  std::int64_t activation_floats_per_sample = 0;
+};
+
 class Model {
  public:
+  static Result<ModelSize> size_of(const ModelConfig& config);
+
   // Builds the layer stack for `config` with room for batches of up to max_batch samples;
   // parameters start at zero (call initialize). An unknown arch or an input too small for
   // it is a config error.

@@ -1,7 +1,7 @@
 // Local training and evaluation: what one rank does with the global model in a round.
 //
 //   auto backend = make_backend(job.train.device, job.train.threads);
-//   auto model = Model::create(**backend, model_config(job.model), job.train.batch_size);
+//   auto model = make_job_model(**backend, job, samples);  // room for the real batch
 //   auto trainer = LocalTrainer::create(*model, train_options(job.train));
 //   model->set_parameters(global);                       // theta_h
 //   auto result = trainer->train(samples, shard, derive_seed(job.job.seed, rank, round));
@@ -27,7 +27,8 @@ struct LocalResult {
 
 class LocalTrainer {
  public:
-  // batch_size must not exceed model.max_batch().
+  // Each call to train() takes batches of min(batch_size, shard size), which must fit the
+  // model's max_batch().
   static Result<LocalTrainer> create(Model& model, const TrainOptions& options);
 
   // Trains the model's current parameters on data[shard] for options.epochs passes (or
