@@ -113,7 +113,8 @@ Status ConsensusLoop::run(std::uint64_t first_height, consensus::ValidatorSet fi
 }
 
 Status ConsensusLoop::run_height(std::uint64_t height, consensus::ValidatorSet set,
-                                 std::chrono::milliseconds limit) {
+                                 std::chrono::milliseconds limit,
+                                 const std::function<bool()>& stop) {
   const auto deadline = Clock::now() + limit;
   hold_after_ = height;
   if (auto st = apply(machine_.start_height(height, std::move(set))); !st) return st;
@@ -129,6 +130,17 @@ Status ConsensusLoop::run_height(std::uint64_t height, consensus::ValidatorSet s
       auto everyone = transport_.barrier_done();
       if (!everyone) return everyone.error();
       if (*everyone) return {};
+    }
+    if (stop && stop()) {
+      // The transport matches its barriers in order: every rank enters this height's
+      // barrier once, committed or not, so the shutdown that follows pairs up everywhere.
+      if (!arrived) {
+        if (auto st = transport_.start_barrier(); !st) return st;
+      }
+      return Error{ErrorKind::kRuntime,
+                   fmt::format("consensus on rank {}: stopped waiting for height {} (round {})",
+                               transport_.rank(), height, machine_.round()),
+                   kStopped};
     }
     if (Clock::now() > deadline) {
       return arrived ? runtime_error(

@@ -4,16 +4,20 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <utility>
 
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "exchange.hpp"
+#include "fedchain/data/dataset.hpp"
+#include "fedchain/train/memory.hpp"
 #include "node.hpp"
 
 namespace fedchain::node {
@@ -76,6 +80,70 @@ std::pair<std::uint64_t, std::uint64_t> consensus_sent(Node& node) {
   return {stats.sent, stats.bytes_sent};
 }
 
+// A stop signal reaches one rank (or some); the others may be waiting for a block in
+// consensus, where no collective runs, so the first rank to see its signal tells every
+// other rank with a message on a communicator of its own.
+class StopNotices {
+ public:
+  static Result<std::unique_ptr<StopNotices>> open() {
+    auto notices = std::unique_ptr<StopNotices>(new StopNotices());
+    if (int rc = MPI_Comm_dup(MPI_COMM_WORLD, &notices->comm_); rc != MPI_SUCCESS) {
+      return mpi_failure("MPI_Comm_dup (stop notices)", rc);
+    }
+    MPI_Comm_rank(notices->comm_, &notices->rank_);
+    MPI_Comm_size(notices->comm_, &notices->ranks_);
+    return notices;
+  }
+  StopNotices(const StopNotices&) = delete;
+  StopNotices& operator=(const StopNotices&) = delete;
+  ~StopNotices() {
+    drain();
+    MPI_Comm_free(&comm_);
+  }
+
+  // True once this rank's signal or another rank's notice arrived.
+  bool requested() {
+    if (g_stop_requested.load() && !sent_) {
+      sent_ = true;
+      for (int r = 0; r < ranks_; ++r) {
+        if (r == rank_) continue;
+        MPI_Request request;
+        if (MPI_Isend(&kNotice, 1, MPI_INT, r, kTag, comm_, &request) == MPI_SUCCESS) {
+          MPI_Request_free(&request);
+        }
+      }
+    }
+    drain();
+    return g_stop_requested.load();
+  }
+
+ private:
+  StopNotices() = default;
+  // Receives every notice that has arrived; one is enough to stop.
+  void drain() {
+    for (;;) {
+      int arrived = 0;
+      MPI_Status status;
+      if (MPI_Iprobe(MPI_ANY_SOURCE, kTag, comm_, &arrived, &status) != MPI_SUCCESS || !arrived) {
+        return;
+      }
+      int notice = 0;
+      MPI_Recv(&notice, 1, MPI_INT, status.MPI_SOURCE, kTag, comm_, MPI_STATUS_IGNORE);
+      if (!g_stop_requested.exchange(true)) {
+        spdlog::info("stop requested by rank {}", status.MPI_SOURCE);
+      }
+      sent_ = true;  // the rank that sent it told every rank
+    }
+  }
+
+  static constexpr int kTag = 1;
+  static constexpr int kNotice = 1;
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0;
+  int ranks_ = 1;
+  bool sent_ = false;
+};
+
 // Every rank stops answering consensus messages together (Transport::finish). What the
 // vote refused is logged: the trace of any Byzantine rank's behaviour.
 Status shut_down_chain(Node& node) {
@@ -87,6 +155,60 @@ Status shut_down_chain(Node& node) {
   return node.chain->loop->shut_down(std::chrono::minutes(1));
 }
 
+// A checkpoint of the last finished round, then the orderly end of consensus.
+Status stop_run(Node& node) {
+  if (auto st = write_node_checkpoint(node); !st) return st;
+  if (node.rank == 0) {
+    std::printf(
+        "fedchain train: stopped by signal after round %llu; checkpoint written; "
+        "continue with --resume\n",
+        static_cast<unsigned long long>(node.height));
+  }
+  return shut_down_chain(node);
+}
+
+// Ranks that share this rank's machine, and so its memory. Collective.
+Result<int> ranks_on_this_machine() {
+  MPI_Comm machine;
+  if (int rc =
+          MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &machine);
+      rc != MPI_SUCCESS) {
+    return mpi_failure("MPI_Comm_split_type (ranks on this machine)", rc);
+  }
+  int ranks_here = 1;
+  MPI_Comm_size(machine, &ranks_here);
+  MPI_Comm_free(&machine);
+  return ranks_here;
+}
+
+// Refuses, before anything is loaded or allocated, a job whose ranks on this machine do not
+// fit in its memory. A job whose dataset or rules cannot be read is left to start_node,
+// which says what is wrong with it.
+Status check_memory_fits(const Job& job, int ranks, int ranks_here) {
+  auto info = data::read_dataset_info(job.data.path);
+  auto aggregate = aggregate::aggregate_config(job.aggregate);
+  if (!info || !aggregate) return {};
+  const auto limited = [](std::int64_t count, std::int64_t limit) {
+    return limit > 0 ? std::min(count, limit) : count;
+  };
+  train::MemoryNeeds needs;
+  needs.model = train::model_config(job.model);
+  needs.model.height = info->rows;
+  needs.model.width = info->cols;
+  needs.model.channels = 1;
+  needs.model.classes = info->num_classes;
+  needs.train = train::train_options(job.train);
+  needs.train_samples = limited(info->train_count, job.data.train_limit);
+  needs.test_samples = limited(info->test_count, job.data.test_limit);
+  // The model is sized for the whole training split, an upper bound of any shard.
+  needs.batch = train::batch_room(job.train.batch_size, needs.train_samples);
+  needs.exchange_bytes_per_parameter =
+      aggregate->exchange == aggregate::Exchange::kAllreduce ? 16 : 4 * ranks;
+  auto estimate = train::estimate_rank_memory(needs);
+  if (!estimate) return {};
+  return train::check_memory(*estimate, needs, train::available_memory(), ranks_here);
+}
+
 }  // namespace
 
 void install_stop_handlers() {
@@ -95,10 +217,20 @@ void install_stop_handlers() {
 }
 
 Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
+  int ranks = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  auto ranks_here = ranks_on_this_machine();
+  if (!ranks_here) return ranks_here.error();
+  if (auto st = agree(check_memory_fits(job, ranks, *ranks_here), MPI_COMM_WORLD); !st) {
+    return st.error();
+  }
   auto started = start_node(job, options);
   if (!started) return started.error();
   Node& node = **started;
   if (auto st = open_update_archive(node); !st) return st.error();
+  auto notices = StopNotices::open();
+  if (!notices) return notices.error();
+  node.stop_requested = [&notices] { return (*notices)->requested(); };
   const auto rounds = static_cast<std::uint64_t>(job.job.rounds);
   if (node.rank == 0) {
     std::printf("fedchain train: %d ranks, %s, %llu rounds, run directory %s\n", node.ranks,
@@ -110,22 +242,19 @@ Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
   const std::uint64_t first = node.height + 1;
   while (node.height < rounds) {
     // A signal on any rank stops every rank at this same height.
-    auto stop = any_rank(g_stop_requested.load(), MPI_COMM_WORLD);
+    auto stop = any_rank(node.stop_requested(), MPI_COMM_WORLD);
     if (!stop) return stop.error();
     if (*stop) {
-      if (auto st = write_node_checkpoint(node); !st) return st.error();
-      if (node.rank == 0) {
-        std::printf(
-            "fedchain train: stopped by signal after round %llu; checkpoint written; "
-            "continue with --resume\n",
-            static_cast<unsigned long long>(node.height));
-      }
-      if (auto st = shut_down_chain(node); !st) return st.error();
+      if (auto st = stop_run(node); !st) return st.error();
       return RunEnd::kStopped;
     }
     const auto sent_before = consensus_sent(node);
     auto report = run_round(node);
     if (!report) return report.error();
+    if (report->stopped) {  // in consensus, agreed by every rank
+      if (auto st = stop_run(node); !st) return st.error();
+      return RunEnd::kStopped;
+    }
     const auto sent_after = consensus_sent(node);
     report->consensus_messages = sent_after.first - sent_before.first;
     report->consensus_bytes = sent_after.second - sent_before.second;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +79,9 @@ struct Node {
   std::optional<io::MetricsLog> metrics;     // rank 0 only
   std::unique_ptr<ChainSide> chain;          // null with consensus.protocol = "none"
   std::optional<io::UpdateArchive> archive;  // with ledger.archive_updates: this rank's q_i
+  // True once a stop signal reached any rank (federation.cpp); asked while waiting in
+  // consensus. Unset: never stop there.
+  std::function<bool()> stop_requested;
 };
 
 // Merkle root of a model's parameter bytes: the state root.
@@ -116,6 +120,9 @@ struct RoundReport {
   std::string block_hash;  // empty without a chain
   std::uint32_t proposer = 0;
   std::uint32_t commit_round = 0;
+  // A stop signal ended the wait for this round's block on some rank: the round is not
+  // done on any rank (node.height is unchanged) and the run stops.
+  bool stopped = false;
 };
 
 // Runs round `height` = node.height + 1 and advances node.theta and node.height.

@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "exchange.hpp"
@@ -66,7 +68,11 @@ Status apply_faults(Node& node, std::uint64_t height, std::vector<float>& delta)
   if (node.attack.attack == aggregate::Attack::kAlie) {
     // Collective over every rank (MPI_Comm_split), so honest ranks take part too.
     MPI_Comm attackers;
-    MPI_Comm_split(MPI_COMM_WORLD, byzantine ? 1 : MPI_UNDEFINED, node.rank, &attackers);
+    if (int rc =
+            MPI_Comm_split(MPI_COMM_WORLD, byzantine ? 1 : MPI_UNDEFINED, node.rank, &attackers);
+        rc != MPI_SUCCESS) {
+      return mpi_failure("MPI_Comm_split (alie's attackers)", rc);
+    }
     if (byzantine) {
       auto all = allgather_fixed(bytes_of(std::span<const float>(delta)), attackers);
       MPI_Comm_free(&attackers);
@@ -94,12 +100,17 @@ struct Exchanged {
 // With a chain: every rank's signed update transaction, checked against genesis and chain
 // state; an invalid one leaves its rank out of the round (logged with rank and height).
 Result<std::vector<std::optional<ledger::Tx>>> exchange_txs(Node& node, const ledger::Tx& mine,
+                                                            const std::vector<bool>& nonfinite,
                                                             std::uint64_t height) {
   auto gathered = allgather_fixed(mine.encode(), MPI_COMM_WORLD);
   if (!gathered) return gathered.error();
   std::vector<std::optional<ledger::Tx>> txs;
   const auto& participant = *node.chain->participant;
   for (std::size_t r = 0; r < gathered->size(); ++r) {
+    if (nonfinite[r]) {  // its rank said so: nothing of it counts, its transaction included
+      txs.emplace_back();
+      continue;
+    }
     auto tx = ledger::Tx::decode((*gathered)[r]);
     Status valid = tx ? ledger::validate_tx(*tx, height, participant.genesis(), participant.state())
                       : Status(tx.error());
@@ -117,9 +128,11 @@ Result<std::vector<std::optional<ledger::Tx>>> exchange_txs(Node& node, const le
 
 // The exchange and aggregate phases for one quantized update per rank. Which ranks count:
 // live, those whose transaction is valid (my_tx set); replaying a committed round, those
-// its block recorded (`replayed`); without a chain, all.
+// its block recorded (`replayed`); without a chain, all. A rank whose update is not finite
+// (`nonfinite`, allgather only) never counts: it has no transaction in the block.
 Result<Exchanged> exchange_and_aggregate(Node& node, std::span<const std::int32_t> q,
                                          const std::optional<ledger::Tx>& my_tx,
+                                         const std::vector<bool>& nonfinite,
                                          const ChainSide::Committed* replayed, std::uint64_t height,
                                          Stopwatch& clock, RoundReport& report) {
   Exchanged out;
@@ -129,9 +142,10 @@ Result<Exchanged> exchange_and_aggregate(Node& node, std::span<const std::int32_
   if (replayed) {
     for (const std::uint32_t r : replayed->update_ranks) counted.at(r) = true;
   }
+  for (std::size_t r = 0; r < counted.size(); ++r) counted[r] = counted[r] && !nonfinite[r];
   std::vector<std::optional<ledger::Tx>> txs(static_cast<std::size_t>(node.ranks));
   if (my_tx) {
-    auto exchanged = exchange_txs(node, *my_tx, height);
+    auto exchanged = exchange_txs(node, *my_tx, nonfinite, height);
     if (!exchanged) return exchanged.error();
     txs = std::move(*exchanged);
     out.bytes_sent += ledger::kTxEncodedBytes;
@@ -220,8 +234,18 @@ Status agree_on_block(Node& node, const Hash32& own_root, const Exchanged& excha
   chain.participant->expect({height, own_root, exchanged.txs, exchanged.rejected_ranks});
   auto set = chain.participant->validator_set();
   if (!set) return set.error();
-  if (auto st = chain.loop->run_height(height, std::move(*set), std::chrono::minutes(10)); !st) {
-    return st;
+  const Status ran = chain.loop->run_height(height, std::move(*set), std::chrono::minutes(10),
+                                            node.stop_requested);
+  const bool stopped = !ran && ran.error().code == net::kStopped;
+  if (!ran && !stopped) return ran;
+  // A rank that stopped waiting may not hold the block, so no rank finishes the round.
+  auto any_stopped = any_rank(stopped, MPI_COMM_WORLD);
+  if (!any_stopped) return any_stopped.error();
+  if (*any_stopped) {
+    spdlog::info("height {}: a stop signal ended the wait for the block; round not finished",
+                 height);
+    report.stopped = true;
+    return {};
   }
   const ledger::Block& block = *chain.participant->committed();
   report.block_hash = block.hash().hex();
@@ -240,7 +264,10 @@ Status agree_on_block(Node& node, const Hash32& own_root, const Exchanged& excha
   }
   const int candidate = differs ? node.ranks : node.rank;
   int source = node.ranks;
-  MPI_Allreduce(&candidate, &source, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (int rc = MPI_Allreduce(&candidate, &source, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+      rc != MPI_SUCCESS) {
+    return mpi_failure("MPI_Allreduce (a rank holding the committed root)", rc);
+  }
   if (source == node.ranks) {
     return runtime_error("height {}: no rank holds the committed state root {}", height,
                          committed.short_hex());
@@ -291,6 +318,45 @@ Status evaluate(Node& node, RoundReport& report) {
   return {};
 }
 
+// Every rank learns which ranks' local training went non-finite this round (NaN or
+// infinite loss or update, e.g. a learning rate too high). fedavg cannot leave an update
+// out of its sum, so the run stops on every rank naming them; a robust rule (allgather)
+// leaves them out of the round: they have no transaction in its block.
+Result<std::vector<bool>> nonfinite_ranks(const Node& node, bool finite, std::uint64_t height) {
+  auto listed = ranks_with(!finite, MPI_COMM_WORLD);
+  if (!listed) return listed.error();
+  std::vector<bool> nonfinite(static_cast<std::size_t>(node.ranks), false);
+  if (listed->empty()) return nonfinite;
+  const std::string names = fmt::format("{}", fmt::join(*listed, ", "));
+  const auto what_to_do = fmt::format(
+      "lower train.lr (now {}) or check the data, then start a new run (the job file is "
+      "part of the chain)",
+      node.train_options.lr_at(static_cast<std::int64_t>(height) - 1));
+  const bool every = static_cast<int>(listed->size()) == node.ranks;
+  if (every || node.aggregate.exchange == aggregate::Exchange::kAllreduce) {
+    Error error = runtime_error(
+        "round {}: local training went non-finite (NaN or infinite loss or update) on rank(s) "
+        "{}; {}: {}",
+        height, names,
+        every ? "no rank is left to aggregate"
+              : "fedavg's allreduce exchange cannot leave an update out (a robust rule, "
+                "aggregate.rule = \"median\", leaves such updates out of their round)",
+        what_to_do);
+    error.every_rank = true;  // every rank holds the same list
+    return error;
+  }
+  for (const int r : *listed) nonfinite[static_cast<std::size_t>(r)] = true;
+  spdlog::warn("round {}: rank(s) {} went non-finite; left out of this round ({})", height, names,
+               what_to_do);
+  if (node.rank == 0) {
+    std::printf(
+        "round %llu: rank(s) %s went non-finite (NaN or infinite); left out of this round\n",
+        static_cast<unsigned long long>(height), names.c_str());
+    std::fflush(stdout);
+  }
+  return nonfinite;
+}
+
 }  // namespace
 
 Result<RoundReport> run_round(Node& node) {
@@ -311,6 +377,15 @@ Result<RoundReport> run_round(Node& node) {
   std::vector<std::int32_t> q(delta->size());
   auto quantized = aggregate::quantize(*delta, q, node.aggregate.quantize);
   if (!quantized) return quantized.error();
+  const bool finite = std::isfinite(local.mean_loss) && quantized->nonfinite == 0;
+  if (!finite) {
+    spdlog::error(
+        "rank {} round {}: local training went non-finite: loss {}, {} of {} update "
+        "values NaN or infinite",
+        node.rank, height, local.mean_loss, quantized->nonfinite, q.size());
+  }
+  auto nonfinite = nonfinite_ranks(node, finite, height);
+  if (!nonfinite) return nonfinite.error();
   report.quantize_s = clock.lap();
 
   // 3. With a chain, commit to the update: its Merkle root in a signed transaction. On
@@ -335,7 +410,8 @@ Result<RoundReport> run_round(Node& node) {
 
   // 4. Exchange and aggregate, by the configured rule.
   const ChainSide::Committed* replayed = replay ? &node.chain->committed[height - 1] : nullptr;
-  auto exchanged = exchange_and_aggregate(node, q, my_tx, replayed, height, clock, report);
+  auto exchanged =
+      exchange_and_aggregate(node, q, my_tx, *nonfinite, replayed, height, clock, report);
   if (!exchanged) return exchanged.error();
   report.bytes_sent = exchanged->bytes_sent;
 
@@ -369,6 +445,7 @@ Result<RoundReport> run_round(Node& node) {
     if (auto st = agree_on_block(node, state_root, *exchanged, height, report); !st) {
       return st.error();
     }
+    if (report.stopped) return report;
     const ledger::Block& block = *node.chain->participant->committed();
     report.state_root = block.header().state_root.hex();
     node.chain->committed.push_back(ChainSide::committed_of(block));
@@ -376,10 +453,11 @@ Result<RoundReport> run_round(Node& node) {
   report.consensus_s = clock.lap();
   node.height = height;
 
-  // Reporting: mean training loss over ranks (weighted by samples), clipping, evaluation.
+  // Reporting: mean training loss over ranks (weighted by samples; a non-finite rank left
+  // out), clipping, evaluation.
+  const double seen = finite ? static_cast<double>(local.samples_seen) : 0.0;
   auto sums = allreduce_sum(
-      {local.mean_loss * static_cast<double>(local.samples_seen),
-       static_cast<double>(local.samples_seen), static_cast<double>(quantized->clipped)},
+      {finite ? local.mean_loss * seen : 0.0, seen, static_cast<double>(quantized->clipped)},
       MPI_COMM_WORLD);
   if (!sums) return sums.error();
   report.train_loss = (*sums)[0] / std::max(1.0, (*sums)[1]);

@@ -48,6 +48,9 @@ struct LoopStats {
   std::uint64_t timeouts_fired = 0;
 };
 
+// The reason code of run_height's error when its `stop` said true.
+inline constexpr const char* kStopped = "stopped";
+
 class ConsensusLoop {
  public:
   ConsensusLoop(consensus::StateMachine& machine, Transport& transport, Application& app,
@@ -67,8 +70,11 @@ class ConsensusLoop {
   // then. WARNING: a rank shown another block by an equivocating proposer can commit only
   // with the decided block from a peer; were that peer already blocked in the round loop's
   // next collective, both would wait forever.
+  // `stop`, when given, is asked on every pass: once it says true the wait ends with an
+  // error whose code is kStopped (a stop signal; the height may be committed on some ranks
+  // and not others, so the caller agrees with every rank on what to do next).
   Status run_height(std::uint64_t height, consensus::ValidatorSet set,
-                    std::chrono::milliseconds limit);
+                    std::chrono::milliseconds limit, const std::function<bool()>& stop = {});
   // After the last run_height: the orderly end of the transport (Transport::finish).
   Status shut_down(std::chrono::milliseconds limit);
 
