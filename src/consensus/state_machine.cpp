@@ -145,8 +145,12 @@ Status StateMachine::accept_vote(const Vote& vote, std::vector<Action>& out, Arr
            signer_.verify(vote.validator, vote.sign_bytes(), vote.signature);
   };
   if (vote.height > height_ + 1) {
-    if (!authentic()) return bad_vote_signature(vote);
-    ask_for_catchup(vote.validator, out);
+    // Verified only when an ask is due: a peer far ahead sends a stream of these, and
+    // checking each would cost a lagging validator the time it needs to catch up.
+    if (ask_due(vote.validator)) {
+      if (!authentic()) return bad_vote_signature(vote);
+      ask_for_catchup(vote.validator, out);
+    }
     return reject("future-height", "vote for height {} beyond {}", vote.height, height_ + 1);
   }
   if (vote.round > round_ + config_.round_window) {
@@ -176,7 +180,7 @@ Status StateMachine::accept_vote(const Vote& vote, std::vector<Action>& out, Arr
   // stuck there. A peer voting for anything but the decided block may never have received
   // it (an equivocating proposer showed it another): answer as if it were a height behind.
   if (phase_ == Phase::kDecided && !decisions_.empty() && decisions_.back().height == height_ &&
-      vote.block_hash != decisions_.back().proposal.block_hash) {
+      vote.block_hash != decisions_.back().proposal.block_hash && catchup_due(vote)) {
     serve_catchup(vote, out);
   }
   if (vote.round < round_) help_laggard(vote, out);
@@ -207,7 +211,8 @@ Status StateMachine::bad_vote_signature(const Vote& vote) {
 
 // A vote for a height we left: a lagging peer asking for what was decided (catch-up), or a
 // late vote of the previous height, which may still be evidence. Its validator may be
-// jailed by now, but must be in the set, and the vote must be held or verify.
+// jailed by now, but must be in the set. It is verified only if it is to be answered or
+// kept, and not already held: a stream of old votes costs lookups, not signature checks.
 Status StateMachine::accept_old_vote(const Vote& vote, std::vector<Action>& out) {
   if (!set_.contains(vote.validator)) {
     return reject("unknown-validator", "validator {} is not in the set of {}", vote.validator,
@@ -216,23 +221,16 @@ Status StateMachine::accept_old_vote(const Vote& vote, std::vector<Action>& out)
   const auto refused = [&] {
     return reject("old-height", "vote for height {} below {}", vote.height, height_);
   };
-  // WARNING: the certificate's own precommits, arriving late or as another node's catch-up
-  // reply, are not a peer asking. Answering them too grows a storm: each reply carries
-  // several precommits, and each would draw a reply of its own.
-  auto decision = std::find_if(decisions_.begin(), decisions_.end(),
-                               [&](const Decision& d) { return d.height == vote.height; });
-  if (decision != decisions_.end() &&
-      std::find(decision->precommits.begin(), decision->precommits.end(), vote) !=
-          decision->precommits.end()) {
-    return refused();
-  }
   const bool previous = vote.height + 1 == height_ && last_votes_.has_value();
   const bool held = previous && last_votes_->holds(vote);
+  const bool answer = catchup_due(vote);
+  const bool keep = previous && !held && may_record_late(vote);
+  if (!answer && !keep) return refused();
   if (!held && !signer_.verify(vote.validator, vote.sign_bytes(), vote.signature)) {
     return bad_vote_signature(vote);
   }
-  serve_catchup(vote, out);
-  if (previous && !held) record_late_vote(vote, out);
+  if (answer) serve_catchup(vote, out);
+  if (keep) record_late_vote(vote, out);
   return refused();
 }
 
@@ -242,12 +240,15 @@ Status StateMachine::accept_proposal(const Proposal& proposal, std::vector<Actio
   if (proposal.height < height_) {
     return reject("old-height", "proposal for height {} below {}", proposal.height, height_);
   }
-  const bool signed_by_proposer =
-      arrival == Arrival::kVerified ||
-      signer_.verify(proposal.proposer, proposal.sign_bytes(), proposal.signature);
+  auto signed_by_proposer = [&] {
+    return arrival == Arrival::kVerified ||
+           signer_.verify(proposal.proposer, proposal.sign_bytes(), proposal.signature);
+  };
   if (proposal.height > height_ + 1) {
-    if (!signed_by_proposer) return bad_proposal_signature(proposal);
-    ask_for_catchup(proposal.proposer, out);
+    if (ask_due(proposal.proposer)) {
+      if (!signed_by_proposer()) return bad_proposal_signature(proposal);
+      ask_for_catchup(proposal.proposer, out);
+    }
     return reject("future-height", "proposal for height {} beyond {}", proposal.height,
                   height_ + 1);
   }
@@ -282,7 +283,7 @@ Status StateMachine::accept_proposal(const Proposal& proposal, std::vector<Actio
     return reject("buffer-full", "validator {} already has a proposal for the next height",
                   proposal.proposer);
   }
-  if (!signed_by_proposer) return bad_proposal_signature(proposal);
+  if (!signed_by_proposer()) return bad_proposal_signature(proposal);
   if (arrival == Arrival::kFresh && hasher_.hash(proposal.block) != proposal.block_hash) {
     return reject("block-hash-mismatch", "block bytes do not hash to the proposed hash");
   }
@@ -349,48 +350,70 @@ void StateMachine::buffer_next_height(std::uint32_t validator, Message message) 
   next_height_.push_back(std::move(message));
 }
 
-// Sends a peer that votes at a height we decided (or at ours, for another block) the
-// certificate, then the block's proposal: precommits first, so that a receiver at its
-// carrier limit already holds the quorum that makes it keep the proposal (may_carry).
+const StateMachine::Decision* StateMachine::decision_at(std::uint64_t height) const {
+  auto it = std::find_if(decisions_.begin(), decisions_.end(),
+                         [&](const Decision& d) { return d.height == height; });
+  return it == decisions_.end() ? nullptr : &*it;
+}
+
+// Whether `vote` is a peer's ask for a height we decided that is due an answer. Keyed on
+// the height alone: the answer does not depend on the round, which the asker chooses (a
+// new round per ask once drew a new answer each). WARNING: the certificate's own
+// precommits, arriving late or as another node's catch-up reply, are not a peer asking.
+// Answering them too grows a storm: each reply carries several precommits, and each would
+// draw a reply of its own.
+bool StateMachine::catchup_due(const Vote& vote) const {
+  if (vote.validator == config_.self) return false;
+  const Decision* decision = decision_at(vote.height);
+  if (decision == nullptr || std::find(decision->precommits.begin(), decision->precommits.end(),
+                                       vote) != decision->precommits.end()) {
+    return false;
+  }
+  auto served = served_.find(vote.validator);
+  return served == served_.end() || answer_due(served->second, vote.height, 0);
+}
+
+// Sends a peer asking for a height we decided (or, decided, voting at ours for another
+// block) the certificate, then the block's proposal: precommits first, so that a receiver
+// at its carrier limit already holds the quorum that makes it keep the proposal
+// (may_carry). The caller has authenticated the ask and checked catchup_due.
 void StateMachine::serve_catchup(const Vote& vote, std::vector<Action>& out) {
-  if (vote.validator == config_.self) return;
-  auto decision = std::find_if(decisions_.begin(), decisions_.end(),
-                               [&](const Decision& d) { return d.height == vote.height; });
-  if (decision == decisions_.end()) return;
-  // Keyed on the height alone: the answer does not depend on the round, which the asker
-  // chooses (a new round per ask once drew a new answer each).
-  const std::size_t reply = decision->precommits.size() + 1;
-  if (!should_answer(served_[vote.validator], vote.height, 0, reply)) return;
+  const Decision* decision = decision_at(vote.height);
+  mark_answered(served_[vote.validator], vote.height, 0);
   for (const Vote& precommit : decision->precommits) {
     out.push_back(SendTo{vote.validator, precommit});
   }
   out.push_back(SendTo{vote.validator, decision->proposal});
 }
 
-// A peer stuck in one place asks with every vote it re-sends; answer its first ask from a
-// newer (height, round), then, in case an answer was lost, one in every max(8, reply size)
-// asks (repeats never send a peer more messages than it sent asks), and at most
-// kRepeatsPerRound times while we stay in one (height, round): a flood of asks draws a
-// bounded count of replies. WARNING: an ask from an older place must not reset the count:
-// a replayer mixing old rounds would make every ask "new", and answers drawing answers grow
-// into a storm. Callers pass a (height, round) that the asker cannot raise at will: heights
-// we decided, rounds below ours, or our own.
-bool StateMachine::should_answer(Served& served, std::uint64_t height, std::uint32_t round,
-                                 std::size_t reply) const {
-  if (std::tie(height, round) > std::tie(served.height, served.round) || served.asks == 0) {
-    served.height = height;
-    served.round = round;
-    served.asks = 1;
+// A peer stuck in one place asks with every message it (re-)sends. Its first ask from a
+// newer place is answered; after that, in case an answer was lost, kRepeatsPerRound more
+// while we stay in one (height, round) of ours, however often it asks: a flood of asks
+// draws a bounded count of replies, and checking whether one is due needs no signature
+// check. Callers pass a place that the asker cannot raise at will: heights we decided,
+// rounds below ours, or our own.
+bool StateMachine::answer_due(const Served& served, std::uint64_t height,
+                              std::uint32_t round) const {
+  if (!served.answered || std::tie(height, round) > std::tie(served.height, served.round)) {
     return true;
   }
-  const std::size_t every = std::max<std::size_t>(kRepeatAnswerEvery, reply);
-  if (++served.asks % every != 0) return false;
+  return std::tie(served.our_height, served.our_round) != std::tie(height_, round_) ||
+         served.repeats < kRepeatsPerRound;
+}
+
+void StateMachine::mark_answered(Served& served, std::uint64_t height, std::uint32_t round) {
+  if (!served.answered || std::tie(height, round) > std::tie(served.height, served.round)) {
+    served.answered = true;
+    served.height = height;
+    served.round = round;
+    return;
+  }
   if (std::tie(served.our_height, served.our_round) != std::tie(height_, round_)) {
     served.our_height = height_;
     served.our_round = round_;
     served.repeats = 0;
   }
-  return served.repeats++ < kRepeatsPerRound;
+  ++served.repeats;
 }
 
 // A peer at our height but an older round may be waiting for > 2/3 votes of its round that
@@ -398,7 +421,9 @@ bool StateMachine::should_answer(Served& served, std::uint64_t height, std::uint
 // different rounds forever: each re-sends only its own round.
 void StateMachine::help_laggard(const Vote& vote, std::vector<Action>& out) {
   if (vote.validator == config_.self) return;
-  if (!should_answer(helped_[vote.validator], vote.height, vote.round, 2)) return;
+  Served& helped = helped_[vote.validator];
+  if (!answer_due(helped, vote.height, vote.round)) return;
+  mark_answered(helped, vote.height, vote.round);
   for (VoteType type : {VoteType::kPrevote, VoteType::kPrecommit}) {
     if (const Vote* own = votes_.find(vote.round, type, config_.self)) {
       out.push_back(SendTo{vote.validator, *own});
@@ -406,18 +431,29 @@ void StateMachine::help_laggard(const Vote& vote, std::vector<Action>& out) {
   }
 }
 
-// A peer is heights ahead: its messages for those heights are dropped, so show it where we
-// are (our latest vote) and it answers with the decision we lack (serve_catchup).
-void StateMachine::ask_for_catchup(std::uint32_t peer, std::vector<Action>& out) {
-  if (peer == config_.self || !should_answer(asked_[peer], height_, round_, 1)) return;
-  // A prevote first: a precommit of ours may sit in the peer's certificate, and those are
-  // never taken as asks (serve_catchup).
+// The vote of ours that shows a peer heights ahead where we are: a prevote first, since a
+// precommit of ours may sit in the peer's certificate, and those are never taken as asks.
+const Vote* StateMachine::own_latest_vote() const {
   for (VoteType type : {VoteType::kPrevote, VoteType::kPrecommit}) {
-    if (const Vote* own = votes_.find(round_, type, config_.self)) {
-      out.push_back(SendTo{peer, *own});
-      return;
-    }
+    if (const Vote* own = votes_.find(round_, type, config_.self)) return own;
   }
+  return nullptr;
+}
+
+// Whether a message from `peer`, heights ahead of us, is due an ask: once per (height,
+// round) of ours, and only when we have a vote to show.
+bool StateMachine::ask_due(std::uint32_t peer) const {
+  if (peer == config_.self || own_latest_vote() == nullptr) return false;
+  auto asked = asked_.find(peer);
+  return asked == asked_.end() || answer_due(asked->second, height_, round_);
+}
+
+// A peer is heights ahead: its messages for those heights are dropped, so show it where we
+// are and it answers with the decision we lack (serve_catchup). The caller has
+// authenticated the peer's message and checked ask_due.
+void StateMachine::ask_for_catchup(std::uint32_t peer, std::vector<Action>& out) {
+  mark_answered(asked_[peer], height_, round_);
+  out.push_back(SendTo{peer, *own_latest_vote()});
 }
 
 // A re-proposal travels with the > 2/3 prevotes of its proof-of-lock round: a validator
@@ -440,13 +476,16 @@ void StateMachine::relay(const Vote& vote, std::vector<Action>& out) const {
   }
 }
 
-// A verified vote of the previous height that we do not hold. Kept only within the round
-// window of that height's last round: a Byzantine validator can sign a vote for every round.
+// Whether a late vote of the previous height would be kept: from a validator active
+// there, within that height's round window (a Byzantine validator can sign a vote for
+// every round), in a slot with room.
+bool StateMachine::may_record_late(const Vote& vote) const {
+  return last_votes_->validators().is_active(vote.validator) &&
+         vote.round <= last_round_ + config_.round_window && !last_votes_->slot_full(vote);
+}
+
+// A verified vote of the previous height that we do not hold and may keep.
 void StateMachine::record_late_vote(const Vote& vote, std::vector<Action>& out) {
-  if (!last_votes_->validators().is_active(vote.validator) ||
-      vote.round > last_round_ + config_.round_window) {
-    return;
-  }
   if (last_votes_->add(vote) == VoteBook::AddResult::kConflict) {
     out.push_back(EquivocationFound{*last_votes_->slot(vote), vote});
     if (config_.relay_fanout > 0) {

@@ -112,10 +112,8 @@ class StateMachine {
   static constexpr std::uint32_t kCarriersPerRound = 2;
   // A validator's share of the next height's buffer: votes, and one proposal (may_buffer).
   static constexpr std::uint32_t kBufferedVotesPerValidator = 8;
-  // A repeated ask is answered once in max(this, reply size) asks (should_answer)...
-  static constexpr std::size_t kRepeatAnswerEvery = 8;
-  // ...and at most this often per peer while we stay in one (height, round).
-  static constexpr std::uint32_t kRepeatsPerRound = 2;
+  // Repeated answers to one peer while we stay in one (height, round) (answer_due).
+  static constexpr std::uint32_t kRepeatsPerRound = 1;
 
   enum class Validity : std::uint8_t { kPending, kValid, kInvalid };
   struct Decision {
@@ -138,9 +136,14 @@ class StateMachine {
   bool may_carry(const Proposal& proposal) const;
   bool may_buffer(std::uint32_t validator, bool proposal) const;
   bool is_buffered(const Message& message) const;
+  const Decision* decision_at(std::uint64_t height) const;
+  bool catchup_due(const ledger::Vote& vote) const;
   void serve_catchup(const ledger::Vote& vote, std::vector<Action>& out);
+  bool may_record_late(const ledger::Vote& vote) const;
   void record_late_vote(const ledger::Vote& vote, std::vector<Action>& out);
   void help_laggard(const ledger::Vote& vote, std::vector<Action>& out);
+  const ledger::Vote* own_latest_vote() const;
+  bool ask_due(std::uint32_t peer) const;
   void ask_for_catchup(std::uint32_t peer, std::vector<Action>& out);
   void broadcast_proposal(const Proposal& proposal, std::vector<Action>& out);
   void relay(const ledger::Vote& vote, std::vector<Action>& out) const;
@@ -199,17 +202,17 @@ class StateMachine {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> buffered_by_;
   std::deque<Decision> decisions_;  // the last catchup_heights decisions
   struct Served {
-    std::uint64_t height = 0;  // the newest place the peer asked from, answered
+    bool answered = false;
+    std::uint64_t height = 0;  // the newest place the peer asked from and was answered
     std::uint32_t round = 0;
-    std::uint32_t asks = 0;        // asks from there since
     std::uint64_t our_height = 0;  // where we were when we last repeated an answer
     std::uint32_t our_round = 0;
     std::uint32_t repeats = 0;  // repeated answers since we got there
   };
   // Answers to peers that are behind, by peer: whole heights (catch-up), or rounds of
   // our height (our own votes of their round).
-  bool should_answer(Served& served, std::uint64_t height, std::uint32_t round,
-                     std::size_t reply) const;
+  bool answer_due(const Served& served, std::uint64_t height, std::uint32_t round) const;
+  void mark_answered(Served& served, std::uint64_t height, std::uint32_t round);
   std::map<std::uint32_t, Served> served_;
   std::map<std::uint32_t, Served> helped_;
   std::map<std::uint32_t, Served> asked_;  // peers seen heights ahead of us
