@@ -1,6 +1,8 @@
 // MPI point-to-point transport for consensus messages (see transport.hpp).
 #include "fedchain/net/transport.hpp"
 
+#include <algorithm>
+#include <deque>
 #include <list>
 #include <thread>
 
@@ -28,9 +30,17 @@ struct Transport::State {
   std::size_t max_message_bytes = 0;
   struct PendingSend {
     MPI_Request request = MPI_REQUEST_NULL;
+    std::uint32_t to = 0;
     Bytes bytes;
   };
   std::list<PendingSend> pending;
+  std::vector<std::size_t> pending_to;  // pending, by destination
+  struct Inbox {
+    std::deque<Bytes> messages;
+    std::size_t bytes = 0;
+  };
+  std::vector<Inbox> inbox;       // arrived and not yet handed out, by sender
+  std::uint32_t next_sender = 0;  // round robin over inbox
   // Shutdown: 0 running; 1 waiting for everyone to stop sending; 2 waiting for our own
   // sends; 3 waiting for everyone's sends; 4 done.
   int phase = 0;
@@ -61,6 +71,11 @@ Result<std::unique_ptr<Transport>> Transport::create(std::size_t max_message_byt
   MPI_Comm_rank(t->state_->comm, &t->state_->rank);
   MPI_Comm_size(t->state_->comm, &t->state_->size);
   t->state_->max_message_bytes = max_message_bytes;
+  const auto ranks = static_cast<std::size_t>(t->state_->size);
+  t->state_->pending_to.assign(ranks, 0);
+  t->state_->inbox.resize(ranks);
+  t->state_->stats.sent_to.assign(ranks, 0);
+  t->state_->stats.received_from.assign(ranks, 0);
   MPI_Comm node_comm = MPI_COMM_NULL;
   if (int rc =
           MPI_Comm_split_type(t->state_->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node_comm);
@@ -94,7 +109,12 @@ Status Transport::send(std::uint32_t to, Bytes bytes) {
   // After finish() we still answer (a slower rank may need our catch-up replies) until
   // every rank has finished; only then does nothing new go out.
   if (state_->phase >= 2) return {};
+  if (state_->pending_to[to] >= kPendingPerPeer) {
+    ++state_->stats.dropped_backlog;
+    return {};
+  }
   auto& p = state_->pending.emplace_back();
+  p.to = to;
   p.bytes = std::move(bytes);
   const int rc = MPI_Isend(p.bytes.data(), static_cast<int>(p.bytes.size()), MPI_BYTE,
                            static_cast<int>(to), kConsensusTag, state_->comm, &p.request);
@@ -102,38 +122,71 @@ Status Transport::send(std::uint32_t to, Bytes bytes) {
     state_->pending.pop_back();
     return mpi_error("Isend", rc);
   }
+  ++state_->pending_to[to];
   ++state_->stats.sent;
+  ++state_->stats.sent_to[to];
   state_->stats.bytes_sent += p.bytes.size();
   return {};
 }
 
-Result<std::optional<Incoming>> Transport::poll() {
-  for (;;) {
+// Reads what MPI holds into the senders' queues, kReadsPerPoll messages at most.
+Status Transport::read_arrivals() {
+  State& s = *state_;
+  for (int read = 0; read < kReadsPerPoll; ++read) {
     int flag = 0;
     MPI_Status status;
-    if (int rc = MPI_Iprobe(MPI_ANY_SOURCE, kConsensusTag, state_->comm, &flag, &status);
+    if (int rc = MPI_Iprobe(MPI_ANY_SOURCE, kConsensusTag, s.comm, &flag, &status);
         rc != MPI_SUCCESS) {
       return mpi_error("Iprobe", rc);
     }
-    if (!flag) return std::optional<Incoming>{};
+    if (!flag) return {};
     int count = 0;
     MPI_Get_count(&status, MPI_BYTE, &count);
-    Incoming in;
-    in.from = static_cast<std::uint32_t>(status.MPI_SOURCE);
-    in.bytes.resize(static_cast<std::size_t>(count));
-    if (int rc = MPI_Recv(in.bytes.data(), count, MPI_BYTE, status.MPI_SOURCE, kConsensusTag,
-                          state_->comm, MPI_STATUS_IGNORE);
-        rc != MPI_SUCCESS) {
-      return mpi_error("Recv", rc);
-    }
-    if (in.bytes.size() > state_->max_message_bytes) {
-      ++state_->stats.dropped_oversized;
+    const auto from = static_cast<std::size_t>(status.MPI_SOURCE);
+    ++s.stats.received_from[from];
+    const auto size = static_cast<std::size_t>(count);
+    // Oversized: received into one byte, which MPI reports as truncation; the message is
+    // consumed without ever being held.
+    Bytes bytes(size > s.max_message_bytes ? 1 : size);
+    const int rc = MPI_Recv(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE,
+                            status.MPI_SOURCE, kConsensusTag, s.comm, MPI_STATUS_IGNORE);
+    int error_class = MPI_SUCCESS;
+    if (rc != MPI_SUCCESS) MPI_Error_class(rc, &error_class);
+    if (size > s.max_message_bytes && (rc == MPI_SUCCESS || error_class == MPI_ERR_TRUNCATE)) {
+      ++s.stats.dropped_oversized;
       continue;
     }
-    ++state_->stats.received;
-    state_->stats.bytes_received += in.bytes.size();
+    if (rc != MPI_SUCCESS) return mpi_error("Recv", rc);
+    State::Inbox& inbox = s.inbox[from];
+    if (inbox.messages.size() >= kQueuedPerPeer ||
+        inbox.bytes + size > kQueuedBytesPerPeer * s.max_message_bytes) {
+      ++s.stats.dropped_queue_full;
+      continue;
+    }
+    inbox.bytes += size;
+    inbox.messages.push_back(std::move(bytes));
+    s.stats.peak_queued = std::max(s.stats.peak_queued, inbox.messages.size());
+  }
+  return {};
+}
+
+Result<std::optional<Incoming>> Transport::poll() {
+  if (auto st = read_arrivals(); !st) return st.error();
+  State& s = *state_;
+  const std::uint32_t n = size();
+  for (std::uint32_t k = 0; k < n; ++k) {
+    const std::uint32_t from = (s.next_sender + k) % n;
+    State::Inbox& inbox = s.inbox[from];
+    if (inbox.messages.empty()) continue;
+    Incoming in{from, std::move(inbox.messages.front())};
+    inbox.messages.pop_front();
+    inbox.bytes -= in.bytes.size();
+    s.next_sender = (from + 1) % n;
+    ++s.stats.received;
+    s.stats.bytes_received += in.bytes.size();
     return std::optional<Incoming>{std::move(in)};
   }
+  return std::optional<Incoming>{};
 }
 
 Status Transport::progress() {
@@ -142,7 +195,12 @@ Status Transport::progress() {
     if (int rc = MPI_Test(&it->request, &done, MPI_STATUS_IGNORE); rc != MPI_SUCCESS) {
       return mpi_error("Test", rc);
     }
-    it = done ? state_->pending.erase(it) : std::next(it);
+    if (done) {
+      --state_->pending_to[it->to];
+      it = state_->pending.erase(it);
+    } else {
+      ++it;
+    }
   }
   return {};
 }
