@@ -1,10 +1,17 @@
 #include "fedchain/io/run_dir.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "fedchain/core/durable_file.hpp"
@@ -41,7 +48,66 @@ std::string first_difference(const std::string& stored, const std::string& given
   }
 }
 
+// "pid 4242 on node07, Slurm job 118, since 2026-12-02T20:14:05Z": who holds a run.lock.
+std::string holder_text() {
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  const char* slurm_job = std::getenv("SLURM_JOB_ID");
+  return fmt::format("pid {} on {}{}, since {:%Y-%m-%dT%H:%M:%SZ}", ::getpid(), host,
+                     slurm_job ? fmt::format(", Slurm job {}", slurm_job) : std::string(),
+                     fmt::gmtime(std::time(nullptr)));
+}
+
+std::string read_holder(int fd) {
+  char text[512] = {};
+  const ssize_t n = ::pread(fd, text, sizeof(text) - 1, 0);
+  return n > 0 ? std::string(text, static_cast<std::size_t>(n)) : std::string("holder unknown");
+}
+
 }  // namespace
+
+Result<RunLock> RunLock::acquire(const fs::path& root) {
+  const fs::path path = root / "run.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return config_error(
+        "run directory '{}' is not writable (cannot open {}: {}); choose a "
+        "writable --run-dir, or copy the run to one",
+        root.string(), path.string(), std::strerror(errno));
+  }
+  struct flock lock = {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  if (::fcntl(fd, F_OFD_SETLK, &lock) != 0) {
+    const int err = errno;
+    const std::string holder = read_holder(fd);
+    ::close(fd);
+    if (err == EAGAIN || err == EACCES) {
+      return config_error(
+          "run directory '{}' is in use by another fedchain job ({}): wait for it to end, stop "
+          "it (SIGTERM writes a checkpoint and exits), or choose another --run-dir",
+          root.string(), holder);
+    }
+    return config_error("cannot lock {}: {}", path.string(), std::strerror(err));
+  }
+  // Only informs the next job that finds the lock taken, so no fsync.
+  const std::string holder = holder_text() + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, holder.data(), holder.size(), 0) < 0) {
+    const int err = errno;
+    ::close(fd);
+    return config_error(
+        "run directory '{}' is not writable ({}: {}); choose a writable "
+        "--run-dir",
+        root.string(), path.string(), std::strerror(err));
+  }
+  return RunLock(fd);
+}
+
+RunLock::RunLock(RunLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the lock
+}
 
 fs::path RunDir::checkpoint_path(std::uint64_t height) const {
   return checkpoints_dir() / fmt::format("height-{:08d}.h5", height);
@@ -50,6 +116,14 @@ fs::path RunDir::checkpoint_path(std::uint64_t height) const {
 Result<RunDir> RunDir::create(const fs::path& root, const std::string& job_toml) {
   RunDir dir(root);
   std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) {
+    return config_error("cannot create '{}': {}; choose a writable --run-dir", root.string(),
+                        ec.message());
+  }
+  auto lock = RunLock::acquire(root);
+  if (!lock) return lock.error();
+  dir.lock_ = std::make_shared<const RunLock>(std::move(*lock));
   if (fs::exists(dir.job_file(), ec)) {
     return config_error(
         "run directory '{}' already holds a run (job.toml): pass --resume to continue it, "
@@ -77,6 +151,9 @@ Result<RunDir> RunDir::create(const fs::path& root, const std::string& job_toml)
 Result<RunDir> RunDir::resume(const fs::path& root, const std::string& job_toml) {
   auto dir = open(root);
   if (!dir) return dir.error();
+  auto lock = RunLock::acquire(root);
+  if (!lock) return lock.error();
+  dir->lock_ = std::make_shared<const RunLock>(std::move(*lock));
   auto stored = read_text(dir->job_file());
   if (!stored) return stored.error();
   if (*stored != job_toml) {
