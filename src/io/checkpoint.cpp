@@ -7,7 +7,6 @@
 
 #include <fmt/format.h>
 
-#include "fedchain/core/durable_file.hpp"
 #include "hdf5_file.hpp"
 
 namespace fedchain::io {
@@ -22,22 +21,19 @@ using h5::read_u64_attribute;
 using h5::write_string_attribute;
 using h5::write_u64_attribute;
 
-// Writes the file at `path` (a temp name); true on success.
-bool write_hdf5(const std::filesystem::path& path, const CheckpointMeta& meta,
-                std::span<const TensorView> tensors) {
-  Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
-  if (!file.valid()) return false;
+// The checkpoint's attributes and one dataset per tensor under /params.
+bool fill_checkpoint(hid_t file, const CheckpointMeta& meta, std::span<const TensorView> tensors) {
   std::string order;
   for (const auto& t : tensors) order += t.name + "\n";
-  if (!write_u64_attribute(file.get(), "format_version", kFormatVersion) ||
-      !write_u64_attribute(file.get(), "height", meta.height) ||
-      !write_string_attribute(file.get(), "state_root", meta.state_root.hex()) ||
-      !write_string_attribute(file.get(), "block_hash", meta.block_hash.hex()) ||
-      !write_string_attribute(file.get(), "chain_id", meta.chain_id.hex()) ||
-      !write_string_attribute(file.get(), "tensor_order", order)) {
+  if (!write_u64_attribute(file, "format_version", kFormatVersion) ||
+      !write_u64_attribute(file, "height", meta.height) ||
+      !write_string_attribute(file, "state_root", meta.state_root.hex()) ||
+      !write_string_attribute(file, "block_hash", meta.block_hash.hex()) ||
+      !write_string_attribute(file, "chain_id", meta.chain_id.hex()) ||
+      !write_string_attribute(file, "tensor_order", order)) {
     return false;
   }
-  Handle group(H5Gcreate2(file.get(), "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  Handle group(H5Gcreate2(file, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
   if (!group.valid()) return false;
   for (const auto& t : tensors) {
     std::vector<hsize_t> dims(t.shape.begin(), t.shape.end());
@@ -50,7 +46,7 @@ bool write_hdf5(const std::filesystem::path& path, const CheckpointMeta& meta,
       return false;
     }
   }
-  return H5Fflush(file.get(), H5F_SCOPE_GLOBAL) >= 0;
+  return true;
 }
 
 }  // namespace
@@ -65,14 +61,15 @@ Status write_checkpoint(const std::filesystem::path& path, const CheckpointMeta&
                            t.values.size());
     }
   }
-  const auto temp = temp_path_for(path);
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported by us, once
-  if (!write_hdf5(temp, meta, tensors)) {
-    std::filesystem::remove(temp);
-    return runtime_error("cannot write checkpoint {} (HDF5 error; is the disk full?)",
-                         path.string());
+  // A checkpoints/ folder someone removed is made again: the chain holds what matters.
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) {
+    return runtime_error("cannot create {} for checkpoint {}: {}", path.parent_path().string(),
+                         path.filename().string(), ec.message());
   }
-  return commit_temp_file(temp, path);
+  return h5::write_file_image(path, "checkpoint",
+                              [&](hid_t file) { return fill_checkpoint(file, meta, tensors); });
 }
 
 Result<Checkpoint> read_checkpoint(const std::filesystem::path& path) {

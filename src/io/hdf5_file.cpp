@@ -1,7 +1,42 @@
 // Attribute helpers for io/ (hdf5_file.hpp).
 #include "hdf5_file.hpp"
 
+#include "fedchain/core/bytes.hpp"
+#include "fedchain/core/durable_file.hpp"
+
 namespace fedchain::io::h5 {
+
+namespace {
+
+std::optional<Bytes> file_image(const std::filesystem::path& path,
+                                const std::function<bool(hid_t file)>& fill) {
+  Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (!access.valid() || H5Pset_fapl_core(access.get(), std::size_t{1} << 20, 0) < 0) {
+    return std::nullopt;
+  }
+  Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), H5Fclose);
+  if (!file.valid() || !fill(file.get()) || H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) {
+    return std::nullopt;
+  }
+  const ssize_t size = H5Fget_file_image(file.get(), nullptr, 0);
+  if (size <= 0) return std::nullopt;
+  Bytes image(static_cast<std::size_t>(size));
+  if (H5Fget_file_image(file.get(), image.data(), image.size()) != size) return std::nullopt;
+  return image;
+}
+
+}  // namespace
+
+Status write_file_image(const std::filesystem::path& path, const char* what,
+                        const std::function<bool(hid_t file)>& fill) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported by us, once
+  const auto image = file_image(path, fill);
+  if (!image) return runtime_error("cannot encode {} {} (HDF5 error)", what, path.string());
+  if (auto st = write_file_atomically(path, *image); !st) {
+    return runtime_error("cannot write {} {}: {}", what, path.string(), st.error().message);
+  }
+  return {};
+}
 
 bool write_string_attribute(hid_t object, const char* name, const std::string& value) {
   Handle type(H5Tcopy(H5T_C_S1), H5Tclose);

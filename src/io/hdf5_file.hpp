@@ -6,8 +6,12 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
+
+#include "fedchain/core/error.hpp"
 
 namespace fedchain::io::h5 {
 
@@ -34,5 +38,13 @@ bool write_u64_attribute(hid_t object, const char* name, std::uint64_t value);
 // nullopt when absent or not of that kind.
 std::optional<std::string> read_string_attribute(hid_t object, const char* name);
 std::optional<std::uint64_t> read_u64_attribute(hid_t object, const char* name);
+
+// Writes an HDF5 file durably (temp name, fsync, rename): `fill` builds it in memory (the
+// core driver, no backing store), then the image is written by core/durable_file. HDF5
+// itself never writes to disk, so a full disk fails that write cleanly; an HDF5 file whose
+// own close failed on a full disk made the library crash at exit. `what` names the file
+// in errors ("checkpoint", "archived update").
+Status write_file_image(const std::filesystem::path& path, const char* what,
+                        const std::function<bool(hid_t file)>& fill);
 
 }  // namespace fedchain::io::h5

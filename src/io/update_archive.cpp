@@ -20,27 +20,22 @@ namespace {
 constexpr std::uint64_t kFormatVersion = 1;
 constexpr const char* kDataset = "q";
 
-// Writes the whole file at `path` (a temp name); true on success.
-bool write_hdf5(const fs::path& path, const ArchivedUpdate& update) {
-  h5::Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
-  if (!file.valid()) return false;
-  if (!h5::write_u64_attribute(file.get(), "format_version", kFormatVersion) ||
-      !h5::write_u64_attribute(file.get(), "height", update.height) ||
-      !h5::write_u64_attribute(file.get(), "rank", update.rank) ||
-      !h5::write_string_attribute(file.get(), "chain_id", update.chain_id.hex()) ||
-      !h5::write_string_attribute(file.get(), "update_root", update.update_root.hex())) {
+// The update's attributes and its values as dataset "q".
+bool fill_update(hid_t file, const ArchivedUpdate& update) {
+  if (!h5::write_u64_attribute(file, "format_version", kFormatVersion) ||
+      !h5::write_u64_attribute(file, "height", update.height) ||
+      !h5::write_u64_attribute(file, "rank", update.rank) ||
+      !h5::write_string_attribute(file, "chain_id", update.chain_id.hex()) ||
+      !h5::write_string_attribute(file, "update_root", update.update_root.hex())) {
     return false;
   }
   const hsize_t count = update.values.size();
   h5::Handle space(H5Screate_simple(1, &count, nullptr), H5Sclose);
-  h5::Handle set(H5Dcreate2(file.get(), kDataset, H5T_STD_I32LE, space.get(), H5P_DEFAULT,
-                            H5P_DEFAULT, H5P_DEFAULT),
-                 H5Dclose);
-  if (!set.valid() || H5Dwrite(set.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                               update.values.data()) < 0) {
-    return false;
-  }
-  return H5Fflush(file.get(), H5F_SCOPE_GLOBAL) >= 0;
+  h5::Handle set(
+      H5Dcreate2(file, kDataset, H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      H5Dclose);
+  return set.valid() && H5Dwrite(set.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                 update.values.data()) >= 0;
 }
 
 // The height a file name "height-00000012.h5" names, if it is one.
@@ -75,14 +70,8 @@ Status UpdateArchive::write(const ArchivedUpdate& update) const {
     return runtime_error("cannot create the update archive folder {}: {}",
                          target.parent_path().string(), ec.message());
   }
-  const fs::path temp = temp_path_for(target);
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported by us, once
-  if (!write_hdf5(temp, update)) {
-    fs::remove(temp, ec);
-    return runtime_error("cannot write archived update {} (HDF5 error; is the disk full?)",
-                         target.string());
-  }
-  return commit_temp_file(temp, target);
+  return h5::write_file_image(target, "archived update",
+                              [&](hid_t file) { return fill_update(file, update); });
 }
 
 Result<ArchivedUpdate> UpdateArchive::read(std::uint32_t rank, std::uint64_t height) const {
