@@ -5,6 +5,8 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
@@ -31,6 +33,9 @@ std::string version_text() {
 
 int main(int argc, char** argv) {
   using namespace fedchain::cli;
+  // Log lines go to stderr, so that what a command prints on stdout (inspect --json) is
+  // only its output. `train` replaces this logger with its per-rank one.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("fedchain-cli"));
   CLI::App app{"fedchain: federated training on a permissioned chain, one MPI job per chain"};
   app.set_version_flag("--version", version_text());
   app.require_subcommand(1);

@@ -37,11 +37,13 @@ struct TrainArgs {
 }
 
 int run_train(const TrainArgs& args) {
+  // Before MPI_Init, which takes a while: a stop signal that arrives during start-up stops
+  // the run at its first round boundary instead of killing the rank.
+  node::install_stop_handlers();
   MPI_Init(nullptr, nullptr);
   // Every MPI call returns its error instead of aborting, on MPI_COMM_WORLD and on every
   // communicator derived from it, so each result is checked and reported.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  node::install_stop_handlers();
   int code = 0;
   // Every rank reads the same job file, so every rank finds the same problem in it.
   auto job = load_job(args.path, args.overrides);

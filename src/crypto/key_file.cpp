@@ -3,8 +3,10 @@
 #include "fedchain/crypto/key_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -92,6 +94,14 @@ Status write_key_directory(const std::filesystem::path& dir, const std::vector<S
 Result<SigningKey> read_private_key(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return config_error("cannot read private key {}: no such file", path.string());
+  // As ssh does: a key others can read may already be someone else's.
+  struct stat info = {};
+  if (::stat(path.c_str(), &info) == 0 && (info.st_mode & 0077) != 0) {
+    return config_error(
+        "private key {} can be read by other users (mode {:04o}): make it private with "
+        "`chmod 600 {}`, and make a new key set (`fedchain keygen`) if others may have read it",
+        path.string(), info.st_mode & 07777, path.string());
+  }
   std::stringstream text;
   text << in.rdbuf();
   const std::string pem = text.str();
@@ -165,6 +175,20 @@ Result<std::vector<PublicKey>> load_public_keys(const KeySource& source, std::ui
                         ranks);
   }
   listed->resize(ranks);
+  // One key voting as two validators would hold two votes.
+  std::vector<std::pair<PublicKey, std::uint32_t>> sorted;
+  for (std::uint32_t r = 0; r < ranks; ++r) sorted.emplace_back((*listed)[r], r);
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t i = 1; i < sorted.size(); ++i) {
+    if (sorted[i].first == sorted[i - 1].first) {
+      return config_error(
+          "{}: ranks {} and {} have the same public key; every rank needs a key of its own "
+          "(`fedchain keygen --ranks N --out DIR` makes a fresh set)",
+          public_key_list_path(source.dir).string(),
+          std::min(sorted[i].second, sorted[i - 1].second),
+          std::max(sorted[i].second, sorted[i - 1].second));
+    }
+  }
   return listed;
 }
 

@@ -213,10 +213,43 @@ Result<ChainFiles> create_chain(const Node& node, const RunOptions& options,
   return ChainFiles{std::move(*primary), std::move(*own)};
 }
 
+// Before anything is written to a chain file that `--resume` found: it must be the chain
+// this run directory's job made (blocks.log copied from another job's run is refused).
+Status check_chain_is_this_jobs(const std::filesystem::path& root, const std::string& job_toml) {
+  auto found = ledger::ChainStore::open(root, ledger::OpenMode::kReadOnly);
+  if (!found) return found.error();
+  const Hash32 chain_id = crypto::sha256(as_bytes(job_toml));
+  if (found->genesis().chain_id() != chain_id) {
+    return config_error(
+        "{} belongs to another job: its genesis has chain id {}, but this run directory's "
+        "job.toml gives chain id {}; --resume continues only the chain its job made: put this "
+        "run's chain back (a replica, `fedchain verify` names it), or start the job in a new "
+        "--run-dir",
+        found->name(), found->genesis().chain_id().short_hex(), chain_id.short_hex());
+  }
+  return {};
+}
+
+// What to do when the primary chain file does not open on resume.
+Error chain_file_refused(const std::filesystem::path& root, Error error) {
+  const auto replicas = ledger::ChainStore::replica_paths(root);
+  if (error.kind == ErrorKind::kVerification) {
+    error.message += replicas.empty()
+                         ? "; the run cannot resume from a damaged chain: restore chain/blocks.log "
+                           "from a backup (nothing was changed)"
+                         : fmt::format(
+                               "; the run cannot resume from a damaged chain: `fedchain "
+                               "verify {}` names the replica to restore it from "
+                               "(nothing was changed)",
+                               root.string());
+  }
+  return error;
+}
+
 // A resumed run: rank 0 repairs the primary (a torn tail is cut off) and each replica
 // writer its replica; replicas are checked against the primary, blocks only a replica
 // holds are restored to the primary, and replicas behind it are brought up to it.
-Result<ChainFiles> reopen_chain(const Node& node, bool replica_writer) {
+Result<ChainFiles> reopen_chain(const Node& node, const RunOptions& options, bool replica_writer) {
   const auto root = node.run_dir.root();
   const auto replica_path =
       ledger::ChainStore::replica_path(root, static_cast<std::uint32_t>(node.rank));
@@ -230,10 +263,11 @@ Result<ChainFiles> reopen_chain(const Node& node, bool replica_writer) {
           "(`fedchain verify {}` names it) to {} and resume",
           ledger::ChainStore::log_path(root).string(), replicas.size(), root.string(),
           ledger::ChainStore::log_path(root).string());
-    } else {
+    } else if (opened = check_chain_is_this_jobs(root, options.job_toml); opened) {
       own = ledger::ChainStore::open(root, ledger::OpenMode::kRepair);
       if (!own) opened = own.error();
     }
+    if (!opened) opened = chain_file_refused(root, opened.error());
   } else if (replica_writer && std::filesystem::exists(replica_path)) {
     own = ledger::ChainStore::open_file(replica_path, ledger::OpenMode::kRepair);
     if (!own) {
@@ -318,7 +352,7 @@ Status start_chain(Node& node, const RunOptions& options) {
   if (auto st = agree(loaded, MPI_COMM_WORLD); !st) return st;
 
   const bool replica_writer = writes_replica(node);
-  auto files = options.resume ? reopen_chain(node, replica_writer)
+  auto files = options.resume ? reopen_chain(node, options, replica_writer)
                               : create_chain(node, options, *keys, replica_writer);
   if (!files) return files.error();
   const ledger::ChainStore& primary = files->primary;
@@ -333,8 +367,23 @@ Status start_chain(Node& node, const RunOptions& options) {
     state = state.apply(stored.block);
     chain->committed.push_back(ChainSide::committed_of(stored.block));
   }
-  if (!options.resume && primary.genesis().fields().initial_state_root != node.state_root) {
-    return runtime_error("rank {}: initial model differs from genesis", node.rank);
+  // Every validator key the job names must be the one genesis holds: a key swapped after
+  // the start would sign votes no other rank accepts.
+  for (std::uint32_t r = 0; r < primary.genesis().validator_count(); ++r) {
+    if (primary.genesis().fields().validators[r].key != (*keys)[r]) {
+      return config_error(
+          "rank {}'s public key in the job's keys is not the one the chain's genesis holds: "
+          "resume with the keys the run started with (keys.dir)",
+          r);
+    }
+  }
+  // Read before any checkpoint replaces it: the job's initial model is genesis's.
+  if (primary.genesis().fields().initial_state_root != node.state_root) {
+    return runtime_error(
+        "rank {}: the job's initial model hashes to {}, but genesis records {}: this build "
+        "or job does not make the model the chain started from",
+        node.rank, node.state_root.short_hex(),
+        primary.genesis().fields().initial_state_root.short_hex());
   }
   const ledger::Genesis genesis = primary.genesis();
   // The file this rank appends each committed block to: the primary on rank 0, its

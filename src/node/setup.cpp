@@ -4,6 +4,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <limits>
 #include <regex>
 
 #include <spdlog/spdlog.h>
@@ -21,19 +22,18 @@ namespace fedchain::node {
 
 namespace {
 
-// The newest checkpoint's height, or 0 when there is none.
-std::uint64_t newest_checkpoint_height(const io::RunDir& dir) {
+// The heights of the checkpoints in the run directory, newest first.
+std::vector<std::uint64_t> checkpoint_heights(const io::RunDir& dir) {
   static const std::regex kName(R"(height-(\d{8})\.h5)");
-  std::uint64_t newest = 0;
+  std::vector<std::uint64_t> heights;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir.checkpoints_dir(), ec)) {
     std::smatch match;
     const std::string name = entry.path().filename().string();
-    if (std::regex_match(name, match, kName)) {
-      newest = std::max<std::uint64_t>(newest, std::stoull(match[1].str()));
-    }
+    if (std::regex_match(name, match, kName)) heights.push_back(std::stoull(match[1].str()));
   }
-  return newest;
+  std::sort(heights.rbegin(), heights.rend());
+  return heights;
 }
 
 // A run killed after writing job.toml but before its chain, first checkpoint or metrics
@@ -41,8 +41,8 @@ std::uint64_t newest_checkpoint_height(const io::RunDir& dir) {
 bool holds_nothing_committed(const io::RunDir& dir) {
   std::error_code ec;
   return !std::filesystem::exists(ledger::ChainStore::log_path(dir.root()), ec) &&
-         ledger::ChainStore::replica_paths(dir.root()).empty() &&
-         newest_checkpoint_height(dir) == 0 && !std::filesystem::exists(dir.metrics_csv(), ec);
+         ledger::ChainStore::replica_paths(dir.root()).empty() && checkpoint_heights(dir).empty() &&
+         !std::filesystem::exists(dir.metrics_csv(), ec);
 }
 
 // Rank 0 creates (or checks, on resume) the run directory; the others wait for its verdict.
@@ -70,32 +70,68 @@ Result<io::RunDir> open_run_dir(RunOptions& options, int rank) {
   return io::RunDir::open(options.run_dir);
 }
 
+// The newest checkpoint a resumed run may start from: with a chain, one at or below its
+// tip (a checkpoint beyond it, as after restoring a replica one block behind, is not used:
+// those rounds run again). Whatever it is, its parameters must be this run's model: they
+// hash to the root it records, and with a chain, to the state root the chain committed at
+// its height, in this chain (a checkpoint forged, or copied from another run, is refused).
 Status resume_from_checkpoint(Node& node) {
-  const std::uint64_t height = newest_checkpoint_height(node.run_dir);
+  const std::uint64_t tip =
+      node.chain ? node.chain->committed.size() : std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t height = 0;
+  for (const std::uint64_t h : checkpoint_heights(node.run_dir)) {
+    if (h <= tip) {
+      height = h;
+      break;
+    }
+    spdlog::warn(
+        "resume: checkpoint {} is at height {}, beyond the chain's last block {}: not used; "
+        "the rounds after height {} run again",
+        node.run_dir.checkpoint_path(h).string(), h, tip, tip);
+  }
   if (height == 0) {
-    spdlog::info("resume: no checkpoint yet, starting from round 1");
+    spdlog::info("resume: no checkpoint at or below the chain's tip; starting from round 1");
     return {};
   }
   const auto path = node.run_dir.checkpoint_path(height);
+  const auto move_aside = "move it aside to resume from an older checkpoint";
   auto checkpoint = io::read_checkpoint(path);
-  if (!checkpoint) {
-    return config_error("{}; move the damaged file aside to resume from an older checkpoint",
-                        checkpoint.error().message);
-  }
-  if (checkpoint->params.size() != node.theta.size() || checkpoint->meta.height != height) {
+  if (!checkpoint) return config_error("{}; {}", checkpoint.error().message, move_aside);
+  const io::CheckpointMeta& meta = checkpoint->meta;
+  if (meta.height != height) {
     return config_error(
-        "checkpoint {} holds {} parameters at height {}, the job's model has {}: it does not "
-        "belong to this job",
-        path.string(), checkpoint->params.size(), checkpoint->meta.height, node.theta.size());
+        "checkpoint {} holds the model of height {}, not {} as its name says: it was renamed "
+        "or copied; {}",
+        path.string(), meta.height, height, move_aside);
+  }
+  if (checkpoint->params.size() != node.theta.size()) {
+    return config_error(
+        "checkpoint {} holds {} parameters, the job's model has {}: it does not belong to "
+        "this job; {}",
+        path.string(), checkpoint->params.size(), node.theta.size(), move_aside);
+  }
+  const Hash32 root = state_root_of(checkpoint->params, node.job);
+  if (root != meta.state_root) {
+    return config_error("checkpoint {}: its parameters do not hash to its recorded state root; {}",
+                        path.string(), move_aside);
+  }
+  if (node.chain) {
+    const Hash32& chain_id = node.chain->participant->genesis().chain_id();
+    const ChainSide::Committed& committed = node.chain->committed[height - 1];
+    if (meta.chain_id != chain_id) {
+      return config_error(
+          "checkpoint {} belongs to another chain (chain id {}, this run's is {}); {}",
+          path.string(), meta.chain_id.short_hex(), chain_id.short_hex(), move_aside);
+    }
+    if (root != committed.state_root || meta.block_hash != committed.block_hash) {
+      return config_error(
+          "checkpoint {}: its parameters hash to {} but the chain committed state root {} at "
+          "height {}: it is not this run's model (forged, or from another run); {}",
+          path.string(), root.short_hex(), committed.state_root.short_hex(), height, move_aside);
+    }
   }
   node.theta = std::move(checkpoint->params);
-  node.state_root = state_root_of(node.theta, node.job);
-  if (node.state_root != checkpoint->meta.state_root) {
-    return config_error(
-        "checkpoint {}: its parameters do not hash to its recorded state root; move the "
-        "damaged file aside to resume from an older checkpoint",
-        path.string());
-  }
+  node.state_root = root;
   node.height = height;
   spdlog::info("resume: from checkpoint {} (height {})", path.string(), height);
   return {};
@@ -108,11 +144,17 @@ Status check_job_against_world(const Job& job, int ranks) {
         "job.ranks",
         job.job.ranks, ranks, job.job.ranks, job.job.ranks);
   }
+  if (job.faults.flip_bit_rank >= ranks) {
+    return config_error(
+        "faults.flip_bit_rank = {} but the job runs {} ranks (0 to {}): the fault would never "
+        "happen; name a rank below {}, or -1 for none",
+        job.faults.flip_bit_rank, ranks, ranks - 1, ranks);
+  }
   return {};
 }
 
 // Everything that can fail on one rank alone (files, data); the caller agrees on it.
-Status build_node(Node& node, const Job& job, const RunOptions& options) {
+Status build_node(Node& node, const Job& job) {
   auto aggregate = aggregate::aggregate_config(job.aggregate);
   if (!aggregate) return aggregate.error();
   node.aggregate = *aggregate;
@@ -154,10 +196,6 @@ Status build_node(Node& node, const Job& job, const RunOptions& options) {
   node.theta.resize(static_cast<std::size_t>(node.model->parameter_count()));
   if (auto st = node.model->get_parameters(node.theta); !st) return st;
   node.state_root = state_root_of(node.theta, job);
-
-  if (options.resume) {
-    if (auto st = resume_from_checkpoint(node); !st) return st;
-  }
   return {};
 }
 
@@ -182,10 +220,14 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
     spdlog::info("--resume: {} holds no committed round yet; starting a fresh run",
                  node->run_dir.root().string());
   }
-  if (auto st = agree(build_node(*node, job, options), MPI_COMM_WORLD); !st) return st.error();
+  if (auto st = agree(build_node(*node, job), MPI_COMM_WORLD); !st) return st.error();
   if (job.consensus.protocol == "bft") {
     // start_chain agrees on its own failures before each collective it enters.
     if (auto st = agree(start_chain(*node, options), MPI_COMM_WORLD); !st) return st.error();
+  }
+  // After the chain is read: the checkpoint must match what it committed.
+  if (options.resume) {
+    if (auto st = agree(resume_from_checkpoint(*node), MPI_COMM_WORLD); !st) return st.error();
   }
 
   if (node->rank == 0) {
