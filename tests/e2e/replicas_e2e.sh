@@ -21,19 +21,6 @@ small_job "$dataset"
 verify_ok() {  # verify_ok RUN_DIR
   "$fedchain" verify "$1" >"$work/verify.log" 2>&1 || { cat "$work/verify.log"; fail "verify $1"; }
 }
-# Record count and the byte offset of the last record of a chain file (docs/formats.md,
-# "Chain file": a 12-byte header, then [u32 length][u32 crc32c][payload] records).
-records() {
-  /usr/bin/python3 - "$1" <<'PY'
-import struct, sys
-data = open(sys.argv[1], "rb").read()
-offset, count, last = 12, 0, 12
-while offset + 8 <= len(data):
-    (length,) = struct.unpack_from("<I", data, offset)
-    last, offset, count = offset, offset + 8 + length, count + 1
-print(count, last)
-PY
-}
 replica() { echo "$work/$1/chain/replicas/rank-$(printf %04d "$2")/blocks.log"; }
 
 echo "== 1. per-node on one machine writes none; all writes one per other rank"

@@ -37,6 +37,48 @@ kill_at_round() {
   wait "$launcher" || true
 }
 
+# stop_at_round NAME ROUND [ARGS...]: train NAME in the background and send SIGTERM to one
+# rank when rank 0 prints round ROUND; every rank stops at one round boundary, exit 0.
+stop_at_round() {
+  local name=$1 round=$2
+  shift 2
+  "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/$name" "$@" \
+    >"$work/$name.log" 2>&1 &
+  local launcher=$! ranks
+  for _ in $(seq 1 1500); do grep -q "^round $round/" "$work/$name.log" && break; sleep 0.02; done
+  mapfile -t ranks < <(ps -o pid= --ppid "$launcher")
+  kill -TERM "${ranks[-1]}" 2>/dev/null || true
+  wait "$launcher" || { cat "$work/$name.log"; fail "run $name did not stop cleanly"; }
+}
+
+# records CHAIN_FILE: "COUNT LAST" - the record count (genesis included) and the byte
+# offset of the last record (docs/formats.md, "Chain file": a 12-byte header, then
+# [u32 length][u32 crc32c][payload] records).
+records() {
+  /usr/bin/python3 - "$1" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+offset, count, last = 12, 0, 12
+while offset + 8 <= len(data):
+    (length,) = struct.unpack_from("<I", data, offset)
+    last, offset, count = offset, offset + 8 + length, count + 1
+print(count, last)
+PY
+}
+
+# record_offset CHAIN_FILE H: the byte offset of record H (0 is genesis).
+record_offset() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import struct, sys
+data, want = open(sys.argv[1], "rb").read(), int(sys.argv[2])
+offset = 12
+for _ in range(want):
+    (length,) = struct.unpack_from("<I", data, offset)
+    offset += 8 + length
+print(offset)
+PY
+}
+
 # expect_exit CODE PATTERN COMMAND...: COMMAND exits CODE and its output matches PATTERN.
 expect_exit() {
   local code=$1 pattern=$2
