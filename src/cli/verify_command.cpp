@@ -1,5 +1,5 @@
-// `fedchain verify RUN_DIR`: the audit of DESIGN.md invariant 4. Re-checks every record,
-// hash link, signature, certificate quorum and the genesis, with the proposer rotation of
+// `fedchain verify RUN_DIR`: the audit of invariant 6 (docs/architecture.md). Re-checks every
+// record, hash link, signature, certificate quorum and the genesis, with the proposer rotation of
 // consensus/, then every checkpoint against its block and, where the run archived its
 // updates (ledger.archive_updates), recomputes every aggregate and state root from them.
 // Then each replica (ledger.replicas) is verified on its own and compared with the primary.

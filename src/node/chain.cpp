@@ -59,7 +59,7 @@ Bytes ChainParticipant::propose_block(std::uint64_t height, std::uint32_t round)
 // A block gets this rank's prevote only if it records exactly the round this rank
 // computed (the same state root, the same transactions, the same rejected ranks) AND is
 // valid against the chain (links, proposer, chain state, evidence). So the vote is on the
-// aggregate itself (DESIGN.md, Consensus). The comparison comes first: the transactions it
+// aggregate itself (docs/consensus.md). The comparison comes first: the transactions it
 // accepts are the ones this rank validated in the exchange, against this same state, so
 // their signatures are not checked a second time.
 bool ChainParticipant::validate_block(std::uint64_t height, const Hash32& block_hash,

@@ -1,7 +1,7 @@
 // The scalar arithmetic of the fixed-point round path, in one place for the CPU and the
 // CUDA kernels (nvcc compiles this same header for the device). Every operation here is
 // exact or an IEEE-754 round-to-nearest-even operation on exactly representable inputs,
-// so each rank, compiler and device gets the same bits (DESIGN.md, invariant 1).
+// so each rank, compiler and device gets the same bits (docs/architecture.md, invariant 1).
 // docs/aggregation.md, "Fixed point", says why each step is exact.
 #pragma once
 

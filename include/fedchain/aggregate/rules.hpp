@@ -1,5 +1,5 @@
 // Aggregation rules over quantized updates: exact integer arithmetic, so every honest rank
-// computes the same aggregate whatever the order the updates arrived in (DESIGN.md,
+// computes the same aggregate whatever the order the updates arrived in (docs/architecture.md,
 // invariant 1). docs/aggregation.md gives each rule's definition, tie-breaking and bounds.
 //
 // The round loop calls, once per run: aggregate_config(job.aggregate) and, when the rank

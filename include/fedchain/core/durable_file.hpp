@@ -1,6 +1,6 @@
 // Writing files so that a crash never leaves a half-written one under the final name
-// (DESIGN.md, invariant 3): write a temp file beside the target, fsync it, rename it over
-// the target, fsync the directory so the rename itself survives a power cut.
+// (docs/architecture.md, invariant 3): write a temp file beside the target, fsync it, rename it
+// over the target, fsync the directory so the rename itself survives a power cut.
 #pragma once
 
 #include <filesystem>

@@ -1,4 +1,4 @@
-// The canonical binary encoding (DESIGN.md, Files; docs/formats.md): little-endian
+// The canonical binary encoding (docs/formats.md): little-endian
 // fixed-width integers, u32-length-prefixed byte strings, floats only as raw bits, fields
 // in a fixed order. One encoding for hashing, signing, storing and sending.
 //

@@ -1,5 +1,5 @@
 // Errors as values. Library code returns Result<T>; only main() turns an Error into an
-// exit code (DESIGN.md, Command line): usage/config 2, runtime 1, verification 3.
+// exit code (README.md, exit codes): usage/config 2, runtime 1, verification 3.
 #pragma once
 
 #include <string>

@@ -1,6 +1,7 @@
 // Per-round metrics: RUN_DIR/metrics.csv (for spreadsheets and plots) and metrics.jsonl
 // (for scripts), one row per committed height, written by rank 0. Times are seconds of
-// wall clock on rank 0 for each phase of the round (DESIGN.md, One round).
+// wall clock on rank 0 for each phase of the round (docs/architecture.md, "One round, file by
+// file").
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Auditing a whole chain (DESIGN.md, invariant 4): replay it from genesis and re-check
+// Auditing a whole chain (docs/architecture.md, invariant 6): replay it from genesis and re-check
 // every block against the chain state before it, the way the ranks did when they voted.
 // `fedchain verify` is a thin wrapper around verify_run().
 #pragma once

@@ -1,7 +1,7 @@
 // One MPI job, one federated run: every rank calls run_federation() and it runs the rounds
-// of the job (DESIGN.md, "One round"). src/node/ reads top-down: federation.cpp (the run),
-// setup.cpp (what a rank holds), round.cpp (one round, phase by phase), exchange.cpp (the
-// collectives that move updates).
+// of the job (docs/architecture.md, "One round, file by file"). src/node/ reads top-down:
+// federation.cpp (the run), setup.cpp (what a rank holds), round.cpp (one round, phase by phase),
+// exchange.cpp (the collectives that move updates).
 #pragma once
 
 #include <filesystem>
