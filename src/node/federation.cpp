@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include <fmt/ranges.h>
@@ -114,7 +115,16 @@ class StopNotices {
       }
     }
     drain();
-    return g_stop_requested.load();
+    const bool stop = g_stop_requested.load();
+    if (stop && !first_seen_) first_seen_ = std::chrono::steady_clock::now();
+    return stop;
+  }
+
+  // True once requested() has been true for `grace`: a height that commits within it is
+  // finished, so the run stops at a round boundary with its checkpoint at the chain's tip;
+  // only a vote that stalls is abandoned.
+  bool requested_for(std::chrono::steady_clock::duration grace) {
+    return requested() && std::chrono::steady_clock::now() - *first_seen_ >= grace;
   }
 
  private:
@@ -142,6 +152,7 @@ class StopNotices {
   int rank_ = 0;
   int ranks_ = 1;
   bool sent_ = false;
+  std::optional<std::chrono::steady_clock::time_point> first_seen_;
 };
 
 // Every rank stops answering consensus messages together (Transport::finish). What the
@@ -230,7 +241,7 @@ Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
   if (auto st = open_update_archive(node); !st) return st.error();
   auto notices = StopNotices::open();
   if (!notices) return notices.error();
-  node.stop_requested = [&notices] { return (*notices)->requested(); };
+  node.stop_requested = [&notices] { return (*notices)->requested_for(std::chrono::seconds(5)); };
   const auto rounds = static_cast<std::uint64_t>(job.job.rounds);
   if (node.rank == 0) {
     std::printf("fedchain train: %d ranks, %s, %llu rounds, run directory %s\n", node.ranks,
@@ -242,7 +253,7 @@ Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
   const std::uint64_t first = node.height + 1;
   while (node.height < rounds) {
     // A signal on any rank stops every rank at this same height.
-    auto stop = any_rank(node.stop_requested(), MPI_COMM_WORLD);
+    auto stop = any_rank((*notices)->requested(), MPI_COMM_WORLD);
     if (!stop) return stop.error();
     if (*stop) {
       if (auto st = stop_run(node); !st) return st.error();

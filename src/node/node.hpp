@@ -79,8 +79,8 @@ struct Node {
   std::optional<io::MetricsLog> metrics;     // rank 0 only
   std::unique_ptr<ChainSide> chain;          // null with consensus.protocol = "none"
   std::optional<io::UpdateArchive> archive;  // with ledger.archive_updates: this rank's q_i
-  // True once a stop signal reached any rank (federation.cpp); asked while waiting in
-  // consensus. Unset: never stop there.
+  // Asked while waiting in consensus: true once a stop signal reached any rank a few
+  // seconds ago (federation.cpp). Unset: never stop there.
   std::function<bool()> stop_requested;
 };
 

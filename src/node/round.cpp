@@ -415,7 +415,11 @@ Result<RoundReport> run_round(Node& node) {
   if (!exchanged) return exchanged.error();
   report.bytes_sent = exchanged->bytes_sent;
 
-  // 5. theta_{h+1} = theta_h + dequantize(A); its Merkle root is the state root.
+  // 5. theta_{h+1} = theta_h + dequantize(A); its Merkle root is the state root. A stop
+  // while waiting for the block abandons the round, and the model goes back to theta_h.
+  std::vector<float> theta_before;
+  const Hash32 root_before = node.state_root;
+  if (node.chain && !replay) theta_before = node.theta;
   if (auto st = aggregate::dequantize_add(node.theta, exchanged->aggregate.values,
                                           node.aggregate.quantize.scale_bits);
       !st) {
@@ -445,7 +449,11 @@ Result<RoundReport> run_round(Node& node) {
     if (auto st = agree_on_block(node, state_root, *exchanged, height, report); !st) {
       return st.error();
     }
-    if (report.stopped) return report;
+    if (report.stopped) {
+      node.theta = std::move(theta_before);
+      node.state_root = root_before;
+      return report;
+    }
     const ledger::Block& block = *node.chain->participant->committed();
     report.state_root = block.header().state_root.hex();
     node.chain->committed.push_back(ChainSide::committed_of(block));
