@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "exchange.hpp"
+#include "fedchain/audit/run_audit.hpp"
 #include "fedchain/consensus/chain_validators.hpp"
 #include "fedchain/core/job_file.hpp"
 #include "fedchain/crypto/key_file.hpp"
@@ -114,9 +115,10 @@ Status check_replica_matches(const ledger::ChainStore& replica, const ledger::Ch
 }
 
 // The blocks some replica holds beyond the primary's end: rank 0 was stopped after the
-// commit but before its append reached the disk. The longest replica (lowest rank among
-// equals) sends them; every rank re-validates each against the chain state, certificate
-// and proposer included, as `fedchain verify` would.
+// commit but before its append reached the disk. Every replica verified on open, so the
+// longest (lowest rank among equals) sends them: audit::longest_verified's rule, the one
+// `fedchain verify` names too. Every rank re-validates each block against the chain
+// state, certificate and proposer included.
 Result<std::vector<ledger::StoredBlock>> blocks_beyond_primary(const Node& node,
                                                                const ChainFiles& files) {
   const std::uint64_t mine = files.replica ? files.replica->height() : 0;
@@ -270,8 +272,11 @@ Result<ChainFiles> reopen_chain(const Node& node, const RunOptions& options, boo
     if (!opened) opened = chain_file_refused(root, opened.error());
   } else if (replica_writer && std::filesystem::exists(replica_path)) {
     own = ledger::ChainStore::open_file(replica_path, ledger::OpenMode::kRepair);
-    if (!own) {
-      Error damaged = own.error();
+    // Verified whole (signatures, quorums, proposers), as `fedchain verify` does: only a
+    // replica that verifies may lend the primary a block.
+    const audit::ReplicaCheck check = audit::verify_replica(root, replica_path);
+    Error damaged = !own ? own.error() : check.error.value_or(Error{});
+    if (!own || !check.ok()) {
       damaged.message +=
           "; it is a replica: move it aside and resume, and a new one is "
           "written from the primary";
