@@ -90,23 +90,27 @@ Result<RunLock> RunLock::acquire(const fs::path& root) {
     }
     return config_error("cannot lock {}: {}", path.string(), std::strerror(err));
   }
+  return RunLock(fd);
+}
+
+Status RunLock::announce(const fs::path& root) const {
   // Only informs the next job that finds the lock taken, so no fsync.
   const std::string holder = holder_text() + "\n";
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, holder.data(), holder.size(), 0) < 0) {
-    const int err = errno;
-    ::close(fd);
-    return config_error(
-        "run directory '{}' is not writable ({}: {}); choose a writable "
-        "--run-dir",
-        root.string(), path.string(), std::strerror(err));
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, holder.data(), holder.size(), 0) < 0) {
+    return config_error("run directory '{}' is not writable ({}: {}); choose a writable --run-dir",
+                        root.string(), (root / "run.lock").string(), std::strerror(errno));
   }
-  return RunLock(fd);
+  return {};
 }
 
 RunLock::RunLock(RunLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
 
 RunLock::~RunLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the lock
+}
+
+Status RunDir::announce_holder() const {
+  return lock_ ? lock_->announce(root_) : Status{};
 }
 
 fs::path RunDir::checkpoint_path(std::uint64_t height) const {

@@ -64,7 +64,9 @@ Result<io::RunDir> open_run_dir(RunOptions& options, int rank) {
   }
   const Status made = rank == 0 && !dir ? Status(dir.error()) : Status();
   if (auto st = agree(made, MPI_COMM_WORLD); !st) return st.error();
-  MPI_Bcast(&fresh, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (const int rc = MPI_Bcast(&fresh, 1, MPI_INT, 0, MPI_COMM_WORLD); rc != MPI_SUCCESS) {
+    return mpi_failure("MPI_Bcast (fresh run)", rc);
+  }
   if (fresh != 0) options.resume = false;
   if (rank == 0) return dir;
   return io::RunDir::open(options.run_dir);
@@ -96,7 +98,8 @@ Status resume_from_checkpoint(Node& node) {
   const auto path = node.run_dir.checkpoint_path(height);
   const auto move_aside = "move it aside to resume from an older checkpoint";
   auto checkpoint = io::read_checkpoint(path);
-  if (!checkpoint) return config_error("{}; {}", checkpoint.error().message, move_aside);
+  const auto move_damaged_aside = "move the damaged file aside to resume from an older checkpoint";
+  if (!checkpoint) return config_error("{}; {}", checkpoint.error().message, move_damaged_aside);
   const io::CheckpointMeta& meta = checkpoint->meta;
   if (meta.height != height) {
     return config_error(
@@ -113,7 +116,7 @@ Status resume_from_checkpoint(Node& node) {
   const Hash32 root = state_root_of(checkpoint->params, node.job);
   if (root != meta.state_root) {
     return config_error("checkpoint {}: its parameters do not hash to its recorded state root; {}",
-                        path.string(), move_aside);
+                        path.string(), move_damaged_aside);
   }
   if (node.chain) {
     const Hash32& chain_id = node.chain->participant->genesis().chain_id();
@@ -207,7 +210,11 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   // Every rank sees the same job, so every rank finds the same problem: no agreement needed.
-  if (auto st = check_job_against_world(job, ranks); !st) return st.error();
+  if (auto st = check_job_against_world(job, ranks); !st) {
+    Error alike = st.error();
+    alike.every_rank = true;
+    return alike;
+  }
 
   RunOptions options = requested;
   auto dir = open_run_dir(options, rank);
@@ -239,6 +246,7 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
     if (!metrics) return metrics.error();
     node->metrics.emplace(std::move(*metrics));
   }
+  if (auto st = node->run_dir.announce_holder(); !st) return st.error();
   spdlog::info("{} ranks, model {} ({} parameters), shard of {} samples, rule {}, backend {}",
                node->ranks, job.model.arch, node->theta.size(), node->shard.size(),
                aggregate::rule_name(node->aggregate.rule), node->backend->name());

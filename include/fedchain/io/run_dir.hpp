@@ -24,8 +24,11 @@ namespace fedchain::io {
 // when the process dies however it dies, honoured over NFS) on a file that names its holder.
 class RunLock {
  public:
-  // Takes the lock, or a config error naming the job that holds it.
+  // Takes the lock, or a config error naming the job that holds it. The file is not
+  // written yet: a command that then refuses the directory leaves it as it was.
   static Result<RunLock> acquire(const std::filesystem::path& root);
+  // Writes who holds the lock (pid, host, Slurm job, start) for the next job to name.
+  Status announce(const std::filesystem::path& root) const;
   RunLock(RunLock&& other) noexcept;
   RunLock& operator=(RunLock&&) = delete;
   ~RunLock();
@@ -49,6 +52,10 @@ class RunDir {
   // Whether `root` holds a run, whole or damaged (job.toml or a chain file): `--resume`
   // starts a fresh run only where it does not.
   static bool holds_run(const std::filesystem::path& root);
+
+  // Names this process in run.lock once the job has started (a command that refuses the
+  // directory before that leaves the file as it was). Nothing without the lock.
+  Status announce_holder() const;
 
   // An existing run directory, without the lock: read-only use (verify, inspect) and the
   // ranks besides the lock holder (rank 0).
