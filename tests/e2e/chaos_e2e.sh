@@ -17,8 +17,7 @@ mpi=(mpirun -n 3 --oversubscribe)
 ranks=3
 
 small_job "$dataset" '[ledger]' 'replicas = "all"'
-# Rounds of about 0.05 s after a start-up of 1 to 2 s: enough rounds that 20 interruptions
-# land before the end, at every phase of a round.
+# Each trial interrupts within its first 16 rounds, so 400 rounds outlast 20 trials.
 sed -i 's/^rounds = 6$/rounds = 400/; s/^every = 2$/every = 7/' "$work/job.toml"
 
 verify_ok() {  # verify_ok RUN_DIR WHAT
@@ -33,14 +32,27 @@ verify_ok "$work/ref" "the reference run"
 
 echo "== $trials interruptions"
 actions=("kill -9 one rank" "kill -9 every rank" "SIGTERM one rank" "SIGUSR1 one rank")
-finished=0
 for trial in $(seq 1 "$trials"); do
   action=${actions[$((RANDOM % 4))]}
   victim=$((RANDOM % ranks))
-  delay_ms=$((300 + RANDOM % 3000))  # some land in the start-up
+  # One trial in four lands in the start-up (MPI, data, chain); the rest after 0 to 15
+  # rounds of this start, 0 to 40 ms into the next.
+  if [ $((RANDOM % 4)) -eq 0 ]; then
+    rounds_in=-1 delay_ms=$((100 + RANDOM % 600))
+  else
+    rounds_in=$((RANDOM % 16)) delay_ms=$((RANDOM % 40))
+  fi
   timeout 300 "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/chaos" --resume \
     >"$work/chaos.log" 2>&1 &
   launcher=$!
+  if [ "$rounds_in" -ge 0 ]; then
+    for _ in $(seq 1 3000); do
+      [ "$(rounds_done)" -ge "$rounds_in" ] && grep -q "^fedchain train: 3 ranks" "$work/chaos.log" &&
+        break
+      kill -0 "$launcher" 2>/dev/null || break
+      sleep 0.01
+    done
+  fi
   sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
   mapfile -t pids < <(pgrep -f -- "--run-dir $work/chaos" | grep -v "^$launcher$" || true)
   # pgrep also finds mpirun under timeout: keep the fedchain processes, the ranks.
@@ -50,9 +62,7 @@ for trial in $(seq 1 "$trials"); do
     set +e; wait "$launcher"; rc=$?; set -e
     grep -q "fedchain train: done" "$work/chaos.log" ||
       { cat "$work/chaos.log"; fail "trial $trial: the run ended (exit $rc) before the interruption"; }
-    finished=1
-    echo "trial $trial: the run finished before '$action'"
-    break
+    fail "trial $trial: the run finished before '$action': 400 rounds are too few"
   fi
   target=${pids[$((victim % ${#pids[@]}))]}
   case $action in
@@ -66,15 +76,15 @@ for trial in $(seq 1 "$trials"); do
   case $action in
     SIG*) [ $rc -eq 0 ] || { cat "$work/chaos.log"; fail "trial $trial: '$action' exited $rc"; } ;;
   esac
-  echo "trial $trial: $action after ${delay_ms} ms: exit $rc, $(rounds_done) rounds printed"
+  when=$([ "$rounds_in" -lt 0 ] && echo "${delay_ms} ms into the start-up" ||
+    echo "${delay_ms} ms after round $rounds_in of this start")
+  echo "trial $trial: $action $when: exit $rc, $(rounds_done) rounds printed"
   [ -e "$work/chaos/job.toml" ] || continue  # killed before the run directory existed
   [ -e "$work/chaos/chain/blocks.log" ] || continue  # before the chain existed
   verify_ok "$work/chaos" "trial $trial ($action)"
 done
-if [ $finished -eq 0 ]; then
-  timeout 300 "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/chaos" --resume \
-    >"$work/chaos.log" 2>&1 || { cat "$work/chaos.log"; fail "the last resume"; }
-fi
+timeout 300 "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/chaos" --resume \
+  >"$work/chaos.log" 2>&1 || { cat "$work/chaos.log"; fail "the last resume"; }
 verify_ok "$work/chaos" "the last resume"
 [ "$(($(records "$work/chaos/chain/blocks.log" | cut -d' ' -f1) - 1))" -eq 400 ] ||
   fail "the chain does not hold all 400 rounds"
