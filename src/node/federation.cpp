@@ -278,6 +278,15 @@ Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
     }
   }
   if (auto st = shut_down_chain(node); !st) return st.error();
+  // Never "done" with a height missing: every round is a block on the chain.
+  if (node.chain && node.chain->committed.size() != rounds) {
+    Error missing = runtime_error(
+        "the run ends at round {} but the chain holds {} blocks: run `fedchain verify {}` and "
+        "resume",
+        rounds, node.chain->committed.size(), node.run_dir.root().string());
+    missing.every_rank = true;  // every rank holds the same chain
+    return missing;
+  }
   if (node.rank == 0) {
     std::printf("fedchain train: done, %llu rounds; metrics in %s\n",
                 static_cast<unsigned long long>(rounds),
