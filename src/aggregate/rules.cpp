@@ -175,6 +175,24 @@ Status fedavg_from_sum(std::span<const std::int64_t> sum, std::int64_t total_wei
   return {};
 }
 
+Result<AggregateResult> fedavg_over_sum(std::span<const std::int64_t> sum,
+                                        std::span<const std::uint32_t> counted_ranks,
+                                        std::span<const std::int64_t> weights) {
+  AggregateResult out;
+  std::int64_t total = 0;
+  for (const std::uint32_t rank : counted_ranks) {
+    if (rank >= weights.size()) {
+      return runtime_error("fedavg_over_sum: rank {} has no weight ({} ranks)", rank,
+                           weights.size());
+    }
+    total += weights[rank];
+    out.selected_ranks.push_back(rank);
+  }
+  out.values.resize(sum.size());
+  if (auto st = fedavg_from_sum(sum, total, out.values); !st) return st.error();
+  return out;
+}
+
 Result<AggregateResult> aggregate(const AggregateConfig& config, std::span<const Update> updates) {
   if (updates.empty()) return runtime_error("aggregate: no updates to aggregate");
   std::vector<std::int64_t> weights;

@@ -242,21 +242,16 @@ class AggregateAudit {
   Result<aggregate::AggregateResult> recompute(const std::vector<io::ArchivedUpdate>& archived) {
     if (config_.exchange == aggregate::Exchange::kAllreduce) {
       // The int64 sum of w_i * q_i (MPI_Allreduce there) over the ranks whose tx the block
-      // holds (a jailed rank joins the collective with weight 0), divided by their total
-      // genesis weight.
+      // holds (a jailed rank joins the collective with weight 0).
       std::vector<std::int64_t> sum(theta_.size());
-      std::int64_t total = 0;
+      std::vector<std::uint32_t> counted;
       for (const auto& update : archived) {
-        const std::int64_t weight = weights_[update.rank];
-        if (auto st = aggregate::add_weighted(sum, weight, update.values); !st) return st.error();
-        total += weight;
+        if (auto st = aggregate::add_weighted(sum, weights_[update.rank], update.values); !st) {
+          return st.error();
+        }
+        counted.push_back(update.rank);
       }
-      std::vector<std::int32_t> values(theta_.size());
-      if (auto st = aggregate::fedavg_from_sum(sum, total, values); !st) return st.error();
-      aggregate::AggregateResult out;
-      out.values = std::move(values);
-      for (const auto& update : archived) out.selected_ranks.push_back(update.rank);
-      return out;
+      return aggregate::fedavg_over_sum(sum, counted, weights_);
     }
     std::vector<aggregate::Update> updates;
     for (const auto& update : archived) {

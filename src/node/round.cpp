@@ -176,15 +176,13 @@ Result<Exchanged> exchange_and_aggregate(Node& node, std::span<const std::int32_
     if (!sum) return sum.error();
     out.bytes_sent += d * sizeof(std::int64_t);
     report.exchange_s = clock.lap();
-    std::int64_t total = 0;
-    for (std::size_t r = 0; r < counted.size(); ++r) total += counted[r] ? node.weights[r] : 0;
-    out.aggregate.values.resize(d);
-    if (auto st = aggregate::fedavg_from_sum(*sum, total, out.aggregate.values); !st) {
-      return st.error();
+    std::vector<std::uint32_t> counted_ranks;
+    for (std::uint32_t r = 0; r < counted.size(); ++r) {
+      if (counted[r]) counted_ranks.push_back(r);
     }
-    for (int r = 0; r < node.ranks; ++r) {
-      if (counted[static_cast<std::size_t>(r)]) out.aggregate.selected_ranks.push_back(r);
-    }
+    auto averaged = aggregate::fedavg_over_sum(*sum, counted_ranks, node.weights);
+    if (!averaged) return averaged.error();
+    out.aggregate = std::move(*averaged);
     return out;
   }
 

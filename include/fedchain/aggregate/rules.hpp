@@ -78,5 +78,12 @@ Status add_weighted(std::span<std::int64_t> sum, std::int64_t weight,
 // A[j] = divide_round_half_even(sum[j], total_weight).
 Status fedavg_from_sum(std::span<const std::int64_t> sum, std::int64_t total_weight,
                        std::span<std::int32_t> out);
+// The allreduce exchange's aggregate, as every rank computes it and as `fedchain verify`
+// recomputes it: `sum` is the int64 sum of w_i * q_i over the counted ranks (ascending),
+// `weights` every rank's genesis weight. fedavg_from_sum over their total weight; the
+// counted ranks are the selected ones.
+Result<AggregateResult> fedavg_over_sum(std::span<const std::int64_t> sum,
+                                        std::span<const std::uint32_t> counted_ranks,
+                                        std::span<const std::int64_t> weights);
 
 }  // namespace fedchain::aggregate
