@@ -130,15 +130,12 @@ expect_exit 2 "faults.flip_bit_rank = 5 but the job runs 3 ranks" \
 
 echo "== 6. a second job on a run directory in use is refused, naming the holder"
 sed -i 's/^rounds = 6$/rounds = 200/' "$work/job.toml"
-"${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/busy" >"$work/busy.log" 2>&1 &
-launcher=$!
-for _ in $(seq 1 1500); do grep -q "^round 2/" "$work/busy.log" && break; sleep 0.02; done
+train_in_background busy 2
 grep -q "^round 2/" "$work/busy.log" || { cat "$work/busy.log"; fail "the first job did not start"; }
 expect_exit 2 "is in use by another fedchain job (pid [0-9]* on " \
   "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/busy" --resume
 expect_exit 2 "is in use by another fedchain job" \
   "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/busy"
-mapfile -t ranks < <(ps -o pid= --ppid "$launcher")
 kill -TERM "${ranks[0]}"
 wait "$launcher" || { cat "$work/busy.log"; fail "the first job did not stop cleanly"; }
 verify_ok "$work/busy"

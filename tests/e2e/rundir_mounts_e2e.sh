@@ -30,6 +30,22 @@ fi
 
 small_job "$dataset"
 
+# disk_of_pages FREE: a fresh 16-page (64 KiB) tmpfs at $mnt with FREE pages left.
+disk_of_pages() {
+  mount -t tmpfs -o size=64k tmpfs "$mnt"
+  head -c $(((16 - $1) * 4096)) /dev/zero >"$mnt/filler"
+}
+# resume_when_freed RUN: frees the disk, then RUN resumes, finishes and verifies.
+resume_when_freed() {
+  rm "$mnt/filler"
+  mount -o remount,size=8m "$mnt"
+  "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$mnt/$1" --resume >"$work/$1.log" 2>&1 ||
+    { cat "$work/$1.log"; fail "--resume of $1 after the disk was freed"; }
+  "$fedchain" verify "$mnt/$1" >"$work/verify.log" 2>&1 ||
+    { cat "$work/verify.log"; fail "verify of $1 after the disk was freed"; }
+  umount "$mnt"
+}
+
 echo "== 1. --resume on a read-only file system: exit 2, nothing changed"
 "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$mnt/ro" >"$work/ro.log" 2>&1 ||
   { cat "$work/ro.log"; fail "the run on tmpfs"; }
@@ -46,8 +62,7 @@ umount "$mnt"
 echo "== 2. the disk fills up while the chain is created"
 # Room for the run directory's job.toml, lock and logs, but not for genesis: tmpfs counts
 # whole 4 KiB pages, and 3 to 5 free pages of 16 fail here (tried); 4 are left.
-mount -t tmpfs -o size=64k tmpfs "$mnt"
-head -c $((12 * 4096)) /dev/zero >"$mnt/filler"
+disk_of_pages 4
 set +e
 "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$mnt/full" >"$work/full.log" 2>&1
 rc=$?
@@ -55,27 +70,14 @@ set -e
 [ $rc -ne 0 ] || { cat "$work/full.log"; fail "the run on a full disk did not fail"; }
 grep -q "blocks.log" "$work/full.log" || { cat "$work/full.log"; fail "the failure is not the chain's"; }
 [ ! -e "$mnt/full/chain/blocks.log" ] || fail "a chain file was left without its genesis"
-rm "$mnt/filler"
-mount -o remount,size=8m "$mnt"
-"${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$mnt/full" --resume >"$work/full.log" 2>&1 ||
-  { cat "$work/full.log"; fail "--resume after the disk was freed"; }
-"$fedchain" verify "$mnt/full" >"$work/verify.log" 2>&1 ||
-  { cat "$work/verify.log"; fail "verify after the disk was freed"; }
-
-umount "$mnt"
+resume_when_freed full
 
 echo "== 3. the disk fills up at the first checkpoint: exit 1 naming it, then resumable"
 # 8 free pages of 16: the chain and round 1 fit, the checkpoint at height 2 does not (tried).
-mount -t tmpfs -o size=64k tmpfs "$mnt"
-head -c $((8 * 4096)) /dev/zero >"$mnt/filler"
+disk_of_pages 8
 expect_exit 1 "cannot write checkpoint .*height-00000002.h5" \
   "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$mnt/ckpt"
 ! grep -q "Segmentation fault" "$work/err.log" || { cat "$work/err.log"; fail "a rank crashed"; }
-rm "$mnt/filler"
-mount -o remount,size=8m "$mnt"
-"${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$mnt/ckpt" --resume >"$work/ckpt.log" 2>&1 ||
-  { cat "$work/ckpt.log"; fail "--resume after the disk was freed"; }
-"$fedchain" verify "$mnt/ckpt" >"$work/verify.log" 2>&1 ||
-  { cat "$work/verify.log"; fail "verify after the checkpoint failure"; }
+resume_when_freed ckpt
 
 echo "PASS: rundir_mounts_e2e"

@@ -23,32 +23,32 @@ train() {
     >"$work/$name.log" 2>&1 || { cat "$work/$name.log"; fail "run $name"; }
 }
 
-# kill_at_round NAME ROUND [ARGS...]: train NAME in the background, then kill -9 every rank
-# at once (mpirun's children) when rank 0 prints round ROUND.
-kill_at_round() {
+# train_in_background NAME ROUND [ARGS...]: train NAME in the background and wait until
+# rank 0 prints round ROUND; sets `launcher` (mpirun's pid) and `ranks` (the ranks' pids).
+train_in_background() {
   local name=$1 round=$2
   shift 2
   "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/$name" "$@" \
     >"$work/$name.log" 2>&1 &
-  local launcher=$! ranks
+  launcher=$!
   for _ in $(seq 1 1500); do grep -q "^round $round/" "$work/$name.log" && break; sleep 0.02; done
   mapfile -t ranks < <(ps -o pid= --ppid "$launcher")
+}
+
+# kill_at_round NAME ROUND [ARGS...]: kill -9 every rank at once when rank 0 prints round
+# ROUND.
+kill_at_round() {
+  train_in_background "$@"
   kill -9 "${ranks[@]}" 2>/dev/null || true
   wait "$launcher" || true
 }
 
-# stop_at_round NAME ROUND [ARGS...]: train NAME in the background and send SIGTERM to one
-# rank when rank 0 prints round ROUND; every rank stops at one round boundary, exit 0.
+# stop_at_round NAME ROUND [ARGS...]: SIGTERM to one rank when rank 0 prints round ROUND;
+# every rank stops at one round boundary, exit 0.
 stop_at_round() {
-  local name=$1 round=$2
-  shift 2
-  "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/$name" "$@" \
-    >"$work/$name.log" 2>&1 &
-  local launcher=$! ranks
-  for _ in $(seq 1 1500); do grep -q "^round $round/" "$work/$name.log" && break; sleep 0.02; done
-  mapfile -t ranks < <(ps -o pid= --ppid "$launcher")
+  train_in_background "$@"
   kill -TERM "${ranks[-1]}" 2>/dev/null || true
-  wait "$launcher" || { cat "$work/$name.log"; fail "run $name did not stop cleanly"; }
+  wait "$launcher" || { cat "$work/$1.log"; fail "run $1 did not stop cleanly"; }
 }
 
 # records CHAIN_FILE: "COUNT LAST" - the record count (genesis included) and the byte
