@@ -8,6 +8,7 @@
 
 #include "fedchain/crypto/ed25519.hpp"
 #include "fedchain/crypto/key_file.hpp"
+#include "temp_dir.hpp"
 
 namespace fedchain::crypto {
 namespace {
@@ -93,9 +94,8 @@ TEST(Ed25519, DerivedKeysDependOnSeedAndRank) {
 }
 
 TEST(KeyFile, WritesPrivateKeysOwnerOnlyAndReadsThemBack) {
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("fedchain-keys-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  const fedchain::testing::TempDir temp;
+  const auto dir = temp.path() / "keys";
   std::vector<SigningKey> keys;
   for (std::uint32_t r = 0; r < 3; ++r) keys.push_back(*SigningKey::generate());
   ASSERT_TRUE(write_key_directory(dir, keys));
@@ -115,7 +115,35 @@ TEST(KeyFile, WritesPrivateKeysOwnerOnlyAndReadsThemBack) {
   const auto again = write_key_directory(dir, keys);
   ASSERT_FALSE(again);
   EXPECT_NE(again.error().message.find("already exists"), std::string::npos);
-  std::filesystem::remove_all(dir);
+}
+
+// As ssh does: a private key others can read may already be someone else's.
+TEST(KeyFile, RefusesAPrivateKeyOthersCanRead) {
+  const fedchain::testing::TempDir temp;
+  const auto dir = temp.path() / "keys";
+  ASSERT_TRUE(write_key_directory(dir, {*SigningKey::generate(), *SigningKey::generate()}));
+  ASSERT_EQ(::chmod(private_key_path(dir, 1).c_str(), 0644), 0);
+  ASSERT_TRUE(load_rank_key({dir.string(), false, 0}, 0));
+  const auto loaded = load_rank_key({dir.string(), false, 0}, 1);
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(loaded.error().message.find("can be read by other users (mode 0644)"),
+            std::string::npos)
+      << loaded.error().message;
+}
+
+// One key would cast two validators' votes.
+TEST(KeyFile, RefusesTwoRanksWithOneKey) {
+  const fedchain::testing::TempDir temp;
+  const auto dir = temp.path() / "keys";
+  const SigningKey shared = *SigningKey::generate();
+  ASSERT_TRUE(write_key_directory(dir, {*SigningKey::generate(), shared, shared}));
+  const auto listed = load_public_keys({dir.string(), false, 0}, 3);
+  ASSERT_FALSE(listed);
+  EXPECT_EQ(listed.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(listed.error().message.find("ranks 1 and 2 have the same public key"),
+            std::string::npos)
+      << listed.error().message;
 }
 
 TEST(KeyFile, NoKeySourceIsAConfigError) {

@@ -1,4 +1,4 @@
-// Helpers for the data tests: a fresh temp directory per test, and IDX files written by
+// Helpers for the data tests: IDX files written by
 // hand (gzipped or not) so each test states exactly which bytes the reader sees.
 #pragma once
 
@@ -13,26 +13,11 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
+
 namespace fedchain::data::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            ("fedchain-data-" + std::string(info->test_suite_name()) + "-" + info->name() + "-" +
-             std::to_string(::getpid()));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using fedchain::testing::TempDir;
 
 inline void append_u32_be(std::vector<std::uint8_t>& out, std::uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "fedchain/io/checkpoint.hpp"
-#include "test_dir.hpp"
+#include "temp_dir.hpp"
 
 namespace fedchain::io {
 namespace {

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "fedchain/io/metrics.hpp"
-#include "test_dir.hpp"
+#include "temp_dir.hpp"
 
 namespace fedchain::io {
 namespace {

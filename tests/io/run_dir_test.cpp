@@ -1,10 +1,13 @@
+#include <unistd.h>
+
 #include <fstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "fedchain/core/durable_file.hpp"
 #include "fedchain/io/run_dir.hpp"
-#include "test_dir.hpp"
+#include "temp_dir.hpp"
 
 namespace fedchain::io {
 namespace {
@@ -30,6 +33,32 @@ TEST(RunDir, RefusesToOverwriteAnExistingRun) {
   std::string line;
   std::getline(job, line);
   EXPECT_EQ(line, "a = 1") << "the existing run must be left untouched";
+}
+
+// Two jobs appending to one chain would replace or interleave each other's blocks. The
+// lock is per open file, so a second open in this same process stands for another job.
+TEST(RunDir, ASecondJobOnALockedRunDirectoryIsRefusedNamingTheHolder) {
+  testing::TempDir tmp;
+  {
+    auto first = RunDir::create(tmp.path(), "a = 1\n");
+    ASSERT_TRUE(first) << first.error().message;
+    ASSERT_TRUE(first->announce_holder());
+    for (const bool resume : {true, false}) {
+      auto second =
+          resume ? RunDir::resume(tmp.path(), "a = 1\n") : RunDir::create(tmp.path(), "a = 1\n");
+      ASSERT_FALSE(second);
+      EXPECT_EQ(second.error().kind, ErrorKind::kConfig);
+      EXPECT_NE(second.error().message.find(
+                    fmt::format("is in use by another fedchain job (pid {} on ", ::getpid())),
+                std::string::npos)
+          << second.error().message;
+    }
+    const RunDir copy = *first;  // copies share the lock; it goes with the last of them
+    first = config_error("dropped");
+    EXPECT_FALSE(RunDir::resume(tmp.path(), "a = 1\n"));
+  }
+  EXPECT_TRUE(RunDir::resume(tmp.path(), "a = 1\n")) << "the lock went with its job";
+  EXPECT_TRUE(RunDir::open(tmp.path())) << "readers (verify, inspect) take no lock";
 }
 
 TEST(RunDir, ResumeRefusesAnotherJobNamingTheLine) {

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "test_dir.hpp"
+#include "temp_dir.hpp"
 
 namespace fedchain::io {
 namespace {

@@ -1,9 +1,6 @@
 // Real signed test chains (see test_chain.hpp).
 #include "test_chain.hpp"
 
-#include <unistd.h>
-
-#include <atomic>
 #include <fstream>
 #include <stdexcept>
 
@@ -143,19 +140,6 @@ void TestChain::write(const std::filesystem::path& run_dir) const {
       throw std::runtime_error(st.error().message);
     }
   }
-}
-
-TempDir::TempDir() {
-  static std::atomic<int> counter{0};
-  path_ = std::filesystem::temp_directory_path() /
-          fmt::format("fedchain-test-{}-{}", ::getpid(), counter++);
-  std::filesystem::remove_all(path_);
-  std::filesystem::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
 }
 
 Bytes read_bytes(const std::filesystem::path& path) {

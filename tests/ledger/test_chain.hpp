@@ -15,6 +15,7 @@
 #include "fedchain/ledger/chain_store.hpp"
 #include "fedchain/ledger/genesis.hpp"
 #include "fedchain/ledger/validation.hpp"
+#include "temp_dir.hpp"
 
 namespace fedchain::ledger::testing {
 
@@ -67,18 +68,7 @@ class TestChain {
   std::vector<StoredBlock> blocks_;
 };
 
-// A fresh empty directory under the system temp dir, removed by the destructor.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using fedchain::testing::TempDir;
 
 Bytes read_bytes(const std::filesystem::path& path);
 void write_bytes(const std::filesystem::path& path, ByteView bytes);
