@@ -13,6 +13,7 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "fedchain/core/durable_file.hpp"
 
@@ -80,14 +81,24 @@ Result<RunLock> RunLock::acquire(const fs::path& root) {
   lock.l_whence = SEEK_SET;
   if (::fcntl(fd, F_OFD_SETLK, &lock) != 0) {
     const int err = errno;
-    const std::string holder = read_holder(fd);
-    ::close(fd);
     if (err == EAGAIN || err == EACCES) {
+      const std::string holder = read_holder(fd);
+      ::close(fd);
       return config_error(
           "run directory '{}' is in use by another fedchain job ({}): wait for it to end, stop "
           "it (SIGTERM writes a checkpoint and exits), or choose another --run-dir",
           root.string(), holder);
     }
+    if (err == ENOSYS || err == ENOLCK || err == EOPNOTSUPP || err == EINVAL) {
+      // Lustre mounted without flock, some FUSE file systems: refusing to run there would
+      // leave those clusters without fedchain, so the job goes on unguarded and says so.
+      spdlog::warn(
+          "{}: this file system does not support file locks ({}): a second job on this run "
+          "directory would not be detected; run one job at a time on it",
+          path.string(), std::strerror(err));
+      return RunLock(fd);
+    }
+    ::close(fd);
     return config_error("cannot lock {}: {}", path.string(), std::strerror(err));
   }
   return RunLock(fd);
