@@ -8,7 +8,7 @@ namespace fedchain::net {
 using consensus::Outcome;
 
 ConsensusLoop::ConsensusLoop(consensus::StateMachine& machine, Transport& transport,
-                             Application& app, OutboundFilter* filter)
+                             Application& app, faults::OutboundFilter* filter)
     : machine_(machine), transport_(transport), app_(app), filter_(filter) {}
 
 void ConsensusLoop::send(std::optional<std::uint32_t> to, const consensus::Message& message) {
@@ -24,8 +24,8 @@ void ConsensusLoop::send(std::optional<std::uint32_t> to, const consensus::Messa
 
 Status ConsensusLoop::apply(Outcome outcome) {
   if (!outcome.status) ++stats_.refused[outcome.status.error().code];
-  const SendFn send_fn = [this](std::optional<std::uint32_t> to,
-                                const consensus::Message& message) { send(to, message); };
+  const faults::SendFn send_fn = [this](std::optional<std::uint32_t> to,
+                                        const consensus::Message& message) { send(to, message); };
   for (consensus::Action& action : outcome.actions) {
     if (auto* b = std::get_if<consensus::Broadcast>(&action)) {
       filter_ ? filter_->on_send(std::nullopt, b->message, send_fn)

@@ -17,8 +17,8 @@
 #include "fedchain/crypto/key_file.hpp"
 #include "fedchain/crypto/merkle.hpp"
 #include "fedchain/crypto/sha256.hpp"
+#include "fedchain/faults/consensus_faults.hpp"
 #include "fedchain/ledger/validation.hpp"
-#include "fedchain/net/byzantine.hpp"
 #include "node.hpp"
 
 namespace fedchain::node {
@@ -410,7 +410,7 @@ Status start_chain(Node& node, const RunOptions& options) {
   auto transport = net::Transport::create(consensus::kDefaultMaxBlockBytes + 4096);
   if (!transport) return transport.error();
   chain->transport = std::move(*transport);
-  auto byzantine = net::make_byzantine_filter(
+  auto byzantine = faults::make_byzantine_filter(
       node.job.faults, static_cast<std::uint32_t>(node.rank),
       static_cast<std::uint32_t>(node.ranks), *key, static_cast<std::uint64_t>(node.job.job.seed));
   if (!byzantine) return byzantine.error();

@@ -35,7 +35,7 @@ struct ChainSide {
   LedgerBlockHasher hasher;
   std::unique_ptr<consensus::StateMachine> machine;
   std::unique_ptr<net::Transport> transport;
-  std::unique_ptr<net::OutboundFilter> byzantine;  // faults.consensus on this rank, else null
+  std::unique_ptr<faults::OutboundFilter> byzantine;  // faults.consensus on this rank, else null
   std::unique_ptr<net::ConsensusLoop> loop;
   // (tip) every committed block's hash and state root: a resumed run replays the rounds
   // between its checkpoint and the tip against them.

@@ -1,4 +1,4 @@
-// Every faults.consensus behaviour through the production filters (net/byzantine.hpp) on
+// Every faults.consensus behaviour through the production filters (faults/consensus_faults.hpp) on
 // the real wire, with real ledger blocks, Ed25519 and chain state (jailing on evidence):
 // f Byzantine ranks among 4 or 7, one height at a time as the round loop drives it. Every
 // honest rank must end with the same chain, which the ledger's verify (what `fedchain
@@ -14,8 +14,9 @@
 #include "fedchain/consensus/chain_validators.hpp"
 #include "fedchain/consensus/ed25519_signer.hpp"
 #include "fedchain/crypto/sha256.hpp"
+#include "fedchain/faults/consensus_faults.hpp"
 #include "fedchain/ledger/verify.hpp"
-#include "fedchain/net/byzantine.hpp"
+#include "fedchain/net/consensus_loop.hpp"
 #include "test_chain.hpp"
 
 namespace fedchain::net {
@@ -136,12 +137,12 @@ class LedgerApp final : public Application {
 
 // On honest ranks: counts what a Byzantine rank sent in someone else's name for a height
 // at least two below ours (an honest rank relays only current votes): replays.
-class ReplayWatch final : public OutboundFilter {
+class ReplayWatch final : public faults::OutboundFilter {
  public:
   ReplayWatch(const consensus::StateMachine& machine, std::vector<std::int64_t> byzantine)
       : machine_(machine), byzantine_(std::move(byzantine)) {}
   void on_send(std::optional<std::uint32_t> to, const Message& message,
-               const SendFn& send) override {
+               const faults::SendFn& send) override {
     send(to, message);
   }
   void on_received(std::uint32_t from, const Message& message) override {
@@ -192,11 +193,11 @@ void run_with(const char* behaviour, std::uint64_t heights) {
   auto transport = Transport::create(std::size_t{1} << 20);
   ASSERT_TRUE(transport) << transport.error().message;
 
-  auto filter = make_byzantine_filter(faults, rank, n, fixture.keys()[rank], kChainSeed);
+  auto filter = faults::make_byzantine_filter(faults, rank, n, fixture.keys()[rank], kChainSeed);
   ASSERT_TRUE(filter) << filter.error().message;
   ASSERT_EQ(*filter != nullptr, byzantine);
   ReplayWatch watch(machine, faults.byzantine);
-  OutboundFilter* on_wire = byzantine ? filter->get() : &watch;
+  faults::OutboundFilter* on_wire = byzantine ? filter->get() : &watch;
   ConsensusLoop loop(machine, **transport, app, on_wire);
   for (std::uint64_t h = 1; h <= heights; ++h) {
     auto set = consensus::validator_set_of(app.state());

@@ -67,12 +67,12 @@ class ChainApp final : public Application {
 };
 
 // Block A and votes for A to even ranks, block B and votes for B to odd ranks.
-class Equivocate final : public OutboundFilter {
+class Equivocate final : public faults::OutboundFilter {
  public:
   Equivocate(crypto::SigningKey key, std::uint32_t rank, std::uint32_t n)
       : key_(std::move(key)), rank_(rank), n_(n) {}
   void on_send(std::optional<std::uint32_t> to, const Message& message,
-               const SendFn& send) override {
+               const faults::SendFn& send) override {
     if (to) return send(to, message);
     if (const auto* p = std::get_if<Proposal>(&message); p && p->proposer == rank_) {
       Proposal twin = *p;
@@ -95,7 +95,7 @@ class Equivocate final : public OutboundFilter {
   }
 
  private:
-  void split(const Message& even, const Message& odd, const SendFn& send) const {
+  void split(const Message& even, const Message& odd, const faults::SendFn& send) const {
     for (std::uint32_t r = 0; r < n_; ++r) {
       if (r != rank_) send(r, r % 2 == 0 ? even : odd);
     }

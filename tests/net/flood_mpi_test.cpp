@@ -67,11 +67,11 @@ class ChainApp final : public Application {
 
 // On an honest rank: counts what goes to the flooder, and samples what the machine holds
 // each time a message arrives.
-class Watch final : public OutboundFilter {
+class Watch final : public faults::OutboundFilter {
  public:
   explicit Watch(const consensus::StateMachine& machine) : machine_(machine) {}
   void on_send(std::optional<std::uint32_t> to, const Message& message,
-               const SendFn& send) override {
+               const faults::SendFn& send) override {
     if (to) ++direct_to[*to];
     send(to, message);
   }

@@ -3,8 +3,10 @@
 // schema in job_schema.cpp, which is the one list of keys, types, ranges and docs.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fedchain {
@@ -68,10 +70,17 @@ struct FaultsSection {
   std::int64_t flip_bit_rank = -1;  // -1: none
   std::int64_t flip_bit_height = 1;
   // What the byzantine ranks do in the vote (docs/consensus.md, "Byzantine behaviours"):
-  // none | equivocate | double_vote | withhold_votes | invalid_vote | wrong_state_root |
-  // forge_signatures | replay | silent
+  // one of kConsensusFaultNames
   std::string consensus = "none";
 };
+
+// The values of faults.consensus, the one list of the vote's Byzantine behaviours: the
+// schema takes its choices from it, and faults::ConsensusFault (faults/consensus_faults.hpp)
+// is declared in its order. It lives here, in the lowest module, because the schema does.
+inline constexpr std::array<std::string_view, 9> kConsensusFaultNames = {
+    "none",         "equivocate",       "double_vote",      "withhold_votes",
+    "invalid_vote", "wrong_state_root", "forge_signatures", "replay",
+    "silent"};
 
 struct ConsensusSection {
   std::string protocol = "bft";  // bft | none (no chain: the plain-allreduce baseline)

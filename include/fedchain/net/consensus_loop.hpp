@@ -11,6 +11,7 @@
 #include <string>
 
 #include "fedchain/consensus/state_machine.hpp"
+#include "fedchain/faults/outbound_filter.hpp"
 #include "fedchain/net/transport.hpp"
 
 namespace fedchain::net {
@@ -25,22 +26,6 @@ class Application {
   virtual void evidence(const consensus::EquivocationFound& /*found*/) {}
 };
 
-// Sends one message: to a rank, or to every other rank when `to` is empty.
-using SendFn = std::function<void(std::optional<std::uint32_t> to, const consensus::Message&)>;
-
-// Sits between the machine and the wire on a rank chosen for a fault experiment (the job
-// file's [faults], net/byzantine.hpp); production ranks have none.
-class OutboundFilter {
- public:
-  virtual ~OutboundFilter() = default;
-  // Everything the machine sends passes through here; `send` puts a message on the wire.
-  virtual void on_send(std::optional<std::uint32_t> to, const consensus::Message& message,
-                       const SendFn& send) = 0;
-  // Every decoded message that arrives from rank `from`, before the machine sees it (a
-  // replaying rank keeps some to send again later).
-  virtual void on_received(std::uint32_t /*from*/, const consensus::Message& /*message*/) {}
-};
-
 struct LoopStats {
   std::uint64_t messages = 0;
   std::uint64_t undecodable = 0;
@@ -53,8 +38,10 @@ inline constexpr const char* kStopped = "stopped";
 
 class ConsensusLoop {
  public:
+  // `filter`: a rank chosen for a fault experiment (the job file's [faults],
+  // faults/consensus_faults.hpp) sends through it; production ranks have none.
   ConsensusLoop(consensus::StateMachine& machine, Transport& transport, Application& app,
-                OutboundFilter* filter = nullptr);
+                faults::OutboundFilter* filter = nullptr);
 
   // Starts `first_height` and drives the machine until it has committed every height below
   // `until_height`, then keeps answering until every rank is done (Transport::finish).
@@ -94,7 +81,7 @@ class ConsensusLoop {
   consensus::StateMachine& machine_;
   Transport& transport_;
   Application& app_;
-  OutboundFilter* filter_;
+  faults::OutboundFilter* filter_;
   std::multimap<Clock::time_point, consensus::Timeout> timers_;
   Status send_status_;
   LoopStats stats_;

@@ -11,16 +11,19 @@
 namespace fedchain::consensus::sim {
 
 namespace {
-constexpr std::array kBehaviours = {
-    std::pair{Behaviour::kNone, "none"},
-    std::pair{Behaviour::kEquivocatingProposer, "equivocating-proposer"},
-    std::pair{Behaviour::kDoubleVote, "double-vote"},
-    std::pair{Behaviour::kWithholdVotes, "withhold-votes"},
-    std::pair{Behaviour::kInvalidVote, "invalid-vote"},
-    std::pair{Behaviour::kWrongStateRoot, "wrong-state-root"},
-    std::pair{Behaviour::kForgeSignatures, "forge-signatures"},
-    std::pair{Behaviour::kReplayOldMessages, "replay-old"},
-    std::pair{Behaviour::kSilent, "silent"},
+using faults::ConsensusFault;
+constexpr std::array kShipped = {
+    std::pair{Behaviour::kNone, ConsensusFault::kNone},
+    std::pair{Behaviour::kEquivocatingProposer, ConsensusFault::kEquivocate},
+    std::pair{Behaviour::kDoubleVote, ConsensusFault::kDoubleVote},
+    std::pair{Behaviour::kWithholdVotes, ConsensusFault::kWithholdVotes},
+    std::pair{Behaviour::kInvalidVote, ConsensusFault::kInvalidVote},
+    std::pair{Behaviour::kWrongStateRoot, ConsensusFault::kWrongStateRoot},
+    std::pair{Behaviour::kForgeSignatures, ConsensusFault::kForgeSignatures},
+    std::pair{Behaviour::kReplayOldMessages, ConsensusFault::kReplay},
+    std::pair{Behaviour::kSilent, ConsensusFault::kSilent},
+};
+constexpr std::array kComposed = {
     std::pair{Behaviour::kMixed, "mixed"},
     std::pair{Behaviour::kColludeFork, "collude-fork"},
 };
@@ -37,8 +40,16 @@ bool parse_u64(std::string_view text, std::uint64_t& out) {
 }
 }  // namespace
 
+std::optional<ConsensusFault> shipped_fault(Behaviour behaviour) {
+  for (const auto& [b, fault] : kShipped) {
+    if (b == behaviour) return fault;
+  }
+  return std::nullopt;
+}
+
 std::string_view name(Behaviour behaviour) {
-  for (const auto& [b, text] : kBehaviours) {
+  if (auto fault = shipped_fault(behaviour)) return faults::consensus_fault_name(*fault);
+  for (const auto& [b, text] : kComposed) {
     if (b == behaviour) return text;
   }
   return "?";
@@ -68,7 +79,10 @@ std::optional<Scenario> parse_scenario(std::string_view line) {
     std::uint64_t number = 0;
     if (key == "behaviour") {
       bool found = false;
-      for (const auto& [b, text] : kBehaviours) {
+      for (const auto& [b, fault] : kShipped) {
+        if (value == name(b)) s.behaviour = b, found = true;
+      }
+      for (const auto& [b, text] : kComposed) {
         if (value == text) s.behaviour = b, found = true;
       }
       if (!found) return std::nullopt;

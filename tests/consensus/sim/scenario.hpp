@@ -1,5 +1,5 @@
 // One simulated schedule, named by a line that replays it exactly:
-//   n=7 behaviour=double-vote mix=lossy seed=42 byzantine=2 heights=3
+//   n=7 behaviour=double_vote mix=lossy seed=42 byzantine=2 heights=3
 // Everything random in a run (Byzantine choice, delays, drops, partitions, strategy coin
 // flips) is drawn from `seed`, so the line is all a failure report needs to carry.
 #pragma once
@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "fedchain/faults/consensus_faults.hpp"
 
 namespace fedchain::consensus::sim {
 
@@ -20,7 +22,7 @@ enum class Behaviour {
   kWrongStateRoot,        // proposes bad state roots, otherwise honest
   kForgeSignatures,       // honest, plus votes and proposals forged in others' names
   kReplayOldMessages,     // honest, plus re-sends of old messages from anyone
-  kSilent,                // crashes at a random time and stays down
+  kSilent,                // sends nothing at all; still listens
   kMixed,                 // each Byzantine validator draws one of the above
   kColludeFork,           // f+1 or more: equivocate together to split honest validators
 };
@@ -41,6 +43,9 @@ struct Scenario {
   std::uint64_t heights = 3;  // every honest validator must commit heights 0 .. heights-1
 };
 
+// The shipped behaviour (faults/consensus_faults.hpp) that `behaviour` is, named as the job
+// file names it; nullopt for mixed and collude-fork, which the simulator composes.
+std::optional<faults::ConsensusFault> shipped_fault(Behaviour behaviour);
 std::string_view name(Behaviour behaviour);
 std::string_view name(NetworkMix mix);
 std::string describe(const Scenario& scenario);

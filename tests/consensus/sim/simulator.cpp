@@ -46,6 +46,7 @@ struct Event {
   std::shared_ptr<const Message> message;  // null: a timeout, or a block to propose
   Timeout timeout;
   enum Kind { kMessage, kTimeout, kBlockReady, kSync } kind = kMessage;
+  std::uint32_t from = 0;  // a message's sender
   bool operator>(const Event& other) const {
     return std::tie(time, seq) > std::tie(other.time, other.seq);
   }
@@ -53,26 +54,14 @@ struct Event {
 
 class Simulation;
 
-struct Node final : ByzantineContext {
+struct Node {
   Node(Simulation& sim, std::uint32_t id);
-  std::uint32_t self() const override { return id; }
-  std::uint32_t n() const override;
-  std::uint64_t now() const override;
-  std::mt19937_64& rng() override;
-  const FakeKeys& keys() const override;
-  const ValidatorSet& validators() const override { return machine->validators(); }
-  void send(std::uint32_t to, const Message& message) override;
-  const std::vector<std::uint32_t>& half_a() const override;
-  const std::vector<std::uint32_t>& half_b() const override;
-  CollusionPlan& plan() override;
-
-  bool crashed() const { return strategy && strategy->crashed(now()); }
 
   Simulation& sim;
   std::uint32_t id;
   FakeSigner signer;
   std::unique_ptr<StateMachine> machine;
-  std::unique_ptr<Strategy> strategy;  // null: honest
+  std::unique_ptr<faults::OutboundFilter> strategy;  // the shipped fault; null: honest
   std::vector<std::pair<Vote, Vote>> evidence_pool;
   std::set<EvidenceKey> committed_evidence;
   std::vector<bool> jailed;
@@ -92,10 +81,15 @@ class Simulation {
   FakeKeys keys;
   FakeBlockHasher hasher;
   std::uint64_t now = 0;
-  std::vector<std::uint32_t> half_a, half_b;
-  CollusionPlan plan;
+  // The two halves an equivocation or a double vote splits the others into: the Byzantine
+  // validators and half of the honest ones, and the other honest half.
+  std::vector<bool> in_first_half;
+  // Shared by every equivocating validator: with f + 1 of them it forks (Fork tests).
+  std::shared_ptr<faults::EquivocationPlan> plan = std::make_shared<faults::EquivocationPlan>();
 
   void send(std::uint32_t from, std::uint32_t to, std::shared_ptr<const Message> message);
+  // What a Byzantine validator's filter puts on the wire.
+  void send_from(std::uint32_t from, std::optional<std::uint32_t> to, const Message& message);
 
  private:
   bool honest(std::uint32_t id) const { return !nodes_[id]->strategy; }
@@ -140,30 +134,6 @@ class Simulation {
 };
 
 Node::Node(Simulation& s, std::uint32_t i) : sim(s), id(i), signer(s.keys, i) {}
-std::uint32_t Node::n() const {
-  return sim.scenario.n;
-}
-std::uint64_t Node::now() const {
-  return sim.now;
-}
-std::mt19937_64& Node::rng() {
-  return sim.rng;
-}
-const FakeKeys& Node::keys() const {
-  return sim.keys;
-}
-void Node::send(std::uint32_t to, const Message& message) {
-  sim.send(id, to, std::make_shared<const Message>(message));
-}
-const std::vector<std::uint32_t>& Node::half_a() const {
-  return sim.half_a;
-}
-const std::vector<std::uint32_t>& Node::half_b() const {
-  return sim.half_b;
-}
-CollusionPlan& Node::plan() {
-  return sim.plan;
-}
 
 Simulation::Simulation(const Scenario& s, const RunOptions& o)
     : scenario(s), options(o), rng(s.seed * 0x9e3779b97f4a7c15ULL + s.n), keys(s.n, s.seed) {
@@ -185,17 +155,27 @@ Simulation::Simulation(const Scenario& s, const RunOptions& o)
     auto node = std::make_unique<Node>(*this, i);
     config.self = i;
     node->machine = std::make_unique<StateMachine>(config, node->signer, hasher);
-    if (byzantine.contains(i)) node->strategy = make_strategy(s.behaviour, rng);
+    if (byzantine.contains(i)) {
+      faults::FaultContext context;
+      context.self = i;
+      context.n = s.n;
+      context.sign = [this, i](ByteView bytes) { return keys.sign(i, bytes); };
+      context.blocks = &sim_blocks();
+      context.seed = rng();
+      context.in_first_half = [this](std::uint32_t rank) { return in_first_half[rank]; };
+      context.plan = plan;
+      node->strategy = faults::make_fault_filter(fault_for(s.behaviour, rng), std::move(context));
+    }
     node->jailed.assign(s.n, false);
     nodes_.push_back(std::move(node));
   }
-  bool to_a = true;
+  bool to_first = true;
   for (std::uint32_t i = 0; i < s.n; ++i) {
     if (byzantine.contains(i)) {
-      half_a.push_back(i);
+      in_first_half.push_back(true);
     } else {
-      (to_a ? half_a : half_b).push_back(i);
-      to_a = !to_a;
+      in_first_half.push_back(to_first);
+      to_first = !to_first;
     }
   }
 
@@ -238,12 +218,21 @@ std::uint64_t Simulation::delay() {
 
 void Simulation::send(std::uint32_t from, std::uint32_t to,
                       std::shared_ptr<const Message> message) {
-  if (to == from || to >= scenario.n || nodes_[from]->crashed()) return;
+  if (to == from || to >= scenario.n) return;
   if (now < heal_ms_) {
     if (group_[from] != group_[to]) return;
     if (drop_ > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < drop_) return;
   }
-  events_.push(Event{now + delay(), seq_++, to, std::move(message), {}});
+  Event event{now + delay(), seq_++, to, std::move(message), {}};
+  event.from = from;
+  events_.push(std::move(event));
+}
+
+void Simulation::send_from(std::uint32_t from, std::optional<std::uint32_t> to,
+                           const Message& message) {
+  auto shared = std::make_shared<const Message>(message);
+  if (to) return send(from, *to, std::move(shared));
+  for (std::uint32_t v = 0; v < scenario.n; ++v) send(from, v, shared);
 }
 
 void Simulation::apply(Node& node, Outcome outcome) {
@@ -252,12 +241,16 @@ void Simulation::apply(Node& node, Outcome outcome) {
 
 void Simulation::handle(Node& node, Action& action) {
   StateMachine& m = *node.machine;
+  const faults::SendFn wire = [this, &node](std::optional<std::uint32_t> to,
+                                            const Message& message) {
+    send_from(node.id, to, message);
+  };
   if (auto* b = std::get_if<Broadcast>(&action)) {
-    if (node.strategy) return node.strategy->on_send(node, std::nullopt, b->message);
+    if (node.strategy) return node.strategy->on_send(std::nullopt, b->message, wire);
     auto shared = std::make_shared<const Message>(std::move(b->message));
     for (std::uint32_t to = 0; to < scenario.n; ++to) send(node.id, to, shared);
   } else if (auto* s = std::get_if<SendTo>(&action)) {
-    if (node.strategy) return node.strategy->on_send(node, s->validator, s->message);
+    if (node.strategy) return node.strategy->on_send(s->validator, s->message, wire);
     send(node.id, s->validator, std::make_shared<const Message>(std::move(s->message)));
   } else if (auto* t = std::get_if<ScheduleTimeout>(&action)) {
     events_.push(Event{now + t->after_ms, seq_++, node.id, nullptr, t->timeout, Event::kTimeout});
@@ -292,9 +285,7 @@ void Simulation::build_block(Node& node, const Timeout& request) {
   for (const auto& item : node.evidence_pool) {
     if (!node.committed_evidence.contains(key_of(item.first))) block.evidence.push_back(item);
   }
-  Bytes bytes = block.encode();
-  if (node.strategy) bytes = node.strategy->build_block(node, std::move(bytes));
-  Outcome outcome = node.machine->on_block_ready(request.height, request.round, std::move(bytes));
+  Outcome outcome = node.machine->on_block_ready(request.height, request.round, block.encode());
   apply(node, std::move(outcome));  // a stale request is refused, and that is fine
 }
 
@@ -433,7 +424,6 @@ Report Simulation::run() {
     }
     if (now > heal_ms_ + kRunLimitMs) break;
     Node& node = *nodes_[event.to];
-    if (node.crashed()) continue;
     if (event.message) {
       if (++report_.deliveries > kMaxDeliveries) {
         fail(fmt::format("message storm: {} deliveries by t={} ms\n{}", kMaxDeliveries, now,
@@ -441,7 +431,7 @@ Report Simulation::run() {
         break;
       }
       note(fmt::format("deliver to {}: {}", node.id, brief(*event.message)));
-      if (node.strategy) node.strategy->on_receive(node, *event.message);
+      if (node.strategy) node.strategy->on_received(event.from, *event.message);
       Outcome outcome = node.machine->on_message(*event.message);
       if (honest(node.id)) on_delivered(node, *event.message, outcome.status);
       if (!outcome.status && outcome.status.error().code == "future-height" && !node.syncing) {

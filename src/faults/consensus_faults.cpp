@@ -1,11 +1,10 @@
-// The Byzantine behaviours of faults.consensus on the real wire (see byzantine.hpp). Every
-// strategy wraps an honest state machine: the machine runs the protocol as usual and the
-// filter rewrites, withholds or adds to what it sends. Two halves of the other ranks, even
-// and odd, are what equivocation splits: a fixed rule, so a rerun splits the same way.
-#include "fedchain/net/byzantine.hpp"
+// The Byzantine behaviours of the vote (see consensus_faults.hpp). Every strategy wraps an
+// honest state machine: the machine runs the protocol as usual and the filter rewrites,
+// withholds or adds to what it sends. On MPI ranks the two halves of the other ranks are
+// the even and the odd ones: a fixed rule, so a rerun splits the same way.
+#include "fedchain/faults/consensus_faults.hpp"
 
 #include <algorithm>
-#include <array>
 #include <functional>
 #include <map>
 #include <optional>
@@ -13,10 +12,13 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "fedchain/core/random.hpp"
 #include "fedchain/ledger/block.hpp"
 
-namespace fedchain::net {
+namespace fedchain::faults {
 
 namespace {
 
@@ -24,29 +26,17 @@ using consensus::Message;
 using consensus::Proposal;
 using ledger::Vote;
 
-struct FaultName {
-  ConsensusFault fault;
-  std::string_view name;
-};
-
-constexpr std::array kFaultNames = {
-    FaultName{ConsensusFault::kNone, "none"},
-    FaultName{ConsensusFault::kEquivocate, "equivocate"},
-    FaultName{ConsensusFault::kDoubleVote, "double_vote"},
-    FaultName{ConsensusFault::kWithholdVotes, "withhold_votes"},
-    FaultName{ConsensusFault::kInvalidVote, "invalid_vote"},
-    FaultName{ConsensusFault::kWrongStateRoot, "wrong_state_root"},
-    FaultName{ConsensusFault::kForgeSignatures, "forge_signatures"},
-    FaultName{ConsensusFault::kReplay, "replay"},
-    FaultName{ConsensusFault::kSilent, "silent"},
-};
-
-// What every strategy shares: who it is, its key, a seeded source of made-up hashes, and
-// the ways to put a message on the wire.
+// What every strategy shares: who it is, how it signs and edits blocks, a seeded source of
+// made-up hashes, and the ways to put a message on the wire.
 class ByzantineFilter : public OutboundFilter {
  public:
-  ByzantineFilter(std::uint32_t self, std::uint32_t n, crypto::SigningKey key, std::uint64_t seed)
-      : self_(self), n_(n), key_(std::move(key)), random_(seed) {}
+  explicit ByzantineFilter(FaultContext context)
+      : self_(context.self),
+        n_(context.n),
+        sign_(std::move(context.sign)),
+        blocks_(*context.blocks),
+        in_first_half_(std::move(context.in_first_half)),
+        random_(context.seed) {}
 
  protected:
   const Vote* own_vote(const Message& message) const {
@@ -60,23 +50,17 @@ class ByzantineFilter : public OutboundFilter {
 
   Vote resign(Vote vote, std::optional<Hash32> block) const {
     vote.block_hash = block;
-    vote.signature = key_.sign(vote.sign_bytes());
+    vote.signature = sign_(vote.sign_bytes());
     return vote;
   }
 
-  // The proposal again with its block's header edited and everything re-derived: the
-  // block's roots and hash, the proposal's signature. Nullopt if the block does not decode
-  // as a ledger block (nothing honest would have proposed it).
-  std::optional<Proposal> with_edited_block(
-      Proposal proposal, const std::function<void(ledger::BlockHeader&)>& edit) const {
-    auto block = ledger::Block::decode(proposal.block);
-    if (!block) return std::nullopt;
-    ledger::BlockBuilder builder{block->header(), block->txs(), block->evidence()};
-    edit(builder.header);
-    const ledger::Block edited = builder.build();
-    proposal.block = edited.encode();
-    proposal.block_hash = edited.hash();
-    proposal.signature = key_.sign(proposal.sign_bytes());
+  // The proposal again carrying an edited block (the editor re-derived its hash), signed
+  // anew. Nullopt if the block did not decode (nothing honest would have proposed it).
+  std::optional<Proposal> with_block(Proposal proposal, std::optional<EditedBlock> edited) const {
+    if (!edited) return std::nullopt;
+    proposal.block = std::move(edited->bytes);
+    proposal.block_hash = edited->hash;
+    proposal.signature = sign_(proposal.sign_bytes());
     return proposal;
   }
 
@@ -90,7 +74,9 @@ class ByzantineFilter : public OutboundFilter {
     return hash;
   }
 
-  static bool even(std::uint32_t rank) { return rank % 2 == 0; }
+  bool first_half(std::uint32_t rank) const {
+    return in_first_half_ ? in_first_half_(rank) : rank % 2 == 0;
+  }
 
   // What a strategy did at a height is kept until it is this far behind. WARNING: the inner
   // machine still sends own messages of old heights (catch-up replies carry its
@@ -107,18 +93,20 @@ class ByzantineFilter : public OutboundFilter {
       if (to != self_) send(to, message);
     }
   }
-  // To `to` alone, or to everyone, each rank getting its half's version.
-  void split(std::optional<std::uint32_t> to, const Message& for_even, const Message& for_odd,
+  // To `to` alone, or to everyone, each validator getting its half's version.
+  void split(std::optional<std::uint32_t> to, const Message& for_first, const Message& for_second,
              const SendFn& send) const {
-    if (to) return send(to, even(*to) ? for_even : for_odd);
+    if (to) return send(to, first_half(*to) ? for_first : for_second);
     for (std::uint32_t rank = 0; rank < n_; ++rank) {
-      if (rank != self_) send(rank, even(rank) ? for_even : for_odd);
+      if (rank != self_) send(rank, first_half(rank) ? for_first : for_second);
     }
   }
 
   std::uint32_t self_;
   std::uint32_t n_;
-  crypto::SigningKey key_;
+  std::function<Signature(ByteView)> sign_;
+  const BlockEditor& blocks_;
+  std::function<bool(std::uint32_t)> in_first_half_;
   SeededRandom random_;
 };
 
@@ -139,40 +127,42 @@ class WithholdVotes final : public ByzantineFilter {
   }
 };
 
-// Own proposals: block A (the honest one) to the even ranks, a twin B (one millisecond
-// later, so another hash, equally valid) to the odd ranks. Own votes in a round it
-// proposed: for A to the even ranks, for B to the odd ones.
+// Own proposals: block A (the honest one) to the first half, a twin B (another hash,
+// equally valid) to the second. Own votes in a round of the plan: for A to the first half,
+// for B to the second. Validators sharing one plan vote along in rounds others proposed.
 class Equivocate final : public ByzantineFilter {
  public:
-  using ByzantineFilter::ByzantineFilter;
+  Equivocate(FaultContext context, std::shared_ptr<EquivocationPlan> plan)
+      : ByzantineFilter(std::move(context)), plan_(std::move(plan)) {}
   void on_send(std::optional<std::uint32_t> to, const Message& message,
                const SendFn& send) override {
+    auto& split_at = plan_->split;
     if (const Proposal* p = own_proposal(message)) {
       const auto key = std::make_pair(p->height, p->round);
-      auto planned = plan_.find(key);
-      if (planned == plan_.end()) {
-        std::erase_if(plan_,
+      auto planned = split_at.find(key);
+      if (planned == split_at.end()) {
+        std::erase_if(split_at,
                       [&](const auto& entry) { return forgotten(entry.first.first, p->height); });
-        auto twin = with_edited_block(*p, [](ledger::BlockHeader& h) { h.time_ms += 1; });
+        auto twin = with_block(*p, blocks_.twin(p->block));
         if (!twin) return send(to, message);
-        planned = plan_.emplace(key, std::make_pair(*p, std::move(*twin))).first;
+        planned = split_at.emplace(key, std::make_pair(*p, std::move(*twin))).first;
       }
       return split(to, planned->second.first, planned->second.second, send);
     }
     const Vote* vote = own_vote(message);
     if (vote == nullptr) return send(to, message);
-    const auto planned = plan_.find({vote->height, vote->round});
-    if (planned == plan_.end()) return send(to, message);
+    const auto planned = split_at.find({vote->height, vote->round});
+    if (planned == split_at.end()) return send(to, message);
     split(to, resign(*vote, planned->second.first.block_hash),
           resign(*vote, planned->second.second.block_hash), send);
   }
 
  private:
   // (height, round) -> (proposal A, proposal B); a retransmission repeats the same split.
-  std::map<std::pair<std::uint64_t, std::uint32_t>, std::pair<Proposal, Proposal>> plan_;
+  std::shared_ptr<EquivocationPlan> plan_;
 };
 
-// Every own vote to the even ranks as cast, and a conflicting one to the odd ranks: nil
+// Every own vote to the first half as cast, and a conflicting one to the second: nil
 // where it named a block, a made-up block where it was nil.
 class DoubleVote final : public ByzantineFilter {
  public:
@@ -224,8 +214,7 @@ class WrongStateRoot : public ByzantineFilter {
         return std::none_of(bad_proposal_.begin(), bad_proposal_.end(),
                             [&](const auto& kept) { return kept.first == entry.first; });
       });
-      const Hash32 root = made_up_hash();
-      auto bad = with_edited_block(honest, [&](ledger::BlockHeader& h) { h.state_root = root; });
+      auto bad = with_block(honest, blocks_.with_state_root(honest.block, made_up_hash()));
       if (!bad) return honest;
       bad_hash_[honest.block_hash] = bad->block_hash;
       known = bad_proposal_.emplace(honest.block_hash, std::move(*bad)).first;
@@ -235,7 +224,7 @@ class WrongStateRoot : public ByzantineFilter {
     if (out.round != honest.round || out.pol_round != honest.pol_round) {
       out.round = honest.round;
       out.pol_round = honest.pol_round;
-      out.signature = key_.sign(out.sign_bytes());
+      out.signature = sign_(out.sign_bytes());
     }
     return out;
   }
@@ -298,7 +287,7 @@ class ForgeSignatures final : public ByzantineFilter {
       forged.validator = v;
       forged.type = ledger::VoteType::kPrecommit;
       forged.block_hash = fake;
-      forged.signature = key_.sign(forged.sign_bytes());
+      forged.signature = sign_(forged.sign_bytes());
       broadcast(forged, send);
     }
     if (last_block_.empty()) return;
@@ -307,11 +296,11 @@ class ForgeSignatures final : public ByzantineFilter {
     forged.height = vote->height;
     forged.round = vote->round + 1;
     forged.block = last_block_;
-    if (auto block = ledger::Block::decode(forged.block)) forged.block_hash = block->hash();
+    if (auto hash = blocks_.hash(forged.block)) forged.block_hash = *hash;
     for (std::uint32_t v = 0; v < n_; ++v) {
       if (v == self_) continue;
       forged.proposer = v;
-      forged.signature = key_.sign(forged.sign_bytes());
+      forged.signature = sign_(forged.sign_bytes());
       broadcast(forged, send);
     }
   }
@@ -346,23 +335,80 @@ class Replay final : public ByzantineFilter {
   std::uint64_t received_ = 0;
 };
 
+// Ledger blocks: the header edited and everything re-derived, the block's roots and hash.
+class LedgerBlocks final : public BlockEditor {
+ public:
+  std::optional<EditedBlock> twin(ByteView block) const override {
+    return edited(block, [](ledger::BlockHeader& h) { h.time_ms += 1; });
+  }
+  std::optional<EditedBlock> with_state_root(ByteView block, const Hash32& root) const override {
+    return edited(block, [&](ledger::BlockHeader& h) { h.state_root = root; });
+  }
+  std::optional<Hash32> hash(ByteView block) const override {
+    auto decoded = ledger::Block::decode(block);
+    if (!decoded) return std::nullopt;
+    return decoded->hash();
+  }
+
+ private:
+  static std::optional<EditedBlock> edited(ByteView block,
+                                           const std::function<void(ledger::BlockHeader&)>& edit) {
+    auto decoded = ledger::Block::decode(block);
+    if (!decoded) return std::nullopt;
+    ledger::BlockBuilder builder{decoded->header(), decoded->txs(), decoded->evidence()};
+    edit(builder.header);
+    const ledger::Block built = builder.build();
+    return EditedBlock{built.encode(), built.hash()};
+  }
+};
+
 }  // namespace
 
+static_assert(kConsensusFaultNames.size() == static_cast<std::size_t>(ConsensusFault::kSilent) + 1,
+              "one name per behaviour, in the enum's order");
+
 Result<ConsensusFault> parse_consensus_fault(std::string_view name) {
-  for (const auto& entry : kFaultNames) {
-    if (entry.name == name) return entry.fault;
+  for (std::size_t i = 0; i < kConsensusFaultNames.size(); ++i) {
+    if (kConsensusFaultNames[i] == name) return static_cast<ConsensusFault>(i);
   }
-  return config_error(
-      "faults.consensus = '{}' is not a behaviour: none, equivocate, double_vote, "
-      "withhold_votes, invalid_vote, wrong_state_root, forge_signatures, replay or silent",
-      name);
+  return config_error("faults.consensus = '{}' is not a behaviour: {}", name,
+                      fmt::join(kConsensusFaultNames, ", "));
 }
 
 std::string_view consensus_fault_name(ConsensusFault fault) {
-  for (const auto& entry : kFaultNames) {
-    if (entry.fault == fault) return entry.name;
+  const auto index = static_cast<std::size_t>(fault);
+  return index < kConsensusFaultNames.size() ? kConsensusFaultNames[index] : "unknown";
+}
+
+const BlockEditor& ledger_blocks() {
+  static const LedgerBlocks editor;
+  return editor;
+}
+
+std::unique_ptr<OutboundFilter> make_fault_filter(ConsensusFault fault, FaultContext context) {
+  switch (fault) {
+    case ConsensusFault::kEquivocate: {
+      auto plan = context.plan ? context.plan : std::make_shared<EquivocationPlan>();
+      return std::make_unique<Equivocate>(std::move(context), std::move(plan));
+    }
+    case ConsensusFault::kDoubleVote:
+      return std::make_unique<DoubleVote>(std::move(context));
+    case ConsensusFault::kWithholdVotes:
+      return std::make_unique<WithholdVotes>(std::move(context));
+    case ConsensusFault::kInvalidVote:
+      return std::make_unique<InvalidVote>(std::move(context));
+    case ConsensusFault::kWrongStateRoot:
+      return std::make_unique<WrongStateRoot>(std::move(context));
+    case ConsensusFault::kForgeSignatures:
+      return std::make_unique<ForgeSignatures>(std::move(context));
+    case ConsensusFault::kReplay:
+      return std::make_unique<Replay>(std::move(context));
+    case ConsensusFault::kSilent:
+      return std::make_unique<Silent>(std::move(context));
+    case ConsensusFault::kNone:
+      break;
   }
-  return "unknown";
+  return nullptr;
 }
 
 Result<std::unique_ptr<OutboundFilter>> make_byzantine_filter(const FaultsSection& faults,
@@ -374,39 +420,15 @@ Result<std::unique_ptr<OutboundFilter>> make_byzantine_filter(const FaultsSectio
   if (!fault) return fault.error();
   const bool listed = std::find(faults.byzantine.begin(), faults.byzantine.end(),
                                 static_cast<std::int64_t>(rank)) != faults.byzantine.end();
-  std::unique_ptr<OutboundFilter> filter;
-  if (*fault == ConsensusFault::kNone || !listed) return filter;
+  if (!listed) return std::unique_ptr<OutboundFilter>{};
+  FaultContext context;
+  context.self = rank;
+  context.n = ranks;
+  context.sign = [key = std::move(key)](ByteView bytes) { return key.sign(bytes); };
+  context.blocks = &ledger_blocks();
   // Its own stream: the update attacks draw from derive_seed(seed, rank, round).
-  const std::uint64_t stream = derive_seed(seed ^ 0xb1a5'7ed0'fa17'5eedULL, rank, 0);
-  switch (*fault) {
-    case ConsensusFault::kEquivocate:
-      filter = std::make_unique<Equivocate>(rank, ranks, std::move(key), stream);
-      break;
-    case ConsensusFault::kDoubleVote:
-      filter = std::make_unique<DoubleVote>(rank, ranks, std::move(key), stream);
-      break;
-    case ConsensusFault::kWithholdVotes:
-      filter = std::make_unique<WithholdVotes>(rank, ranks, std::move(key), stream);
-      break;
-    case ConsensusFault::kInvalidVote:
-      filter = std::make_unique<InvalidVote>(rank, ranks, std::move(key), stream);
-      break;
-    case ConsensusFault::kWrongStateRoot:
-      filter = std::make_unique<WrongStateRoot>(rank, ranks, std::move(key), stream);
-      break;
-    case ConsensusFault::kForgeSignatures:
-      filter = std::make_unique<ForgeSignatures>(rank, ranks, std::move(key), stream);
-      break;
-    case ConsensusFault::kReplay:
-      filter = std::make_unique<Replay>(rank, ranks, std::move(key), stream);
-      break;
-    case ConsensusFault::kSilent:
-      filter = std::make_unique<Silent>(rank, ranks, std::move(key), stream);
-      break;
-    case ConsensusFault::kNone:
-      break;
-  }
-  return filter;
+  context.seed = derive_seed(seed ^ 0xb1a5'7ed0'fa17'5eedULL, rank, 0);
+  return make_fault_filter(*fault, std::move(context));
 }
 
-}  // namespace fedchain::net
+}  // namespace fedchain::faults
