@@ -1,5 +1,6 @@
 #include "exchange.hpp"
 
+#include <cstring>
 #include <limits>
 
 #include "fedchain/aggregate/rules.hpp"
@@ -127,6 +128,26 @@ Status agree(const Status& mine, MPI_Comm comm) {
           : Error{static_cast<ErrorKind>(kind), fmt::format("rank {}: {}", first_failed, text), {}};
   agreed.every_rank = true;
   return agreed;
+}
+
+Result<std::vector<std::vector<float>>> pool_colluding_deltas(bool colluding,
+                                                              std::span<const float> delta) {
+  MPI_Comm attackers;
+  // Key 0 for all: ties keep the ranks' MPI_COMM_WORLD order, so the pool's order is fixed.
+  if (int rc = MPI_Comm_split(MPI_COMM_WORLD, colluding ? 1 : MPI_UNDEFINED, 0, &attackers);
+      rc != MPI_SUCCESS) {
+    return mpi_failure("MPI_Comm_split (alie's attackers)", rc);
+  }
+  std::vector<std::vector<float>> pooled;
+  if (!colluding) return pooled;
+  auto all = allgather_fixed(bytes_of(delta), attackers);
+  MPI_Comm_free(&attackers);
+  if (!all) return all.error();
+  for (const auto& bytes : *all) {
+    auto& values = pooled.emplace_back(delta.size());
+    std::memcpy(values.data(), bytes.data(), bytes.size());
+  }
+  return pooled;
 }
 
 }  // namespace fedchain::node

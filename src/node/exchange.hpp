@@ -36,6 +36,11 @@ Result<std::vector<int>> ranks_with(bool flag, MPI_Comm comm);
 
 Error mpi_failure(const char* what, int code);
 
+// faults::PoolFn over MPI: the colluding ranks' deltas, gathered on a communicator of their
+// own; collective over every rank (MPI_Comm_split), so honest ranks take part too.
+Result<std::vector<std::vector<float>>> pool_colluding_deltas(bool colluding,
+                                                              std::span<const float> delta);
+
 }  // namespace fedchain::node
 
 namespace fedchain::node {

@@ -15,6 +15,7 @@
 #include "fedchain/consensus/ed25519_signer.hpp"
 #include "fedchain/consensus/state_machine.hpp"
 #include "fedchain/core/job.hpp"
+#include "fedchain/faults/round_faults.hpp"
 #include "fedchain/io/metrics.hpp"
 #include "fedchain/io/run_dir.hpp"
 #include "fedchain/io/update_archive.hpp"
@@ -71,6 +72,7 @@ struct Node {
 
   aggregate::AggregateConfig aggregate;
   aggregate::AttackConfig attack;
+  std::unique_ptr<faults::RoundFaults> round_faults;  // [faults] on this rank's update and model
 
   std::vector<float> theta;  // (parameters) the global model after `height`, host memory
   Hash32 state_root;         // state_root_of(theta), kept so checkpoints need not rehash

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -57,37 +56,6 @@ Result<std::vector<float>> train_locally(Node& node, std::uint64_t height,
   if (auto st = node.model->get_parameters(delta); !st) return st.error();
   for (std::size_t j = 0; j < delta.size(); ++j) delta[j] -= node.theta[j];
   return delta;
-}
-
-// Byzantine ranks replace their delta ([faults]); alie's attackers pool their honest deltas
-// over a communicator of their own.
-Status apply_faults(Node& node, std::uint64_t height, std::vector<float>& delta) {
-  const bool byzantine = aggregate::is_byzantine(node.attack, node.rank);
-  std::vector<std::vector<float>> pooled;
-  std::vector<std::span<const float>> colluders;
-  if (node.attack.attack == aggregate::Attack::kAlie) {
-    // Collective over every rank (MPI_Comm_split), so honest ranks take part too.
-    MPI_Comm attackers;
-    if (int rc =
-            MPI_Comm_split(MPI_COMM_WORLD, byzantine ? 1 : MPI_UNDEFINED, node.rank, &attackers);
-        rc != MPI_SUCCESS) {
-      return mpi_failure("MPI_Comm_split (alie's attackers)", rc);
-    }
-    if (byzantine) {
-      auto all = allgather_fixed(bytes_of(std::span<const float>(delta)), attackers);
-      MPI_Comm_free(&attackers);
-      if (!all) return all.error();
-      for (const auto& bytes : *all) {
-        auto& values = pooled.emplace_back(delta.size());
-        std::memcpy(values.data(), bytes.data(), bytes.size());
-      }
-      for (const auto& values : pooled) colluders.emplace_back(values);
-    }
-  }
-  if (!byzantine) return {};
-  const aggregate::AttackContext context{node.rank, static_cast<std::int64_t>(height), node.ranks,
-                                         colluders};
-  return aggregate::apply_attack(node.attack, context, delta);
 }
 
 struct Exchanged {
@@ -283,16 +251,6 @@ Status agree_on_block(Node& node, const Hash32& own_root, const Exchanged& excha
   return {};
 }
 
-// [faults] flip_bit_*: a memory fault, the lowest mantissa bit of the first parameter.
-void flip_one_bit(std::span<float> theta) {
-  if (theta.empty()) return;
-  std::uint32_t bits;
-  std::memcpy(&bits, &theta[0], sizeof(bits));
-  bits ^= 1u;
-  std::memcpy(&theta[0], &bits, sizeof(bits));
-  spdlog::warn("faults.flip_bit_rank: flipped a bit of this rank's model (experiment)");
-}
-
 // Test loss and accuracy of node.theta, each rank evaluating its slice of the test split.
 Status evaluate(Node& node, RoundReport& report) {
   const std::int64_t n = node.data.test.count;
@@ -368,7 +326,7 @@ Result<RoundReport> run_round(Node& node) {
   train::LocalResult local;
   auto delta = train_locally(node, height, local);
   if (!delta) return delta.error();
-  if (auto st = apply_faults(node, height, *delta); !st) return st.error();
+  if (auto st = node.round_faults->on_update(height, *delta); !st) return st.error();
   report.train_s = clock.lap();
 
   // 2. Fixed point: q_i = clamp(round(delta_i * 2^s)).
@@ -423,11 +381,7 @@ Result<RoundReport> run_round(Node& node) {
       !st) {
     return st.error();
   }
-  // The memory fault is transient: a replayed round does not inject it again.
-  if (!replay && node.rank == node.job.faults.flip_bit_rank &&
-      height == static_cast<std::uint64_t>(node.job.faults.flip_bit_height)) {
-    flip_one_bit(node.theta);
-  }
+  node.round_faults->on_new_model(height, node.theta, replay);
   const Hash32 state_root = state_root_of(node.theta, node.job);
   node.state_root = state_root;
   report.state_root = state_root.hex();

@@ -164,6 +164,8 @@ Status build_node(Node& node, const Job& job) {
   auto attack = aggregate::attack_config(job.faults, job.job.seed, node.ranks);
   if (!attack) return attack.error();
   node.attack = *attack;
+  node.round_faults = faults::make_round_faults(job.faults, node.attack, node.rank, node.ranks,
+                                                pool_colluding_deltas);
 
   auto data = train::load_job_data(job);
   if (!data) return data.error();
