@@ -120,7 +120,6 @@ class Reader {
 
   bool ok() const { return error_.code.empty(); }
   std::size_t offset() const { return pos_; }
-  std::size_t remaining() const { return in_.size() - pos_; }
   // Fails with "trailing-bytes" unless the input was consumed exactly.
   Status finish() {
     if (ok() && pos_ != in_.size()) {

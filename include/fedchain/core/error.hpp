@@ -38,10 +38,6 @@ template <typename... Args>
 Error runtime_error(fmt::format_string<Args...> format, Args&&... args) {
   return {ErrorKind::kRuntime, fmt::format(format, std::forward<Args>(args)...), {}};
 }
-template <typename... Args>
-Error verification_error(fmt::format_string<Args...> format, Args&&... args) {
-  return {ErrorKind::kVerification, fmt::format(format, std::forward<Args>(args)...), {}};
-}
 
 // Refusing bytes or a block: what a peer sent or a file held does not check out. Never
 // thrown: decoders and validators return it (STYLE.md, bitcoin's typed reject reasons).

@@ -41,7 +41,6 @@ class Optimizer {
   // beginning of each federated round.
   void reset();
   void set_learning_rate(double lr) { options_.lr = lr; }
-  std::int64_t steps_taken() const { return steps_; }
 
  private:
   Optimizer(Backend& backend, const TrainOptions& options, std::int64_t count, Buffer first,
