@@ -1,6 +1,6 @@
 // The exchange phase: the MPI collectives that move updates between ranks. Integer
 // collectives only, so the result does not depend on the reduction order MPI picks
-// (DESIGN.md, invariant 1).
+// (docs/architecture.md, invariant 1).
 #pragma once
 
 #include <cstdint>

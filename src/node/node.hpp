@@ -107,7 +107,8 @@ Status open_update_archive(Node& node);
 Status archive_update(const Node& node, std::uint64_t height, std::span<const std::int32_t> q,
                       const std::optional<ledger::Tx>& my_tx);
 
-// Per-phase wall-clock seconds and what the round produced (DESIGN.md, "One round").
+// Per-phase wall-clock seconds and what the round produced (docs/architecture.md, "One round, file
+// by file").
 struct RoundReport {
   std::uint64_t height = 0;
   double train_s = 0, quantize_s = 0, hash_s = 0, exchange_s = 0, aggregate_s = 0, consensus_s = 0,

@@ -1,4 +1,4 @@
-// One federated round, phase by phase (DESIGN.md, "One round"):
+// One federated round, phase by phase (docs/architecture.md, "One round, file by file"):
 //   train -> quantize -> exchange -> aggregate -> new parameters and state root -> store.
 // Every rank runs every phase; the aggregate and the new parameters come out with the
 // same bits on every rank because everything after quantization is integer arithmetic or

@@ -16,8 +16,8 @@ using ledger::testing::TestChain;
 
 // Rank `rank`'s copy of the first `heights` blocks (the primary's certificates: the audit
 // compares blocks, never bytes).
-void write_replica(const std::filesystem::path& run_dir, std::uint32_t rank,
-                   const TestChain& chain, std::uint64_t heights) {
+void write_replica(const std::filesystem::path& run_dir, std::uint32_t rank, const TestChain& chain,
+                   std::uint64_t heights) {
   auto store = ChainStore::create_file(ChainStore::replica_path(run_dir, rank), chain.genesis());
   ASSERT_TRUE(store) << store.error().message;
   for (std::uint64_t h = 0; h < heights; ++h) {

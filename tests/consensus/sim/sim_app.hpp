@@ -1,6 +1,6 @@
 // The simulator's application: what a block holds, and the honest validity rule. It
 // stands in for fedchain's node: a block carries the state root its proposer computed,
-// and a validator accepts it only if that root equals its own (DESIGN.md, Consensus).
+// and a validator accepts it only if that root equals its own (docs/consensus.md).
 #pragma once
 
 #include <compare>
