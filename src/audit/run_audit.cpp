@@ -337,6 +337,12 @@ void compare_with_longest(RunReport& report) {
 
 // Reads a replica read-only and replays it from genesis like the primary (proposer rotation
 // included); checkpoints and archived updates belong to the primary and are not re-checked.
+ledger::VerifyReport replay_replica(const ledger::ChainStore& replica) {
+  ledger::VerifyOptions options;
+  options.proposer_rule = consensus::proposer_of;
+  return ledger::verify_chain(replica, options);
+}
+
 ReplicaCheck verify_replica(const std::filesystem::path& run_dir,
                             const std::filesystem::path& path) {
   ReplicaCheck check{path, shown_path(run_dir, path), std::nullopt, std::nullopt, std::nullopt};
@@ -347,9 +353,7 @@ ReplicaCheck verify_replica(const std::filesystem::path& run_dir,
     check.error = store.error();
     return check;
   }
-  ledger::VerifyOptions options;
-  options.proposer_rule = consensus::proposer_of;
-  const ledger::VerifyReport report = ledger::verify_chain(*store, options);
+  const ledger::VerifyReport report = replay_replica(*store);
   if (!report.ok()) {
     check.fail(*report.bad_height, *report.error);
     return check;

@@ -274,9 +274,11 @@ Result<ChainFiles> reopen_chain(const Node& node, const RunOptions& options, boo
     own = ledger::ChainStore::open_file(replica_path, ledger::OpenMode::kRepair);
     // Verified whole (signatures, quorums, proposers), as `fedchain verify` does: only a
     // replica that verifies may lend the primary a block.
-    const audit::ReplicaCheck check = audit::verify_replica(root, replica_path);
-    Error damaged = !own ? own.error() : check.error.value_or(Error{});
-    if (!own || !check.ok()) {
+    if (own) {
+      if (auto replayed = audit::replay_replica(*own); !replayed.ok()) own = *replayed.error;
+    }
+    if (!own) {
+      Error damaged = own.error();
       damaged.message +=
           "; it is a replica: move it aside and resume, and a new one is "
           "written from the primary";

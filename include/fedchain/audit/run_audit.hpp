@@ -38,8 +38,10 @@ struct ReplicaCheck {
   }
 };
 
-// Reads a replica read-only and replays it from genesis like the primary (proposer rotation
-// included); checkpoints and archived updates belong to the primary and are not re-checked.
+// Replays a replica from genesis like the primary (proposer rotation included);
+// checkpoints and archived updates belong to the primary and are not re-checked.
+ledger::VerifyReport replay_replica(const ledger::ChainStore& replica);
+// Reads a replica read-only and replays it.
 ReplicaCheck verify_replica(const std::filesystem::path& run_dir,
                             const std::filesystem::path& path);
 
