@@ -129,7 +129,8 @@ expect_exit 2 "faults.flip_bit_rank = 5 but the job runs 3 ranks" \
   "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/flip" --set faults.flip_bit_rank=5
 
 echo "== 6. a second job on a run directory in use is refused, naming the holder"
-sed -i 's/^rounds = 6$/rounds = 200/' "$work/job.toml"
+# Long enough that it is still running when the two refused jobs have started and ended.
+sed -i 's/^rounds = 6$/rounds = 100000/' "$work/job.toml"
 train_in_background busy 2
 grep -q "^round 2/" "$work/busy.log" || { cat "$work/busy.log"; fail "the first job did not start"; }
 expect_exit 2 "is in use by another fedchain job (pid [0-9]* on " \
