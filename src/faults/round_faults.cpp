@@ -21,6 +21,14 @@ class JobRoundFaults final : public RoundFaults {
         flip_bit_height_(faults.flip_bit_height),
         pool_(std::move(pool)) {}
 
+  void on_training_labels(std::span<std::int32_t> labels, std::int64_t classes) override {
+    if (attack_.attack != aggregate::Attack::kLabelFlip ||
+        !aggregate::is_byzantine(attack_, rank_)) {
+      return;
+    }
+    for (auto& label : labels) label = aggregate::flip_label(label, static_cast<int>(classes));
+  }
+
   // Byzantine ranks replace their delta; alie's attackers pool their honest deltas first.
   Status on_update(std::uint64_t height, std::vector<float>& delta) override {
     const bool byzantine = aggregate::is_byzantine(attack_, rank_);

@@ -61,9 +61,9 @@ Result<ledger::Genesis> make_genesis(const Node& node, const RunOptions& options
   g.job_toml = options.job_toml;
   g.time_ms = time_ms;
   for (std::uint32_t r = 0; r < keys.size(); ++r) g.validators.push_back({r, keys[r], 1});
-  g.model = {node.model->summary().substr(0, node.model->summary().find('\n')),
-             static_cast<std::uint64_t>(node.theta.size())};
-  g.initial_state_root = node.state_root;
+  g.model = {node.local.model->summary().substr(0, node.local.model->summary().find('\n')),
+             static_cast<std::uint64_t>(node.global.theta.size())};
+  g.initial_state_root = node.global.state_root;
   for (std::size_t r = 0; r < node.weights.size(); ++r) {
     g.shards.push_back({static_cast<std::uint64_t>(node.weights[r]), node.shard_commitments[r]});
   }
@@ -339,9 +339,16 @@ ChainSide::Committed ChainSide::committed_of(const ledger::Block& block) {
   return committed;
 }
 
-Status start_chain(Node& node, const RunOptions& options) {
-  // The same job and world on every rank, so every rank refuses alike.
-  if (auto st = check_consensus_faults(node.job, node.ranks); !st) return st;
+namespace {
+
+struct RankKeys {
+  crypto::SigningKey mine;
+  std::vector<PublicKey> all;  // (ranks)
+};
+
+// This rank's signing key and every rank's public key, agreed before the collectives that
+// follow, so a rank missing its key fails every rank.
+Result<RankKeys> load_keys(const Node& node) {
   const crypto::KeySource source{node.job.keys.dir, node.job.keys.derive_from_seed,
                                  node.job.job.seed};
   auto key = crypto::load_rank_key(source, static_cast<std::uint32_t>(node.rank));
@@ -355,44 +362,83 @@ Status start_chain(Node& node, const RunOptions& options) {
     loaded = config_error("keys.dir '{}': rank {}'s private key does not match its public key",
                           node.job.keys.dir, node.rank);
   }
-  // Agreed before the collectives below, so a rank missing its key fails every rank.
-  if (auto st = agree(loaded, MPI_COMM_WORLD); !st) return st;
+  if (auto st = agree(loaded, MPI_COMM_WORLD); !st) return st.error();
+  return RankKeys{std::move(*key), std::move(*keys)};
+}
 
-  const bool replica_writer = writes_replica(node);
-  auto files = options.resume ? reopen_chain(node, options, replica_writer)
-                              : create_chain(node, options, *keys, replica_writer);
-  if (!files) return files.error();
-  const ledger::ChainStore& primary = files->primary;
-  if (primary.genesis().validator_count() != static_cast<std::uint32_t>(node.ranks)) {
+// The chain read from disk is this job's, as this build runs it: one validator per rank,
+// the job's keys, and the job's initial model (read before any checkpoint replaces it).
+Status check_chain_fits_job(const Node& node, const ledger::Genesis& genesis,
+                            std::span<const PublicKey> keys) {
+  if (genesis.validator_count() != static_cast<std::uint32_t>(node.ranks)) {
     return config_error("the chain in {} has {} validators but mpirun started {} ranks",
-                        node.run_dir.root().string(), primary.genesis().validator_count(),
-                        node.ranks);
+                        node.run_dir.root().string(), genesis.validator_count(), node.ranks);
   }
-  auto chain = std::make_unique<ChainSide>(*key);
-  ledger::ChainState state = ledger::ChainState::from_genesis(primary.genesis());
-  for (const auto& stored : primary.blocks()) {
-    state = state.apply(stored.block);
-    chain->committed.push_back(ChainSide::committed_of(stored.block));
-  }
-  // Every validator key the job names must be the one genesis holds: a key swapped after
-  // the start would sign votes no other rank accepts.
-  for (std::uint32_t r = 0; r < primary.genesis().validator_count(); ++r) {
-    if (primary.genesis().fields().validators[r].key != (*keys)[r]) {
+  // A key swapped after the start would sign votes no other rank accepts.
+  for (std::uint32_t r = 0; r < genesis.validator_count(); ++r) {
+    if (genesis.fields().validators[r].key != keys[r]) {
       return config_error(
           "rank {}'s public key in the job's keys is not the one the chain's genesis holds: "
           "resume with the keys the run started with (keys.dir)",
           r);
     }
   }
-  // Read before any checkpoint replaces it: the job's initial model is genesis's.
-  if (primary.genesis().fields().initial_state_root != node.state_root) {
+  if (genesis.fields().initial_state_root != node.global.state_root) {
     return runtime_error(
         "rank {}: the job's initial model hashes to {}, but genesis records {}: this build "
         "or job does not make the model the chain started from",
-        node.rank, node.state_root.short_hex(),
-        primary.genesis().fields().initial_state_root.short_hex());
+        node.rank, node.global.state_root.short_hex(),
+        genesis.fields().initial_state_root.short_hex());
   }
-  const ledger::Genesis genesis = primary.genesis();
+  return {};
+}
+
+// The vote's parts over the participant: signer, state machine, transport, this rank's
+// faults.consensus filter, and the loop that drives them.
+Status start_consensus(const Node& node, ChainSide& chain, const RankKeys& keys) {
+  chain.signer = std::make_unique<consensus::Ed25519Signer>(keys.mine, keys.all);
+  consensus::Config config;
+  config.chain_id = chain.participant->genesis().chain_id();
+  config.self = static_cast<std::uint32_t>(node.rank);
+  chain.machine = std::make_unique<consensus::StateMachine>(config, *chain.signer, chain.hasher);
+  auto transport = net::Transport::create(consensus::kDefaultMaxBlockBytes + 4096);
+  if (!transport) return transport.error();
+  chain.transport = std::move(*transport);
+  auto byzantine =
+      faults::make_byzantine_filter(node.job.faults, static_cast<std::uint32_t>(node.rank),
+                                    static_cast<std::uint32_t>(node.ranks), keys.mine,
+                                    static_cast<std::uint64_t>(node.job.job.seed));
+  if (!byzantine) return byzantine.error();
+  chain.byzantine = std::move(*byzantine);
+  if (chain.byzantine) {
+    spdlog::warn("faults.consensus = '{}': this rank misbehaves in the vote (experiment)",
+                 node.job.faults.consensus);
+  }
+  chain.loop = std::make_unique<net::ConsensusLoop>(*chain.machine, *chain.transport,
+                                                    *chain.participant, chain.byzantine.get());
+  return {};
+}
+
+}  // namespace
+
+Status start_chain(Node& node, const RunOptions& options) {
+  // The same job and world on every rank, so every rank refuses alike.
+  if (auto st = check_consensus_faults(node.job, node.ranks); !st) return st;
+  auto keys = load_keys(node);
+  if (!keys) return keys.error();
+  const bool replica_writer = writes_replica(node);
+  auto files = options.resume ? reopen_chain(node, options, replica_writer)
+                              : create_chain(node, options, keys->all, replica_writer);
+  if (!files) return files.error();
+  const ledger::Genesis genesis = files->primary.genesis();
+  if (auto st = check_chain_fits_job(node, genesis, keys->all); !st) return st;
+
+  auto chain = std::make_unique<ChainSide>(keys->mine);
+  ledger::ChainState state = ledger::ChainState::from_genesis(genesis);
+  for (const auto& stored : files->primary.blocks()) {
+    state = state.apply(stored.block);
+    chain->committed.push_back(ChainSide::committed_of(stored.block));
+  }
   // The file this rank appends each committed block to: the primary on rank 0, its
   // replica on a replica writer.
   std::optional<ledger::ChainStore> writer;
@@ -403,26 +449,7 @@ Status start_chain(Node& node, const RunOptions& options) {
   }
   chain->participant = std::make_unique<ChainParticipant>(
       genesis, std::move(state), std::move(writer), static_cast<std::uint32_t>(node.rank));
-
-  chain->signer = std::make_unique<consensus::Ed25519Signer>(*key, *keys);
-  consensus::Config config;
-  config.chain_id = genesis.chain_id();
-  config.self = static_cast<std::uint32_t>(node.rank);
-  chain->machine = std::make_unique<consensus::StateMachine>(config, *chain->signer, chain->hasher);
-  auto transport = net::Transport::create(consensus::kDefaultMaxBlockBytes + 4096);
-  if (!transport) return transport.error();
-  chain->transport = std::move(*transport);
-  auto byzantine = faults::make_byzantine_filter(
-      node.job.faults, static_cast<std::uint32_t>(node.rank),
-      static_cast<std::uint32_t>(node.ranks), *key, static_cast<std::uint64_t>(node.job.job.seed));
-  if (!byzantine) return byzantine.error();
-  chain->byzantine = std::move(*byzantine);
-  if (chain->byzantine) {
-    spdlog::warn("faults.consensus = '{}': this rank misbehaves in the vote (experiment)",
-                 node.job.faults.consensus);
-  }
-  chain->loop = std::make_unique<net::ConsensusLoop>(*chain->machine, *chain->transport,
-                                                     *chain->participant, chain->byzantine.get());
+  if (auto st = start_consensus(node, *chain, *keys); !st) return st;
   node.chain = std::move(chain);
   return {};
 }

@@ -32,7 +32,7 @@ void request_stop(int) {
 }
 
 // "round 3/10 | loss 0.4123 | acc 0.8512 | root 1a2b3c4d5e6f | train 1.20s quant 0.01s ..."
-void print_round_line(const RoundReport& r, std::uint64_t rounds, double eta_s) {
+void print_round_line(const io::MetricsRow& r, std::uint64_t rounds, double eta_s) {
   const std::string block =
       r.block_hash.empty() ? std::string() : fmt::format(" | block {}", r.block_hash.substr(0, 12));
   const std::string accuracy =
@@ -47,30 +47,6 @@ void print_round_line(const RoundReport& r, std::uint64_t rounds, double eta_s) 
                   r.eval_s, r.round_s, eta_s)
           .c_str());
   std::fflush(stdout);
-}
-
-io::MetricsRow metrics_row(const RoundReport& r) {
-  io::MetricsRow row;
-  row.height = r.height;
-  row.round_s = r.round_s;
-  row.train_s = r.train_s;
-  row.quantize_s = r.quantize_s;
-  row.hash_s = r.hash_s;
-  row.exchange_s = r.exchange_s;
-  row.aggregate_s = r.aggregate_s;
-  row.consensus_s = r.consensus_s;
-  row.store_s = r.store_s;
-  row.eval_s = r.eval_s;
-  row.bytes_sent = r.bytes_sent;
-  row.consensus_messages = r.consensus_messages;
-  row.consensus_bytes = r.consensus_bytes;
-  row.train_loss = r.train_loss;
-  row.test_loss = r.test_loss;
-  row.test_acc = r.test_acc;
-  row.state_root = r.state_root;
-  row.proposer = r.proposer;
-  row.commit_round = r.commit_round;
-  return row;
 }
 
 // Consensus messages and bytes this rank has sent so far (after any faults.consensus
@@ -173,7 +149,7 @@ Status stop_run(Node& node) {
     std::printf(
         "fedchain train: stopped by signal after round %llu; checkpoint written; "
         "continue with --resume\n",
-        static_cast<unsigned long long>(node.height));
+        static_cast<unsigned long long>(node.global.height));
   }
   return shut_down_chain(node);
 }
@@ -250,8 +226,8 @@ Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
   }
 
   const auto run_start = std::chrono::steady_clock::now();
-  const std::uint64_t first = node.height + 1;
-  while (node.height < rounds) {
+  const std::uint64_t first = node.global.height + 1;
+  while (node.global.height < rounds) {
     // A signal on any rank stops every rank at this same height.
     auto stop = any_rank((*notices)->requested(), MPI_COMM_WORLD);
     if (!stop) return stop.error();
@@ -260,21 +236,21 @@ Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
       return RunEnd::kStopped;
     }
     const auto sent_before = consensus_sent(node);
-    auto report = run_round(node);
-    if (!report) return report.error();
-    if (report->stopped) {  // in consensus, agreed by every rank
+    auto row = run_round(node);
+    if (!row) return row.error();
+    if (!*row) {  // a stop in consensus, agreed by every rank
       if (auto st = stop_run(node); !st) return st.error();
       return RunEnd::kStopped;
     }
     const auto sent_after = consensus_sent(node);
-    report->consensus_messages = sent_after.first - sent_before.first;
-    report->consensus_bytes = sent_after.second - sent_before.second;
+    (*row)->consensus_messages = sent_after.first - sent_before.first;
+    (*row)->consensus_bytes = sent_after.second - sent_before.second;
     if (node.rank == 0) {
       const double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-      const double per_round = elapsed / static_cast<double>(node.height - first + 1);
-      print_round_line(*report, rounds, per_round * static_cast<double>(rounds - node.height));
-      if (auto st = node.metrics->append(metrics_row(*report)); !st) return st.error();
+      const double per_round = elapsed / static_cast<double>(node.global.height - first + 1);
+      print_round_line(**row, rounds, per_round * static_cast<double>(rounds - node.global.height));
+      if (auto st = node.metrics->append(**row); !st) return st.error();
     }
   }
   if (auto st = shut_down_chain(node); !st) return st.error();

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "chain.hpp"
-#include "fedchain/aggregate/attacks.hpp"
 #include "fedchain/aggregate/rules.hpp"
 #include "fedchain/consensus/ed25519_signer.hpp"
 #include "fedchain/consensus/state_machine.hpp"
@@ -52,6 +51,29 @@ struct ChainSide {
   std::vector<Committed> committed;
 };
 
+// The global model after `height`: the same bits on every rank. Only a finished round
+// (run_round, at its end) and resume (from a checkpoint) replace it.
+struct GlobalModel {
+  std::vector<float> theta;  // (parameters) host memory
+  Hash32 state_root;         // state_root_of(theta), kept so checkpoints need not rehash
+  std::uint64_t height = 0;  // the last completed round
+};
+
+// What this rank trains with: its shard of the data, the model and optimizer, and the
+// [faults] it plays on its update. Built by setup; used by the train and evaluate phases.
+struct LocalTraining {
+  train::JobData data;
+  std::vector<std::int64_t> shard;  // this rank's training-sample indices
+  std::unique_ptr<train::Backend> backend;
+  std::unique_ptr<train::Model> model;
+  std::optional<train::LocalTrainer> trainer;  // holds a pointer to *model
+  train::TrainOptions options;
+  std::unique_ptr<faults::RoundFaults> faults;  // [faults] on this rank's update and model
+};
+
+// One rank's part of a run. Setup (setup.cpp, chain_setup.cpp) fills every member once;
+// after that a round reads them and changes only `global`, the chain's record of what it
+// committed, and the outputs (metrics, archive).
 struct Node {
   Node(Job job_, int rank_, int ranks_, io::RunDir run_dir_)
       : job(std::move(job_)), rank(rank_), ranks(ranks_), run_dir(std::move(run_dir_)) {}
@@ -60,26 +82,15 @@ struct Node {
   int rank = 0;
   int ranks = 1;
   io::RunDir run_dir;
-
-  train::JobData data;
-  std::vector<std::int64_t> shard;        // this rank's training-sample indices
+  aggregate::AggregateConfig aggregate;
   std::vector<std::int64_t> weights;      // (ranks) every rank's shard size: its weight
   std::vector<Hash32> shard_commitments;  // (ranks) SHA-256 of each rank's sample indices
-  std::unique_ptr<train::Backend> backend;
-  std::unique_ptr<train::Model> model;
-  std::optional<train::LocalTrainer> trainer;  // holds a pointer to *model
-  train::TrainOptions train_options;
 
-  aggregate::AggregateConfig aggregate;
-  aggregate::AttackConfig attack;
-  std::unique_ptr<faults::RoundFaults> round_faults;  // [faults] on this rank's update and model
-
-  std::vector<float> theta;  // (parameters) the global model after `height`, host memory
-  Hash32 state_root;         // state_root_of(theta), kept so checkpoints need not rehash
-  std::uint64_t height = 0;  // the last completed round
+  LocalTraining local;
+  GlobalModel global;
+  std::unique_ptr<ChainSide> chain;  // null with consensus.protocol = "none"
 
   std::optional<io::MetricsLog> metrics;     // rank 0 only
-  std::unique_ptr<ChainSide> chain;          // null with consensus.protocol = "none"
   std::optional<io::UpdateArchive> archive;  // with ledger.archive_updates: this rank's q_i
   // Asked while waiting in consensus: true once a stop signal reached any rank a few
   // seconds ago (federation.cpp). Unset: never stop there.
@@ -107,31 +118,13 @@ Status open_update_archive(Node& node);
 Status archive_update(const Node& node, std::uint64_t height, std::span<const std::int32_t> q,
                       const std::optional<ledger::Tx>& my_tx);
 
-// Per-phase wall-clock seconds and what the round produced (docs/architecture.md, "One round, file
-// by file").
-struct RoundReport {
-  std::uint64_t height = 0;
-  double train_s = 0, quantize_s = 0, hash_s = 0, exchange_s = 0, aggregate_s = 0, consensus_s = 0,
-         store_s = 0, eval_s = 0, round_s = 0;
-  std::uint64_t bytes_sent = 0;          // by this rank in the exchange
-  std::uint64_t consensus_messages = 0;  // consensus messages this rank sent in the round
-  std::uint64_t consensus_bytes = 0;     // and their bytes
-  double train_loss = 0;                 // mean over ranks, weighted by samples
-  std::int64_t clipped = 0;              // coordinates clipped, summed over ranks
-  double test_loss = 0, test_acc = 0;    // NaN when not evaluated this round
-  std::string state_root;
-  std::string block_hash;  // empty without a chain
-  std::uint32_t proposer = 0;
-  std::uint32_t commit_round = 0;
-  // A stop signal ended the wait for this round's block on some rank: the round is not
-  // done on any rank (node.height is unchanged) and the run stops.
-  bool stopped = false;
-};
+// Runs round `height` = node.global.height + 1 and, once its block is committed (or its
+// replay reproduces the committed root), makes its model node.global. Returns the round's
+// metrics row; nullopt when a stop signal ended the wait for the block on some rank: then
+// no rank finishes the round, node.global is unchanged, and the run stops.
+Result<std::optional<io::MetricsRow>> run_round(Node& node);
 
-// Runs round `height` = node.height + 1 and advances node.theta and node.height.
-Result<RoundReport> run_round(Node& node);
-
-// Writes RUN_DIR/checkpoints/height-H.h5 for node.height (rank 0 writes, all wait).
+// Writes RUN_DIR/checkpoints/height-H.h5 for node.global (rank 0 writes, all wait).
 Status write_node_checkpoint(const Node& node);
 
 }  // namespace fedchain::node

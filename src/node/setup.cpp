@@ -107,11 +107,11 @@ Status resume_from_checkpoint(Node& node) {
         "or copied; {}",
         path.string(), meta.height, height, move_aside);
   }
-  if (checkpoint->params.size() != node.theta.size()) {
+  if (checkpoint->params.size() != node.global.theta.size()) {
     return config_error(
         "checkpoint {} holds {} parameters, the job's model has {}: it does not belong to "
         "this job; {}",
-        path.string(), checkpoint->params.size(), node.theta.size(), move_aside);
+        path.string(), checkpoint->params.size(), node.global.theta.size(), move_aside);
   }
   const Hash32 root = state_root_of(checkpoint->params, node.job);
   if (root != meta.state_root) {
@@ -133,9 +133,9 @@ Status resume_from_checkpoint(Node& node) {
           path.string(), root.short_hex(), committed.state_root.short_hex(), height, move_aside);
     }
   }
-  node.theta = std::move(checkpoint->params);
-  node.state_root = root;
-  node.height = height;
+  node.global.theta = std::move(checkpoint->params);
+  node.global.state_root = root;
+  node.global.height = height;
   spdlog::info("resume: from checkpoint {} (height {})", path.string(), height);
   return {};
 }
@@ -163,15 +163,14 @@ Status build_node(Node& node, const Job& job) {
   node.aggregate = *aggregate;
   auto attack = aggregate::attack_config(job.faults, job.job.seed, node.ranks);
   if (!attack) return attack.error();
-  node.attack = *attack;
-  node.round_faults = faults::make_round_faults(job.faults, node.attack, node.rank, node.ranks,
-                                                pool_colluding_deltas);
+  node.local.faults = faults::make_round_faults(job.faults, std::move(*attack), node.rank,
+                                                node.ranks, pool_colluding_deltas);
 
   auto data = train::load_job_data(job);
   if (!data) return data.error();
-  node.data = std::move(*data);
-  auto partition = data::partition(node.data.train_labels, node.data.train.classes, node.ranks,
-                                   job.data, static_cast<std::uint64_t>(job.job.seed));
+  node.local.data = std::move(*data);
+  auto partition = data::partition(node.local.data.train_labels, node.local.data.train.classes,
+                                   node.ranks, job.data, static_cast<std::uint64_t>(job.job.seed));
   if (!partition) return partition.error();
   for (const auto& indices : *partition) {
     node.weights.push_back(static_cast<std::int64_t>(indices.size()));
@@ -179,28 +178,24 @@ Status build_node(Node& node, const Job& job) {
     for (const auto index : indices) encoded.i64(index);
     node.shard_commitments.push_back(crypto::sha256(encoded.data()));
   }
-  node.shard = std::move((*partition)[static_cast<std::size_t>(node.rank)]);
+  node.local.shard = std::move((*partition)[static_cast<std::size_t>(node.rank)]);
   if (auto st = aggregate::check_bounds(node.aggregate, node.weights); !st) return st;
-  if (node.attack.attack == aggregate::Attack::kLabelFlip &&
-      aggregate::is_byzantine(node.attack, node.rank)) {
-    for (auto& label : node.data.train.labels) {
-      label = aggregate::flip_label(label, static_cast<int>(node.data.train.classes));
-    }
-  }
+  node.local.faults->on_training_labels(node.local.data.train.labels,
+                                        node.local.data.train.classes);
 
   auto backend = train::make_backend(job.train.device, static_cast<int>(job.train.threads));
   if (!backend) return backend.error();
-  node.backend = std::move(*backend);
-  auto model = train::make_job_model(*node.backend, job, node.data.train);
+  node.local.backend = std::move(*backend);
+  auto model = train::make_job_model(*node.local.backend, job, node.local.data.train);
   if (!model) return model.error();
-  node.model = std::make_unique<train::Model>(std::move(*model));
-  node.train_options = train::train_options(job.train);
-  auto trainer = train::LocalTrainer::create(*node.model, node.train_options);
+  node.local.model = std::make_unique<train::Model>(std::move(*model));
+  node.local.options = train::train_options(job.train);
+  auto trainer = train::LocalTrainer::create(*node.local.model, node.local.options);
   if (!trainer) return trainer.error();
-  node.trainer.emplace(std::move(*trainer));
-  node.theta.resize(static_cast<std::size_t>(node.model->parameter_count()));
-  if (auto st = node.model->get_parameters(node.theta); !st) return st;
-  node.state_root = state_root_of(node.theta, job);
+  node.local.trainer.emplace(std::move(*trainer));
+  node.global.theta.resize(static_cast<std::size_t>(node.local.model->parameter_count()));
+  if (auto st = node.local.model->get_parameters(node.global.theta); !st) return st;
+  node.global.state_root = state_root_of(node.global.theta, job);
   return {};
 }
 
@@ -243,15 +238,15 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
     auto metrics =
         options.resume
             ? io::MetricsLog::resume(node->run_dir.metrics_csv(), node->run_dir.metrics_jsonl(),
-                                     node->height)
+                                     node->global.height)
             : io::MetricsLog::create(node->run_dir.metrics_csv(), node->run_dir.metrics_jsonl());
     if (!metrics) return metrics.error();
     node->metrics.emplace(std::move(*metrics));
   }
   if (auto st = node->run_dir.announce_holder(); !st) return st.error();
   spdlog::info("{} ranks, model {} ({} parameters), shard of {} samples, rule {}, backend {}",
-               node->ranks, job.model.arch, node->theta.size(), node->shard.size(),
-               aggregate::rule_name(node->aggregate.rule), node->backend->name());
+               node->ranks, job.model.arch, node->global.theta.size(), node->local.shard.size(),
+               aggregate::rule_name(node->aggregate.rule), node->local.backend->name());
   return node;
 }
 

@@ -1,4 +1,5 @@
-// The round's fault strategy: an attack changes only a listed rank's update, alie pools
+// The round's fault strategy: an attack changes only a listed rank's update (label_flip
+// only its labels), alie pools
 // through the injected collective on every rank, and the memory fault hits one rank at one
 // height, never in a replayed round.
 #include "fedchain/faults/round_faults.hpp"
@@ -34,6 +35,23 @@ TEST(RoundFaults, AnAttackChangesOnlyAListedRanksUpdate) {
   ASSERT_TRUE(make(faults, 3, pools)->on_update(1, attacked));
   EXPECT_EQ(attacked, (std::vector<float>{-1.0f, 2.0f}));
   EXPECT_EQ(pools, 0) << "only alie pools";
+}
+
+TEST(RoundFaults, LabelFlipChangesOnlyAListedRanksLabels) {
+  FaultsSection faults;
+  faults.byzantine = {3};
+  faults.attack = "label_flip";
+  int pools = 0;
+  const std::vector<std::int32_t> labels{0, 4, 9};
+  std::vector<std::int32_t> honest = labels;
+  make(faults, 1, pools)->on_training_labels(honest, 10);
+  EXPECT_EQ(honest, labels);
+  std::vector<std::int32_t> flipped = labels;
+  make(faults, 3, pools)->on_training_labels(flipped, 10);
+  EXPECT_EQ(flipped, (std::vector<std::int32_t>{9, 5, 0}));
+  std::vector<float> delta{1.0f, -2.0f};
+  ASSERT_TRUE(make(faults, 3, pools)->on_update(1, delta));
+  EXPECT_EQ(delta, (std::vector<float>{1.0f, -2.0f})) << "label_flip is data-side only";
 }
 
 TEST(RoundFaults, AlieEntersTheCollectiveOnEveryRank) {

@@ -1,6 +1,7 @@
 // The faults of [faults] that touch a rank's round rather than its vote: the update attacks
-// (faults.attack, aggregate/attacks.hpp) and the memory fault (faults.flip_bit_*). The round
-// calls its RoundFaults at two points and holds no fault branch of its own; an honest rank's
+// (faults.attack, aggregate/attacks.hpp) and the memory fault (faults.flip_bit_*). Setup
+// hands it the training labels once, the round calls it at two points, and neither holds a
+// fault branch of its own; an honest rank's
 // strategy leaves everything as it is (and still joins alie's collective, which every rank
 // must enter).
 #pragma once
@@ -20,6 +21,9 @@ namespace fedchain::faults {
 class RoundFaults {
  public:
   virtual ~RoundFaults() = default;
+  // This rank's training labels, once before the first round: label_flip's attackers train
+  // on flipped labels (a data-side attack).
+  virtual void on_training_labels(std::span<std::int32_t> labels, std::int64_t classes) = 0;
   // The update this rank sends at `height`: the honest delta, or what its attack makes of it.
   virtual Status on_update(std::uint64_t height, std::vector<float>& delta) = 0;
   // The model after the aggregate of `height`. A replayed round (`replay`, on resume) is

@@ -1,7 +1,7 @@
 // Per-round metrics: RUN_DIR/metrics.csv (for spreadsheets and plots) and metrics.jsonl
-// (for scripts), one row per committed height, written by rank 0. Times are seconds of
-// wall clock on rank 0 for each phase of the round (docs/architecture.md, "One round, file by
-// file").
+// (for scripts), one row per committed height, written by rank 0. A round returns its row
+// (node::run_round); times are seconds of wall clock on rank 0 for each phase of the round
+// (docs/architecture.md, "One round, file by file").
 #pragma once
 
 #include <cstdint>
@@ -28,11 +28,13 @@ struct MetricsRow {
   std::uint64_t consensus_messages = 0;  // consensus messages rank 0 sent in this round
   std::uint64_t consensus_bytes = 0;     // their encoded bytes
   double train_loss = 0;                 // mean over ranks, weighted by samples
+  std::int64_t clipped = 0;              // update coordinates clipped by quantization, all ranks
   double test_loss = 0;                  // NaN on rounds without evaluation
   double test_acc = 0;                   // NaN on rounds without evaluation
   std::uint32_t proposer = 0;
   std::uint32_t commit_round = 0;
   std::string state_root;  // hex
+  std::string block_hash;  // hex; empty without a chain (consensus.protocol = "none")
 };
 
 class MetricsLog {
