@@ -31,7 +31,7 @@ Status open_update_archive(Node& node) {
                  tip);
   }
   node.archive.emplace(std::move(archive));
-  return agree(removed ? Status() : Status(removed.error()), MPI_COMM_WORLD);
+  return node.comm->agree(removed ? Status() : Status(removed.error()));
 }
 
 namespace {
@@ -66,7 +66,7 @@ Status keep_update(const Node& node, std::uint64_t height, std::span<const std::
 Status archive_update(const Node& node, std::uint64_t height, std::span<const std::int32_t> q,
                       const std::optional<ledger::Tx>& my_tx) {
   if (!node.archive) return {};
-  return agree(keep_update(node, height, q, my_tx), MPI_COMM_WORLD);
+  return node.comm->agree(keep_update(node, height, q, my_tx));
 }
 
 }  // namespace fedchain::node

@@ -22,35 +22,6 @@ Status check_count(std::size_t n, const char* what) {
   }
   return {};
 }
-}  // namespace
-
-Result<std::vector<std::int64_t>> allreduce_weighted_sum(std::span<const std::int32_t> q,
-                                                         std::int64_t weight, MPI_Comm comm) {
-  if (auto st = check_count(q.size(), "allreduce of the weighted sum"); !st) return st.error();
-  std::vector<std::int64_t> mine(q.size());
-  // The same arithmetic `fedchain verify` recomputes the sum with from the update archive.
-  if (auto st = aggregate::add_weighted(mine, weight, q); !st) return st.error();
-  std::vector<std::int64_t> sum(q.size());
-  const int rc = MPI_Allreduce(mine.data(), sum.data(), static_cast<int>(q.size()), MPI_INT64_T,
-                               MPI_SUM, comm);
-  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (weighted update sum)", rc);
-  return sum;
-}
-
-Result<std::vector<std::int32_t>> allgather_updates(std::span<const std::int32_t> q,
-                                                    MPI_Comm comm) {
-  int ranks = 0;
-  MPI_Comm_size(comm, &ranks);
-  if (auto st = check_count(q.size() * static_cast<std::size_t>(ranks), "allgather of updates");
-      !st) {
-    return st.error();
-  }
-  std::vector<std::int32_t> all(q.size() * static_cast<std::size_t>(ranks));
-  const int rc = MPI_Allgather(q.data(), static_cast<int>(q.size()), MPI_INT32_T, all.data(),
-                               static_cast<int>(q.size()), MPI_INT32_T, comm);
-  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgather (updates)", rc);
-  return all;
-}
 
 Result<std::vector<Bytes>> allgather_fixed(ByteView mine, MPI_Comm comm) {
   int ranks = 0;
@@ -58,7 +29,7 @@ Result<std::vector<Bytes>> allgather_fixed(ByteView mine, MPI_Comm comm) {
   Bytes all(mine.size() * static_cast<std::size_t>(ranks));
   const int rc = MPI_Allgather(mine.data(), static_cast<int>(mine.size()), MPI_BYTE, all.data(),
                                static_cast<int>(mine.size()), MPI_BYTE, comm);
-  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgather (transactions)", rc);
+  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgather (byte strings)", rc);
   std::vector<Bytes> out;
   for (int r = 0; r < ranks; ++r) {
     const auto begin = all.begin() + static_cast<std::ptrdiff_t>(r * mine.size());
@@ -67,12 +38,96 @@ Result<std::vector<Bytes>> allgather_fixed(ByteView mine, MPI_Comm comm) {
   return out;
 }
 
-Result<std::vector<double>> allreduce_sum(std::vector<double> values, MPI_Comm comm) {
-  std::vector<double> sum(values.size());
-  const int rc = MPI_Allreduce(values.data(), sum.data(), static_cast<int>(values.size()),
-                               MPI_DOUBLE, MPI_SUM, comm);
-  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (reporting sums)", rc);
-  return sum;
+class MpiCollectives final : public Collectives {
+ public:
+  Result<std::vector<std::int64_t>> weighted_sum(std::span<const std::int32_t> q,
+                                                 std::int64_t weight) override {
+    if (auto st = check_count(q.size(), "allreduce of the weighted sum"); !st) return st.error();
+    std::vector<std::int64_t> mine(q.size());
+    // The same arithmetic `fedchain verify` recomputes the sum with from the update archive.
+    if (auto st = aggregate::add_weighted(mine, weight, q); !st) return st.error();
+    std::vector<std::int64_t> sum(q.size());
+    const int rc = MPI_Allreduce(mine.data(), sum.data(), static_cast<int>(q.size()), MPI_INT64_T,
+                                 MPI_SUM, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (weighted update sum)", rc);
+    return sum;
+  }
+
+  Result<std::vector<std::int32_t>> gather_updates(std::span<const std::int32_t> q) override {
+    int ranks = 0;
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    if (auto st = check_count(q.size() * static_cast<std::size_t>(ranks), "allgather of updates");
+        !st) {
+      return st.error();
+    }
+    std::vector<std::int32_t> all(q.size() * static_cast<std::size_t>(ranks));
+    const int rc = MPI_Allgather(q.data(), static_cast<int>(q.size()), MPI_INT32_T, all.data(),
+                                 static_cast<int>(q.size()), MPI_INT32_T, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgather (updates)", rc);
+    return all;
+  }
+
+  Result<std::vector<Bytes>> gather_bytes(ByteView mine) override {
+    return allgather_fixed(mine, MPI_COMM_WORLD);
+  }
+
+  Result<std::vector<double>> sum_for_report(std::vector<double> values) override {
+    std::vector<double> sum(values.size());
+    const int rc = MPI_Allreduce(values.data(), sum.data(), static_cast<int>(values.size()),
+                                 MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (reporting sums)", rc);
+    return sum;
+  }
+
+  Result<std::vector<int>> ranks_with(bool flag) override {
+    int ranks = 0;
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    const int mine = flag ? 1 : 0;
+    std::vector<int> flags(static_cast<std::size_t>(ranks));
+    const int rc = MPI_Allgather(&mine, 1, MPI_INT, flags.data(), 1, MPI_INT, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgather (per-rank flags)", rc);
+    std::vector<int> out;
+    for (int r = 0; r < ranks; ++r) {
+      if (flags[static_cast<std::size_t>(r)] != 0) out.push_back(r);
+    }
+    return out;
+  }
+
+  Status broadcast(std::span<float> values, int root) override {
+    if (auto st = check_count(values.size(), "broadcast"); !st) return st;
+    const int rc =
+        MPI_Bcast(values.data(), static_cast<int>(values.size()), MPI_FLOAT, root, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return mpi_failure("MPI_Bcast (parameters)", rc);
+    return {};
+  }
+
+  Status agree(const Status& mine) override { return node::agree(mine, MPI_COMM_WORLD); }
+
+  Result<std::vector<std::vector<float>>> pool_colluding(bool colluding,
+                                                         std::span<const float> delta) override {
+    MPI_Comm attackers;
+    // Key 0 for all: ties keep the ranks' MPI_COMM_WORLD order, so the pool's order is fixed.
+    if (int rc = MPI_Comm_split(MPI_COMM_WORLD, colluding ? 1 : MPI_UNDEFINED, 0, &attackers);
+        rc != MPI_SUCCESS) {
+      return mpi_failure("MPI_Comm_split (alie's attackers)", rc);
+    }
+    std::vector<std::vector<float>> pooled;
+    if (!colluding) return pooled;
+    auto all = allgather_fixed(bytes_of(delta), attackers);
+    MPI_Comm_free(&attackers);
+    if (!all) return all.error();
+    for (const auto& bytes : *all) {
+      auto& values = pooled.emplace_back(delta.size());
+      std::memcpy(values.data(), bytes.data(), bytes.size());
+    }
+    return pooled;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Collectives> make_mpi_collectives() {
+  return std::make_unique<MpiCollectives>();
 }
 
 Result<bool> any_rank(bool flag, MPI_Comm comm) {
@@ -82,24 +137,6 @@ Result<bool> any_rank(bool flag, MPI_Comm comm) {
   if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (stop flag)", rc);
   return any != 0;
 }
-
-Result<std::vector<int>> ranks_with(bool flag, MPI_Comm comm) {
-  int ranks = 0;
-  MPI_Comm_size(comm, &ranks);
-  const int mine = flag ? 1 : 0;
-  std::vector<int> flags(static_cast<std::size_t>(ranks));
-  const int rc = MPI_Allgather(&mine, 1, MPI_INT, flags.data(), 1, MPI_INT, comm);
-  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgather (per-rank flags)", rc);
-  std::vector<int> out;
-  for (int r = 0; r < ranks; ++r) {
-    if (flags[static_cast<std::size_t>(r)] != 0) out.push_back(r);
-  }
-  return out;
-}
-
-}  // namespace fedchain::node
-
-namespace fedchain::node {
 
 Status agree(const Status& mine, MPI_Comm comm) {
   int rank = 0;
@@ -128,26 +165,6 @@ Status agree(const Status& mine, MPI_Comm comm) {
           : Error{static_cast<ErrorKind>(kind), fmt::format("rank {}: {}", first_failed, text), {}};
   agreed.every_rank = true;
   return agreed;
-}
-
-Result<std::vector<std::vector<float>>> pool_colluding_deltas(bool colluding,
-                                                              std::span<const float> delta) {
-  MPI_Comm attackers;
-  // Key 0 for all: ties keep the ranks' MPI_COMM_WORLD order, so the pool's order is fixed.
-  if (int rc = MPI_Comm_split(MPI_COMM_WORLD, colluding ? 1 : MPI_UNDEFINED, 0, &attackers);
-      rc != MPI_SUCCESS) {
-    return mpi_failure("MPI_Comm_split (alie's attackers)", rc);
-  }
-  std::vector<std::vector<float>> pooled;
-  if (!colluding) return pooled;
-  auto all = allgather_fixed(bytes_of(delta), attackers);
-  MPI_Comm_free(&attackers);
-  if (!all) return all.error();
-  for (const auto& bytes : *all) {
-    auto& values = pooled.emplace_back(delta.size());
-    std::memcpy(values.data(), bytes.data(), bytes.size());
-  }
-  return pooled;
 }
 
 }  // namespace fedchain::node

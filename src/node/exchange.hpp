@@ -1,9 +1,12 @@
-// The exchange phase: the MPI collectives that move updates between ranks. Integer
-// collectives only, so the result does not depend on the reduction order MPI picks
-// (docs/architecture.md, invariant 1).
+// The exchange phase and every other collective a round takes part in, behind one
+// interface: MpiCollectives (exchange.cpp) over MPI_COMM_WORLD in a run; tests drive a round
+// in one process with a fake that plays the other ranks (tests/node). Integer collectives
+// only for what is agreed on, so the result does not depend on the reduction order MPI
+// picks (docs/architecture.md, invariant 1).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -14,40 +17,43 @@
 
 namespace fedchain::node {
 
-// allreduce mode: sum[j] = sum over ranks of weight * q[j], exact in int64.
-Result<std::vector<std::int64_t>> allreduce_weighted_sum(std::span<const std::int32_t> q,
-                                                         std::int64_t weight, MPI_Comm comm);
+class Collectives {
+ public:
+  virtual ~Collectives() = default;
 
-// allgather mode: every rank's q, rank r's at [r * q.size(), (r + 1) * q.size()).
-Result<std::vector<std::int32_t>> allgather_updates(std::span<const std::int32_t> q, MPI_Comm comm);
+  // allreduce mode: sum[j] = sum over ranks of weight * q[j], exact in int64.
+  virtual Result<std::vector<std::int64_t>> weighted_sum(std::span<const std::int32_t> q,
+                                                         std::int64_t weight) = 0;
+  // allgather mode: every rank's q, rank r's at [r * q.size(), (r + 1) * q.size()).
+  virtual Result<std::vector<std::int32_t>> gather_updates(std::span<const std::int32_t> q) = 0;
+  // Equal-length byte strings from every rank (encoded transactions), rank order.
+  virtual Result<std::vector<Bytes>> gather_bytes(ByteView mine) = 0;
+  // Sums of doubles over ranks (losses, evaluation counts). Only for reporting: floating
+  // sums may differ in the last bit with the reduction order, so nothing agreed on uses it.
+  virtual Result<std::vector<double>> sum_for_report(std::vector<double> values) = 0;
+  // The ranks whose `flag` is true, ascending; the same list on every rank.
+  virtual Result<std::vector<int>> ranks_with(bool flag) = 0;
+  // `values` from rank `root` on every rank.
+  virtual Status broadcast(std::span<float> values, int root) = 0;
+  // Turns one rank's outcome into everyone's (see node::agree).
+  virtual Status agree(const Status& mine) = 0;
+  // faults::PoolFn: the colluding ranks' deltas; every rank takes part, an honest one
+  // passes colluding = false and gets nothing back.
+  virtual Result<std::vector<std::vector<float>>> pool_colluding(bool colluding,
+                                                                 std::span<const float> delta) = 0;
+};
 
-// Equal-length byte strings from every rank (encoded transactions), rank order.
-Result<std::vector<Bytes>> allgather_fixed(ByteView mine, MPI_Comm comm);
+// Over MPI_COMM_WORLD.
+std::unique_ptr<Collectives> make_mpi_collectives();
 
-// Sums of doubles over ranks (losses, evaluation counts). Only for reporting: floating
-// sums may differ in the last bit with the reduction order, so nothing agreed on uses it.
-Result<std::vector<double>> allreduce_sum(std::vector<double> values, MPI_Comm comm);
+Error mpi_failure(const char* what, int code);
 
 // True on every rank when `flag` is true on any rank.
 Result<bool> any_rank(bool flag, MPI_Comm comm);
 
-// The ranks whose `flag` is true, ascending; the same list on every rank.
-Result<std::vector<int>> ranks_with(bool flag, MPI_Comm comm);
-
-Error mpi_failure(const char* what, int code);
-
-// faults::PoolFn over MPI: the colluding ranks' deltas, gathered on a communicator of their
-// own; collective over every rank (MPI_Comm_split), so honest ranks take part too.
-Result<std::vector<std::vector<float>>> pool_colluding_deltas(bool colluding,
-                                                              std::span<const float> delta);
-
-}  // namespace fedchain::node
-
-namespace fedchain::node {
-
-// Turns one rank's outcome into everyone's: when any rank failed, every rank returns the
-// error of the lowest failing rank (prefixed with that rank), so no rank waits forever in
-// a collective that a failed rank will never join. The error is marked every_rank.
+// When any rank failed, every rank returns the error of the lowest failing rank (prefixed
+// with that rank), so no rank waits forever in a collective that a failed rank will never
+// join. The error is marked every_rank.
 Status agree(const Status& mine, MPI_Comm comm);
 
 }  // namespace fedchain::node

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "chain.hpp"
+#include "exchange.hpp"
 #include "fedchain/aggregate/rules.hpp"
 #include "fedchain/consensus/ed25519_signer.hpp"
 #include "fedchain/consensus/state_machine.hpp"
@@ -82,6 +83,7 @@ struct Node {
   int rank = 0;
   int ranks = 1;
   io::RunDir run_dir;
+  std::unique_ptr<Collectives> comm;  // every collective of the round, over all ranks
   aggregate::AggregateConfig aggregate;
   std::vector<std::int64_t> weights;      // (ranks) every rank's shard size: its weight
   std::vector<Hash32> shard_commitments;  // (ranks) SHA-256 of each rank's sample indices
@@ -104,6 +106,10 @@ Hash32 update_root_of(std::span<const std::int32_t> q, const Job& job);
 
 // consensus.protocol = "bft": keys, genesis (or the chain being resumed), consensus.
 Status start_chain(Node& node, const RunOptions& options);
+
+// Everything of `node` that can fail on one rank alone (rules, data and shard, model,
+// faults), from the job; node.comm must be set. start_node agrees on it across ranks.
+Status build_node(Node& node, const Job& job);
 
 // Everything before the first round: checks, run directory, data and shard, model, rules.
 // Collective. On resume, theta and height come from the newest checkpoint.

@@ -5,8 +5,6 @@
 // same bits on every rank because everything after quantization is integer arithmetic or
 // single IEEE operations (aggregate/fixed_point.hpp). Each phase is a function that returns
 // its result; run_round times them from outside.
-#include <mpi.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -91,7 +89,7 @@ Result<QuantizedUpdate> quantize_update(const Node& node, const LocalUpdate& upd
 // out of its sum, so the run stops on every rank naming them; a robust rule (allgather)
 // leaves them out of the round: they have no transaction in its block.
 Result<std::vector<bool>> nonfinite_ranks(const Node& node, bool finite, std::uint64_t height) {
-  auto listed = ranks_with(!finite, MPI_COMM_WORLD);
+  auto listed = node.comm->ranks_with(!finite);
   if (!listed) return listed.error();
   std::vector<bool> nonfinite(static_cast<std::size_t>(node.ranks), false);
   if (listed->empty()) return nonfinite;
@@ -154,7 +152,7 @@ Result<std::vector<std::optional<ledger::Tx>>> exchange_txs(const Node& node,
                                                             const ledger::Tx& mine,
                                                             const std::vector<bool>& nonfinite,
                                                             std::uint64_t height) {
-  auto gathered = allgather_fixed(mine.encode(), MPI_COMM_WORLD);
+  auto gathered = node.comm->gather_bytes(mine.encode());
   if (!gathered) return gathered.error();
   std::vector<std::optional<ledger::Tx>> txs;
   const auto& participant = *node.chain->participant;
@@ -245,7 +243,7 @@ Result<RoundAggregate> fedavg_by_allreduce(const Node& node, std::span<const std
                                            const Participation& who, io::MetricsRow& row) {
   const auto self = static_cast<std::size_t>(node.rank);
   auto sum = timed(row.exchange_s, [&] {
-    return allreduce_weighted_sum(q, who.counted[self] ? node.weights[self] : 0, MPI_COMM_WORLD);
+    return node.comm->weighted_sum(q, who.counted[self] ? node.weights[self] : 0);
   });
   if (!sum) return sum.error();
   return timed(row.aggregate_s, [&]() -> Result<RoundAggregate> {
@@ -266,7 +264,7 @@ Result<RoundAggregate> fedavg_by_allreduce(const Node& node, std::span<const std
 Result<RoundAggregate> robust_by_allgather(const Node& node, std::span<const std::int32_t> q,
                                            const Participation& who, std::uint64_t height,
                                            io::MetricsRow& row) {
-  auto all = timed(row.exchange_s, [&] { return allgather_updates(q, MPI_COMM_WORLD); });
+  auto all = timed(row.exchange_s, [&] { return node.comm->gather_updates(q); });
   if (!all) return all.error();
   return timed(row.aggregate_s, [&]() -> Result<RoundAggregate> {
     const std::size_t d = q.size();
@@ -330,28 +328,23 @@ Status check_replayed_root(const Node& node, const GlobalModel& next) {
 // collective, so every rank takes part every round.
 Status adopt_committed_root(const Node& node, GlobalModel& next, const Hash32& committed) {
   const bool differs = committed != next.state_root;
-  auto any_differs = any_rank(differs, MPI_COMM_WORLD);
-  if (!any_differs) return any_differs.error();
-  if (!*any_differs) return {};
+  auto differing = node.comm->ranks_with(differs);
+  if (!differing) return differing.error();
+  if (differing->empty()) return {};
   if (differs) {
     spdlog::error(
         "rank {} height {}: own state root {} differs from the committed {}; taking "
         "the committed parameters from a peer",
         node.rank, next.height, next.state_root.short_hex(), committed.short_hex());
   }
-  const int candidate = differs ? node.ranks : node.rank;
-  int source = node.ranks;
-  if (int rc = MPI_Allreduce(&candidate, &source, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-      rc != MPI_SUCCESS) {
-    return mpi_failure("MPI_Allreduce (a rank holding the committed root)", rc);
-  }
+  // The lowest rank whose root is the committed one sends its parameters.
+  int source = 0;
+  for (const int r : *differing) source += r == source ? 1 : 0;
   if (source == node.ranks) {
     return runtime_error("height {}: no rank holds the committed state root {}", next.height,
                          committed.short_hex());
   }
-  const int rc = MPI_Bcast(next.theta.data(), static_cast<int>(next.theta.size()), MPI_FLOAT,
-                           source, MPI_COMM_WORLD);
-  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Bcast (committed parameters)", rc);
+  if (auto st = node.comm->broadcast(next.theta, source); !st) return st;
   next.state_root = state_root_of(next.theta, node.job);
   if (next.state_root != committed) {
     return runtime_error(
@@ -375,9 +368,9 @@ Result<bool> agree_on_block(Node& node, GlobalModel& next, const RoundAggregate&
                                             node.stop_requested);
   const bool stopped = !ran && ran.error().code == net::kStopped;
   if (!ran && !stopped) return ran.error();
-  auto any_stopped = any_rank(stopped, MPI_COMM_WORLD);
-  if (!any_stopped) return any_stopped.error();
-  if (*any_stopped) {
+  auto stopped_ranks = node.comm->ranks_with(stopped);
+  if (!stopped_ranks) return stopped_ranks.error();
+  if (!stopped_ranks->empty()) {
     spdlog::info("height {}: a stop signal ended the wait for the block; round not finished",
                  next.height);
     return false;
@@ -410,7 +403,7 @@ Status evaluate(Node& node, io::MetricsRow& row) {
     loss_sum = evaluation->loss * static_cast<double>(evaluation->count);
     correct = static_cast<double>(evaluation->correct);
   }
-  auto sums = allreduce_sum({loss_sum, correct}, MPI_COMM_WORLD);
+  auto sums = node.comm->sum_for_report({loss_sum, correct});
   if (!sums) return sums.error();
   row.test_loss = (*sums)[0] / static_cast<double>(n);
   row.test_acc = (*sums)[1] / static_cast<double>(n);
@@ -422,9 +415,8 @@ Status evaluate(Node& node, io::MetricsRow& row) {
 Status report_round(Node& node, const LocalUpdate& update, const QuantizedUpdate& quantized,
                     io::MetricsRow& row) {
   const double seen = quantized.finite ? static_cast<double>(update.trained.samples_seen) : 0.0;
-  auto sums = allreduce_sum({quantized.finite ? update.trained.mean_loss * seen : 0.0, seen,
-                             static_cast<double>(quantized.clipped)},
-                            MPI_COMM_WORLD);
+  auto sums = node.comm->sum_for_report({quantized.finite ? update.trained.mean_loss * seen : 0.0,
+                                         seen, static_cast<double>(quantized.clipped)});
   if (!sums) return sums.error();
   row.train_loss = (*sums)[0] / std::max(1.0, (*sums)[1]);
   row.clipped = static_cast<std::int64_t>((*sums)[2]);
@@ -525,7 +517,7 @@ Status write_node_checkpoint(const Node& node) {
     }
     written = io::write_checkpoint(node.run_dir.checkpoint_path(node.global.height), meta, tensors);
   }
-  return agree(written, MPI_COMM_WORLD);
+  return node.comm->agree(written);
 }
 
 }  // namespace fedchain::node

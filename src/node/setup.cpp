@@ -156,15 +156,19 @@ Status check_job_against_world(const Job& job, int ranks) {
   return {};
 }
 
-// Everything that can fail on one rank alone (files, data); the caller agrees on it.
+}  // namespace
+
 Status build_node(Node& node, const Job& job) {
   auto aggregate = aggregate::aggregate_config(job.aggregate);
   if (!aggregate) return aggregate.error();
   node.aggregate = *aggregate;
   auto attack = aggregate::attack_config(job.faults, job.job.seed, node.ranks);
   if (!attack) return attack.error();
-  node.local.faults = faults::make_round_faults(job.faults, std::move(*attack), node.rank,
-                                                node.ranks, pool_colluding_deltas);
+  node.local.faults = faults::make_round_faults(
+      job.faults, std::move(*attack), node.rank, node.ranks,
+      [&collectives = *node.comm](bool colluding, std::span<const float> delta) {
+        return collectives.pool_colluding(colluding, delta);
+      });
 
   auto data = train::load_job_data(job);
   if (!data) return data.error();
@@ -199,8 +203,6 @@ Status build_node(Node& node, const Job& job) {
   return {};
 }
 
-}  // namespace
-
 Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& requested) {
   int rank = 0;
   int ranks = 1;
@@ -217,6 +219,7 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
   auto dir = open_run_dir(options, rank);
   if (!dir) return dir.error();
   auto node = std::make_unique<Node>(job, rank, ranks, std::move(*dir));
+  node->comm = make_mpi_collectives();
   if (auto st = log::init({node->rank, node->run_dir.root(), options.log_level}); !st) {
     return st.error();
   }

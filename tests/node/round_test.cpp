@@ -1,0 +1,175 @@
+// One round of node/, in one process: FakeCollectives plays the other ranks with updates
+// the test chooses, so each test knows what the aggregate must be without trusting the
+// code under test to compute it.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <string>
+
+#include "fake_collectives.hpp"
+#include "fedchain/aggregate/quantize.hpp"
+#include "fedchain/core/job_file.hpp"
+#include "fedchain/data/dataset.hpp"
+#include "node.hpp"
+#include "temp_dir.hpp"
+
+namespace fedchain::node {
+namespace {
+
+using testing::FakeCollectives;
+
+// A 4x4, 10-class dataset: pixels and labels from a fixed pattern.
+void write_tiny_dataset(const std::filesystem::path& path) {
+  const auto images = [](std::int64_t n) {
+    data::ImageSet set;
+    set.count = n;
+    set.rows = set.cols = 4;
+    for (std::int64_t i = 0; i < n * 16; ++i) {
+      set.pixels.push_back(static_cast<std::uint8_t>((i * 37) % 251));
+    }
+    for (std::int64_t i = 0; i < n; ++i) set.labels.push_back(static_cast<std::uint8_t>(i % 10));
+    return set;
+  };
+  data::Dataset dataset{images(60), images(20), 10};
+  data::DatasetInfo info;
+  info.source = "synthetic";
+  ASSERT_TRUE(write_dataset(path, dataset, info));
+}
+
+class RoundTest : public ::testing::Test {
+ protected:
+  void SetUp() override { write_tiny_dataset(tmp_.path() / "tiny.h5"); }
+
+  // A node that is rank `self` of `ranks`, built from the job; nullptr after a test failure.
+  std::unique_ptr<Node> make_node(int self, int ranks, const std::string& extra_toml,
+                                  FakeCollectives** fake) {
+    const std::string toml = "[job]\nrounds = 1\nseed = 5\n[data]\npath = \"" +
+                             (tmp_.path() / "tiny.h5").string() +
+                             "\"\n[model]\narch = \"mlp\"\nhidden = [8]\n"
+                             "[train]\nlocal_steps = 3\nbatch_size = 4\nthreads = 1\n"
+                             "[consensus]\nprotocol = \"none\"\n" +
+                             extra_toml;
+    auto job = parse_job(toml, "round_test.toml");
+    EXPECT_TRUE(job) << job.error().message;
+    if (!job) return nullptr;
+    const auto dir_name = "run-" + std::to_string(runs_++);
+    auto dir = io::RunDir::create(tmp_.path() / dir_name, toml);
+    EXPECT_TRUE(dir) << dir.error().message;
+    if (!dir) return nullptr;
+    auto node = std::make_unique<Node>(*job, self, ranks, std::move(*dir));
+    auto collectives = std::make_unique<FakeCollectives>(self, ranks);
+    *fake = collectives.get();
+    node->comm = std::move(collectives);
+    const Status built = build_node(*node, *job);
+    EXPECT_TRUE(built) << built.error().message;
+    if (!built) return nullptr;
+    (*fake)->peer_weights = node->weights;
+    return node;
+  }
+
+  // theta_0 + dequantize(a), as the next model must be.
+  static std::vector<float> plus(std::vector<float> theta, const std::vector<std::int32_t>& a,
+                                 const Node& node) {
+    EXPECT_TRUE(aggregate::dequantize_add(theta, a, node.aggregate.quantize.scale_bits));
+    return theta;
+  }
+
+  fedchain::testing::TempDir tmp_;
+  int runs_ = 0;
+};
+
+TEST_F(RoundTest, FedavgAveragesEveryRanksUpdateByWeight) {
+  FakeCollectives* fake = nullptr;
+  auto node = make_node(1, 3, "", &fake);
+  ASSERT_TRUE(node);
+  const std::size_t d = node->global.theta.size();
+  fake->peer_updates[0].assign(d, 1000);
+  fake->peer_updates[2].assign(d, -500);
+  const std::vector<float> theta0 = node->global.theta;
+
+  auto row = run_round(*node);
+  ASSERT_TRUE(row) << row.error().message;
+  ASSERT_TRUE(*row);
+  std::vector<std::int64_t> sum(d, 0);
+  const auto& w = node->weights;
+  ASSERT_TRUE(aggregate::add_weighted(sum, w[0], fake->peer_updates[0]));
+  ASSERT_TRUE(aggregate::add_weighted(sum, w[1], fake->last_own_update));
+  ASSERT_TRUE(aggregate::add_weighted(sum, w[2], fake->peer_updates[2]));
+  const std::vector<std::uint32_t> all{0, 1, 2};
+  auto expected = aggregate::fedavg_over_sum(sum, all, w);
+  ASSERT_TRUE(expected);
+  EXPECT_EQ(node->global.theta, plus(theta0, expected->values, *node));
+  EXPECT_EQ(node->global.height, 1u);
+  EXPECT_EQ(node->global.state_root, state_root_of(node->global.theta, node->job));
+  EXPECT_EQ((*row)->height, 1u);
+  EXPECT_EQ((*row)->state_root, node->global.state_root.hex());
+  EXPECT_EQ((*row)->bytes_sent, d * sizeof(std::int64_t)) << "one int64 allreduce, no txs";
+  EXPECT_TRUE((*row)->block_hash.empty()) << "no chain";
+  EXPECT_FALSE(std::filesystem::exists(node->run_dir.checkpoint_path(1))) << "rank 0 writes it";
+}
+
+TEST_F(RoundTest, MedianFollowsTheMajorityWhateverThisRankTrained) {
+  FakeCollectives* fake = nullptr;
+  auto node = make_node(0, 3, "[aggregate]\nrule = \"median\"\nexchange = \"allgather\"\n", &fake);
+  ASSERT_TRUE(node);
+  const std::size_t d = node->global.theta.size();
+  const std::int32_t bound = node->aggregate.quantize.clip_bound;
+  fake->peer_updates[1].assign(d, bound);
+  fake->peer_updates[2].assign(d, bound);
+  const std::vector<float> theta0 = node->global.theta;
+  auto row = run_round(*node);
+  ASSERT_TRUE(row) << row.error().message;
+  EXPECT_EQ(node->global.theta, plus(theta0, fake->peer_updates[1], *node));
+  EXPECT_EQ((*row)->bytes_sent, d * sizeof(std::int32_t));
+  EXPECT_TRUE(std::filesystem::exists(node->run_dir.checkpoint_path(1))) << "the last round";
+}
+
+TEST_F(RoundTest, ARobustRuleLeavesANonFiniteRankOut) {
+  FakeCollectives* fake = nullptr;
+  auto node = make_node(0, 4, "[aggregate]\nrule = \"median\"\nexchange = \"allgather\"\n", &fake);
+  ASSERT_TRUE(node);
+  const std::size_t d = node->global.theta.size();
+  const std::int32_t bound = node->aggregate.quantize.clip_bound;
+  fake->peer_updates[1].assign(d, bound);
+  fake->peer_updates[2].assign(d, bound);
+  fake->peer_updates[3].assign(d, -bound);  // counted, it would pull the median down
+  fake->peers_flagged = {3};
+  const std::vector<float> theta0 = node->global.theta;
+  auto row = run_round(*node);
+  ASSERT_TRUE(row) << row.error().message;
+  EXPECT_EQ(node->global.theta, plus(theta0, fake->peer_updates[1], *node));
+}
+
+TEST_F(RoundTest, FedavgStopsEveryRankOnANonFiniteRankNamingIt) {
+  FakeCollectives* fake = nullptr;
+  auto node = make_node(0, 3, "", &fake);
+  ASSERT_TRUE(node);
+  fake->peers_flagged = {2};
+  const std::vector<float> theta0 = node->global.theta;
+  auto row = run_round(*node);
+  ASSERT_FALSE(row);
+  EXPECT_TRUE(row.error().every_rank);
+  EXPECT_NE(row.error().message.find("rank(s) 2"), std::string::npos) << row.error().message;
+  EXPECT_EQ(node->global.theta, theta0) << "the global model stays theta_h";
+  EXPECT_EQ(node->global.height, 0u);
+}
+
+TEST_F(RoundTest, TheSameJobGivesTheSameBitsInTwoNodes) {
+  FakeCollectives* first_fake = nullptr;
+  FakeCollectives* second_fake = nullptr;
+  auto first = make_node(2, 3, "", &first_fake);
+  auto second = make_node(2, 3, "", &second_fake);
+  ASSERT_TRUE(first && second);
+  for (auto* fake : {first_fake, second_fake}) {
+    fake->peer_updates[0].assign(first->global.theta.size(), 7);
+    fake->peer_updates[1].assign(first->global.theta.size(), -3);
+  }
+  ASSERT_TRUE(run_round(*first));
+  ASSERT_TRUE(run_round(*second));
+  EXPECT_EQ(first_fake->last_own_update, second_fake->last_own_update);
+  EXPECT_EQ(first->global.state_root, second->global.state_root);
+}
+
+}  // namespace
+}  // namespace fedchain::node
