@@ -100,25 +100,29 @@ bool holds_a_later_record(ByteView rest) {
   return false;
 }
 
+// A block record's fields (core/encoding.hpp): a version byte, then the block and its
+// certificate, each its own encoding. Neither has a default value, so a Reader fills
+// std::optionals.
+void record_fields(auto& s, auto& block, auto& certificate) {
+  s.version(kBlockRecordVersion)(nested(block, at_most(kMaxRecordBytes)),
+                                 nested(certificate, at_most(kMaxRecordBytes)));
+}
+
 }  // namespace
 
 Bytes encode_block_record(const Block& block, const CommitCertificate& certificate) {
   Writer w;
-  w.u8(kBlockRecordVersion).bytes(block.encode()).bytes(certificate.encode());
+  record_fields(w, block, certificate);
   return w.take();
 }
 
 Result<StoredBlock> decode_block_record(ByteView payload) {
   Reader r(payload, "block record");
-  r.version(kBlockRecordVersion);
-  const Bytes block_bytes = r.bytes(kMaxRecordBytes);
-  const Bytes cert_bytes = r.bytes(kMaxRecordBytes);
+  std::optional<Block> block;
+  std::optional<CommitCertificate> certificate;
+  record_fields(r, block, certificate);
   if (auto st = r.finish(); !st) return st.error();
-  auto block = Block::decode(block_bytes);
-  if (!block) return block.error();
-  auto cert = CommitCertificate::decode(cert_bytes);
-  if (!cert) return cert.error();
-  return StoredBlock{std::move(*block), std::move(*cert), 0};
+  return StoredBlock{std::move(*block), std::move(*certificate), 0};
 }
 
 std::filesystem::path ChainStore::log_path(const std::filesystem::path& run_dir) {
