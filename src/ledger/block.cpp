@@ -11,75 +11,25 @@ namespace fedchain::ledger {
 
 namespace {
 constexpr std::string_view kBlockHashDomain = "fedchain/block";
-constexpr std::size_t kMaxRuleName = 64;
-constexpr std::uint32_t kMaxRuleParams = 64;
-constexpr std::size_t kMaxHeaderBytes = 1 << 20;
-constexpr std::size_t kMaxEvidenceBytes = 1024;
 }  // namespace
 
-void write_rule(Writer& w, const AggregationRule& rule) {
-  w.text(rule.name).u32(static_cast<std::uint32_t>(rule.params.size()));
-  for (const auto& p : rule.params) w.text(p.name).f64(p.value);
-}
-
-AggregationRule read_rule(Reader& r) {
-  AggregationRule rule;
-  rule.name = r.text(kMaxRuleName);
-  const std::uint32_t count = r.u32();
-  if (r.ok() && count > kMaxRuleParams) {
-    r.fail("oversized-length",
-           fmt::format("{} rule parameters (at most {})", count, kMaxRuleParams));
-  }
-  for (std::uint32_t i = 0; r.ok() && i < count; ++i) {
-    RuleParam p;
-    p.name = r.text(kMaxRuleName);
-    p.value = r.f64();
-    if (r.ok() && !rule.params.empty() && !(rule.params.back().name < p.name)) {
-      r.fail("non-canonical", "rule parameters must be in strictly ascending name order");
-    }
-    rule.params.push_back(std::move(p));
-  }
+void check_rule(Reader& r, const AggregationRule& rule) {
+  r.ascending(rule.params, "rule parameters", &RuleParam::name);
   if (r.ok() && rule.name.empty()) r.fail("bad-rule", "the aggregation rule has no name");
-  return rule;
 }
 
 Bytes BlockHeader::encode() const {
   Writer w;
-  w.u8(version);
-  w.hash(chain_id).u64(height).hash(prev_hash).u32(proposer).u64(time_ms);
-  w.hash(tx_root).hash(evidence_root).hash(state_root).hash(chain_state_hash);
-  write_rule(w, rule);
-  w.u32(static_cast<std::uint32_t>(rejected_ranks.size()));
-  for (auto rank : rejected_ranks) w.u32(rank);
+  wire_fields(w, *this);
   return w.take();
 }
 
 Result<BlockHeader> BlockHeader::decode(ByteView bytes) {
   Reader r(bytes, "block header");
   BlockHeader h;
-  r.version(kBlockHeaderVersion);
-  h.chain_id = r.hash();
-  h.height = r.u64();
-  h.prev_hash = r.hash();
-  h.proposer = r.u32();
-  h.time_ms = r.u64();
-  h.tx_root = r.hash();
-  h.evidence_root = r.hash();
-  h.state_root = r.hash();
-  h.chain_state_hash = r.hash();
-  h.rule = read_rule(r);
-  const std::uint32_t rejected = r.u32();
-  if (r.ok() && rejected > kMaxValidators) {
-    r.fail("oversized-length",
-           fmt::format("{} rejected ranks (at most {})", rejected, kMaxValidators));
-  }
-  for (std::uint32_t i = 0; r.ok() && i < rejected; ++i) {
-    const std::uint32_t rank = r.u32();
-    if (r.ok() && !h.rejected_ranks.empty() && rank <= h.rejected_ranks.back()) {
-      r.fail("non-canonical", "rejected ranks must be strictly ascending");
-    }
-    h.rejected_ranks.push_back(rank);
-  }
+  wire_fields(r, h);
+  check_rule(r, h.rule);
+  r.ascending(h.rejected_ranks, "rejected ranks");
   if (auto st = r.finish(); !st) return st.error();
   return h;
 }
@@ -90,6 +40,10 @@ Hash32 BlockHeader::hash() const {
 
 Block::Block(BlockHeader header, std::vector<Tx> txs, std::vector<Evidence> evidence)
     : header_(std::move(header)), txs_(std::move(txs)), evidence_(std::move(evidence)) {
+  seal();
+}
+
+void Block::seal() {
   hash_ = header_.hash();
 }
 
@@ -109,47 +63,17 @@ Hash32 Block::computed_evidence_root() const {
 
 Bytes Block::encode() const {
   Writer w;
-  w.u8(kBlockVersion).bytes(header_.encode());
-  w.u32(static_cast<std::uint32_t>(txs_.size()));
-  for (const auto& tx : txs_) w.raw(tx.encode());
-  w.u32(static_cast<std::uint32_t>(evidence_.size()));
-  for (const auto& e : evidence_) w.bytes(e.encode());
+  wire_fields(w, *this);
   return w.take();
 }
 
 Result<Block> Block::decode(ByteView bytes) {
   Reader r(bytes, "block");
-  r.version(kBlockVersion);
-  const Bytes header_bytes = r.bytes(kMaxHeaderBytes);
-  const std::uint32_t tx_count = r.u32();
-  if (r.ok() && tx_count > kMaxValidators) {
-    r.fail("oversized-length", fmt::format("{} txs (at most {})", tx_count, kMaxValidators));
-  }
-  std::vector<Tx> txs;
-  for (std::uint32_t i = 0; r.ok() && i < tx_count; ++i) {
-    const Bytes tx_bytes = r.raw(kTxEncodedBytes);
-    if (!r.ok()) break;
-    auto tx = Tx::decode(tx_bytes);
-    if (!tx) return reject(tx.error().code, "block tx {}: {}", i, tx.error().message);
-    txs.push_back(std::move(*tx));
-  }
-  const std::uint32_t evidence_count = r.u32();
-  if (r.ok() && evidence_count > kMaxEvidencePerBlock) {
-    r.fail("oversized-length",
-           fmt::format("{} pieces of evidence (at most {})", evidence_count, kMaxEvidencePerBlock));
-  }
-  std::vector<Evidence> evidence;
-  for (std::uint32_t i = 0; r.ok() && i < evidence_count; ++i) {
-    const Bytes e_bytes = r.bytes(kMaxEvidenceBytes);
-    if (!r.ok()) break;
-    auto e = Evidence::decode(e_bytes);
-    if (!e) return reject(e.error().code, "block evidence {}: {}", i, e.error().message);
-    evidence.push_back(std::move(*e));
-  }
+  Block b;
+  wire_fields(r, b);
   if (auto st = r.finish(); !st) return st.error();
-  auto header = BlockHeader::decode(header_bytes);
-  if (!header) return header.error();
-  return Block(std::move(*header), std::move(txs), std::move(evidence));
+  b.seal();
+  return b;
 }
 
 Block BlockBuilder::build() const {

@@ -2,7 +2,6 @@
 #include "fedchain/ledger/certificate.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 #include "fedchain/core/encoding.hpp"
 #include "fedchain/crypto/sha256.hpp"
@@ -12,13 +11,16 @@ namespace fedchain::ledger {
 namespace {
 constexpr std::string_view kCertificateHashDomain = "fedchain/certificate";
 constexpr std::string_view kEvidenceHashDomain = "fedchain/evidence";
-constexpr std::size_t kMaxVoteBytes = 256;
 }  // namespace
 
 CommitCertificate::CommitCertificate(std::uint64_t height, std::uint32_t round,
                                      const Hash32& block_hash,
                                      std::vector<CommitSignature> signatures)
     : height_(height), round_(round), block_hash_(block_hash), signatures_(std::move(signatures)) {
+  seal();
+}
+
+void CommitCertificate::seal() {
   hash_ = crypto::sha256({as_bytes(kCertificateHashDomain), encode()});
 }
 
@@ -73,37 +75,21 @@ std::vector<Vote> CommitCertificate::votes(const Hash32& chain_id) const {
 
 Bytes CommitCertificate::encode() const {
   Writer w;
-  w.u8(kCertificateVersion).u64(height_).u32(round_).hash(block_hash_);
-  w.u32(static_cast<std::uint32_t>(signatures_.size()));
-  for (const auto& s : signatures_) w.u32(s.validator).raw(s.signature.view());
+  wire_fields(w, *this);
   return w.take();
 }
 
 Result<CommitCertificate> CommitCertificate::decode(ByteView bytes) {
   Reader r(bytes, "commit certificate");
-  r.version(kCertificateVersion);
-  const std::uint64_t height = r.u64();
-  const std::uint32_t round = r.u32();
-  const Hash32 block_hash = r.hash();
-  const std::uint32_t count = r.u32();
-  if (r.ok() && (count == 0 || count > kMaxValidators)) {
-    r.fail("bad-signature-count",
-           fmt::format("{} signatures (allowed 1 to {})", count, kMaxValidators));
+  CommitCertificate c;
+  wire_fields(r, c);
+  if (r.ok() && c.signatures_.empty()) {
+    r.fail("bad-signature-count", "a certificate needs at least one signature");
   }
-  std::vector<CommitSignature> signatures;
-  for (std::uint32_t i = 0; r.ok() && i < count; ++i) {
-    CommitSignature s;
-    s.validator = r.u32();
-    const Bytes sig = r.raw(64);
-    if (!r.ok()) break;
-    std::memcpy(s.signature.bytes.data(), sig.data(), 64);
-    if (!signatures.empty() && s.validator <= signatures.back().validator) {
-      r.fail("non-canonical", "signatures must be in strictly ascending validator order");
-    }
-    signatures.push_back(s);
-  }
+  r.ascending(c.signatures_, "signatures (by validator)", &CommitSignature::validator);
   if (auto st = r.finish(); !st) return st.error();
-  return CommitCertificate(height, round, block_hash, std::move(signatures));
+  c.seal();
+  return c;
 }
 
 Evidence::Evidence(Vote first, Vote second) : first_(std::move(first)), second_(std::move(second)) {
@@ -122,22 +108,19 @@ Result<Evidence> Evidence::make(const Vote& a, const Vote& b) {
 
 Bytes Evidence::encode() const {
   Writer w;
-  w.u8(kEvidenceVersion).bytes(first_.encode()).bytes(second_.encode());
+  wire_fields(w, *this);
   return w.take();
 }
 
 Result<Evidence> Evidence::decode(ByteView bytes) {
   Reader r(bytes, "evidence");
-  r.version(kEvidenceVersion);
-  const Bytes a = r.bytes(kMaxVoteBytes);
-  const Bytes b = r.bytes(kMaxVoteBytes);
+  Evidence e;
+  wire_fields(r, e);
   if (auto st = r.finish(); !st) return st.error();
-  auto first = Vote::decode(a);
-  if (!first) return first.error();
-  auto second = Vote::decode(b);
-  if (!second) return second.error();
-  if (!(a < b)) return reject("non-canonical", "evidence votes must be in ascending byte order");
-  return make(*first, *second);
+  if (!(e.first_.encode() < e.second_.encode())) {
+    return reject("non-canonical", "evidence votes must be in ascending byte order");
+  }
+  return make(e.first_, e.second_);
 }
 
 }  // namespace fedchain::ledger

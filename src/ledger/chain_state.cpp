@@ -63,17 +63,14 @@ std::uint64_t ChainState::active_power() const {
   return total;
 }
 
+// Encoded only, for its hash: nothing decodes a chain state, it is recomputed from the chain.
 Bytes ChainState::encode() const {
   Writer w;
-  w.u8(kChainStateVersion).u64(height_).hash(last_block_hash_).u64(last_time_ms_);
-  w.u32(contract_.jail_after_rejections).u64(contract_.reward_per_update);
+  w.version(kChainStateVersion)(height_, last_block_hash_, last_time_ms_, contract_);
+  // One list entry per rank, zipped from the two vectors: its validator state, then its
+  // contributions.
   w.u32(static_cast<std::uint32_t>(validators_.size()));
-  for (std::size_t i = 0; i < validators_.size(); ++i) {
-    const auto& v = validators_[i];
-    const auto& c = contributions_[i];
-    w.raw(v.key.view()).u64(v.power).u8(v.jailed ? 1 : 0).u32(v.rejected_streak);
-    w.u64(c.samples_trained).u64(c.updates_accepted).u64(c.updates_rejected).u64(c.rewards);
-  }
+  for (std::size_t i = 0; i < validators_.size(); ++i) w(validators_[i], contributions_[i]);
   return w.take();
 }
 

@@ -100,25 +100,96 @@ bool holds_a_later_record(ByteView rest) {
   return false;
 }
 
+// Why a chain file is refused: a reason code, where (from the start of the bytes looked
+// at), and an explanation.
+struct Damage {
+  std::string code;
+  std::uint64_t offset = 0;
+  std::string why;
+};
+
+std::optional<Damage> file_header_damage(ByteView file) {
+  const Bytes header = file_header();
+  if (file.size() < header.size() ||
+      !std::equal(header.begin(), header.begin() + 8, file.begin())) {
+    return Damage{"bad-magic", 0, "not a fedchain chain file (no FEDCHAIN header)"};
+  }
+  if (const auto version = load_u32(file.data() + 8); version != kChainFormatVersion) {
+    return Damage{
+        "unknown-version", 8,
+        fmt::format("chain format version {} (this build reads {})", version, kChainFormatVersion)};
+  }
+  return std::nullopt;
+}
+
+// What starts at a record's offset: a whole record's payload, a torn record (the file ends
+// inside it after a crash mid-append), or damage.
+struct Framed {
+  ByteView payload;
+  bool torn = false;
+  std::optional<Damage> damage;
+};
+
+Framed read_record(ByteView rest) {
+  auto damaged = [](std::string code, std::string why) {
+    return Framed{{}, false, Damage{std::move(code), 0, std::move(why)}};
+  };
+  const bool zero_tail = std::all_of(rest.begin(), rest.end(), [](auto b) { return b == 0; });
+  const bool short_header = rest.size() < kRecordHeaderBytes;
+  const std::uint32_t len = short_header ? 0 : load_u32(rest.data());
+  const std::uint32_t crc = short_header ? 0 : load_u32(rest.data() + 4);
+  const bool past_end = short_header || len > rest.size() - kRecordHeaderBytes;
+  if (!short_header && past_end && some_prefix_matches(rest.subspan(kRecordHeaderBytes), crc)) {
+    return damaged("bad-record-length",
+                   fmt::format("record length {} runs past the end of the file, yet the record's "
+                               "checksum matches a shorter length: the length field is damaged",
+                               len));
+  }
+  if (past_end && !zero_tail && (len > kMaxRecordBytes || holds_a_later_record(rest))) {
+    return damaged("damaged-record",
+                   fmt::format("the record's header (length {}) runs past the end of the file, "
+                               "but {}: the chain is damaged here, not torn by a crash",
+                               len,
+                               len > kMaxRecordBytes ? "no append writes a record that long"
+                                                     : "whole records follow it"));
+  }
+  if (past_end || zero_tail) return Framed{{}, true, {}};
+  if (len == 0) return damaged("empty-record", "a record of length 0");
+  if (len > kMaxRecordBytes) {
+    return damaged("oversized-length",
+                   fmt::format("record length {} exceeds the limit {}", len, kMaxRecordBytes));
+  }
+  const ByteView payload = rest.subspan(kRecordHeaderBytes, len);
+  if (const auto actual = crc32c(payload); actual != crc) {
+    return damaged("bad-crc",
+                   fmt::format("checksum mismatch (stored {:08x}, computed {:08x})", crc, actual));
+  }
+  return Framed{payload, false, {}};
+}
+
+// A block record's fields (core/encoding.hpp): a version byte, then the block and its
+// certificate, each its own encoding. Neither has a default value, so a Reader fills
+// std::optionals.
+void record_fields(auto& s, auto& block, auto& certificate) {
+  s.version(kBlockRecordVersion)(nested(block, at_most(kMaxRecordBytes)),
+                                 nested(certificate, at_most(kMaxRecordBytes)));
+}
+
 }  // namespace
 
 Bytes encode_block_record(const Block& block, const CommitCertificate& certificate) {
   Writer w;
-  w.u8(kBlockRecordVersion).bytes(block.encode()).bytes(certificate.encode());
+  record_fields(w, block, certificate);
   return w.take();
 }
 
 Result<StoredBlock> decode_block_record(ByteView payload) {
   Reader r(payload, "block record");
-  r.version(kBlockRecordVersion);
-  const Bytes block_bytes = r.bytes(kMaxRecordBytes);
-  const Bytes cert_bytes = r.bytes(kMaxRecordBytes);
+  std::optional<Block> block;
+  std::optional<CommitCertificate> certificate;
+  record_fields(r, block, certificate);
   if (auto st = r.finish(); !st) return st.error();
-  auto block = Block::decode(block_bytes);
-  if (!block) return block.error();
-  auto cert = CommitCertificate::decode(cert_bytes);
-  if (!cert) return cert.error();
-  return StoredBlock{std::move(*block), std::move(*cert), 0};
+  return StoredBlock{std::move(*block), std::move(*certificate), 0};
 }
 
 std::filesystem::path ChainStore::log_path(const std::filesystem::path& run_dir) {
@@ -248,83 +319,49 @@ Result<ChainStore> ChainStore::scan(ByteView file, const std::string& name, Chai
     return reject(std::move(code), "{}: height {}, byte {}: {}; the file was left unchanged", name,
                   height, offset, why);
   };
-  const Bytes header = file_header();
-  if (file.size() < header.size() ||
-      !std::equal(header.begin(), header.begin() + 8, file.begin())) {
-    return refuse("bad-magic", 0, 0, "not a fedchain chain file (no FEDCHAIN header)");
-  }
-  if (const auto version = load_u32(file.data() + 8); version != kChainFormatVersion) {
-    return refuse(
-        "unknown-version", 0, 8,
-        fmt::format("chain format version {} (this build reads {})", version, kChainFormatVersion));
-  }
+  if (auto bad = file_header_damage(file)) return refuse(bad->code, 0, bad->offset, bad->why);
   std::optional<ChainStore> store;
-  std::uint64_t pos = header.size();
+  std::uint64_t pos = kChainHeaderBytes;
   std::uint64_t height = 0;
   while (pos < file.size()) {
-    const ByteView rest = file.subspan(pos);
-    const bool zero_tail = std::all_of(rest.begin(), rest.end(), [](auto b) { return b == 0; });
-    const bool short_header = rest.size() < kRecordHeaderBytes;
-    const std::uint32_t len = short_header ? 0 : load_u32(rest.data());
-    const std::uint32_t crc = short_header ? 0 : load_u32(rest.data() + 4);
-    const bool past_end = short_header || len > rest.size() - kRecordHeaderBytes;
-    if (!short_header && past_end && some_prefix_matches(rest.subspan(kRecordHeaderBytes), crc)) {
-      return refuse("bad-record-length", height, pos,
-                    fmt::format("record length {} runs past the end of the file, yet the record's "
-                                "checksum matches a shorter length: the length field is damaged",
-                                len));
-    }
-    if (past_end && !zero_tail && (len > kMaxRecordBytes || holds_a_later_record(rest))) {
-      return refuse("damaged-record", height, pos,
-                    fmt::format("the record's header (length {}) runs past the end of the file, "
-                                "but {}: the chain is damaged here, not torn by a crash",
-                                len,
-                                len > kMaxRecordBytes ? "no append writes a record that long"
-                                                      : "whole records follow it"));
-    }
-    if (past_end || zero_tail) {
+    const Framed record = read_record(file.subspan(pos));
+    if (record.damage) return refuse(record.damage->code, height, pos, record.damage->why);
+    if (record.torn) {
       if (height == 0) {
         return refuse("no-genesis", 0, pos,
                       "the genesis record is incomplete: the chain was never fully created; "
                       "remove the run directory's chain/ and start the run again");
       }
-      store->torn_ = TornTail{height, pos, rest.size()};
+      store->torn_ = TornTail{height, pos, file.size() - pos};
       spdlog::warn(
           "{}: the last record (height {}, byte {}, {} bytes) is torn: a crash "
           "mid-append; that block was never committed",
-          name, height, pos, rest.size());
+          name, height, pos, file.size() - pos);
       break;
     }
-    if (len == 0) return refuse("empty-record", height, pos, "a record of length 0");
-    if (len > kMaxRecordBytes) {
-      return refuse("oversized-length", height, pos,
-                    fmt::format("record length {} exceeds the limit {}", len, kMaxRecordBytes));
-    }
-    const ByteView payload = rest.subspan(kRecordHeaderBytes, len);
-    if (const auto actual = crc32c(payload); actual != crc) {
-      return refuse("bad-crc", height, pos,
-                    fmt::format("checksum mismatch (stored {:08x}, computed {:08x})", crc, actual));
-    }
     if (height == 0) {
-      auto genesis = Genesis::decode(payload);
+      auto genesis = Genesis::decode(record.payload);
       if (!genesis) return refuse(genesis.error().code, 0, pos, genesis.error().message);
       store.emplace(ChainStore(std::move(*genesis)));
       store->name_ = name;
-    } else {
-      auto record = decode_block_record(payload);
-      if (!record) return refuse(record.error().code, height, pos, record.error().message);
-      if (auto st = store->link_check(record->block, record->certificate); !st) {
-        return refuse(st.error().code, height, pos, st.error().message);
-      }
-      record->offset = pos;
-      store->blocks_.push_back(std::move(*record));
+    } else if (auto st = store->add_record(record.payload, pos); !st) {
+      return refuse(st.error().code, height, pos, st.error().message);
     }
-    pos += kRecordHeaderBytes + len;
+    pos += kRecordHeaderBytes + record.payload.size();
     ++height;
   }
   if (!store) return refuse("no-genesis", 0, pos, "the chain file holds no genesis record");
   store->end_offset_ = store->torn_ ? store->torn_->offset : pos;
   return std::move(*store);
+}
+
+Status ChainStore::add_record(ByteView payload, std::uint64_t offset) {
+  auto record = decode_block_record(payload);
+  if (!record) return record.error();
+  if (auto st = link_check(record->block, record->certificate); !st) return st;
+  record->offset = offset;
+  blocks_.push_back(std::move(*record));
+  return {};
 }
 
 Status ChainStore::link_check(const Block& block, const CommitCertificate& certificate) const {

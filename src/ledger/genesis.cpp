@@ -2,7 +2,6 @@
 #include "fedchain/ledger/genesis.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -13,7 +12,6 @@ namespace fedchain::ledger {
 
 namespace {
 constexpr std::string_view kGenesisHashDomain = "fedchain/genesis";
-constexpr std::size_t kMaxArchBytes = 4096;
 constexpr std::uint64_t kMaxTotalPower = std::uint64_t{1} << 60;  // keeps 3 * power exact
 }  // namespace
 
@@ -70,65 +68,22 @@ Genesis::Genesis(GenesisBuilder fields) : fields_(std::move(fields)) {
 }
 
 Bytes Genesis::encode() const {
-  const auto& g = fields_;
   Writer w;
-  w.u8(kGenesisVersion).hash(chain_id_).text(g.job_toml).u64(g.time_ms);
-  w.u32(static_cast<std::uint32_t>(g.validators.size()));
-  for (const auto& v : g.validators) w.u32(v.rank).raw(v.key.view()).u64(v.power);
-  w.text(g.model.arch).u64(g.model.parameters).hash(g.initial_state_root);
-  w.u32(static_cast<std::uint32_t>(g.shards.size()));
-  for (const auto& s : g.shards) w.u64(s.samples).hash(s.commitment);
-  write_rule(w, g.rule);
-  w.u32(g.quantization.scale_bits).f64(g.quantization.clip);
-  w.u32(g.merkle_chunk_bytes);
-  w.u32(g.contract.jail_after_rejections).u64(g.contract.reward_per_update);
+  wire_fields(w, *this);
   return w.take();
 }
 
 Result<Genesis> Genesis::decode(ByteView bytes) {
   Reader r(bytes, "genesis");
-  r.version(kGenesisVersion);
-  GenesisBuilder g;
-  const Hash32 chain_id = r.hash();
-  g.job_toml = r.text(kMaxJobTomlBytes);
-  g.time_ms = r.u64();
-  const std::uint32_t n = r.u32();
-  if (r.ok() && n > kMaxValidators) {
-    r.fail("oversized-length", fmt::format("{} validators (at most {})", n, kMaxValidators));
-  }
-  for (std::uint32_t i = 0; r.ok() && i < n; ++i) {
-    GenesisValidator v;
-    v.rank = r.u32();
-    const Bytes key = r.raw(32);
-    v.power = r.u64();
-    if (r.ok()) std::memcpy(v.key.bytes.data(), key.data(), 32);
-    g.validators.push_back(v);
-  }
-  g.model.arch = r.text(kMaxArchBytes);
-  g.model.parameters = r.u64();
-  g.initial_state_root = r.hash();
-  const std::uint32_t shards = r.u32();
-  if (r.ok() && shards > kMaxValidators) {
-    r.fail("oversized-length", fmt::format("{} shards (at most {})", shards, kMaxValidators));
-  }
-  for (std::uint32_t i = 0; r.ok() && i < shards; ++i) {
-    ShardCommitment s;
-    s.samples = r.u64();
-    s.commitment = r.hash();
-    g.shards.push_back(s);
-  }
-  g.rule = read_rule(r);
-  g.quantization.scale_bits = r.u32();
-  g.quantization.clip = r.f64();
-  g.merkle_chunk_bytes = r.u32();
-  g.contract.jail_after_rejections = r.u32();
-  g.contract.reward_per_update = r.u64();
+  Genesis read;
+  wire_fields(r, read);
+  check_rule(r, read.fields_.rule);
   if (auto st = r.finish(); !st) return st.error();
-  auto genesis = g.build();
+  auto genesis = read.fields_.build();
   if (!genesis) return genesis.error();
-  if (genesis->chain_id() != chain_id) {
+  if (genesis->chain_id() != read.chain_id_) {
     return reject("bad-chain-id", "genesis chain id {} is not SHA-256 of its job TOML ({})",
-                  chain_id.short_hex(), genesis->chain_id().short_hex());
+                  read.chain_id_.short_hex(), genesis->chain_id().short_hex());
   }
   return genesis;
 }

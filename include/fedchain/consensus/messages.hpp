@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "fedchain/core/bytes.hpp"
+#include "fedchain/core/encoding.hpp"
 #include "fedchain/core/error.hpp"
 #include "fedchain/core/hash.hpp"
 #include "fedchain/core/signature.hpp"
@@ -17,6 +18,7 @@ namespace fedchain::consensus {
 
 // Blocks are opaque to consensus; this bounds what a peer can make a validator hold.
 inline constexpr std::size_t kDefaultMaxBlockBytes = std::size_t{16} << 20;
+inline constexpr std::uint8_t kProposalVersion = 1;
 
 // proposer(height, round) offers `block`. pol_round is the round in which the block got
 // > 2/3 prevotes (a proof-of-lock round), or nullopt for a fresh block.
@@ -30,8 +32,21 @@ struct Proposal {
   std::uint32_t proposer = 0;
   Signature signature;
 
-  // Domain tag and every field but the block bytes and the signature. The block is bound
-  // through block_hash, which the receiver recomputes (BlockHasher) before trusting it.
+  // The fields the proposer signs, in wire order (core/encoding.hpp): all but the block
+  // bytes and the signature. The block is bound through block_hash, which the receiver
+  // recomputes (BlockHasher) before trusting it.
+  static void signed_fields(auto& s, auto& p) {
+    s(p.chain_id, p.height, p.round, p.pol_round, p.block_hash, p.proposer);
+  }
+  // The encoding: a version byte, the signed fields, the block (a Reader takes at most
+  // max_block_bytes of it), the signature.
+  static void wire_fields(auto& s, auto& p, std::size_t max_block_bytes = kDefaultMaxBlockBytes) {
+    s.version(kProposalVersion);
+    signed_fields(s, p);
+    s(limit(p.block, max_block_bytes), p.signature);
+  }
+
+  // The signed fields behind a domain tag.
   Bytes sign_bytes() const;
   Bytes encode() const;
   static Result<Proposal> decode(ByteView bytes,

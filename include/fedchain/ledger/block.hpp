@@ -23,11 +23,16 @@ namespace fedchain::ledger {
 inline constexpr std::uint8_t kBlockHeaderVersion = 1;
 inline constexpr std::uint8_t kBlockVersion = 1;
 inline constexpr std::uint32_t kMaxEvidencePerBlock = 1024;
+inline constexpr std::size_t kMaxRuleName = 64;
+inline constexpr std::uint32_t kMaxRuleParams = 64;
+inline constexpr std::size_t kMaxHeaderBytes = 1 << 20;
+inline constexpr std::size_t kMaxEvidenceBytes = 1024;
 
 // One numeric parameter of the aggregation rule ("trim_beta" = 0.1, "krum_f" = 1).
 struct RuleParam {
   std::string name;  // 1 to 64 bytes
   double value = 0;  // raw IEEE-754 bits on the wire
+  static void wire_fields(auto& s, auto& p) { s(limit(p.name, kMaxRuleName), p.value); }
   bool operator==(const RuleParam&) const = default;
 };
 
@@ -35,12 +40,15 @@ struct RuleParam {
 struct AggregationRule {
   std::string name = "fedavg";    // fedavg | median | trimmed_mean | krum | multi_krum
   std::vector<RuleParam> params;  // strictly ascending by name
+  static void wire_fields(auto& s, auto& r) {
+    s(limit(r.name, kMaxRuleName), limit(r.params, kMaxRuleParams));
+  }
   bool operator==(const AggregationRule&) const = default;
 };
 
-// Shared by the header and genesis encodings.
-void write_rule(Writer& w, const AggregationRule& rule);
-AggregationRule read_rule(Reader& r);
+// What the header and genesis decoders check of a rule they read: a name, and parameters
+// in strictly ascending name order.
+void check_rule(Reader& r, const AggregationRule& rule);
 
 struct BlockHeader {
   std::uint8_t version = kBlockHeaderVersion;
@@ -55,6 +63,14 @@ struct BlockHeader {
   Hash32 chain_state_hash;     // ChainState::hash() before this block is applied
   AggregationRule rule;        // the rule that made this round's aggregate
   std::vector<std::uint32_t> rejected_ranks;  // ranks whose tx the rule excluded; ascending
+
+  // The encoding, in wire order (core/encoding.hpp). A Reader fills a fresh header, so it
+  // checks the version byte against kBlockHeaderVersion.
+  static void wire_fields(auto& s, auto& h) {
+    s.version(h.version);
+    s(h.chain_id, h.height, h.prev_hash, h.proposer, h.time_ms, h.tx_root, h.evidence_root,
+      h.state_root, h.chain_state_hash, h.rule, limit(h.rejected_ranks, kMaxValidators));
+  }
 
   Bytes encode() const;
   static Result<BlockHeader> decode(ByteView bytes);
@@ -81,7 +97,16 @@ class Block {
 
  private:
   friend struct BlockBuilder;
+  Block() = default;  // for decode, which fills it field by field
   Block(BlockHeader header, std::vector<Tx> txs, std::vector<Evidence> evidence);
+  // The encoding: a version byte, then the header, txs and evidence, each its own encoding.
+  static void wire_fields(auto& s, auto& b) {
+    s.version(kBlockVersion)(
+        nested(b.header_, at_most(kMaxHeaderBytes)),
+        nested_list(b.txs_, kMaxValidators, exactly(kTxEncodedBytes)),
+        nested_list(b.evidence_, kMaxEvidencePerBlock, at_most(kMaxEvidenceBytes)));
+  }
+  void seal();  // computes hash_
 
   BlockHeader header_;
   std::vector<Tx> txs_;             // ascending rank, one per rank

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fedchain/core/bytes.hpp"
+#include "fedchain/core/encoding.hpp"
 #include "fedchain/core/error.hpp"
 #include "fedchain/core/hash.hpp"
 #include "fedchain/core/signature.hpp"
@@ -20,10 +21,12 @@ namespace fedchain::ledger {
 inline constexpr std::uint8_t kCertificateVersion = 1;
 inline constexpr std::uint8_t kEvidenceVersion = 1;
 inline constexpr std::uint32_t kMaxValidators = 65536;
+inline constexpr std::size_t kMaxVoteBytes = 256;
 
 struct CommitSignature {
   std::uint32_t validator = 0;  // index in the validator set
   Signature signature;          // over Vote::sign_bytes() of the precommit
+  static void wire_fields(auto& s, auto& c) { s(c.validator, c.signature); }
   bool operator==(const CommitSignature&) const = default;
 };
 
@@ -48,8 +51,16 @@ class CommitCertificate {
   bool operator==(const CommitCertificate& other) const { return hash_ == other.hash_; }
 
  private:
+  CommitCertificate() = default;  // for decode, which fills it field by field
   CommitCertificate(std::uint64_t height, std::uint32_t round, const Hash32& block_hash,
                     std::vector<CommitSignature> signatures);
+  // The encoding (core/encoding.hpp). Decode refuses 0 signatures or more than
+  // kMaxValidators as bad-signature-count.
+  static void wire_fields(auto& s, auto& c) {
+    s.version(kCertificateVersion)(c.height_, c.round_, c.block_hash_,
+                                   limit(c.signatures_, kMaxValidators, "bad-signature-count"));
+  }
+  void seal();  // computes hash_
 
   std::uint64_t height_ = 0;
   std::uint32_t round_ = 0;
@@ -75,7 +86,13 @@ class Evidence {
   bool operator==(const Evidence& other) const { return hash_ == other.hash_; }
 
  private:
+  Evidence() = default;  // for decode, which fills it field by field
   Evidence(Vote first, Vote second);
+  // The encoding: a version byte, then the two votes, each its own encoding.
+  static void wire_fields(auto& s, auto& e) {
+    s.version(kEvidenceVersion)(nested(e.first_, at_most(kMaxVoteBytes)),
+                                nested(e.second_, at_most(kMaxVoteBytes)));
+  }
 
   Vote first_;
   Vote second_;

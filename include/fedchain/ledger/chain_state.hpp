@@ -31,6 +31,7 @@ struct ValidatorState {
   std::uint64_t power = 1;
   bool jailed = false;
   std::uint32_t rejected_streak = 0;  // consecutive rejected updates
+  static void wire_fields(auto& s, auto& v) { s(v.key, v.power, v.jailed, v.rejected_streak); }
   bool operator==(const ValidatorState&) const = default;
 };
 
@@ -39,6 +40,9 @@ struct Contribution {
   std::uint64_t updates_accepted = 0;
   std::uint64_t updates_rejected = 0;
   std::uint64_t rewards = 0;
+  static void wire_fields(auto& s, auto& c) {
+    s(c.samples_trained, c.updates_accepted, c.updates_rejected, c.rewards);
+  }
   bool operator==(const Contribution&) const = default;
 };
 

@@ -110,6 +110,8 @@ class ChainStore {
  private:
   explicit ChainStore(Genesis genesis) : genesis_(std::move(genesis)) {}
   static Result<ChainStore> scan(ByteView file, const std::string& name, ChainDamage* damage);
+  // Decodes a block record found at `offset` and appends it if it links to the tip.
+  Status add_record(ByteView payload, std::uint64_t offset);
   Status link_check(const Block& block, const CommitCertificate& certificate) const;
 
   std::string name_;  // the file path, for messages

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fedchain/core/bytes.hpp"
+#include "fedchain/core/encoding.hpp"
 #include "fedchain/core/error.hpp"
 #include "fedchain/core/hash.hpp"
 #include "fedchain/core/signature.hpp"
@@ -19,11 +20,15 @@ namespace fedchain::ledger {
 
 inline constexpr std::uint8_t kGenesisVersion = 1;
 inline constexpr std::size_t kMaxJobTomlBytes = 1 << 20;
+inline constexpr std::size_t kMaxArchBytes = 4096;
+
+// Each struct below lists its fields in wire order (core/encoding.hpp).
 
 struct GenesisValidator {
   std::uint32_t rank = 0;  // equals its index in the list
   PublicKey key;
   std::uint64_t power = 1;  // voting power, >= 1
+  static void wire_fields(auto& s, auto& v) { s(v.rank, v.key, v.power); }
   bool operator==(const GenesisValidator&) const = default;
 };
 
@@ -32,12 +37,14 @@ struct GenesisValidator {
 struct ShardCommitment {
   std::uint64_t samples = 0;
   Hash32 commitment;
+  static void wire_fields(auto& s, auto& c) { s(c.samples, c.commitment); }
   bool operator==(const ShardCommitment&) const = default;
 };
 
 struct ModelSpec {
   std::string arch;              // "mlp:784-200-200-10", as the train module names it
   std::uint64_t parameters = 0;  // number of float parameters
+  static void wire_fields(auto& s, auto& m) { s(limit(m.arch, kMaxArchBytes), m.parameters); }
   bool operator==(const ModelSpec&) const = default;
 };
 
@@ -45,6 +52,7 @@ struct ModelSpec {
 struct QuantizationParams {
   std::uint32_t scale_bits = 20;
   double clip = 8.0;
+  static void wire_fields(auto& s, auto& q) { s(q.scale_bits, q.clip); }
   bool operator==(const QuantizationParams&) const = default;
 };
 
@@ -52,6 +60,7 @@ struct QuantizationParams {
 struct ContractParams {
   std::uint32_t jail_after_rejections = 3;  // consecutive rejected updates that jail; 0: never
   std::uint64_t reward_per_update = 1;      // credited per accepted update
+  static void wire_fields(auto& s, auto& c) { s(c.jail_after_rejections, c.reward_per_update); }
   bool operator==(const ContractParams&) const = default;
 };
 
@@ -68,6 +77,12 @@ struct GenesisBuilder {
   QuantizationParams quantization;
   std::uint32_t merkle_chunk_bytes = 65536;
   ContractParams contract;
+
+  static void wire_fields(auto& s, auto& g) {
+    s(limit(g.job_toml, kMaxJobTomlBytes), g.time_ms, limit(g.validators, kMaxValidators), g.model,
+      g.initial_state_root, limit(g.shards, kMaxValidators), g.rule, g.quantization,
+      g.merkle_chunk_bytes, g.contract);
+  }
 
   // Checks the fields (check_genesis) and makes the genesis.
   Result<Genesis> build() const;
@@ -89,7 +104,10 @@ class Genesis {
 
  private:
   friend struct GenesisBuilder;
+  Genesis() = default;  // for decode, which fills it field by field
   explicit Genesis(GenesisBuilder fields);
+  // The encoding: a version byte, the chain id, then the builder's fields.
+  static void wire_fields(auto& s, auto& g) { s.version(kGenesisVersion)(g.chain_id_, g.fields_); }
 
   GenesisBuilder fields_;
   Hash32 chain_id_;

@@ -30,7 +30,12 @@ struct TxBuilder {
   double loss = 0.0;          // mean local training loss (raw IEEE-754 bits on the wire)
   std::uint64_t samples = 0;  // samples trained this round
 
-  // The canonical bytes the rank signs: a domain tag, then every field above.
+  // Every field above, in wire order (core/encoding.hpp): what the rank signs.
+  static void wire_fields(auto& s, auto& tx) {
+    s(tx.chain_id, tx.height, tx.rank, tx.weight, tx.update_root, tx.loss, tx.samples);
+  }
+
+  // The canonical bytes the rank signs: a domain tag, then the fields.
   Bytes sign_bytes() const;
   Tx sign(const crypto::SigningKey& key) const;
   // For a signature made elsewhere (received, or from a test); not checked here.
@@ -63,7 +68,11 @@ class Tx {
 
  private:
   friend struct TxBuilder;
+  Tx() = default;  // for decode, which fills it field by field
   Tx(const TxBuilder& fields, const Signature& signature);
+  // The encoding: a version byte, the signed fields, the signature.
+  static void wire_fields(auto& s, auto& tx) { s.version(kTxVersion)(tx.fields_, tx.signature_); }
+  void seal();  // computes hash_
 
   TxBuilder fields_;
   Signature signature_;

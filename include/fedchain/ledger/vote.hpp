@@ -13,6 +13,8 @@
 
 namespace fedchain::ledger {
 
+inline constexpr std::uint8_t kVoteVersion = 1;
+
 enum class VoteType : std::uint8_t { kPrevote = 1, kPrecommit = 2 };
 
 struct Vote {
@@ -24,8 +26,19 @@ struct Vote {
   std::uint32_t validator = 0;       // index in the validator set
   Signature signature;
 
-  // The canonical bytes a validator signs: everything above but the signature, behind a
-  // domain tag so a vote signature can never be replayed as any other signed message.
+  // The fields a validator signs, in wire order (core/encoding.hpp): all but the signature.
+  static void signed_fields(auto& s, auto& v) {
+    s(v.chain_id, v.height, v.round, v.type, v.block_hash, v.validator);
+  }
+  // The encoding: a version byte, the signed fields, the signature.
+  static void wire_fields(auto& s, auto& v) {
+    s.version(kVoteVersion);
+    signed_fields(s, v);
+    s(v.signature);
+  }
+
+  // The canonical bytes a validator signs: the signed fields behind a domain tag, so a vote
+  // signature can never be replayed as any other signed message.
   Bytes sign_bytes() const;
   Bytes encode() const;
   static Result<Vote> decode(ByteView bytes);
