@@ -1,5 +1,5 @@
 // The lines `fedchain verify` prints (verify_report.hpp). Tests and the end-to-end scripts
-// grep them: tests/ledger/cli_test.cpp, tests/e2e/*.sh.
+// grep them: tests/cli/cli_test.cpp, tests/e2e/*.sh.
 #include "verify_report.hpp"
 
 #include <fmt/format.h>
