@@ -1,19 +1,19 @@
-// GPU bandwidth of the round-path kernels beside a device-to-device copy of the same bytes
-// in the same run (issue 7's target: >= 0.8x of the copy).
-//   gpu_aggregate_bench [--d D] [--iters I]
+// GPU bandwidth of the round-path kernels beside a device-to-device copy in the same run
+// (issue 7's target: >= 0.8x of the copy). The shared flags and table:
+// bench/common/bench_flags.hpp; size = d, the values per update.
 // quantize waits for its counts (an allocation, a copy back and a synchronization per call);
-// quantize_async leaves them on the device.
-// Columns: op, n (updates), d, MB moved (bytes the kernel must read plus write, e.g.
-// fedavg n * d * 4 + d * 4), us (mean over I launches), GB/s = MB moved / us, copy GB/s
-// (cudaMemcpy device to device of the kernel's input bytes: read + written over time), and
-// ratio = GB/s / copy GB/s.
-#include <chrono>
+// quantize_async leaves them on the device. Bytes moved: what the kernel must read plus
+// write (e.g. fedavg n * d * 4 + d * 4); throughput = bytes moved / time; the baseline is
+// cudaMemcpy device to device of the kernel's input bytes, read + written over its time.
 #include <cstdio>
 #include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "bench_flags.hpp"
 #include "fedchain/kernels/aggregate.hpp"
 #include "fedchain/kernels/device.hpp"
 #include "fedchain/kernels/memory.hpp"
@@ -21,60 +21,34 @@
 namespace {
 
 using fedchain::gpu::DeviceArray;
+namespace bench = fedchain::bench;
 
-double mean_us(int iters, const std::function<void()>& body) {
-  body();
+constexpr std::size_t kMaxN = 32;
+
+void wait() {
   (void)fedchain::gpu::synchronize();
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < iters; ++i) body();
-  (void)fedchain::gpu::synchronize();
-  const auto stop = std::chrono::steady_clock::now();
-  return std::chrono::duration<double, std::micro>(stop - start).count() / iters;
 }
 
-// Bytes moved per microsecond of a device-to-device copy of `bytes`.
-double copy_gbs(std::size_t bytes, int iters) {
+// Bytes read + written per second by a device-to-device copy of `bytes`; 0 where the copy's
+// buffers do not fit.
+double copy_gbps(const bench::Flags& flags, std::size_t bytes) {
   auto from = DeviceArray<char>::allocate(bytes);
   auto to = DeviceArray<char>::allocate(bytes);
   if (!from || !to) return 0.0;
-  const double us =
-      mean_us(iters, [&] { (void)fedchain::gpu::copy_on_device(to->data(), from->data(), bytes); });
-  return 2.0 * static_cast<double>(bytes) / us / 1e3;
+  const auto time = bench::measure(
+      flags, [&] { (void)fedchain::gpu::copy_on_device(to->data(), from->data(), bytes); }, wait);
+  return bench::gb_per_second(2.0 * static_cast<double>(bytes), time.seconds);
 }
 
-void row(const char* op, std::size_t n, std::size_t d, std::size_t moved, double us, double copy) {
-  const double gbs = static_cast<double>(moved) / us / 1e3;
-  std::printf("%-16s %3zu %9zu %9.1f %9.1f %8.0f %9.0f %6.2f\n", op, n, d,
-              static_cast<double>(moved) / 1e6, us, gbs, copy, gbs / copy);
+// Times `body`, which moves `moved` bytes, against a copy of its `input` bytes.
+void add_row(bench::Table& table, const bench::Flags& flags, const std::string& name, std::size_t d,
+             std::size_t moved, std::size_t input, const std::function<void()>& body) {
+  const auto time = bench::measure(flags, body, wait);
+  table.add({name, d, 1, time, bench::gb_per_second(static_cast<double>(moved), time.seconds),
+             "GB/s", copy_gbps(flags, input)});
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::size_t d = 1'600'000;
-  int iters = 200;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--d") {
-      d = std::stoul(argv[i + 1]);
-    } else if (flag == "--iters") {
-      iters = std::stoi(argv[i + 1]);
-    } else {
-      std::fprintf(stderr, "usage: gpu_aggregate_bench [--d D] [--iters I]\n");
-      return 2;
-    }
-  }
-  const auto probe = fedchain::gpu::probe_devices();
-  if (probe.devices.empty()) {
-    std::printf("no usable GPU: %s\n", probe.why_none.c_str());
-    return 1;
-  }
-  std::printf("device: %s, d = %zu, %d launches per row\n", probe.devices.front().name.c_str(), d,
-              iters);
-  std::printf("%-16s %3s %9s %9s %9s %8s %9s %6s\n", "op", "n", "d", "MB moved", "us", "GB/s",
-              "copy GB/s", "ratio");
-
-  constexpr std::size_t kMaxN = 32;
+int run_size(bench::Table& table, const bench::Flags& flags, std::size_t d) {
   std::mt19937_64 random(1);
   std::vector<std::int32_t> host(kMaxN * d);
   for (auto& value : host) value = static_cast<std::int32_t>(random() % 20001) - 10000;
@@ -85,54 +59,58 @@ int main(int argc, char** argv) {
   auto theta = DeviceArray<float>::allocate(d);
   auto out = DeviceArray<std::int32_t>::allocate(d);
   auto sums = DeviceArray<std::int64_t>::allocate(d);
-  if (!rows || !delta || !theta || !out || !sums || !rows->upload(host.data(), host.size()) ||
-      !delta->upload(host_delta.data(), d) || !theta->upload(host_delta.data(), d)) {
-    std::printf("could not allocate or fill device memory\n");
+  auto counts = DeviceArray<std::int64_t>::allocate(2);
+  if (!rows || !delta || !theta || !out || !sums || !counts ||
+      !rows->upload(host.data(), host.size()) || !delta->upload(host_delta.data(), d) ||
+      !theta->upload(host_delta.data(), d)) {
+    std::fprintf(stderr, "gpu_aggregate_bench: cannot allocate or fill device memory for d = %zu\n",
+                 d);
     return 1;
   }
   const std::vector<std::int64_t> weights(kMaxN, 6000);
-
-  auto counts = DeviceArray<std::int64_t>::allocate(2);
-  if (!counts) return 1;
   const std::size_t word = sizeof(std::int32_t);
-  row("quantize_async", 1, d, 2 * word * d,
-      mean_us(iters,
-              [&] {
-                (void)fedchain::gpu::quantize_async(delta->data(), out->data(), d, 20, 8 << 20,
-                                                    counts->data());
-              }),
-      copy_gbs(word * d, iters));
-  row("quantize", 1, d, 2 * word * d,
-      mean_us(iters,
-              [&] { (void)fedchain::gpu::quantize(delta->data(), out->data(), d, 20, 8 << 20); }),
-      copy_gbs(word * d, iters));
-  row("dequantize_add", 1, d, 3 * word * d,
-      mean_us(iters,
-              [&] { (void)fedchain::gpu::dequantize_add(theta->data(), out->data(), d, 20); }),
-      copy_gbs(2 * word * d, iters));
+  add_row(table, flags, "quantize_async", d, 2 * word * d, word * d, [&] {
+    (void)fedchain::gpu::quantize_async(delta->data(), out->data(), d, 20, 8 << 20, counts->data());
+  });
+  add_row(table, flags, "quantize", d, 2 * word * d, word * d,
+          [&] { (void)fedchain::gpu::quantize(delta->data(), out->data(), d, 20, 8 << 20); });
+  add_row(table, flags, "dequantize_add", d, 3 * word * d, 2 * word * d,
+          [&] { (void)fedchain::gpu::dequantize_add(theta->data(), out->data(), d, 20); });
   for (std::size_t n : {4u, 8u, 16u, 32u}) {
     const std::size_t in = n * d * word;
-    const double copy = copy_gbs(in, iters);
-    row("weighted_sum", n, d, in + 8 * d,
-        mean_us(iters,
-                [&] {
-                  (void)fedchain::gpu::weighted_sum(rows->data(), weights.data(), n, d,
-                                                    sums->data());
-                }),
-        copy);
-    row("fedavg", n, d, in + word * d,
-        mean_us(
-            iters,
-            [&] { (void)fedchain::gpu::fedavg(rows->data(), weights.data(), n, d, out->data()); }),
-        copy);
-    row("median", n, d, in + word * d,
-        mean_us(iters,
-                [&] { (void)fedchain::gpu::coordinate_median(rows->data(), n, d, out->data()); }),
-        copy);
-    row("trimmed_mean", n, d, in + word * d,
-        mean_us(iters,
-                [&] { (void)fedchain::gpu::trimmed_mean(rows->data(), n, d, n / 4, out->data()); }),
-        copy);
+    add_row(table, flags, fmt::format("weighted_sum/n={}", n), d, in + 8 * d, in, [&] {
+      (void)fedchain::gpu::weighted_sum(rows->data(), weights.data(), n, d, sums->data());
+    });
+    add_row(table, flags, fmt::format("fedavg/n={}", n), d, in + word * d, in,
+            [&] { (void)fedchain::gpu::fedavg(rows->data(), weights.data(), n, d, out->data()); });
+    add_row(table, flags, fmt::format("median/n={}", n), d, in + word * d, in,
+            [&] { (void)fedchain::gpu::coordinate_median(rows->data(), n, d, out->data()); });
+    add_row(table, flags, fmt::format("trimmed_mean/n={}", n), d, in + word * d, in,
+            [&] { (void)fedchain::gpu::trimmed_mean(rows->data(), n, d, n / 4, out->data()); });
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bench::Spec spec{.program = "gpu_aggregate_bench",
+                         .size_means = "d, the values per update",
+                         .baseline_means = "a device-to-device copy of the kernel's input",
+                         .warmup = 1,
+                         .iterations = 200,
+                         .sizes = {1'600'000},
+                         .small_sizes = {4096},
+                         .threaded = false};
+  CLI::App app;
+  bench::Flags flags;
+  if (const auto exit_code = bench::parse_flags(app, spec, flags, argc, argv)) return *exit_code;
+  const auto probe = fedchain::gpu::probe_devices();
+  if (probe.devices.empty()) return bench::skip("no usable GPU: " + probe.why_none);
+  std::printf("# device: %s\n", probe.devices.front().name.c_str());
+  bench::Table table(spec, flags);
+  for (const auto d : flags.sizes) {
+    if (const int failed = run_size(table, flags, d)) return failed;
+  }
+  return table.finish();
 }

@@ -1,22 +1,27 @@
-// Merkle commitment throughput against a single-stream EVP SHA-256 of the same bytes,
-// timed in the same iterations, and Ed25519 signatures per second.
-//   crypto_bench [--benchmark_filter=...]     (Google Benchmark flags)
-// Merkle rows (data = 64 MiB, chunk 64 KiB, threads = leaf-hashing threads):
-//   merkle_GBps  = bytes / Merkle time           sha_GBps = bytes / plain SHA-256 time
-//   per_thread   = merkle_GBps / threads / sha_GBps   (target >= 0.9: threads scale and
-//                  the 0x00 prefix, chunking and inner nodes cost under 10%)
-// Sign/verify rows: items_per_second over a 165-byte message (one tx's size).
-#include <benchmark/benchmark.h>
+// Merkle commitment throughput against single-stream EVP SHA-256 of the same bytes in the
+// same run, and Ed25519 signatures per second. The shared flags and table:
+// bench/common/bench_flags.hpp.
+//   merkle_root/chunk=65536  the genesis default chunk; size = bytes hashed, threads = the
+//                            leaf-hashing threads; ratio = throughput / (threads x the
+//                            sha256 row's), the per-thread efficiency (target >= 0.9: threads
+//                            scale, and the 0x00 prefix, chunking and inner nodes cost < 10%)
+//   sha256                   one stream over the same bytes: the baseline
+//   ed25519_sign, _verify    one iteration is kSignatures messages of 165 bytes (a tx's size)
+//                            on one thread, whatever --sizes and --threads say; no baseline
+#include <fmt/format.h>
 
-#include <chrono>
-
+#include "bench_flags.hpp"
 #include "fedchain/crypto/ed25519.hpp"
 #include "fedchain/crypto/merkle.hpp"
 #include "fedchain/crypto/sha256.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+namespace bench = fedchain::bench;
+
+constexpr std::size_t kChunk = 65536;
+constexpr int kSignatures = 256;
+constexpr std::size_t kMessage = 165;
 
 fedchain::Bytes make_data(std::size_t n) {
   fedchain::Bytes data(n);
@@ -24,56 +29,55 @@ fedchain::Bytes make_data(std::size_t n) {
   return data;
 }
 
-void BM_MerkleVsSha256(benchmark::State& state) {
-  const int threads = static_cast<int>(state.range(0));
-  const std::size_t bytes = std::size_t{64} << 20;
-  const fedchain::Bytes data = make_data(bytes);
-  double merkle_s = 0, sha_s = 0;
-  for (auto _ : state) {
-    const auto t0 = Clock::now();
-    benchmark::DoNotOptimize(fedchain::crypto::merkle_root(data, 65536, threads));
-    const auto t1 = Clock::now();
-    benchmark::DoNotOptimize(fedchain::crypto::sha256(data));
-    const auto t2 = Clock::now();
-    const double merkle = std::chrono::duration<double>(t1 - t0).count();
-    merkle_s += merkle;
-    sha_s += std::chrono::duration<double>(t2 - t1).count();
-    state.SetIterationTime(merkle);
+void run_hashing(bench::Table& table, const bench::Flags& flags, std::uint64_t size) {
+  const fedchain::Bytes data = make_data(size);
+  const double bytes = static_cast<double>(size);
+  const auto sha = bench::measure(flags, [&] { (void)fedchain::crypto::sha256(data); });
+  const double sha_gbps = bench::gb_per_second(bytes, sha.seconds);
+  table.add({"sha256", size, 1, sha, sha_gbps, "GB/s", std::nullopt});
+  for (const int threads : flags.threads) {
+    const auto merkle =
+        bench::measure(flags, [&] { (void)fedchain::crypto::merkle_root(data, kChunk, threads); });
+    table.add({fmt::format("merkle_root/chunk={}", kChunk), size, threads, merkle,
+               bench::gb_per_second(bytes, merkle.seconds), "GB/s", threads * sha_gbps});
   }
-  const double total = static_cast<double>(bytes) * static_cast<double>(state.iterations());
-  const double merkle_gbps = total / merkle_s / 1e9;
-  const double sha_gbps = total / sha_s / 1e9;
-  state.counters["merkle_GBps"] = merkle_gbps;
-  state.counters["sha_GBps"] = sha_gbps;
-  state.counters["per_thread"] = merkle_gbps / threads / sha_gbps;
-  state.SetBytesProcessed(static_cast<std::int64_t>(total));
 }
-BENCHMARK(BM_MerkleVsSha256)
-    ->Arg(1)
-    ->Arg(2)
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond)
-    ->MinTime(2.0);
 
-void BM_Ed25519Sign(benchmark::State& state) {
+void run_signatures(bench::Table& table, const bench::Flags& flags) {
   const auto key = fedchain::crypto::derive_rank_key(1, 0);
-  const fedchain::Bytes message = make_data(165);
-  for (auto _ : state) benchmark::DoNotOptimize(key.sign(message));
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(BM_Ed25519Sign)->Unit(benchmark::kMicrosecond);
-
-void BM_Ed25519Verify(benchmark::State& state) {
-  const auto key = fedchain::crypto::derive_rank_key(1, 0);
-  const fedchain::Bytes message = make_data(165);
+  const fedchain::Bytes message = make_data(kMessage);
   const auto signature = key.sign(message);
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(fedchain::crypto::verify(key.public_key(), message, signature));
-  }
-  state.SetItemsProcessed(state.iterations());
+  const auto sign = bench::measure(flags, [&] {
+    for (int i = 0; i < kSignatures; ++i) (void)key.sign(message);
+  });
+  table.add(
+      {"ed25519_sign", kMessage, 1, sign, kSignatures / sign.seconds, "sign/s", std::nullopt});
+  const auto verify = bench::measure(flags, [&] {
+    for (int i = 0; i < kSignatures; ++i) {
+      (void)fedchain::crypto::verify(key.public_key(), message, signature);
+    }
+  });
+  table.add({"ed25519_verify", kMessage, 1, verify, kSignatures / verify.seconds, "verify/s",
+             std::nullopt});
 }
-BENCHMARK(BM_Ed25519Verify)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  const bench::Spec spec{
+      .program = "crypto_bench",
+      .size_means = "bytes hashed (ed25519_*: bytes signed, 165)",
+      .baseline_means = "threads x single-stream SHA-256 of the same bytes (merkle_root)",
+      .warmup = 2,
+      .iterations = 20,
+      .sizes = {std::uint64_t{64} << 20},
+      .small_sizes = {std::uint64_t{1} << 20},
+      .threads = {1, 2}};
+  CLI::App app;
+  bench::Flags flags;
+  if (const auto exit_code = bench::parse_flags(app, spec, flags, argc, argv)) return *exit_code;
+  bench::Table table(spec, flags);
+  for (const auto size : flags.sizes) run_hashing(table, flags, size);
+  run_signatures(table, flags);
+  return table.finish();
+}

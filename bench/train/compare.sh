@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Training throughput of fedchain's CPU backend against PyTorch's CPU path, interleaved:
 # fedchain, PyTorch, fedchain, PyTorch, ... (ROUNDS of each, same models, batch, threads and
-# step), then the best of each side per (model, threads), so that both sides see the same
-# machine state on a shared machine. Prints one table:
+# step), then the best of each side per (model, batch, threads), so that both sides see the
+# same machine state on a shared machine. Both print the benches' shared table
+# (bench/common/bench_flags.hpp); this prints one table of them side by side:
 #
-#   samples/s   best over the rounds of batch * iterations / wall seconds
-#   cpu ms      best over the rounds of process CPU time / iterations (less disturbed by
-#               other jobs than wall time; at 1 thread it equals ms/step on a quiet machine)
+#   samples/s   best over the rounds of the table's throughput (batch / time per iteration)
+#   cpu ms      best over the rounds of the table's CPU time per iteration (process CPU time,
+#               less disturbed by other jobs than wall time; at 1 thread it equals the wall
+#               time per step on a quiet machine)
 #   ratio       fedchain samples/s / PyTorch samples/s (target, issue 5: >= 1.0)
 #   cpu ratio   PyTorch cpu ms / fedchain cpu ms
 #
-# usage: bench/train/compare.sh BENCH_BINARY PYTHON [ROUNDS] [-- args for both, e.g.
-#        --models cnn,lenet --threads 1,2 -n 20]
+# usage: bench/train/compare.sh BENCH_BINARY PYTHON [ROUNDS] [-- args for both: --models and
+#        the shared -w, -n, --sizes (the batch) and --threads, e.g. --models cnn,lenet
+#        --threads 1,2 -n 20]
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
@@ -33,30 +36,32 @@ trap 'rm -f "$results"' EXIT
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((round = 1; round <= rounds; ++round)); do
-  "$bench" "$@" | awk 'NR > 1 { print "fedchain", $1, $3, $5, $7 }' >>"$results"
+  # Table columns: benchmark (the model), size (the batch), threads, time/iter us,
+  # cpu/iter us, throughput, unit, ratio; header lines start with '#'.
+  "$bench" "$@" | awk '!/^#/ { print "fedchain", $1, $2, $3, $6, $5 / 1000 }' >>"$results"
   "$python" "$here/torch_baseline.py" "$@" 2>/dev/null |
-    awk 'NR > 1 { print "pytorch", $1, $3, $5, $7 }' >>"$results"
+    awk '!/^#/ { print "pytorch", $1, $2, $3, $6, $5 / 1000 }' >>"$results"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# Columns of $results: side model threads samples/s cpu_ms
+# Columns of $results: side model batch threads samples/s cpu_ms
 awk -v rounds="$rounds" '
   {
-    key = $2 " " $3
+    key = $2 " " $3 " " $4
     if (!(key in order)) { order[key] = ++keys; names[keys] = key }
-    if ($4 > rate[$1, key]) rate[$1, key] = $4
-    if (!(($1, key) in cpu) || $5 < cpu[$1, key]) cpu[$1, key] = $5
+    if ($5 > rate[$1, key]) rate[$1, key] = $5
+    if (!(($1, key) in cpu) || $6 < cpu[$1, key]) cpu[$1, key] = $6
   }
   END {
     printf "best of %d interleaved rounds\n", rounds
-    printf "%-8s %8s %12s %12s %7s %12s %12s %9s\n", "model", "threads", "fedchain/s",
-           "pytorch/s", "ratio", "fedchain ms", "pytorch ms", "cpu ratio"
+    printf "%-8s %6s %8s %12s %12s %7s %12s %12s %9s\n", "model", "batch", "threads",
+           "fedchain/s", "pytorch/s", "ratio", "fedchain ms", "pytorch ms", "cpu ratio"
     for (i = 1; i <= keys; ++i) {
       key = names[i]
       split(key, part, " ")
       f = rate["fedchain", key]; p = rate["pytorch", key]
       fc = cpu["fedchain", key]; pc = cpu["pytorch", key]
-      printf "%-8s %8s %12.1f %12.1f %7.2f %12.3f %12.3f %9.2f\n", part[1], part[2], f, p,
-             (p > 0 ? f / p : 0), fc, pc, (fc > 0 ? pc / fc : 0)
+      printf "%-8s %6s %8s %12.1f %12.1f %7.2f %12.3f %12.3f %9.2f\n", part[1], part[2], part[3],
+             f, p, (p > 0 ? f / p : 0), fc, pc, (fc > 0 ? pc / fc : 0)
     }
   }' "$results"

@@ -7,22 +7,21 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/ranges.h>
+
 namespace fedchain::aggregate {
 
 namespace {
 
+static_assert(kAttackNames.size() == static_cast<std::size_t>(Attack::kZero) + 1,
+              "one name per attack, in the enum's order");
+
 Result<Attack> parse_attack(const std::string& name) {
-  if (name == "none") return Attack::kNone;
-  if (name == "sign_flip") return Attack::kSignFlip;
-  if (name == "gaussian") return Attack::kGaussian;
-  if (name == "scaling") return Attack::kScaling;
-  if (name == "alie") return Attack::kAlie;
-  if (name == "label_flip") return Attack::kLabelFlip;
-  if (name == "zero") return Attack::kZero;
-  return config_error(
-      "faults.attack = '{}' is not an attack: use none, sign_flip, gaussian, scaling, alie, "
-      "label_flip or zero",
-      name);
+  for (std::size_t i = 0; i < kAttackNames.size(); ++i) {
+    if (kAttackNames[i] == name) return static_cast<Attack>(i);
+  }
+  return config_error("faults.attack = '{}' is not an attack: use one of {}", name,
+                      fmt::join(kAttackNames, ", "));
 }
 
 }  // namespace

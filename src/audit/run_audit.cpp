@@ -377,6 +377,26 @@ bool RunReport::ok() const {
          std::all_of(replicas.begin(), replicas.end(), [](const auto& r) { return r.ok(); });
 }
 
+const Error* RunReport::unplaced_error() const {
+  if (!chain.ok()) {
+    return !chain.bad_height || chain.error->kind == ErrorKind::kConfig ? &*chain.error : nullptr;
+  }
+  for (const auto& replica : replicas) {
+    if (!replica.ok() && !replica.bad_height) return &*replica.error;
+  }
+  return nullptr;
+}
+
+Outcome RunReport::outcome() const {
+  if (unplaced_error() != nullptr) {
+    // A lost primary is the user's to restore, from the replica the report names.
+    const bool lost = !chain.ok() && !primary_exists && !replicas.empty();
+    return lost ? Outcome::kPrimaryMissing : Outcome::kError;
+  }
+  if (!chain.ok()) return Outcome::kChainFails;
+  return ok() ? Outcome::kVerifies : Outcome::kReplicaFails;
+}
+
 RunReport audit_run(const std::filesystem::path& run_dir, const AuditOptions& options) {
   RunReport report;
   const auto checkpoints = find_checkpoints(run_dir / "checkpoints");

@@ -256,7 +256,7 @@ std::vector<JobKeySpec> make_schema() {
       integer_list_key("faults.byzantine", &F::byzantine, &Job::faults, 0,
                        "Ranks that attack (experiments only)"),
       string_key("faults.attack", &F::attack, &Job::faults,
-                 {"none", "sign_flip", "gaussian", "scaling", "alie", "label_flip", "zero"},
+                 {kAttackNames.begin(), kAttackNames.end()},
                  "What the byzantine ranks do to their update (docs/aggregation.md)"),
       float_key("faults.sign_flip_scale", &F::sign_flip_scale, &Job::faults, 0.0, kInf, true,
                 "sign_flip: the update sent is -scale * delta"),

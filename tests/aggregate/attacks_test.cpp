@@ -139,6 +139,20 @@ TEST(Attacks, AlieZMaxFollowsBaruchEtAl) {
   EXPECT_FALSE(apply_attack(config, at(1), delta));  // no colluders
 }
 
+TEST(Attacks, EveryNameParsesToItsAttack) {
+  FaultsSection faults;
+  for (std::size_t i = 0; i < kAttackNames.size(); ++i) {
+    faults.attack = std::string(kAttackNames[i]);
+    auto config = attack_config(faults, 42, 4);
+    ASSERT_TRUE(config) << kAttackNames[i];
+    EXPECT_EQ(config->attack, static_cast<Attack>(i)) << kAttackNames[i];
+  }
+  faults.attack = "flip";
+  auto unknown = attack_config(faults, 42, 4);
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("label_flip"), std::string::npos);
+}
+
 TEST(Attacks, ConfigRefusesRepeatedAndUnknownRanks) {
   FaultsSection faults;
   faults.attack = "sign_flip";

@@ -51,6 +51,8 @@ TEST_F(RunAuditTest, AVerifiedRunListsEachReplicaAgainstThePrimary) {
   write_replica(dir.path(), 2, chain, 3);
   const RunReport report = audit_run(dir.path());
   ASSERT_TRUE(report.ok()) << report.chain.error->message;
+  EXPECT_EQ(report.outcome(), Outcome::kVerifies);
+  EXPECT_EQ(report.unplaced_error(), nullptr);
   EXPECT_EQ(report.chain.height, 4u);
   EXPECT_EQ(report.chain.blocks_verified, 4u);
   EXPECT_EQ(report.aggregates.kind, AggregateSummary::Kind::kNotArchived);
@@ -68,6 +70,7 @@ TEST_F(RunAuditTest, ADamagedPrimaryNamesTheLongestReplicaThatVerifies) {
   damage(ChainStore::log_path(dir.path()), 2);
   const RunReport report = audit_run(dir.path());
   EXPECT_FALSE(report.ok());
+  EXPECT_EQ(report.outcome(), Outcome::kChainFails);
   EXPECT_TRUE(report.chain_file_failed);
   EXPECT_EQ(report.chain.bad_height, 2u);
   ASSERT_TRUE(report.restore_from);
@@ -83,6 +86,7 @@ TEST_F(RunAuditTest, ALongerReplicaThatDoesNotVerifyIsNotTheOneToRestoreFrom) {
   std::filesystem::remove(ChainStore::log_path(dir.path()));
   const RunReport report = audit_run(dir.path());
   EXPECT_FALSE(report.primary_exists);
+  EXPECT_EQ(report.outcome(), Outcome::kPrimaryMissing);
   EXPECT_FALSE(report.replicas[1].ok());
   EXPECT_EQ(report.replicas[1].bad_height, 3u);
   ASSERT_TRUE(report.restore_from);
@@ -99,10 +103,20 @@ TEST_F(RunAuditTest, AReplicaOfAnotherChainFailsAsAMismatch) {
   const RunReport report = audit_run(dir.path());
   EXPECT_TRUE(report.chain.ok());
   EXPECT_FALSE(report.ok());
+  EXPECT_EQ(report.outcome(), Outcome::kReplicaFails);
   ASSERT_EQ(report.replicas.size(), 1u);
   ASSERT_TRUE(report.replicas[0].error);
   EXPECT_EQ(report.replicas[0].error->code, "replica-mismatch");
   EXPECT_EQ(report.replicas[0].bad_height, 0u);
+}
+
+// No height to name: an error, not a verdict on the chain (verify exits by its kind).
+TEST_F(RunAuditTest, AMissingRunIsAnErrorNotAVerdict) {
+  const RunReport report = audit_run(dir.path() / "nope");
+  EXPECT_EQ(report.outcome(), Outcome::kError);
+  ASSERT_NE(report.unplaced_error(), nullptr);
+  EXPECT_NE(report.unplaced_error()->message.find("a run directory?"), std::string::npos)
+      << report.unplaced_error()->message;
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 namespace fedchain::aggregate {
 
+// In the order of kAttackNames (core/job.hpp), which names them.
 enum class Attack { kNone, kSignFlip, kGaussian, kScaling, kAlie, kLabelFlip, kZero };
 
 struct AttackConfig {

@@ -64,6 +64,15 @@ struct AggregateSummary {
   std::size_t uncommitted = 0;  // archived for heights after the tip (a killed run's)
 };
 
+// What an audit concludes, one of five: `fedchain verify` turns each into its exit code.
+enum class Outcome {
+  kVerifies,        // the primary and every replica hold
+  kError,           // unplaced_error(): nothing to place at a height, or the user's to fix
+  kPrimaryMissing,  // chain/blocks.log is absent but replicas of it exist (restore_from)
+  kChainFails,      // the primary fails at chain.bad_height
+  kReplicaFails,    // the primary verifies; some replica fails at its bad_height
+};
+
 struct RunReport {
   // The primary, with every checkpoint and aggregate check folded in: its error names the
   // first height that fails, whatever failed there.
@@ -82,6 +91,10 @@ struct RunReport {
   bool replicas_disagree = false;           // two replicas that verify hold different blocks
 
   bool ok() const;
+  Outcome outcome() const;
+  // An error at no height (a file that cannot be read) or a config error (the dataset, a
+  // flag): the primary's, else the first unreadable replica's. Null when there is none.
+  const Error* unplaced_error() const;
 };
 
 struct AuditOptions {

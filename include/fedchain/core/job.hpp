@@ -60,7 +60,8 @@ struct AggregateSection {
 
 struct FaultsSection {
   std::vector<std::int64_t> byzantine{};  // ranks that attack
-  std::string attack = "none";   // none | sign_flip | gaussian | scaling | alie | label_flip | zero
+  // What the byzantine ranks do to their update (docs/aggregation.md): one of kAttackNames
+  std::string attack = "none";
   double sign_flip_scale = 1.0;  // sign_flip: delta -> -scale * delta
   double gaussian_sigma = 0.1;   // gaussian: delta -> N(0, sigma^2) per coordinate
   double scaling_factor = 10.0;  // scaling: delta -> factor * delta
@@ -73,6 +74,11 @@ struct FaultsSection {
   // one of kConsensusFaultNames
   std::string consensus = "none";
 };
+
+// The values of faults.attack, the one list of the update attacks: the schema takes its
+// choices from it, and aggregate::Attack (aggregate/attacks.hpp) is declared in its order.
+inline constexpr std::array<std::string_view, 7> kAttackNames = {
+    "none", "sign_flip", "gaussian", "scaling", "alie", "label_flip", "zero"};
 
 // The values of faults.consensus, the one list of the vote's Byzantine behaviours: the
 // schema takes its choices from it, and faults::ConsensusFault (faults/consensus_faults.hpp)
