@@ -1,6 +1,7 @@
 // `fedchain data prepare|show|partition`: make the dataset file training reads, look inside
-// it, and see how a job's partition would spread classes over ranks before spending
-// cluster time on it.
+// it, and see how a job's partition would spread samples and classes over the clients
+// before spending cluster time on it.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -27,37 +28,67 @@ struct PrepareArgs {
 struct PartitionArgs {
   std::string job;
   std::vector<std::string> overrides;
-  std::int64_t ranks = 0;
+  std::int64_t clients = 0;  // 0: not given
 };
+
+// Up to this many clients every client's row is printed; past it, the summary and the
+// first kHeadRows rows, since 10,000 rows say less than the summary.
+constexpr std::size_t kAllRowsUpTo = 100;
+constexpr std::size_t kHeadRows = 20;
 
 void print_source(const char* array, const data::SourceFile& source) {
   std::printf("  %-14s %-28s sha256 %s\n", array, source.name.c_str(), source.sha256_hex.c_str());
 }
 
+// "min median max" of the values (the lower median for an even count).
+std::string spread(std::vector<std::int64_t> values) {
+  std::sort(values.begin(), values.end());
+  return fmt::format("{:>8} {:>8} {:>8}", values.front(), values[(values.size() - 1) / 2],
+                     values.back());
+}
+
 int run_partition(const PartitionArgs& args) {
   auto job = load_job(args.job, args.overrides);
   if (!job) return report(job.error());
-  const std::int64_t ranks = args.ranks > 0 ? args.ranks : job->job.ranks;
-  if (ranks < 1) {
+  const std::int64_t clients = args.clients > 0 ? args.clients : job->job.ranks;
+  if (clients < 1) {
     return report(config_error(
-        "{}: job.ranks is 0 (any); pass --ranks N to say how many ranks to partition over",
+        "{}: job.ranks is 0 (any), so one client per rank gives no count; pass --clients K",
         args.job));
   }
   auto dataset = data::read_dataset(job->data.path, job->data.train_limit, 1);
   if (!dataset) return report(dataset.error());
   const auto& labels = dataset->train.labels;
-  auto parts = data::partition(labels, dataset->num_classes, ranks, job->data,
+  auto parts = data::partition(labels, dataset->num_classes, clients, job->data,
                                static_cast<std::uint64_t>(job->job.seed));
   if (!parts) return report(parts.error());
   const auto histogram = data::class_histogram(labels, *parts, dataset->num_classes);
-  std::printf("%s over %lld ranks, seed %lld: samples per class\n", job->data.partition.c_str(),
-              static_cast<long long>(ranks), static_cast<long long>(job->job.seed));
-  std::string header = fmt::format("{:>6} {:>8}", "rank", "samples");
+
+  std::vector<std::int64_t> samples;
+  std::vector<std::int64_t> classes;
+  for (std::size_t c = 0; c < parts->size(); ++c) {
+    samples.push_back(static_cast<std::int64_t>((*parts)[c].size()));
+    classes.push_back(std::count_if(histogram[c].begin(), histogram[c].end(),
+                                    [](std::int64_t count) { return count > 0; }));
+  }
+  std::printf("%s over %lld clients, seed %lld: %zu samples of %lld classes\n",
+              job->data.partition.c_str(), static_cast<long long>(clients),
+              static_cast<long long>(job->job.seed), labels.size(),
+              static_cast<long long>(dataset->num_classes));
+  std::printf("%-19s %8s %8s %8s\n", "per client", "min", "median", "max");
+  std::printf("%-19s %s\n", "samples", spread(samples).c_str());
+  std::printf("%-19s %s\n", "classes (non-zero)", spread(classes).c_str());
+
+  const std::size_t rows = parts->size() <= kAllRowsUpTo ? parts->size() : kHeadRows;
+  const std::string shown =
+      rows < parts->size() ? fmt::format(", the first {} of {} clients", rows, parts->size()) : "";
+  std::printf("\nsamples per class%s\n", shown.c_str());
+  std::string header = fmt::format("{:>6} {:>8}", "client", "samples");
   for (std::int64_t k = 0; k < dataset->num_classes; ++k) header += fmt::format(" {:>6}", k);
   std::printf("%s\n", header.c_str());
-  for (std::size_t r = 0; r < parts->size(); ++r) {
-    std::string row = fmt::format("{:>6} {:>8}", r, (*parts)[r].size());
-    for (const std::int64_t count : histogram[r]) row += fmt::format(" {:>6}", count);
+  for (std::size_t c = 0; c < rows; ++c) {
+    std::string row = fmt::format("{:>6} {:>8}", c, samples[c]);
+    for (const std::int64_t count : histogram[c]) row += fmt::format(" {:>6}", count);
     std::printf("%s\n", row.c_str());
   }
   return 0;
@@ -113,10 +144,13 @@ void add_data_commands(CLI::App& app, int& exit_code) {
 
   auto partition_args = std::make_shared<PartitionArgs>();
   auto* partition = data_cmd->add_subcommand(
-      "partition", "Print the per-rank class histogram a job's [data] section gives");
+      "partition", "Print the per-client class histogram a job's [data] section gives");
   partition->add_option("job", partition_args->job, "Job file (TOML)")->required();
-  partition->add_option("--ranks", partition_args->ranks,
-                        "Ranks to partition over (default: job.ranks)");
+  partition
+      ->add_option("--clients,--ranks", partition_args->clients,
+                   "Clients to partition over (default: job.ranks, one client per rank); "
+                   "--ranks is its old name")
+      ->check(CLI::Range(1, 1000000));  // clients.total's range
   partition->add_option("--set", partition_args->overrides,
                         "Override a key: --set data.alpha=0.1 (repeatable)");
   partition->callback([partition_args, &exit_code] { exit_code = run_partition(*partition_args); });

@@ -175,6 +175,47 @@ JobKeySpec integer_list_key(std::string key, std::vector<std::int64_t> Section::
 constexpr auto kNoMax = std::numeric_limits<std::int64_t>::max();
 constexpr auto kInf = std::numeric_limits<double>::infinity();
 
+// data.partition. "shards" is label_shards' name from before clients were apart from ranks:
+// it is read as label_shards (the same partition), so old job files and the job.toml of old
+// run directories still load, and the resolved job spells it the new way.
+JobKeySpec partition_key() {
+  auto spec = string_key("data.partition", &DataSection::partition, &Job::data,
+                         {"iid", "dirichlet", "label_shards", "quantity", "shards"},
+                         "How training samples are split over the clients (docs/data.md); "
+                         "shards: the old name of label_shards");
+  spec.read = [read = spec.read](const toml::node& node, Job& job) {
+    auto problem = read(node, job);
+    if (problem.empty() && job.data.partition == "shards") job.data.partition = "label_shards";
+    return problem;
+  };
+  return spec;
+}
+
+// data.classes_per_rank, the old name of data.classes_per_client: read into the same field
+// and never written, so the resolved job spells it the new way.
+JobKeySpec classes_per_rank_key() {
+  auto spec = integer_key("data.classes_per_rank", &DataSection::classes_per_client, &Job::data, 1,
+                          1000, "The old name of data.classes_per_client");
+  spec.read = [read = spec.read](const toml::node& node, Job& job) {
+    // A section's keys are read in sorted order, so a data.classes_per_client beside this key
+    // has been read already: the job is refused when the two disagree. A classes_per_client
+    // equal to the default cannot be told from an absent one, so that pair reads as this key
+    // alone.
+    const std::int64_t before = job.data.classes_per_client;
+    auto problem = read(node, job);
+    if (problem.empty() && before != DataSection{}.classes_per_client &&
+        before != job.data.classes_per_client) {
+      problem = fmt::format(
+          "the old name of data.classes_per_client, which the job also sets, to {} (here {}): "
+          "give only data.classes_per_client",
+          before, job.data.classes_per_client);
+    }
+    return problem;
+  };
+  spec.write = [](const Job&, toml::table&) {};
+  return spec;
+}
+
 std::vector<JobKeySpec> make_schema() {
   using J = JobSection;
   using D = DataSection;
@@ -197,12 +238,13 @@ std::vector<JobKeySpec> make_schema() {
 
       string_key("data.path", &D::path, &Job::data, {},
                  "HDF5 dataset written by `fedchain data prepare`"),
-      string_key("data.partition", &D::partition, &Job::data, {"iid", "dirichlet", "shards"},
-                 "How training samples are split over ranks"),
+      partition_key(),
       float_key("data.alpha", &D::alpha, &Job::data, 0.0, kInf, true,
-                "Dirichlet concentration (partition = dirichlet); smaller is more skewed"),
-      integer_key("data.classes_per_rank", &D::classes_per_rank, &Job::data, 1, 1000,
-                  "Classes each rank holds (partition = shards)"),
+                "Dirichlet concentration of each class over the clients (dirichlet) or of the "
+                "clients' sizes (quantity); smaller is more skewed"),
+      integer_key("data.classes_per_client", &D::classes_per_client, &Job::data, 1, 1000,
+                  "Classes each client holds (partition = label_shards)"),
+      classes_per_rank_key(),
       integer_key("data.train_limit", &D::train_limit, &Job::data, 0, kNoMax,
                   "Use only the first N training samples; 0 uses all"),
       integer_key("data.test_limit", &D::test_limit, &Job::data, 0, kNoMax,

@@ -13,23 +13,38 @@ namespace fedchain::data {
 
 namespace {
 
+// Every scheme needs at least one sample per client.
+Status check_sizes(std::int64_t num_samples, std::int64_t num_clients) {
+  if (num_clients < 1) return config_error("cannot partition over {} clients", num_clients);
+  if (num_samples < num_clients) {
+    return config_error(
+        "{} training samples cannot give each of {} clients at least one: use fewer clients "
+        "(clients.total) or more samples (data.train_limit; 0 uses the whole split)",
+        num_samples, num_clients);
+  }
+  return {};
+}
+
 Status check_common(std::span<const std::uint8_t> labels, std::int64_t num_classes,
-                    std::int64_t num_ranks) {
-  if (num_ranks < 1) return config_error("cannot partition over {} ranks", num_ranks);
+                    std::int64_t num_clients) {
   if (num_classes < 1 || num_classes > 256) {
     return config_error("num_classes = {} is outside 1 to 256", num_classes);
   }
-  if (static_cast<std::int64_t>(labels.size()) < num_ranks) {
-    return config_error(
-        "{} training samples cannot give each of {} ranks at least one; raise "
-        "data.train_limit or run fewer ranks",
-        labels.size(), num_ranks);
+  if (auto st = check_sizes(static_cast<std::int64_t>(labels.size()), num_clients); !st) {
+    return st;
   }
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] >= num_classes) {
       return config_error("label {} at index {} is not below num_classes = {}", labels[i], i,
                           num_classes);
     }
+  }
+  return {};
+}
+
+Status check_alpha(double alpha) {
+  if (!(alpha > 0.0) || !(alpha < std::numeric_limits<double>::infinity())) {
+    return config_error("data.alpha = {} must be a finite number > 0", alpha);
   }
   return {};
 }
@@ -47,47 +62,75 @@ void sort_each(Partition& partition) {
   for (auto& indices : partition) std::sort(indices.begin(), indices.end());
 }
 
-// One pass of NIID-Bench's label-skew split: every class is spread over the ranks by fresh
+std::int64_t smallest_size(const Partition& partition) {
+  std::int64_t smallest = std::numeric_limits<std::int64_t>::max();
+  for (const auto& indices : partition) {
+    smallest = std::min(smallest, static_cast<std::int64_t>(indices.size()));
+  }
+  return smallest;
+}
+
+// Dirichlet proportions from log-gamma variates: weight[j] = exp(log_gamma[j] - m) for the
+// open entries, m the largest open log-gamma (so tiny alpha cannot underflow every weight
+// to zero), and 0 for the closed ones. Returns the total, summed in index order.
+template <typename IsOpen>
+double dirichlet_weights(std::span<const double> log_gamma, IsOpen is_open,
+                         std::span<double> weight) {
+  double max_log = -std::numeric_limits<double>::infinity();
+  for (std::size_t j = 0; j < log_gamma.size(); ++j) {
+    if (is_open(j)) max_log = std::max(max_log, log_gamma[j]);
+  }
+  double total = 0.0;
+  for (std::size_t j = 0; j < log_gamma.size(); ++j) {
+    weight[j] = is_open(j) ? portable_exp(log_gamma[j] - max_log) : 0.0;
+    total += weight[j];
+  }
+  return total;
+}
+
+// Cuts n items by the proportions weight[j] / total: entry j gets [cut(j-1), cut(j)) with
+// cut(j) = floor(n * sum_{i<=j} weight[i] / total), clamped to [cut(j-1), n], and the last
+// entry's cut is n. Returns each entry's count.
+std::vector<std::int64_t> cut_counts(std::span<const double> weight, double total, std::int64_t n) {
+  std::vector<std::int64_t> counts(weight.size());
+  double cumulative = 0.0;
+  std::int64_t begin = 0;
+  for (std::size_t j = 0; j < weight.size(); ++j) {
+    cumulative += weight[j] / total;
+    std::int64_t end =
+        j + 1 == weight.size() ? n : static_cast<std::int64_t>(cumulative * static_cast<double>(n));
+    end = std::clamp(end, begin, n);
+    counts[j] = end - begin;
+    begin = end;
+  }
+  return counts;
+}
+
+// One pass of NIID-Bench's label-skew split: every class is spread over the clients by fresh
 // Dirichlet(alpha) proportions. Draw order: for each class k ascending, shuffle that class's
-// indices, then draw num_ranks log-gamma variates (rank 0 first).
+// indices, then draw num_clients log-gamma variates (client 0 first).
 Partition dirichlet_draw(const std::vector<std::vector<std::int64_t>>& by_class,
-                         std::int64_t num_samples, std::int64_t num_ranks, double alpha,
+                         std::int64_t num_samples, std::int64_t num_clients, double alpha,
                          SeededRandom& random) {
-  const auto ranks = static_cast<std::size_t>(num_ranks);
-  Partition partition(ranks);
-  std::vector<double> log_gamma(ranks);
-  std::vector<double> weight(ranks);
+  const auto clients = static_cast<std::size_t>(num_clients);
+  Partition partition(clients);
+  std::vector<double> log_gamma(clients);
+  std::vector<double> weight(clients);
+  // A client that already holds N / clients samples takes no more (balances sizes). At least
+  // one client is always open: otherwise all together would hold N samples already.
+  const auto is_open = [&](std::size_t j) {
+    return static_cast<std::int64_t>(partition[j].size()) * num_clients < num_samples;
+  };
   for (const auto& class_indices : by_class) {
     std::vector<std::int64_t> shuffled = class_indices;
     random.shuffle(shuffled);
     for (auto& g : log_gamma) g = random.log_gamma_variate(alpha);
-    // A rank that already holds N / ranks samples takes no more (balances sizes). At least
-    // one rank is always open: otherwise all ranks together would hold N samples already.
-    double max_log = -std::numeric_limits<double>::infinity();
-    for (std::size_t j = 0; j < ranks; ++j) {
-      const bool open = static_cast<std::int64_t>(partition[j].size()) * num_ranks < num_samples;
-      if (open) max_log = std::max(max_log, log_gamma[j]);
-    }
-    // Proportions from log-gammas relative to the largest open one, so tiny alpha cannot
-    // underflow every weight to zero.
-    double total = 0.0;
-    for (std::size_t j = 0; j < ranks; ++j) {
-      const bool open = static_cast<std::int64_t>(partition[j].size()) * num_ranks < num_samples;
-      weight[j] = open ? portable_exp(log_gamma[j] - max_log) : 0.0;
-      total += weight[j];
-    }
-    // Rank j gets [cut(j-1), cut(j)) with cut(j) = floor(n_k * sum_{i<=j} w_i / total); the
-    // last rank's cut is n_k.
-    const auto n = static_cast<std::int64_t>(shuffled.size());
-    double cumulative = 0.0;
-    std::int64_t begin = 0;
-    for (std::size_t j = 0; j < ranks; ++j) {
-      cumulative += weight[j] / total;
-      std::int64_t end =
-          j + 1 == ranks ? n : static_cast<std::int64_t>(cumulative * static_cast<double>(n));
-      end = std::clamp(end, begin, n);
-      partition[j].insert(partition[j].end(), shuffled.begin() + begin, shuffled.begin() + end);
-      begin = end;
+    const double total = dirichlet_weights(log_gamma, is_open, weight);
+    const auto counts = cut_counts(weight, total, static_cast<std::int64_t>(shuffled.size()));
+    auto next = shuffled.begin();
+    for (std::size_t j = 0; j < clients; ++j) {
+      partition[j].insert(partition[j].end(), next, next + counts[j]);
+      next += counts[j];
     }
   }
   return partition;
@@ -95,26 +138,20 @@ Partition dirichlet_draw(const std::vector<std::vector<std::int64_t>>& by_class,
 
 }  // namespace
 
-Result<Partition> partition_iid(std::int64_t num_samples, std::int64_t num_ranks,
+Result<Partition> partition_iid(std::int64_t num_samples, std::int64_t num_clients,
                                 std::uint64_t seed) {
-  if (num_ranks < 1) return config_error("cannot partition over {} ranks", num_ranks);
-  if (num_samples < num_ranks) {
-    return config_error(
-        "{} training samples cannot give each of {} ranks at least one; raise "
-        "data.train_limit or run fewer ranks",
-        num_samples, num_ranks);
-  }
+  if (auto st = check_sizes(num_samples, num_clients); !st) return st.error();
   std::vector<std::int64_t> order(static_cast<std::size_t>(num_samples));
   std::iota(order.begin(), order.end(), std::int64_t{0});
   SeededRandom random(seed);
   random.shuffle(order);
-  Partition partition(static_cast<std::size_t>(num_ranks));
-  const std::int64_t base = num_samples / num_ranks;
-  const std::int64_t extra = num_samples % num_ranks;
+  Partition partition(static_cast<std::size_t>(num_clients));
+  const std::int64_t base = num_samples / num_clients;
+  const std::int64_t extra = num_samples % num_clients;
   std::int64_t begin = 0;
-  for (std::int64_t r = 0; r < num_ranks; ++r) {
-    const std::int64_t size = base + (r < extra ? 1 : 0);
-    partition[static_cast<std::size_t>(r)].assign(order.begin() + begin,
+  for (std::int64_t c = 0; c < num_clients; ++c) {
+    const std::int64_t size = base + (c < extra ? 1 : 0);
+    partition[static_cast<std::size_t>(c)].assign(order.begin() + begin,
                                                   order.begin() + begin + size);
     begin += size;
   }
@@ -123,51 +160,65 @@ Result<Partition> partition_iid(std::int64_t num_samples, std::int64_t num_ranks
 }
 
 Result<Partition> partition_dirichlet(std::span<const std::uint8_t> labels,
-                                      std::int64_t num_classes, std::int64_t num_ranks,
+                                      std::int64_t num_classes, std::int64_t num_clients,
                                       double alpha, std::uint64_t seed) {
-  if (!(alpha > 0.0) || !(alpha < std::numeric_limits<double>::infinity())) {
-    return config_error("data.alpha = {} must be a finite number > 0", alpha);
-  }
-  if (auto st = check_common(labels, num_classes, num_ranks); !st) return st.error();
+  if (auto st = check_alpha(alpha); !st) return st.error();
+  if (auto st = check_common(labels, num_classes, num_clients); !st) return st.error();
   const auto num_samples = static_cast<std::int64_t>(labels.size());
-  const std::int64_t min_size = std::min(kDirichletMinSamples, num_samples / num_ranks);
+  const std::int64_t min_size = std::min(kDirichletMinSamples, num_samples / num_clients);
+  const std::int64_t max_draws = dirichlet_max_draws(num_clients);
   const auto by_class = indices_by_class(labels, num_classes);
   SeededRandom random(seed);
   // NIID-Bench's rule: re-draw the whole partition (the generator runs on) until the
-  // smallest rank holds at least min_size samples.
-  std::int64_t smallest = 0;
-  for (int draw = 0; draw < kDirichletMaxDraws; ++draw) {
-    Partition partition = dirichlet_draw(by_class, num_samples, num_ranks, alpha, random);
-    smallest = std::numeric_limits<std::int64_t>::max();
-    for (const auto& indices : partition) {
-      smallest = std::min(smallest, static_cast<std::int64_t>(indices.size()));
-    }
+  // smallest client holds at least min_size samples. min_size is a floor for training, an
+  // empty client a job that cannot run: when no draw reaches min_size (it is about the mean
+  // once N / clients is near 10), the draw with the largest smallest client serves, if that
+  // client has a sample.
+  Partition best;
+  std::int64_t best_smallest = -1;
+  for (std::int64_t draw = 0; draw < max_draws; ++draw) {
+    Partition partition = dirichlet_draw(by_class, num_samples, num_clients, alpha, random);
+    const std::int64_t smallest = smallest_size(partition);
     if (smallest >= min_size) {
       sort_each(partition);
       return partition;
     }
+    if (smallest > best_smallest) {
+      best = std::move(partition);
+      best_smallest = smallest;
+    }
   }
+  if (best_smallest >= 1) {
+    sort_each(best);
+    return best;
+  }
+  const auto is_empty = [](const std::vector<std::int64_t>& indices) { return indices.empty(); };
+  const auto first_empty = std::find_if(best.begin(), best.end(), is_empty) - best.begin();
+  const auto empty = std::count_if(best.begin(), best.end(), is_empty);
   return config_error(
-      "dirichlet partition: after {} draws the smallest of {} ranks still holds {} samples "
-      "(fewer than {}); raise data.alpha = {}, use more samples or run fewer ranks",
-      kDirichletMaxDraws, num_ranks, smallest, min_size, alpha);
+      "dirichlet partition over {} clients: each of {} draws left clients without samples "
+      "({} in the best one, client {} first); raise data.alpha = {} (a larger alpha spreads "
+      "each class more evenly), use fewer clients (clients.total) or more samples, or set "
+      "data.partition = \"label_shards\", which gives every client samples",
+      num_clients, max_draws, empty, first_empty, alpha);
 }
 
-Result<Partition> partition_shards(std::span<const std::uint8_t> labels, std::int64_t num_classes,
-                                   std::int64_t num_ranks, std::int64_t classes_per_rank,
-                                   std::uint64_t seed) {
-  if (auto st = check_common(labels, num_classes, num_ranks); !st) return st.error();
-  if (classes_per_rank < 1 || classes_per_rank > num_classes) {
-    return config_error("data.classes_per_rank = {} must be between 1 and the {} classes",
-                        classes_per_rank, num_classes);
+Result<Partition> partition_label_shards(std::span<const std::uint8_t> labels,
+                                         std::int64_t num_classes, std::int64_t num_clients,
+                                         std::int64_t classes_per_client, std::uint64_t seed) {
+  if (auto st = check_common(labels, num_classes, num_clients); !st) return st.error();
+  if (classes_per_client < 1 || classes_per_client > num_classes) {
+    return config_error(
+        "data.classes_per_client = {} must be between 1 and the dataset's {} classes",
+        classes_per_client, num_classes);
   }
   const auto num_samples = static_cast<std::int64_t>(labels.size());
-  const std::int64_t num_shards = num_ranks * classes_per_rank;
+  const std::int64_t num_shards = num_clients * classes_per_client;
   if (num_samples < num_shards) {
     return config_error(
-        "{} training samples cannot fill {} shards ({} ranks x data.classes_per_rank = {}); "
-        "use more samples, fewer ranks or fewer classes per rank",
-        num_samples, num_shards, num_ranks, classes_per_rank);
+        "{} training samples cannot fill {} shards ({} clients x data.classes_per_client = "
+        "{}): lower data.classes_per_client, use fewer clients (clients.total) or more samples",
+        num_samples, num_shards, num_clients, classes_per_client);
   }
   SeededRandom random(seed);
   // Draw order: the class order, then each class's samples (in that order), then the swaps.
@@ -189,15 +240,17 @@ Result<Partition> partition_shards(std::span<const std::uint8_t> labels, std::in
     shard_class[static_cast<std::size_t>(s)] =
         labels[static_cast<std::size_t>(sorted[static_cast<std::size_t>(shard_begin(s))])];
   }
-  // Deal: rank r starts with shards r, r + R, r + 2R, ... (striped, so with equal classes no
-  // rank holds two shards of one class), then 16 S random swap proposals between two ranks
-  // mix the deal; a swap is taken only if neither rank ends up with a repeated class.
-  const auto ranks = static_cast<std::size_t>(num_ranks);
-  const auto per_rank = static_cast<std::size_t>(classes_per_rank);
-  std::vector<std::vector<std::int64_t>> deal(ranks, std::vector<std::int64_t>(per_rank));
-  for (std::size_t r = 0; r < ranks; ++r) {
-    for (std::size_t j = 0; j < per_rank; ++j)
-      deal[r][j] = static_cast<std::int64_t>(j * ranks + r);
+  // Deal: client c starts with shards c, c + K, c + 2K, ... (striped, so with equal classes
+  // no client holds two shards of one class), then 16 S random swap proposals between two
+  // clients mix the deal; a swap is taken only if neither client ends up with a repeated
+  // class.
+  const auto clients = static_cast<std::size_t>(num_clients);
+  const auto per_client = static_cast<std::size_t>(classes_per_client);
+  std::vector<std::vector<std::int64_t>> deal(clients, std::vector<std::int64_t>(per_client));
+  for (std::size_t c = 0; c < clients; ++c) {
+    for (std::size_t j = 0; j < per_client; ++j) {
+      deal[c][j] = static_cast<std::int64_t>(j * clients + c);
+    }
   }
   const auto holds_class_elsewhere = [&](const std::vector<std::int64_t>& shards, std::size_t skip,
                                          std::uint8_t cls) {
@@ -208,10 +261,10 @@ Result<Partition> partition_shards(std::span<const std::uint8_t> labels, std::in
   };
   const std::int64_t proposals = 16 * num_shards;
   for (std::int64_t t = 0; t < proposals; ++t) {
-    const auto a = static_cast<std::size_t>(random.below(ranks));
-    const auto b = static_cast<std::size_t>(random.below(ranks));
-    const auto i = static_cast<std::size_t>(random.below(per_rank));
-    const auto j = static_cast<std::size_t>(random.below(per_rank));
+    const auto a = static_cast<std::size_t>(random.below(clients));
+    const auto b = static_cast<std::size_t>(random.below(clients));
+    const auto i = static_cast<std::size_t>(random.below(per_client));
+    const auto j = static_cast<std::size_t>(random.below(per_client));
     if (a == b) continue;
     const std::uint8_t class_a = shard_class[static_cast<std::size_t>(deal[a][i])];
     const std::uint8_t class_b = shard_class[static_cast<std::size_t>(deal[b][j])];
@@ -220,10 +273,10 @@ Result<Partition> partition_shards(std::span<const std::uint8_t> labels, std::in
     }
     std::swap(deal[a][i], deal[b][j]);
   }
-  Partition partition(ranks);
-  for (std::size_t r = 0; r < ranks; ++r) {
-    for (const std::int64_t s : deal[r]) {
-      partition[r].insert(partition[r].end(), sorted.begin() + shard_begin(s),
+  Partition partition(clients);
+  for (std::size_t c = 0; c < clients; ++c) {
+    for (const std::int64_t s : deal[c]) {
+      partition[c].insert(partition[c].end(), sorted.begin() + shard_begin(s),
                           sorted.begin() + shard_begin(s + 1));
     }
   }
@@ -231,20 +284,57 @@ Result<Partition> partition_shards(std::span<const std::uint8_t> labels, std::in
   return partition;
 }
 
+Result<Partition> partition_quantity(std::int64_t num_samples, std::int64_t num_clients,
+                                     double alpha, std::uint64_t seed) {
+  if (auto st = check_alpha(alpha); !st) return st.error();
+  if (auto st = check_sizes(num_samples, num_clients); !st) return st.error();
+  const auto clients = static_cast<std::size_t>(num_clients);
+  // Every client first gets `base` samples, so none is empty whatever the draw: no
+  // re-drawing, one draw at any client count.
+  const std::int64_t base = quantity_floor(num_samples, num_clients);
+  // Draw order: the shuffle of all indices, then num_clients log-gamma variates (client 0
+  // first).
+  std::vector<std::int64_t> order(static_cast<std::size_t>(num_samples));
+  std::iota(order.begin(), order.end(), std::int64_t{0});
+  SeededRandom random(seed);
+  random.shuffle(order);
+  std::vector<double> log_gamma(clients);
+  std::vector<double> weight(clients);
+  for (auto& g : log_gamma) g = random.log_gamma_variate(alpha);
+  const double total = dirichlet_weights(
+      log_gamma, [](std::size_t) { return true; }, weight);
+  const auto extra = cut_counts(weight, total, num_samples - base * num_clients);
+  Partition partition(clients);
+  auto next = order.begin();
+  for (std::size_t c = 0; c < clients; ++c) {
+    const std::int64_t size = base + extra[c];
+    partition[c].assign(next, next + size);
+    next += size;
+  }
+  sort_each(partition);
+  return partition;
+}
+
 Result<Partition> partition(std::span<const std::uint8_t> labels, std::int64_t num_classes,
-                            std::int64_t num_ranks, const DataSection& data, std::uint64_t seed) {
+                            std::int64_t num_clients, const DataSection& data, std::uint64_t seed) {
+  const auto num_samples = static_cast<std::int64_t>(labels.size());
   if (data.partition == "iid") {
-    if (auto st = check_common(labels, num_classes, num_ranks); !st) return st.error();
-    return partition_iid(static_cast<std::int64_t>(labels.size()), num_ranks, seed);
+    if (auto st = check_common(labels, num_classes, num_clients); !st) return st.error();
+    return partition_iid(num_samples, num_clients, seed);
   }
   if (data.partition == "dirichlet") {
-    return partition_dirichlet(labels, num_classes, num_ranks, data.alpha, seed);
+    return partition_dirichlet(labels, num_classes, num_clients, data.alpha, seed);
   }
-  if (data.partition == "shards") {
-    return partition_shards(labels, num_classes, num_ranks, data.classes_per_rank, seed);
+  if (data.partition == "label_shards") {
+    return partition_label_shards(labels, num_classes, num_clients, data.classes_per_client, seed);
   }
-  return config_error("data.partition = '{}' is not one of iid | dirichlet | shards",
-                      data.partition);
+  if (data.partition == "quantity") {
+    if (auto st = check_common(labels, num_classes, num_clients); !st) return st.error();
+    return partition_quantity(num_samples, num_clients, data.alpha, seed);
+  }
+  return config_error(
+      "data.partition = '{}' is not one of iid | dirichlet | label_shards | quantity",
+      data.partition);
 }
 
 std::vector<std::vector<std::int64_t>> class_histogram(std::span<const std::uint8_t> labels,
@@ -252,10 +342,10 @@ std::vector<std::vector<std::int64_t>> class_histogram(std::span<const std::uint
                                                        std::int64_t num_classes) {
   std::vector<std::vector<std::int64_t>> histogram(
       partition.size(), std::vector<std::int64_t>(static_cast<std::size_t>(num_classes), 0));
-  for (std::size_t r = 0; r < partition.size(); ++r) {
-    for (const std::int64_t i : partition[r]) {
+  for (std::size_t c = 0; c < partition.size(); ++c) {
+    for (const std::int64_t i : partition[c]) {
       const std::uint8_t label = labels[static_cast<std::size_t>(i)];
-      if (label < num_classes) ++histogram[r][label];
+      if (label < num_classes) ++histogram[c][label];
     }
   }
   return histogram;

@@ -120,49 +120,71 @@ class Random:
         return value
 
 
-def iid(n, ranks, seed):
+def iid(n, clients, seed):
     rng = Random(seed)
     order = list(range(n))
     rng.shuffle(order)
     out, begin = [], 0
-    for r in range(ranks):
-        size = n // ranks + (1 if r < n % ranks else 0)
+    for c in range(clients):
+        size = n // clients + (1 if c < n % clients else 0)
         out.append(sorted(order[begin : begin + size]))
         begin += size
     return out
 
 
-def dirichlet(labels, classes, ranks, alpha, seed):
+def dirichlet_weights(g, open_):
+    m = max(g[j] for j in range(len(g)) if open_[j])
+    w = [portable_exp(g[j] - m) if open_[j] else 0.0 for j in range(len(g))]
+    total = 0.0
+    for x in w:
+        total += x
+    return w, total
+
+
+def cut_counts(w, total, n):
+    counts, c, begin = [], 0.0, 0
+    for j in range(len(w)):
+        c += w[j] / total
+        end = n if j == len(w) - 1 else int(math.floor(c * n))
+        end = min(max(end, begin), n)
+        counts.append(end - begin)
+        begin = end
+    return counts
+
+
+def dirichlet_max_draws(clients):
+    return min(max(100000 // clients, 1), 1000)
+
+
+def dirichlet(labels, classes, clients, alpha, seed):
     n = len(labels)
-    min_size = min(10, n // ranks)
+    min_size = min(10, n // clients)
     rng = Random(seed)
-    for _ in range(1000):
-        parts = [[] for _ in range(ranks)]
+    best, best_smallest = None, -1
+    for _ in range(dirichlet_max_draws(clients)):
+        parts = [[] for _ in range(clients)]
         for k in range(classes):
             idx = [i for i, y in enumerate(labels) if y == k]
             rng.shuffle(idx)
-            g = [rng.log_gamma(alpha) for _ in range(ranks)]
-            open_ = [len(p) * ranks < n for p in parts]
-            m = max(g[j] for j in range(ranks) if open_[j])
-            w = [portable_exp(g[j] - m) if open_[j] else 0.0 for j in range(ranks)]
-            total = 0.0
-            for x in w:
-                total += x
-            c, begin = 0.0, 0
-            for j in range(ranks):
-                c += w[j] / total
-                end = len(idx) if j == ranks - 1 else int(math.floor(c * len(idx)))
-                end = min(max(end, begin), len(idx))
-                parts[j].extend(idx[begin:end])
-                begin = end
-        if min(len(p) for p in parts) >= min_size:
+            g = [rng.log_gamma(alpha) for _ in range(clients)]
+            w, total = dirichlet_weights(g, [len(p) * clients < n for p in parts])
+            begin = 0
+            for j, count in enumerate(cut_counts(w, total, len(idx))):
+                parts[j].extend(idx[begin : begin + count])
+                begin += count
+        smallest = min(len(p) for p in parts)
+        if smallest >= min_size:
             return [sorted(p) for p in parts]
-    raise ValueError("no draw gave every rank enough samples")
+        if smallest > best_smallest:
+            best, best_smallest = parts, smallest
+    if best_smallest >= 1:
+        return [sorted(p) for p in best]
+    raise ValueError("every draw left a client without samples")
 
 
-def shards(labels, classes, ranks, per_rank, seed):
+def label_shards(labels, classes, clients, per_client, seed):
     n = len(labels)
-    count = ranks * per_rank
+    count = clients * per_client
     rng = Random(seed)
     class_order = list(range(classes))
     rng.shuffle(class_order)
@@ -173,14 +195,14 @@ def shards(labels, classes, ranks, per_rank, seed):
         ordered.extend(idx)
     start = lambda s: s * n // count
     shard_class = [labels[ordered[start(s)]] for s in range(count)]
-    deal = [[j * ranks + r for j in range(per_rank)] for r in range(ranks)]
+    deal = [[j * clients + c for j in range(per_client)] for c in range(clients)]
 
     def repeats(held, skip, cls):
         return any(shard_class[s] == cls for t, s in enumerate(held) if t != skip)
 
     for _ in range(16 * count):
-        a, b = rng.below(ranks), rng.below(ranks)
-        i, j = rng.below(per_rank), rng.below(per_rank)
+        a, b = rng.below(clients), rng.below(clients)
+        i, j = rng.below(per_client), rng.below(per_client)
         if a == b:
             continue
         ca, cb = shard_class[deal[a][i]], shard_class[deal[b][j]]
@@ -190,22 +212,52 @@ def shards(labels, classes, ranks, per_rank, seed):
     return [sorted(x for s in held for x in ordered[start(s) : start(s + 1)]) for held in deal]
 
 
+def quantity(n, clients, alpha, seed):
+    base = max(1, min(10, n // (2 * clients)))
+    rng = Random(seed)
+    order = list(range(n))
+    rng.shuffle(order)
+    g = [rng.log_gamma(alpha) for _ in range(clients)]
+    w, total = dirichlet_weights(g, [True] * clients)
+    out, begin = [], 0
+    for extra in cut_counts(w, total, n - base * clients):
+        out.append(sorted(order[begin : begin + base + extra]))
+        begin += base + extra
+    return out
+
+
 def describe(parts):
     return "".join(" ".join(str(i) for i in p) + (" | " if p else "| ") for p in parts)
+
+
+def fnv1a64(text):
+    h = 0xCBF29CE484222325
+    for byte in text.encode():
+        h = ((h ^ byte) * 0x100000001B3) & MASK64
+    return f"{h:016x}"
 
 
 def balanced_labels(n, classes):
     return [(i * 7 + i // classes) % classes for i in range(n)]
 
 
-# The golden input and outputs of partition_test.cpp, Partition.GoldenOutputs.
+# The golden inputs and outputs of partition_test.cpp: Partition.GoldenOutputs (48 samples
+# of 3 classes over 4 clients, seed 2026, alpha 0.5, 2 classes per client), then
+# PartitionDirichlet.GoldenFallback and PartitionQuantity.GoldenAtAThousandClients.
 GOLDEN = {
     "iid": "1 5 10 12 19 20 31 33 38 41 43 45 | 4 6 16 18 22 23 24 28 37 39 40 44 | "
     "7 8 9 11 13 17 21 27 32 36 42 47 | 0 2 3 14 15 25 26 29 30 34 35 46 | ",
     "dirichlet": "2 13 15 22 24 29 31 33 38 47 | 4 6 7 11 16 20 25 32 36 40 42 | "
     "0 3 5 9 14 18 23 27 30 34 37 41 43 | 1 8 10 12 17 19 21 26 28 35 39 44 45 46 | ",
-    "shards": "9 10 14 19 21 26 28 32 34 36 37 41 | 3 5 7 13 15 18 20 27 30 33 35 39 | "
+    "label_shards": "9 10 14 19 21 26 28 32 34 36 37 41 | 3 5 7 13 15 18 20 27 30 33 35 39 | "
     "1 6 8 11 12 17 29 38 42 44 46 47 | 0 2 4 16 22 23 24 25 31 40 43 45 | ",
+    "quantity": "1 5 10 12 19 20 23 31 33 38 41 43 45 | "
+    "4 6 8 9 11 13 16 17 18 22 24 28 37 39 40 44 47 | 0 3 7 21 27 32 34 35 36 42 46 | "
+    "2 14 15 25 26 29 30 | ",
+    "dirichlet fallback": "5 10 11 18 20 23 24 34 39 41 | 2 14 17 25 32 36 37 42 | "
+    "0 13 15 19 43 44 46 | 1 3 4 7 21 22 27 47 | 6 9 12 26 29 30 35 38 | "
+    "8 16 28 31 33 40 45 | ",
+    "quantity, 1000 clients (FNV-1a)": "8acbbed497cd2157",
 }
 
 
@@ -214,7 +266,12 @@ def main():
     got = {
         "iid": describe(iid(48, 4, 2026)),
         "dirichlet": describe(dirichlet(labels, 3, 4, 0.5, 2026)),
-        "shards": describe(shards(labels, 3, 4, 2, 2026)),
+        "label_shards": describe(label_shards(labels, 3, 4, 2, 2026)),
+        "quantity": describe(quantity(48, 4, 0.5, 2026)),
+        # 6 clients: the minimum is 8 of a mean of 8, which no draw reaches; the best of the
+        # 1,000 draws serves (draw 96, smallest client 7).
+        "dirichlet fallback": describe(dirichlet(labels, 3, 6, 2.0, 2026)),
+        "quantity, 1000 clients (FNV-1a)": fnv1a64(describe(quantity(6000, 1000, 0.3, 7))),
     }
     failed = False
     for scheme, expected in GOLDEN.items():
