@@ -105,15 +105,15 @@ Result<std::vector<float>> initial_model(const Job& job) {
   return theta;
 }
 
-std::string rank_list(const std::vector<std::uint32_t>& ranks) {
-  return ranks.empty() ? std::string("none") : fmt::format("{}", fmt::join(ranks, " "));
+std::string id_list(const std::vector<std::uint32_t>& ids) {
+  return ids.empty() ? std::string("none") : fmt::format("{}", fmt::join(ids, " "));
 }
 
 // ledger.archive_updates (docs/formats.md, "Update archive"): replays the run from its
 // initial model with the archived updates. At each height, every committed tx's archived
-// q_i must hash to the update root the tx signs; the job's rule over those updates, with
-// the genesis weights, gives the aggregate A through the same aggregate/ functions the
-// ranks used; theta + dequantize(A) must hash to the block's state root.
+// q_k must hash to the update root the tx signs; the job's rule over those clients'
+// updates, with their genesis weights, gives the aggregate A through the same aggregate/
+// functions the ranks used; theta + dequantize(A) must hash to the block's state root.
 class AggregateAudit {
  public:
   AggregateAudit(const std::filesystem::path& run_dir, std::string data_path)
@@ -128,7 +128,7 @@ class AggregateAudit {
     if (!archive_) return {};
     std::vector<io::ArchivedUpdate> archived;
     for (const auto& tx : block.txs()) {
-      auto update = archive_->read(tx.rank(), block.height());
+      auto update = archive_->read(tx.client(), block.height());
       if (!update) return update.error();
       if (auto st = check_update(genesis, tx, *update); !st) return st;
       archived.push_back(std::move(*update));
@@ -136,21 +136,21 @@ class AggregateAudit {
     auto result = recompute(archived);
     if (!result) return result.error();
 
-    std::vector<std::uint32_t> ranks;
+    std::vector<std::uint32_t> clients;
     std::vector<std::uint32_t> rejected;
     for (const auto& tx : block.txs()) {
-      ranks.push_back(tx.rank());
+      clients.push_back(tx.client());
       const auto& selected = result->selected_ranks;
-      if (std::find(selected.begin(), selected.end(), tx.rank()) == selected.end()) {
-        rejected.push_back(tx.rank());
+      if (std::find(selected.begin(), selected.end(), tx.client()) == selected.end()) {
+        rejected.push_back(tx.client());
       }
     }
-    if (rejected != block.header().rejected_ranks) {
-      return reject("aggregate-rejected-ranks",
-                    "the rule {} over the archived updates leaves out ranks {}, the block "
+    if (rejected != block.header().rejected_clients) {
+      return reject("aggregate-rejected-clients",
+                    "the rule {} over the archived updates leaves out clients {}, the block "
                     "records {}",
-                    aggregate::rule_name(config_.rule), rank_list(rejected),
-                    rank_list(block.header().rejected_ranks));
+                    aggregate::rule_name(config_.rule), id_list(rejected),
+                    id_list(block.header().rejected_clients));
     }
     if (auto st = aggregate::dequantize_add(theta_, result->values, config_.quantize.scale_bits);
         !st) {
@@ -159,18 +159,18 @@ class AggregateAudit {
     const Hash32 root = merkle_root_of(bytes_of(std::span<const float>(theta_)), genesis);
     if (root != block.header().state_root) {
       return reject("aggregate-state-root",
-                    "the rule {} over the archived updates of ranks {} gives state root {}, the "
+                    "the rule {} over the archived updates of clients {} gives state root {}, the "
                     "block records {}",
-                    aggregate::rule_name(config_.rule), rank_list(ranks), root.short_hex(),
+                    aggregate::rule_name(config_.rule), id_list(clients), root.short_hex(),
                     block.header().state_root.short_hex());
     }
     ++heights_recomputed_;
     return {};
   }
 
-  // What the audit found, once every block was checked; `ranks` and `tip` place archived
+  // What the audit found, once every block was checked; `clients` and `tip` place archived
   // heights after the chain's end.
-  AggregateSummary summary(std::size_t ranks, std::uint64_t tip) const {
+  AggregateSummary summary(std::size_t clients, std::uint64_t tip) const {
     AggregateSummary out;
     out.updates_dir = updates_dir_;
     if (!started_) return out;
@@ -180,8 +180,8 @@ class AggregateAudit {
     out.updates = updates_checked_;
     if (!archive_) return out;
     // Written by a run killed before their block committed (a resumed run removes them).
-    for (std::uint32_t r = 0; r < ranks; ++r) {
-      for (const auto h : archive_->heights(r)) out.uncommitted += h > tip ? 1 : 0;
+    for (std::uint32_t k = 0; k < clients; ++k) {
+      for (const auto h : archive_->heights(k)) out.uncommitted += h > tip ? 1 : 0;
     }
     return out;
   }
@@ -217,22 +217,24 @@ class AggregateAudit {
 
   Status check_update(const ledger::Genesis& genesis, const ledger::Tx& tx,
                       const io::ArchivedUpdate& update) {
-    const auto file = archive_->path(tx.rank(), tx.height()).string();
+    const auto file = archive_->path(tx.client(), tx.height()).string();
     if (update.chain_id != genesis.chain_id()) {
-      return reject("archive-mismatch", "rank {}'s archived update {} belongs to chain {}, not {}",
-                    tx.rank(), file, update.chain_id.short_hex(), genesis.chain_id().short_hex());
+      return reject("archive-mismatch",
+                    "client {}'s archived update {} belongs to chain {}, not {}", tx.client(), file,
+                    update.chain_id.short_hex(), genesis.chain_id().short_hex());
     }
     if (update.values.size() != theta_.size()) {
-      return reject("archive-length", "rank {}'s archived update {} holds {} values, the model {}",
-                    tx.rank(), file, update.values.size(), theta_.size());
+      return reject("archive-length",
+                    "client {}'s archived update {} holds {} values, the model {}", tx.client(),
+                    file, update.values.size(), theta_.size());
     }
     const Hash32 root =
         merkle_root_of(bytes_of(std::span<const std::int32_t>(update.values)), genesis);
     if (root != tx.update_root()) {
       return reject("archive-update-root",
-                    "rank {}'s archived update {} hashes to {}, but the update root its signed "
+                    "client {}'s archived update {} hashes to {}, but the update root its signed "
                     "transaction commits to is {}: the archived update was altered",
-                    tx.rank(), file, root.short_hex(), tx.update_root().short_hex());
+                    tx.client(), file, root.short_hex(), tx.update_root().short_hex());
     }
     ++updates_checked_;
     return {};
@@ -241,21 +243,21 @@ class AggregateAudit {
   // The aggregate as the ranks computed it (node/round.cpp, exchange_and_aggregate).
   Result<aggregate::AggregateResult> recompute(const std::vector<io::ArchivedUpdate>& archived) {
     if (config_.exchange == aggregate::Exchange::kAllreduce) {
-      // The int64 sum of w_i * q_i (MPI_Allreduce there) over the ranks whose tx the block
-      // holds (a jailed rank joins the collective with weight 0).
+      // The int64 sum of w_k * q_k (per-rank partial sums and an MPI_Allreduce there) over
+      // the clients whose tx the block holds: integers, so the grouping does not matter.
       std::vector<std::int64_t> sum(theta_.size());
       std::vector<std::uint32_t> counted;
       for (const auto& update : archived) {
-        if (auto st = aggregate::add_weighted(sum, weights_[update.rank], update.values); !st) {
+        if (auto st = aggregate::add_weighted(sum, weights_[update.client], update.values); !st) {
           return st.error();
         }
-        counted.push_back(update.rank);
+        counted.push_back(update.client);
       }
       return aggregate::fedavg_over_sum(sum, counted, weights_);
     }
     std::vector<aggregate::Update> updates;
     for (const auto& update : archived) {
-      updates.push_back({update.rank, weights_[update.rank], update.values});
+      updates.push_back({update.client, weights_[update.client], update.values});
     }
     return aggregate::aggregate(config_, updates);
   }
@@ -265,7 +267,7 @@ class AggregateAudit {
   bool started_ = false;
   std::optional<io::UpdateArchive> archive_;  // set when the job archived its updates
   aggregate::AggregateConfig config_;
-  std::vector<std::int64_t> weights_;  // (ranks) genesis shard sizes
+  std::vector<std::int64_t> weights_;  // (clients) genesis shard sizes
   std::vector<float> theta_;           // (parameters) the model after the last height checked
   std::uint64_t heights_recomputed_ = 0;
   std::uint64_t updates_checked_ = 0;
@@ -432,8 +434,8 @@ RunReport audit_run(const std::filesystem::path& run_dir, const AuditOptions& op
                          "{} is for a height the chain does not have (it ends at height {})",
                          checkpoints.by_height.rbegin()->second.string(), chain.height);
   }
-  report.aggregates = aggregates.summary(
-      chain.final_state ? chain.final_state->validators().size() : 0, chain.height);
+  report.aggregates =
+      aggregates.summary(chain.final_state ? chain.final_state->client_count() : 0, chain.height);
 
   for (const auto& path : ledger::ChainStore::replica_paths(run_dir)) {
     report.replicas.push_back(verify_replica(run_dir, path));

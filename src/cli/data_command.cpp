@@ -50,10 +50,14 @@ std::string spread(std::vector<std::int64_t> values) {
 int run_partition(const PartitionArgs& args) {
   auto job = load_job(args.job, args.overrides);
   if (!job) return report(job.error());
-  const std::int64_t clients = args.clients > 0 ? args.clients : job->job.ranks;
+  // As a run counts them: clients.total, else one client per rank of job.ranks.
+  const std::int64_t clients =
+      args.clients > 0 ? args.clients
+                       : (job->clients.total > 0 ? job->clients.total : job->job.ranks);
   if (clients < 1) {
     return report(config_error(
-        "{}: job.ranks is 0 (any), so one client per rank gives no count; pass --clients K",
+        "{}: clients.total and job.ranks are 0 (one client per rank, any rank count), so the "
+        "job gives no client count; pass --clients K",
         args.job));
   }
   auto dataset = data::read_dataset(job->data.path, job->data.train_limit, 1);
@@ -148,9 +152,9 @@ void add_data_commands(CLI::App& app, int& exit_code) {
   partition->add_option("job", partition_args->job, "Job file (TOML)")->required();
   partition
       ->add_option("--clients,--ranks", partition_args->clients,
-                   "Clients to partition over (default: job.ranks, one client per rank); "
-                   "--ranks is its old name")
-      ->check(CLI::Range(1, 1000000));  // clients.total's range
+                   "Clients to partition over (default: clients.total, else job.ranks: one "
+                   "client per rank); --ranks is its old name")
+      ->check(CLI::Range(1, 100000));  // clients.total's range
   partition->add_option("--set", partition_args->overrides,
                         "Override a key: --set data.alpha=0.1 (repeatable)");
   partition->callback([partition_args, &exit_code] { exit_code = run_partition(*partition_args); });

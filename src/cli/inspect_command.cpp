@@ -1,7 +1,9 @@
-// `fedchain inspect RUN_DIR [--json]`: what is on the chain, one block per line (height,
-// hash prefix, proposer, txs, evidence, rule, state root prefix, commit round, time) and a
-// line per piece of equivocation evidence, or the same as a JSON array with full hashes
-// for scripts. Reads only; `fedchain verify` audits.
+// `fedchain inspect RUN_DIR [--txs] [--json]`: what is on the chain, one block per line
+// (height, hash prefix, proposer, txs, evidence, rule, state root prefix, commit round,
+// time), with --txs each block's transactions under it (client, rank, weight, loss,
+// samples), and a line per piece of equivocation evidence; or all of it as a JSON array
+// with full hashes for scripts. Reads only; `fedchain verify` audits.
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -20,8 +22,28 @@ namespace {
 
 struct InspectArgs {
   std::string run_dir;
+  bool txs = false;
   bool json = false;
 };
+
+bool is_rejected(const ledger::Block& block, const ledger::Tx& tx) {
+  const auto& rejected = block.header().rejected_clients;
+  return std::binary_search(rejected.begin(), rejected.end(), tx.client());
+}
+
+nlohmann::json txs_json(const ledger::Block& block) {
+  auto txs = nlohmann::json::array();
+  for (const auto& tx : block.txs()) {
+    txs.push_back({{"client", tx.client()},
+                   {"rank", tx.rank()},
+                   {"weight", tx.weight()},
+                   {"loss", tx.loss()},
+                   {"samples", tx.samples()},
+                   {"update_root", tx.update_root().hex()},
+                   {"rejected", is_rejected(block, tx)}});
+  }
+  return txs;
+}
 
 std::string vote_target(const std::optional<Hash32>& block) {
   return block ? block->short_hex() : std::string("nil");
@@ -64,7 +86,7 @@ int run_inspect(const InspectArgs& args) {
                       {"prev_hash", h.prev_hash.hex()},
                       {"proposer", h.proposer},
                       {"state_root", h.state_root.hex()},
-                      {"txs", stored.block.txs().size()},
+                      {"txs", txs_json(stored.block)},
                       {"evidence", evidence},
                       {"round", stored.certificate.round()},
                       {"rule", h.rule.name},
@@ -74,10 +96,14 @@ int run_inspect(const InspectArgs& args) {
     return 0;
   }
   const auto& genesis = store->genesis();
-  std::printf("chain %s: genesis %s, %u validators, rule %s, chunk %u bytes\n",
-              genesis.chain_id().short_hex().c_str(), genesis.hash().short_hex().c_str(),
-              genesis.validator_count(), genesis.fields().rule.name.c_str(),
-              genesis.fields().merkle_chunk_bytes);
+  const auto& cohort = genesis.fields().cohort.rule;
+  std::printf("%s\n", fmt::format("chain {}: genesis {}, {} validators, {} clients ({} per round, "
+                                  "{}), rule {}, chunk {} bytes",
+                                  genesis.chain_id().short_hex(), genesis.hash().short_hex(),
+                                  genesis.validator_count(), genesis.fields().shards.size(),
+                                  cohort.per_round, ledger::cohort_sampling_name(cohort.sampling),
+                                  genesis.fields().rule.name, genesis.fields().merkle_chunk_bytes)
+                          .c_str());
   std::printf("%s\n", fmt::format("{:>8}  {:<12}  {:>8}  {:>4}  {:>8}  {:<12}  {:<12}  {:>5}  {}",
                                   "height", "hash", "proposer", "txs", "evidence", "rule",
                                   "state_root", "round", "time")
@@ -90,6 +116,15 @@ int run_inspect(const InspectArgs& args) {
                                     h.rule.name, h.state_root.short_hex(),
                                     stored.certificate.round(), utc_time(h.time_ms))
                             .c_str());
+    if (!args.txs) continue;
+    for (const auto& tx : stored.block.txs()) {
+      std::printf("%s\n",
+                  fmt::format("{:>14} {:<6} rank {:<5} weight {:<7} loss {:<8.4f} "
+                              "samples {}{}",
+                              "client", tx.client(), tx.rank(), tx.weight(), tx.loss(),
+                              tx.samples(), is_rejected(stored.block, tx) ? "  rejected" : "")
+                      .c_str());
+    }
   }
   for (const auto& stored : store->blocks()) {
     for (const auto& e : stored.block.evidence()) {
@@ -118,9 +153,11 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
   auto* inspect = app.add_subcommand("inspect", "List a run's blocks (table, or --json)");
   inspect->add_option("run_dir", args->run_dir, "Run directory (holds chain/blocks.log)")
       ->required();
+  inspect->add_flag("--txs", args->txs,
+                    "Under each block, its transactions: client, rank, weight, loss, samples");
   inspect->add_flag("--json", args->json,
-                    "JSON array: height, hash, prev_hash, proposer, state_root, txs, evidence, "
-                    "round, ...");
+                    "JSON array: height, hash, prev_hash, proposer, state_root, txs (client, "
+                    "rank, weight, loss, samples, update_root, rejected), evidence, round, ...");
   inspect->callback([args, &exit_code] { exit_code = run_inspect(*args); });
 }
 

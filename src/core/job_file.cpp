@@ -110,6 +110,9 @@ Status check_cross_keys(const Job& job, std::string_view source) {
   if (auto st = check_consensus_faults(job, job.job.ranks); !st) {
     return config_error("{}: {}", source, st.error().message);
   }
+  if (auto st = check_clients(job, job.job.ranks); !st) {
+    return config_error("{}: {}", source, st.error().message);
+  }
   if (job.ledger.archive_updates && job.consensus.protocol != "bft") {
     return config_error(
         "{}: ledger.archive_updates = true needs consensus.protocol = \"bft\" (the archive is "
@@ -120,6 +123,18 @@ Status check_cross_keys(const Job& job, std::string_view source) {
 }
 
 }  // namespace
+
+Status check_clients(const Job& job, std::int64_t ranks) {
+  const auto& clients = job.clients;
+  const std::int64_t total = clients.total > 0 ? clients.total : ranks;
+  if (total > 0 && clients.per_round > total) {
+    return config_error(
+        "clients.per_round = {} is more than the {} clients (clients.total{}): lower "
+        "clients.per_round, or raise clients.total",
+        clients.per_round, total, clients.total > 0 ? "" : " = 0, one per rank");
+  }
+  return {};
+}
 
 Status check_consensus_faults(const Job& job, std::int64_t ranks) {
   const auto& faults = job.faults;

@@ -252,6 +252,14 @@ std::vector<JobKeySpec> make_schema() {
       bool_key("data.normalize", &D::normalize, &Job::data,
                "Standardise pixels with the training set's mean and deviation"),
 
+      integer_key("clients.total", &ClientsSection::total, &Job::clients, 0, 100000,
+                  "Clients that hold data and train (K); 0: one per rank"),
+      integer_key("clients.per_round", &ClientsSection::per_round, &Job::clients, 0, 65536,
+                  "Clients sampled to train each round (C); 0: every client"),
+      string_key("clients.sampling", &ClientsSection::sampling, &Job::clients,
+                 {"uniform", "by_samples"},
+                 "How a round's cohort is drawn: uniform, or in proportion to clients' samples"),
+
       string_key("model.arch", &M::arch, &Job::model, {"logreg", "mlp", "cnn", "lenet"},
                  "Model architecture"),
       integer_list_key("model.hidden", &M::hidden, &Job::model, 1,

@@ -13,37 +13,51 @@ namespace {
 class JobRoundFaults final : public RoundFaults {
  public:
   JobRoundFaults(const FaultsSection& faults, aggregate::AttackConfig attack, std::int64_t rank,
-                 std::int64_t ranks, PoolFn pool)
+                 PoolFn pool)
       : attack_(std::move(attack)),
         rank_(rank),
-        ranks_(ranks),
         flip_bit_rank_(faults.flip_bit_rank),
         flip_bit_height_(faults.flip_bit_height),
         pool_(std::move(pool)) {}
 
-  void on_training_labels(std::span<std::int32_t> labels, std::int64_t classes) override {
-    if (attack_.attack != aggregate::Attack::kLabelFlip ||
-        !aggregate::is_byzantine(attack_, rank_)) {
-      return;
+  void on_training_labels(
+      std::span<std::int32_t> labels, std::int64_t classes,
+      const std::map<std::uint32_t, std::vector<std::int64_t>>& hosted_samples) override {
+    if (attack_.attack != aggregate::Attack::kLabelFlip) return;
+    for (const auto& [client, samples] : hosted_samples) {
+      if (!aggregate::is_byzantine(attack_, client)) continue;
+      for (const std::int64_t i : samples) {
+        auto& label = labels[static_cast<std::size_t>(i)];
+        label = aggregate::flip_label(label, static_cast<int>(classes));
+      }
     }
-    for (auto& label : labels) label = aggregate::flip_label(label, static_cast<int>(classes));
   }
 
-  // Byzantine ranks replace their delta; alie's attackers pool their honest deltas first.
-  Status on_update(std::uint64_t height, std::vector<float>& delta) override {
-    const bool byzantine = aggregate::is_byzantine(attack_, rank_);
+  // Byzantine clients' deltas are replaced; alie's attackers pool their honest deltas
+  // first.
+  Status on_updates(std::uint64_t height, std::span<ClientDelta> deltas,
+                    std::size_t cohort_size) override {
     std::vector<std::vector<float>> pooled;
     std::vector<std::span<const float>> colluders;
     if (attack_.attack == aggregate::Attack::kAlie) {
-      auto gathered = pool_(byzantine, delta);
+      std::vector<std::span<const float>> mine;
+      std::size_t length = 0;
+      for (const auto& member : deltas) {
+        length = member.delta.size();
+        if (aggregate::is_byzantine(attack_, member.client)) mine.emplace_back(member.delta);
+      }
+      auto gathered = pool_(mine, length);
       if (!gathered) return gathered.error();
       pooled = std::move(*gathered);
       for (const auto& values : pooled) colluders.emplace_back(values);
     }
-    if (!byzantine) return {};
-    const aggregate::AttackContext context{rank_, static_cast<std::int64_t>(height), ranks_,
-                                           colluders};
-    return aggregate::apply_attack(attack_, context, delta);
+    for (auto& member : deltas) {
+      if (!aggregate::is_byzantine(attack_, member.client)) continue;
+      const aggregate::AttackContext context{member.client, static_cast<std::int64_t>(height),
+                                             static_cast<std::int64_t>(cohort_size), colluders};
+      if (auto st = aggregate::apply_attack(attack_, context, member.delta); !st) return st;
+    }
+    return {};
   }
 
   // faults.flip_bit_*: the lowest mantissa bit of the first parameter.
@@ -62,7 +76,6 @@ class JobRoundFaults final : public RoundFaults {
  private:
   aggregate::AttackConfig attack_;
   std::int64_t rank_;
-  std::int64_t ranks_;
   std::int64_t flip_bit_rank_;
   std::int64_t flip_bit_height_;
   PoolFn pool_;
@@ -72,8 +85,8 @@ class JobRoundFaults final : public RoundFaults {
 
 std::unique_ptr<RoundFaults> make_round_faults(const FaultsSection& faults,
                                                aggregate::AttackConfig attack, std::int64_t rank,
-                                               std::int64_t ranks, PoolFn pool) {
-  return std::make_unique<JobRoundFaults>(faults, std::move(attack), rank, ranks, std::move(pool));
+                                               PoolFn pool) {
+  return std::make_unique<JobRoundFaults>(faults, std::move(attack), rank, std::move(pool));
 }
 
 }  // namespace fedchain::faults

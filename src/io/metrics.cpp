@@ -106,7 +106,7 @@ Result<std::ofstream> open_append(const std::filesystem::path& path) {
 const char* MetricsLog::csv_header() {
   return "height,round_s,train_s,quantize_s,hash_s,exchange_s,aggregate_s,consensus_s,store_s,"
          "eval_s,bytes_sent,consensus_messages,consensus_bytes,train_loss,test_loss,test_acc,"
-         "proposer,commit_round,state_root,clipped,block_hash";
+         "proposer,commit_round,state_root,clipped,block_hash,cohort,samples_trained";
 }
 
 Result<MetricsLog> MetricsLog::create(const std::filesystem::path& csv,
@@ -142,11 +142,11 @@ Result<MetricsLog> MetricsLog::resume(const std::filesystem::path& csv,
 Status MetricsLog::append(const MetricsRow& r) {
   csv_ << fmt::format(
       "{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{},{},{},{},{},{},{},{},"
-      "{},{},{}\n",
+      "{},{},{},{},{}\n",
       r.height, r.round_s, r.train_s, r.quantize_s, r.hash_s, r.exchange_s, r.aggregate_s,
       r.consensus_s, r.store_s, r.eval_s, r.bytes_sent, r.consensus_messages, r.consensus_bytes,
       csv_number(r.train_loss), csv_number(r.test_loss), csv_number(r.test_acc), r.proposer,
-      r.commit_round, r.state_root, r.clipped, r.block_hash);
+      r.commit_round, r.state_root, r.clipped, r.block_hash, r.cohort, r.samples_trained);
   const nlohmann::json row = {{"height", r.height},
                               {"round_s", r.round_s},
                               {"train_s", r.train_s},
@@ -167,7 +167,9 @@ Status MetricsLog::append(const MetricsRow& r) {
                               {"commit_round", r.commit_round},
                               {"state_root", r.state_root},
                               {"clipped", r.clipped},
-                              {"block_hash", r.block_hash}};
+                              {"block_hash", r.block_hash},
+                              {"cohort", r.cohort},
+                              {"samples_trained", r.samples_trained}};
   jsonl_ << row.dump() << "\n";
   csv_.flush();
   jsonl_.flush();

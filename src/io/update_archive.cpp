@@ -24,7 +24,7 @@ constexpr const char* kDataset = "q";
 bool fill_update(hid_t file, const ArchivedUpdate& update) {
   if (!h5::write_u64_attribute(file, "format_version", kFormatVersion) ||
       !h5::write_u64_attribute(file, "height", update.height) ||
-      !h5::write_u64_attribute(file, "rank", update.rank) ||
+      !h5::write_u64_attribute(file, "client", update.client) ||
       !h5::write_string_attribute(file, "chain_id", update.chain_id.hex()) ||
       !h5::write_string_attribute(file, "update_root", update.update_root.hex())) {
     return false;
@@ -54,16 +54,16 @@ bool is_temp_file(const fs::path& file) {
 
 }  // namespace
 
-fs::path UpdateArchive::rank_dir(std::uint32_t rank) const {
-  return dir_ / fmt::format("rank-{:04d}", rank);
+fs::path UpdateArchive::client_dir(std::uint32_t client) const {
+  return dir_ / fmt::format("client-{:04d}", client);
 }
 
-fs::path UpdateArchive::path(std::uint32_t rank, std::uint64_t height) const {
-  return rank_dir(rank) / fmt::format("height-{:08d}.h5", height);
+fs::path UpdateArchive::path(std::uint32_t client, std::uint64_t height) const {
+  return client_dir(client) / fmt::format("height-{:08d}.h5", height);
 }
 
 Status UpdateArchive::write(const ArchivedUpdate& update) const {
-  const fs::path target = path(update.rank, update.height);
+  const fs::path target = path(update.client, update.height);
   std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
   if (ec) {
@@ -74,18 +74,18 @@ Status UpdateArchive::write(const ArchivedUpdate& update) const {
                               [&](hid_t file) { return fill_update(file, update); });
 }
 
-Result<ArchivedUpdate> UpdateArchive::read(std::uint32_t rank, std::uint64_t height) const {
+Result<ArchivedUpdate> UpdateArchive::read(std::uint32_t client, std::uint64_t height) const {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  const fs::path file_path = path(rank, height);
+  const fs::path file_path = path(client, height);
   std::error_code ec;
   if (!fs::exists(file_path, ec)) {
     return reject("archive-missing",
-                  "rank {}'s update for height {} is not archived ({} is missing)", rank, height,
-                  file_path.string());
+                  "client {}'s update for height {} is not archived ({} is missing)", client,
+                  height, file_path.string());
   }
   auto unreadable = [&](std::string_view what) {
-    return reject("archive-unreadable", "archived update {} (rank {}, height {}): {}",
-                  file_path.string(), rank, height, what);
+    return reject("archive-unreadable", "archived update {} (client {}, height {}): {}",
+                  file_path.string(), client, height, what);
   };
   if (H5Fis_hdf5(file_path.c_str()) <= 0) return unreadable("not a readable HDF5 file (torn?)");
   h5::Handle file(H5Fopen(file_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
@@ -97,21 +97,21 @@ Result<ArchivedUpdate> UpdateArchive::read(std::uint32_t rank, std::uint64_t hei
         fmt::format("format version {} (this build reads {})", *version, kFormatVersion));
   }
   const auto stored_height = h5::read_u64_attribute(file.get(), "height");
-  const auto stored_rank = h5::read_u64_attribute(file.get(), "rank");
+  const auto stored_client = h5::read_u64_attribute(file.get(), "client");
   const auto chain_id = h5::read_string_attribute(file.get(), "chain_id");
   const auto update_root = h5::read_string_attribute(file.get(), "update_root");
-  if (!stored_height || !stored_rank || !chain_id || !update_root) {
-    return unreadable("missing attributes (height, rank, chain_id, update_root)");
+  if (!stored_height || !stored_client || !chain_id || !update_root) {
+    return unreadable("missing attributes (height, client, chain_id, update_root)");
   }
-  if (*stored_height != height || *stored_rank != rank) {
+  if (*stored_height != height || *stored_client != client) {
     return reject("archive-mismatch",
-                  "archived update {} says it is rank {}'s for height {}, not rank {}'s for "
+                  "archived update {} says it is client {}'s for height {}, not client {}'s for "
                   "height {}",
-                  file_path.string(), *stored_rank, *stored_height, rank, height);
+                  file_path.string(), *stored_client, *stored_height, client, height);
   }
   ArchivedUpdate out;
   out.height = height;
-  out.rank = rank;
+  out.client = client;
   const auto chain = Hash32::from_hex(*chain_id);
   const auto root = Hash32::from_hex(*update_root);
   if (!chain || !root) return unreadable("a hash attribute is not 64 hex characters");
@@ -135,20 +135,21 @@ Result<ArchivedUpdate> UpdateArchive::read(std::uint32_t rank, std::uint64_t hei
   return out;
 }
 
-std::vector<std::uint64_t> UpdateArchive::heights(std::uint32_t rank) const {
+std::vector<std::uint64_t> UpdateArchive::heights(std::uint32_t client) const {
   std::vector<std::uint64_t> out;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(rank_dir(rank), ec)) {
+  for (const auto& entry : fs::directory_iterator(client_dir(client), ec)) {
     if (const auto height = height_of(entry.path())) out.push_back(*height);
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
-Result<std::size_t> UpdateArchive::remove_uncommitted(std::uint32_t rank, std::uint64_t tip) const {
+Result<std::size_t> UpdateArchive::remove_uncommitted(std::uint32_t client,
+                                                      std::uint64_t tip) const {
   std::vector<fs::path> doomed;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(rank_dir(rank), ec)) {
+  for (const auto& entry : fs::directory_iterator(client_dir(client), ec)) {
     const auto height = height_of(entry.path());
     if ((height && *height > tip) || is_temp_file(entry.path())) doomed.push_back(entry.path());
   }
@@ -159,7 +160,7 @@ Result<std::size_t> UpdateArchive::remove_uncommitted(std::uint32_t rank, std::u
     }
   }
   if (!doomed.empty()) {
-    if (auto st = fsync_directory(rank_dir(rank)); !st) return st.error();
+    if (auto st = fsync_directory(client_dir(client)); !st) return st.error();
   }
   return doomed.size();
 }

@@ -29,7 +29,7 @@ Result<BlockHeader> BlockHeader::decode(ByteView bytes) {
   BlockHeader h;
   wire_fields(r, h);
   check_rule(r, h.rule);
-  r.ascending(h.rejected_ranks, "rejected ranks");
+  r.ascending(h.rejected_clients, "rejected clients");
   if (auto st = r.finish(); !st) return st.error();
   return h;
 }
@@ -79,7 +79,7 @@ Result<Block> Block::decode(ByteView bytes) {
 Block BlockBuilder::build() const {
   std::vector<Tx> sorted_txs = txs;
   std::stable_sort(sorted_txs.begin(), sorted_txs.end(),
-                   [](const Tx& a, const Tx& b) { return a.rank() < b.rank(); });
+                   [](const Tx& a, const Tx& b) { return a.client() < b.client(); });
   std::vector<Evidence> sorted_evidence = evidence;
   std::sort(sorted_evidence.begin(), sorted_evidence.end(),
             [](const Evidence& a, const Evidence& b) { return a.hash() < b.hash(); });

@@ -18,8 +18,14 @@ ChainState ChainState::from_genesis(const Genesis& genesis) {
   s.contract_ = g.contract;
   s.last_block_hash_ = genesis.hash();
   s.last_time_ms_ = g.time_ms;
+  s.last_state_root_ = g.initial_state_root;
+  s.cohort_params_ = g.cohort;
+  auto samples = std::make_shared<std::vector<std::uint64_t>>();
+  for (const auto& shard : g.shards) samples->push_back(shard.samples);
+  s.client_samples_ = std::move(samples);
   for (const auto& v : g.validators) s.validators_.push_back({v.key, v.power, false, 0});
   s.contributions_.resize(g.validators.size());
+  s.draw_cohort();
   s.seal();
   return s;
 }
@@ -35,8 +41,8 @@ ChainState ChainState::apply(const Block& block) const {
     auto& validator = next.validators_[tx.rank()];
     auto& ledger = next.contributions_[tx.rank()];
     ledger.samples_trained += tx.samples();
-    const bool rejected =
-        std::binary_search(header.rejected_ranks.begin(), header.rejected_ranks.end(), tx.rank());
+    const bool rejected = std::binary_search(header.rejected_clients.begin(),
+                                             header.rejected_clients.end(), tx.client());
     if (!rejected) {
       ledger.updates_accepted += 1;
       ledger.rewards += contract_.reward_per_update;
@@ -53,6 +59,8 @@ ChainState ChainState::apply(const Block& block) const {
   next.height_ = header.height;
   next.last_block_hash_ = block.hash();
   next.last_time_ms_ = header.time_ms;
+  next.last_state_root_ = header.state_root;
+  next.draw_cohort();
   next.seal();
   return next;
 }
@@ -63,10 +71,17 @@ std::uint64_t ChainState::active_power() const {
   return total;
 }
 
+void ChainState::draw_cohort() {
+  cohort_ = ledger::draw_cohort(cohort_params_.rule, *client_samples_,
+                                cohort_seed(cohort_params_.seed, last_state_root_));
+}
+
 // Encoded only, for its hash: nothing decodes a chain state, it is recomputed from the chain.
 Bytes ChainState::encode() const {
   Writer w;
-  w.version(kChainStateVersion)(height_, last_block_hash_, last_time_ms_, contract_);
+  // The cohort follows from last_state_root_ and genesis, so it is not encoded again.
+  w.version(kChainStateVersion)(height_, last_block_hash_, last_time_ms_, last_state_root_,
+                                contract_);
   // One list entry per rank, zipped from the two vectors: its validator state, then its
   // contributions.
   w.u32(static_cast<std::uint32_t>(validators_.size()));

@@ -44,9 +44,25 @@ Status check_genesis(const GenesisBuilder& g) {
                     keys[i - 1].second, keys[i].second);
     }
   }
-  if (g.shards.size() != n) {
-    return reject("bad-shard-count", "genesis has {} shard commitments for {} validators",
-                  g.shards.size(), n);
+  if (g.shards.empty() || g.shards.size() > kMaxClients) {
+    return reject("bad-shard-count", "genesis has {} clients' shard commitments (allowed 1 to {})",
+                  g.shards.size(), kMaxClients);
+  }
+  for (std::size_t k = 0; k < g.shards.size(); ++k) {
+    if (g.shards[k].samples == 0) {
+      return reject("empty-shard", "client {} holds no training samples", k);
+    }
+  }
+  if (g.cohort.rule.per_round == 0 || g.cohort.rule.per_round > g.shards.size() ||
+      g.cohort.rule.per_round > kMaxTxsPerBlock) {
+    return reject("bad-cohort", "a cohort of {} of {} clients (allowed 1 to {})",
+                  g.cohort.rule.per_round, g.shards.size(),
+                  std::min<std::size_t>(g.shards.size(), kMaxTxsPerBlock));
+  }
+  if (g.cohort.rule.sampling != CohortSampling::kUniform &&
+      g.cohort.rule.sampling != CohortSampling::kBySamples) {
+    return reject("bad-cohort", "cohort sampling {} is not one this build knows",
+                  static_cast<int>(g.cohort.rule.sampling));
   }
   if (g.merkle_chunk_bytes == 0) return reject("bad-chunk-size", "merkle chunk size is 0");
   if (g.rule.name.empty()) return reject("bad-rule", "genesis names no aggregation rule");

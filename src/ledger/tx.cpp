@@ -7,7 +7,7 @@
 namespace fedchain::ledger {
 
 namespace {
-constexpr std::string_view kTxSignDomain = "fedchain/tx/v1";
+constexpr std::string_view kTxSignDomain = "fedchain/tx/v2";
 constexpr std::string_view kTxHashDomain = "fedchain/tx";
 }  // namespace
 

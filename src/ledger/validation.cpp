@@ -8,6 +8,15 @@
 
 namespace fedchain::ledger {
 
+namespace {
+std::uint32_t client_of(const Tx& tx) {
+  return tx.client();
+}
+std::uint32_t client_of(std::uint32_t client) {
+  return client;
+}
+}  // namespace
+
 Status check_tx(const Tx& tx) {
   if (tx.height() == 0) return reject("bad-tx-height", "rank {}: a tx for height 0", tx.rank());
   if (tx.weight() == 0) return reject("bad-tx-weight", "rank {}: tx weight is 0", tx.rank());
@@ -37,18 +46,19 @@ Status check_block(const Block& block) {
   }
   const auto& txs = block.txs();
   for (std::size_t i = 0; i < txs.size(); ++i) {
-    if (i > 0 && txs[i].rank() <= txs[i - 1].rank()) {
-      return reject("bad-tx-order", "height {}: txs must be one per rank in ascending rank order",
-                    h.height);
+    if (i > 0 && txs[i].client() <= txs[i - 1].client()) {
+      return reject("bad-tx-order",
+                    "height {}: txs must be one per client in ascending client order", h.height);
     }
     if (auto st = check_tx(txs[i]); !st) return st;
   }
-  for (auto rank : h.rejected_ranks) {
-    const bool has_tx =
-        std::any_of(txs.begin(), txs.end(), [&](const Tx& tx) { return tx.rank() == rank; });
+  for (auto client : h.rejected_clients) {
+    const bool has_tx = std::binary_search(
+        txs.begin(), txs.end(), client,
+        [](const auto& a, const auto& b) { return client_of(a) < client_of(b); });
     if (!has_tx) {
-      return reject("bad-rejected-rank", "height {}: rank {} is marked rejected but sent no tx",
-                    h.height, rank);
+      return reject("bad-rejected-client", "height {}: client {} is marked rejected but has no tx",
+                    h.height, client);
     }
   }
   const auto& evidence = block.evidence();
@@ -91,10 +101,25 @@ Status validate_tx(const Tx& tx, std::uint64_t height, const Genesis& genesis,
   if (!state.is_active(tx.rank())) {
     return reject("jailed-validator", "tx from rank {}, which is jailed", tx.rank());
   }
-  const auto expected_weight = genesis.fields().shards[tx.rank()].samples;
+  const auto& shards = genesis.fields().shards;
+  if (tx.client() >= shards.size()) {
+    return reject("unknown-client", "rank {}: tx for client {}, the chain has {} clients",
+                  tx.rank(), tx.client(), shards.size());
+  }
+  if (host_rank(tx.client(), genesis.validator_count()) != tx.rank()) {
+    return reject("wrong-host", "rank {} signed client {}'s tx; rank {} hosts it", tx.rank(),
+                  tx.client(), host_rank(tx.client(), genesis.validator_count()));
+  }
+  const auto& cohort = state.cohort();
+  if (!std::binary_search(cohort.begin(), cohort.end(), tx.client())) {
+    return reject("not-in-cohort", "client {} (rank {}) is not in height {}'s cohort", tx.client(),
+                  tx.rank(), height);
+  }
+  const auto expected_weight = shards[tx.client()].samples;
   if (tx.weight() != expected_weight) {
-    return reject("wrong-weight", "rank {}: tx weight {} but its genesis shard holds {} samples",
-                  tx.rank(), tx.weight(), expected_weight);
+    return reject("wrong-weight",
+                  "client {} (rank {}): tx weight {} but its genesis shard holds {} samples",
+                  tx.client(), tx.rank(), tx.weight(), expected_weight);
   }
   if (!tx.signature_valid(state.validators()[tx.rank()].key)) {
     return reject("bad-tx-signature", "rank {}: tx signature does not verify", tx.rank());

@@ -1,16 +1,15 @@
-// ledger.archive_updates: every rank keeps its own quantized update of every round in
-// RUN_DIR/updates/rank-R/ (io/update_archive.hpp), so `fedchain verify` can recompute each
-// aggregate. No extra communication: in allreduce mode only rank i ever holds q_i.
+// ledger.archive_updates: every rank keeps the quantized update of each client it hosts,
+// every round, in RUN_DIR/updates/client-K/ (io/update_archive.hpp), so `fedchain verify` can
+// recompute each aggregate. No extra communication: in allreduce mode only client k's host
+// ever holds q_k.
 //
 // Crash safety, with the chain as the source of truth:
-// - q_i is durable before rank i's transaction is sent, so a committed block never names
+// - q_k is durable before client k's transaction is sent, so a committed block never names
 //   an update the archive lacks;
 // - a killed run may have archived a height the chain never committed: opening the archive
 //   removes those files (and stray temp files) before any round runs;
 // - a resumed run replays the heights between its checkpoint and the chain tip: a readable
 //   file already there is kept, never overwritten; a missing one is written again.
-#include <mpi.h>
-
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -25,28 +24,35 @@ Status open_update_archive(Node& node) {
   // job_file refuses archive_updates without a chain: the archive is checked against it.
   const std::uint64_t tip = node.chain->committed.size();
   io::UpdateArchive archive(node.run_dir.updates_dir());
-  auto removed = archive.remove_uncommitted(static_cast<std::uint32_t>(node.rank), tip);
-  if (removed && *removed > 0) {
-    spdlog::info("update archive: removed {} file(s) of rounds after the chain tip {}", *removed,
+  Status cleaned;
+  std::size_t removed = 0;
+  for (const auto& [client, samples] : node.local.shards) {
+    auto gone = archive.remove_uncommitted(client, tip);
+    if (!gone) {
+      cleaned = gone.error();
+      break;
+    }
+    removed += *gone;
+  }
+  if (removed > 0) {
+    spdlog::info("update archive: removed {} file(s) of rounds after the chain tip {}", removed,
                  tip);
   }
   node.archive.emplace(std::move(archive));
-  return node.comm->agree(removed ? Status() : Status(removed.error()));
+  return node.comm->agree(cleaned);
 }
 
 namespace {
 
-Status keep_update(const Node& node, std::uint64_t height, std::span<const std::int32_t> q,
-                   const std::optional<ledger::Tx>& my_tx) {
-  const auto rank = static_cast<std::uint32_t>(node.rank);
-  if (!my_tx) {  // a replayed round: its update was archived before its block committed
-    auto kept = node.archive->read(rank, height);
+Status keep_update(const Node& node, std::uint64_t height, const MemberUpdate& member) {
+  if (!member.tx) {  // a replayed round: its update was archived before its block committed
+    auto kept = node.archive->read(member.client, height);
     if (kept) {
-      if (!std::equal(kept->values.begin(), kept->values.end(), q.begin(), q.end())) {
+      if (!std::equal(kept->values.begin(), kept->values.end(), member.q.begin(), member.q.end())) {
         spdlog::warn(
-            "height {}: the replayed update differs from the archived one; the archived one, "
-            "written before its block committed, is kept",
-            height);
+            "height {}: client {}'s replayed update differs from the archived one; the "
+            "archived one, written before its block committed, is kept",
+            height, member.client);
       }
       return {};
     }
@@ -54,19 +60,24 @@ Status keep_update(const Node& node, std::uint64_t height, std::span<const std::
   }
   io::ArchivedUpdate update;
   update.height = height;
-  update.rank = rank;
+  update.client = member.client;
   update.chain_id = node.chain->participant->genesis().chain_id();
-  update.update_root = my_tx ? my_tx->update_root() : update_root_of(q, node.job);
-  update.values.assign(q.begin(), q.end());
+  update.update_root = member.tx ? member.tx->update_root() : update_root_of(member.q, node.job);
+  update.values = member.q;
   return node.archive->write(update);
 }
 
 }  // namespace
 
-Status archive_update(const Node& node, std::uint64_t height, std::span<const std::int32_t> q,
-                      const std::optional<ledger::Tx>& my_tx) {
+Status archive_updates(const Node& node, std::uint64_t height,
+                       std::span<const MemberUpdate> members) {
   if (!node.archive) return {};
-  return node.comm->agree(keep_update(node, height, q, my_tx));
+  Status kept;
+  for (const auto& member : members) {
+    if (!member.finite) continue;  // no transaction, never in a block
+    if (kept = keep_update(node, height, member); !kept) break;
+  }
+  return node.comm->agree(kept);
 }
 
 }  // namespace fedchain::node

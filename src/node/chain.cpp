@@ -49,7 +49,7 @@ Bytes ChainParticipant::propose_block(std::uint64_t height, std::uint32_t round)
   h.state_root = expected_.state_root;
   h.chain_state_hash = state_.hash();
   h.rule = genesis_.fields().rule;
-  h.rejected_ranks = expected_.rejected_ranks;
+  h.rejected_clients = expected_.rejected_clients;
   builder.txs = expected_.txs;
   builder.evidence = pending_evidence_;
   spdlog::debug("proposing block {} in round {} with {} txs", height, round, builder.txs.size());
@@ -57,7 +57,7 @@ Bytes ChainParticipant::propose_block(std::uint64_t height, std::uint32_t round)
 }
 
 // A block gets this rank's prevote only if it records exactly the round this rank
-// computed (the same state root, the same transactions, the same rejected ranks) AND is
+// computed (the same state root, the same transactions, the same rejected clients) AND is
 // valid against the chain (links, proposer, chain state, evidence). So the vote is on the
 // aggregate itself (docs/consensus.md). The comparison comes first: the transactions it
 // accepts are the ones this rank validated in the exchange, against this same state, so
@@ -75,7 +75,7 @@ bool ChainParticipant::validate_block(std::uint64_t height, const Hash32& block_
                  h.state_root.short_hex(), expected_.state_root.short_hex());
     return false;
   }
-  if (h.rejected_ranks != expected_.rejected_ranks || block->txs() != expected_.txs) {
+  if (h.rejected_clients != expected_.rejected_clients || block->txs() != expected_.txs) {
     spdlog::warn("height {}: proposed block's transactions differ from this rank's", height);
     return false;
   }

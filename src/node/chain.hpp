@@ -22,8 +22,8 @@ namespace fedchain::node {
 struct RoundExpectation {
   std::uint64_t height = 0;
   Hash32 state_root;
-  std::vector<ledger::Tx> txs;  // the valid transactions, rank order
-  std::vector<std::uint32_t> rejected_ranks;
+  std::vector<ledger::Tx> txs;  // the counted clients' transactions, ascending client
+  std::vector<std::uint32_t> rejected_clients;
 };
 
 // Votes name a block by its ledger hash, recomputed from the bytes (never trusted).

@@ -64,9 +64,11 @@ Result<ledger::Genesis> make_genesis(const Node& node, const RunOptions& options
   g.model = {node.local.model->summary().substr(0, node.local.model->summary().find('\n')),
              static_cast<std::uint64_t>(node.global.theta.size())};
   g.initial_state_root = node.global.state_root;
-  for (std::size_t r = 0; r < node.weights.size(); ++r) {
-    g.shards.push_back({static_cast<std::uint64_t>(node.weights[r]), node.shard_commitments[r]});
+  for (std::uint32_t k = 0; k < node.clients.count(); ++k) {
+    g.shards.push_back(
+        {static_cast<std::uint64_t>(node.clients.samples[k]), node.clients.commitments[k]});
   }
+  g.cohort = {node.clients.seed, node.clients.cohort};
   g.rule = rule_record(node.aggregate);
   g.quantization = {static_cast<std::uint32_t>(node.job.aggregate.scale_bits),
                     node.job.aggregate.clip};
@@ -335,8 +337,21 @@ Hash32 update_root_of(std::span<const std::int32_t> q, const Job& job) {
 
 ChainSide::Committed ChainSide::committed_of(const ledger::Block& block) {
   Committed committed{block.hash(), block.header().state_root, {}};
-  for (const auto& tx : block.txs()) committed.update_ranks.push_back(tx.rank());
+  for (const auto& tx : block.txs()) committed.update_clients.push_back(tx.client());
   return committed;
+}
+
+void ChainSide::record(const ledger::Block& block) {
+  committed.push_back(committed_of(block));
+  const auto& rejected = block.header().rejected_clients;
+  for (const auto& tx : block.txs()) {
+    if (tx.client() >= client_records.size()) continue;  // validated: cannot happen
+    ClientRecord& client = client_records[tx.client()];
+    client.rounds += 1;
+    client.samples += tx.samples();
+    client.last_loss = tx.loss();
+    client.accepted += std::binary_search(rejected.begin(), rejected.end(), tx.client()) ? 0 : 1;
+  }
 }
 
 namespace {
@@ -434,10 +449,11 @@ Status start_chain(Node& node, const RunOptions& options) {
   if (auto st = check_chain_fits_job(node, genesis, keys->all); !st) return st;
 
   auto chain = std::make_unique<ChainSide>(keys->mine);
+  chain->client_records.resize(genesis.fields().shards.size());
   ledger::ChainState state = ledger::ChainState::from_genesis(genesis);
   for (const auto& stored : files->primary.blocks()) {
     state = state.apply(stored.block);
-    chain->committed.push_back(ChainSide::committed_of(stored.block));
+    chain->record(stored.block);
   }
   // The file this rank appends each committed block to: the primary on rank 0, its
   // replica on a replica writer.

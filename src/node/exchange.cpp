@@ -1,9 +1,8 @@
 #include "exchange.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
-
-#include "fedchain/aggregate/rules.hpp"
 
 namespace fedchain::node {
 
@@ -23,52 +22,84 @@ Status check_count(std::size_t n, const char* what) {
   return {};
 }
 
-Result<std::vector<Bytes>> allgather_fixed(ByteView mine, MPI_Comm comm) {
+// Every rank's byte string, any length: the lengths first, then MPI_Allgatherv.
+Result<std::vector<Bytes>> allgather_variable(ByteView mine, MPI_Comm comm) {
   int ranks = 0;
   MPI_Comm_size(comm, &ranks);
-  Bytes all(mine.size() * static_cast<std::size_t>(ranks));
-  const int rc = MPI_Allgather(mine.data(), static_cast<int>(mine.size()), MPI_BYTE, all.data(),
-                               static_cast<int>(mine.size()), MPI_BYTE, comm);
-  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgather (byte strings)", rc);
+  if (auto st = check_count(mine.size(), "allgather of byte strings"); !st) return st.error();
+  const int length = static_cast<int>(mine.size());
+  std::vector<int> lengths(static_cast<std::size_t>(ranks));
+  int rc = MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, comm);
+  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgather (byte string lengths)", rc);
+  std::vector<int> offsets(static_cast<std::size_t>(ranks));
+  std::size_t total = 0;
+  for (std::size_t r = 0; r < lengths.size(); ++r) {
+    offsets[r] = static_cast<int>(total);
+    total += static_cast<std::size_t>(lengths[r]);
+    if (auto st = check_count(total, "allgather of byte strings"); !st) return st.error();
+  }
+  Bytes all(total);
+  rc = MPI_Allgatherv(mine.data(), length, MPI_BYTE, all.data(), lengths.data(), offsets.data(),
+                      MPI_BYTE, comm);
+  if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgatherv (byte strings)", rc);
   std::vector<Bytes> out;
-  for (int r = 0; r < ranks; ++r) {
-    const auto begin = all.begin() + static_cast<std::ptrdiff_t>(r * mine.size());
-    out.emplace_back(begin, begin + static_cast<std::ptrdiff_t>(mine.size()));
+  for (std::size_t r = 0; r < lengths.size(); ++r) {
+    const auto begin = all.begin() + offsets[r];
+    out.emplace_back(begin, begin + lengths[r]);
   }
   return out;
 }
 
+template <typename T>
+std::vector<T> values_of(const Bytes& bytes) {
+  std::vector<T> values(bytes.size() / sizeof(T));
+  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));
+  return values;
+}
+
 class MpiCollectives final : public Collectives {
  public:
-  Result<std::vector<std::int64_t>> weighted_sum(std::span<const std::int32_t> q,
-                                                 std::int64_t weight) override {
-    if (auto st = check_count(q.size(), "allreduce of the weighted sum"); !st) return st.error();
-    std::vector<std::int64_t> mine(q.size());
-    // The same arithmetic `fedchain verify` recomputes the sum with from the update archive.
-    if (auto st = aggregate::add_weighted(mine, weight, q); !st) return st.error();
-    std::vector<std::int64_t> sum(q.size());
-    const int rc = MPI_Allreduce(mine.data(), sum.data(), static_cast<int>(q.size()), MPI_INT64_T,
-                                 MPI_SUM, MPI_COMM_WORLD);
-    if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (weighted update sum)", rc);
-    return sum;
-  }
-
-  Result<std::vector<std::int32_t>> gather_updates(std::span<const std::int32_t> q) override {
-    int ranks = 0;
-    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-    if (auto st = check_count(q.size() * static_cast<std::size_t>(ranks), "allgather of updates");
-        !st) {
+  Result<std::vector<std::int64_t>> sum(std::span<const std::int64_t> partial) override {
+    if (auto st = check_count(partial.size(), "allreduce of the weighted sum"); !st) {
       return st.error();
     }
-    std::vector<std::int32_t> all(q.size() * static_cast<std::size_t>(ranks));
-    const int rc = MPI_Allgather(q.data(), static_cast<int>(q.size()), MPI_INT32_T, all.data(),
-                                 static_cast<int>(q.size()), MPI_INT32_T, MPI_COMM_WORLD);
-    if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgather (updates)", rc);
-    return all;
+    std::vector<std::int64_t> total(partial.size());
+    const int rc = MPI_Allreduce(partial.data(), total.data(), static_cast<int>(partial.size()),
+                                 MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (weighted update sum)", rc);
+    return total;
+  }
+
+  Result<GatheredUpdates> gather_updates(std::span<const std::uint32_t> clients,
+                                         std::span<const std::int32_t> values) override {
+    auto ids = allgather_variable(bytes_of(clients), MPI_COMM_WORLD);
+    if (!ids) return ids.error();
+    auto updates = allgather_variable(bytes_of(values), MPI_COMM_WORLD);
+    if (!updates) return updates.error();
+    GatheredUpdates out;
+    for (std::size_t r = 0; r < ids->size(); ++r) {
+      const auto rank_clients = values_of<std::uint32_t>((*ids)[r]);
+      const auto rank_values = values_of<std::int32_t>((*updates)[r]);
+      out.clients.insert(out.clients.end(), rank_clients.begin(), rank_clients.end());
+      out.values.insert(out.values.end(), rank_values.begin(), rank_values.end());
+    }
+    return out;
   }
 
   Result<std::vector<Bytes>> gather_bytes(ByteView mine) override {
-    return allgather_fixed(mine, MPI_COMM_WORLD);
+    return allgather_variable(mine, MPI_COMM_WORLD);
+  }
+
+  Result<std::vector<std::uint32_t>> gather_ids(std::span<const std::uint32_t> mine) override {
+    auto all = allgather_variable(bytes_of(mine), MPI_COMM_WORLD);
+    if (!all) return all.error();
+    std::vector<std::uint32_t> ids;
+    for (const auto& bytes : *all) {
+      const auto rank_ids = values_of<std::uint32_t>(bytes);
+      ids.insert(ids.end(), rank_ids.begin(), rank_ids.end());
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
   }
 
   Result<std::vector<double>> sum_for_report(std::vector<double> values) override {
@@ -103,22 +134,19 @@ class MpiCollectives final : public Collectives {
 
   Status agree(const Status& mine) override { return node::agree(mine, MPI_COMM_WORLD); }
 
-  Result<std::vector<std::vector<float>>> pool_colluding(bool colluding,
-                                                         std::span<const float> delta) override {
-    MPI_Comm attackers;
-    // Key 0 for all: ties keep the ranks' MPI_COMM_WORLD order, so the pool's order is fixed.
-    if (int rc = MPI_Comm_split(MPI_COMM_WORLD, colluding ? 1 : MPI_UNDEFINED, 0, &attackers);
-        rc != MPI_SUCCESS) {
-      return mpi_failure("MPI_Comm_split (alie's attackers)", rc);
-    }
-    std::vector<std::vector<float>> pooled;
-    if (!colluding) return pooled;
-    auto all = allgather_fixed(bytes_of(delta), attackers);
-    MPI_Comm_free(&attackers);
+  Result<std::vector<std::vector<float>>> pool_colluding(
+      std::span<const std::span<const float>> mine, std::size_t length) override {
+    std::vector<float> sent;
+    for (const auto& delta : mine) sent.insert(sent.end(), delta.begin(), delta.end());
+    auto all = allgather_variable(bytes_of(std::span<const float>(sent)), MPI_COMM_WORLD);
     if (!all) return all.error();
+    std::vector<std::vector<float>> pooled;
     for (const auto& bytes : *all) {
-      auto& values = pooled.emplace_back(delta.size());
-      std::memcpy(values.data(), bytes.data(), bytes.size());
+      const auto values = values_of<float>(bytes);
+      for (std::size_t at = 0; at + length <= values.size() && length > 0; at += length) {
+        pooled.emplace_back(values.begin() + static_cast<std::ptrdiff_t>(at),
+                            values.begin() + static_cast<std::ptrdiff_t>(at + length));
+      }
     }
     return pooled;
   }

@@ -17,17 +17,26 @@
 
 namespace fedchain::node {
 
+// allgather mode: the clients' updates every rank sent, in rank order.
+struct GatheredUpdates {
+  std::vector<std::uint32_t> clients;  // every rank's, rank order
+  std::vector<std::int32_t> values;    // clients.size() x d: clients[i]'s at [i d, (i + 1) d)
+};
+
 class Collectives {
  public:
   virtual ~Collectives() = default;
 
-  // allreduce mode: sum[j] = sum over ranks of weight * q[j], exact in int64.
-  virtual Result<std::vector<std::int64_t>> weighted_sum(std::span<const std::int32_t> q,
-                                                         std::int64_t weight) = 0;
-  // allgather mode: every rank's q, rank r's at [r * q.size(), (r + 1) * q.size()).
-  virtual Result<std::vector<std::int32_t>> gather_updates(std::span<const std::int32_t> q) = 0;
-  // Equal-length byte strings from every rank (encoded transactions), rank order.
+  // allreduce mode: the element-wise sum of every rank's `partial` (its counted clients'
+  // w_k * q_k), exact in int64.
+  virtual Result<std::vector<std::int64_t>> sum(std::span<const std::int64_t> partial) = 0;
+  // allgather mode: every rank's `clients` and their updates (`values`, d per client).
+  virtual Result<GatheredUpdates> gather_updates(std::span<const std::uint32_t> clients,
+                                                 std::span<const std::int32_t> values) = 0;
+  // Every rank's byte string, any length (encoded transactions), rank order.
   virtual Result<std::vector<Bytes>> gather_bytes(ByteView mine) = 0;
+  // Every rank's ids together, ascending (non-finite clients).
+  virtual Result<std::vector<std::uint32_t>> gather_ids(std::span<const std::uint32_t> mine) = 0;
   // Sums of doubles over ranks (losses, evaluation counts). Only for reporting: floating
   // sums may differ in the last bit with the reduction order, so nothing agreed on uses it.
   virtual Result<std::vector<double>> sum_for_report(std::vector<double> values) = 0;
@@ -37,10 +46,10 @@ class Collectives {
   virtual Status broadcast(std::span<float> values, int root) = 0;
   // Turns one rank's outcome into everyone's (see node::agree).
   virtual Status agree(const Status& mine) = 0;
-  // faults::PoolFn: the colluding ranks' deltas; every rank takes part, an honest one
-  // passes colluding = false and gets nothing back.
-  virtual Result<std::vector<std::vector<float>>> pool_colluding(bool colluding,
-                                                                 std::span<const float> delta) = 0;
+  // faults::PoolFn: every rank's colluding deltas (alie's attackers), each `length` floats,
+  // in rank order; every rank takes part, one without attackers passes none.
+  virtual Result<std::vector<std::vector<float>>> pool_colluding(
+      std::span<const std::span<const float>> mine, std::size_t length) = 0;
 };
 
 // Over MPI_COMM_WORLD.

@@ -31,20 +31,22 @@ void request_stop(int) {
   g_stop_requested.store(true);
 }
 
-// "round 3/10 | loss 0.4123 | acc 0.8512 | root 1a2b3c4d5e6f | train 1.20s quant 0.01s ..."
-void print_round_line(const io::MetricsRow& r, std::uint64_t rounds, double eta_s) {
+// "round 3/10 | clients 10/100 | loss 0.4123 | acc 0.8512 | root 1a2b3c4d5e6f | train 1.20s ..."
+void print_round_line(const io::MetricsRow& r, std::uint64_t rounds, std::uint32_t clients,
+                      double eta_s) {
   const std::string block =
       r.block_hash.empty() ? std::string() : fmt::format(" | block {}", r.block_hash.substr(0, 12));
   const std::string accuracy =
       std::isnan(r.test_acc) ? std::string("   -   ") : fmt::format("{:.4f}", r.test_acc);
   std::printf(
       "%s\n",
-      fmt::format("round {}/{} | loss {:.4f} | acc {}{} | root {} | train {:.2f}s quant {:.3f}s "
-                  "exch {:.3f}s agg {:.3f}s cons {:.3f}s store {:.3f}s eval {:.2f}s | "
-                  "{:.2f}s/round | ETA {:.0f}s",
-                  r.height, rounds, r.train_loss, accuracy, block, r.state_root.substr(0, 12),
-                  r.train_s, r.quantize_s, r.exchange_s, r.aggregate_s, r.consensus_s, r.store_s,
-                  r.eval_s, r.round_s, eta_s)
+      fmt::format(
+          "round {}/{} | clients {}/{} | loss {:.4f} | acc {}{} | root {} | train {:.2f}s "
+          "quant {:.3f}s exch {:.3f}s agg {:.3f}s cons {:.3f}s store {:.3f}s eval {:.2f}s | "
+          "{:.2f}s/round | ETA {:.0f}s",
+          r.height, rounds, r.cohort, clients, r.train_loss, accuracy, block,
+          r.state_root.substr(0, 12), r.train_s, r.quantize_s, r.exchange_s, r.aggregate_s,
+          r.consensus_s, r.store_s, r.eval_s, r.round_s, eta_s)
           .c_str());
   std::fflush(stdout);
 }
@@ -145,6 +147,7 @@ Status shut_down_chain(Node& node) {
 // A checkpoint of the last finished round, then the orderly end of consensus.
 Status stop_run(Node& node) {
   if (auto st = write_node_checkpoint(node); !st) return st;
+  if (auto st = write_clients_csv(node); !st) return st;
   if (node.rank == 0) {
     std::printf(
         "fedchain train: stopped by signal after round %llu; checkpoint written; "
@@ -249,7 +252,8 @@ Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
       const double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
       const double per_round = elapsed / static_cast<double>(node.global.height - first + 1);
-      print_round_line(**row, rounds, per_round * static_cast<double>(rounds - node.global.height));
+      print_round_line(**row, rounds, node.clients.count(),
+                       per_round * static_cast<double>(rounds - node.global.height));
       if (auto st = node.metrics->append(**row); !st) return st.error();
     }
   }

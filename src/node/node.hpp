@@ -2,8 +2,10 @@
 // node/; the entry point is fedchain/node/federation.hpp.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +21,7 @@
 #include "fedchain/io/metrics.hpp"
 #include "fedchain/io/run_dir.hpp"
 #include "fedchain/io/update_archive.hpp"
+#include "fedchain/ledger/cohort.hpp"
 #include "fedchain/net/transport.hpp"
 #include "fedchain/node/federation.hpp"
 #include "fedchain/train/backend.hpp"
@@ -43,13 +46,24 @@ struct ChainSide {
   struct Committed {
     Hash32 block_hash;
     Hash32 state_root;
-    // The ranks whose update the block counts (its transactions): a replayed round
-    // aggregates exactly these, whatever the chain state says today (a rank jailed later
-    // still counted before).
-    std::vector<std::uint32_t> update_ranks;
+    // The clients whose update the block counts (its transactions), ascending: a replayed
+    // round aggregates exactly these, whatever the chain state says today (a rank jailed
+    // later still counted before).
+    std::vector<std::uint32_t> update_clients;
   };
   static Committed committed_of(const ledger::Block& block);
   std::vector<Committed> committed;
+
+  // (clients) what each client's transactions on the chain add up to: RUN_DIR/clients.csv.
+  struct ClientRecord {
+    std::uint64_t rounds = 0;   // heights whose block holds its transaction
+    std::uint64_t samples = 0;  // samples trained, summed over those
+    double last_loss = std::nan("");
+    std::uint64_t accepted = 0;  // transactions the rule kept (not in rejected_clients)
+  };
+  std::vector<ClientRecord> client_records;
+  // Appends `block` to `committed` and counts its transactions in client_records.
+  void record(const ledger::Block& block);
 };
 
 // The global model after `height`: the same bits on every rank. Only a finished round
@@ -60,16 +74,28 @@ struct GlobalModel {
   std::uint64_t height = 0;  // the last completed round
 };
 
-// What this rank trains with: its shard of the data, the model and optimizer, and the
-// [faults] it plays on its update. Built by setup; used by the train and evaluate phases.
+// The federation's clients, the same on every rank (genesis records them): each client's
+// training samples (its aggregation weight) and the commitment to which ones, and how each
+// height's cohort is drawn (ledger/cohort.hpp). Client k is hosted by rank k mod R.
+struct Clients {
+  std::vector<std::int64_t> samples;  // (K)
+  std::vector<Hash32> commitments;    // (K) SHA-256 of each client's sample indices
+  ledger::CohortRule cohort;
+  std::uint64_t seed = 0;  // job.seed, which seeds every cohort draw
+  std::uint32_t count() const { return static_cast<std::uint32_t>(samples.size()); }
+};
+
+// What this rank trains with: the shards of the clients it hosts, the model and optimizer,
+// and the [faults] it plays on their updates. Built by setup; used by the train and
+// evaluate phases.
 struct LocalTraining {
   train::JobData data;
-  std::vector<std::int64_t> shard;  // this rank's training-sample indices
+  std::map<std::uint32_t, std::vector<std::int64_t>> shards;  // hosted client -> its samples
   std::unique_ptr<train::Backend> backend;
   std::unique_ptr<train::Model> model;
   std::optional<train::LocalTrainer> trainer;  // holds a pointer to *model
   train::TrainOptions options;
-  std::unique_ptr<faults::RoundFaults> faults;  // [faults] on this rank's update and model
+  std::unique_ptr<faults::RoundFaults> faults;  // [faults] on hosted clients' updates and the model
 };
 
 // One rank's part of a run. Setup (setup.cpp, chain_setup.cpp) fills every member once;
@@ -85,15 +111,14 @@ struct Node {
   io::RunDir run_dir;
   std::unique_ptr<Collectives> comm;  // every collective of the round, over all ranks
   aggregate::AggregateConfig aggregate;
-  std::vector<std::int64_t> weights;      // (ranks) every rank's shard size: its weight
-  std::vector<Hash32> shard_commitments;  // (ranks) SHA-256 of each rank's sample indices
+  Clients clients;
 
   LocalTraining local;
   GlobalModel global;
   std::unique_ptr<ChainSide> chain;  // null with consensus.protocol = "none"
 
   std::optional<io::MetricsLog> metrics;     // rank 0 only
-  std::optional<io::UpdateArchive> archive;  // with ledger.archive_updates: this rank's q_i
+  std::optional<io::UpdateArchive> archive;  // with ledger.archive_updates: hosted clients' q
   // Asked while waiting in consensus: true once a stop signal reached any rank a few
   // seconds ago (federation.cpp). Unset: never stop there.
   std::function<bool()> stop_requested;
@@ -119,16 +144,36 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& optio
 // removes what a killed run archived for heights the chain never committed. Collective.
 Status open_update_archive(Node& node);
 
-// Keeps this rank's q for `height` in the archive, durably, before its transaction leaves
-// the rank. A replayed round keeps the file already there. Collective when archiving.
-Status archive_update(const Node& node, std::uint64_t height, std::span<const std::int32_t> q,
-                      const std::optional<ledger::Tx>& my_tx);
+// One cohort member this rank hosts, in one round: what its training gave.
+struct MemberUpdate {
+  std::uint32_t client = 0;
+  std::vector<float> delta;     // theta_k - theta_h after [faults]; dropped once quantized
+  std::vector<std::int32_t> q;  // clamp(round(delta * 2^s))
+  train::LocalResult trained;
+  std::int64_t clipped = 0;
+  bool finite = true;            // loss and every delta value finite
+  std::optional<ledger::Tx> tx;  // its signed commitment, live with a chain
+};
+
+// Keeps the hosted members' q for `height` in the archive, durably, before their
+// transactions leave the rank (a replayed round, without transactions, keeps the files
+// already there). Collective when archiving.
+Status archive_updates(const Node& node, std::uint64_t height,
+                       std::span<const MemberUpdate> members);
+
+// The clients that train in the round after the model whose state root is
+// `previous_root`, ascending (ledger/cohort.hpp).
+std::vector<std::uint32_t> cohort_of(const Node& node, const Hash32& previous_root);
 
 // Runs round `height` = node.global.height + 1 and, once its block is committed (or its
 // replay reproduces the committed root), makes its model node.global. Returns the round's
 // metrics row; nullopt when a stop signal ended the wait for the block on some rank: then
 // no rank finishes the round, node.global is unchanged, and the run stops.
 Result<std::optional<io::MetricsRow>> run_round(Node& node);
+
+// Rank 0 writes RUN_DIR/clients.csv from the chain's record of each client (with a chain;
+// without one nothing records other ranks' clients). Atomic, at checkpoints and the end.
+Status write_clients_csv(const Node& node);
 
 // Writes RUN_DIR/checkpoints/height-H.h5 for node.global (rank 0 writes, all wait).
 Status write_node_checkpoint(const Node& node);

@@ -1,20 +1,23 @@
 // One federated round, top-down (docs/architecture.md, "One round, file by file"):
-//   1. train  2. quantize  3. commit  4. who takes part  5. exchange and aggregate
-//   6. the next model  7. consensus  8. finish: adopt, report, store.
-// Every rank runs every phase; the aggregate and the new parameters come out with the
-// same bits on every rank because everything after quantization is integer arithmetic or
-// single IEEE operations (aggregate/fixed_point.hpp). Each phase is a function that returns
-// its result; run_round times them from outside.
+//   1. cohort  2. train  3. quantize  4. commit  5. who takes part  6. exchange and aggregate
+//   7. the next model  8. consensus  9. finish: adopt, report, store.
+// Every rank runs every phase for the cohort members it hosts; the aggregate and the new
+// parameters come out with the same bits on every rank, whatever the rank count, because
+// everything after quantization is integer arithmetic over clients or single IEEE
+// operations (aggregate/fixed_point.hpp). Each phase is a function that returns its result;
+// run_round times them from outside.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <type_traits>
 
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "exchange.hpp"
 #include "fedchain/aggregate/quantize.hpp"
+#include "fedchain/core/durable_file.hpp"
 #include "fedchain/core/random.hpp"
 #include "fedchain/crypto/merkle.hpp"
 #include "fedchain/io/checkpoint.hpp"
@@ -29,193 +32,219 @@ namespace {
 template <typename Phase>
 auto timed(double& seconds, Phase&& phase) {
   const auto start = std::chrono::steady_clock::now();
-  auto result = phase();
-  seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return result;
+  const auto stop = [&] {
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  if constexpr (std::is_void_v<decltype(phase())>) {
+    phase();
+    stop();
+  } else {
+    auto result = phase();
+    stop();
+    return result;
+  }
 }
 
-struct LocalUpdate {
-  std::vector<float> delta;  // theta_i - theta_h, after this rank's [faults]
-  train::LocalResult trained;
-};
-
-// 1. Local training on this rank's shard from the global model theta_h.
-Result<LocalUpdate> train_locally(Node& node, std::uint64_t height) {
+// 2. Local training of each hosted cohort member from the global model theta_h, one after
+// another, each with a fresh optimizer (a resumed run has no optimizer state to restore)
+// and its own seed (job seed, client, round): a client trains the same bits on any rank.
+// Then [faults] on the members' deltas.
+Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height,
+                                                std::span<const std::uint32_t> members,
+                                                std::size_t cohort_size) {
   LocalTraining& local = node.local;
   const std::vector<float>& theta = node.global.theta;
-  if (auto st = local.model->set_parameters(theta); !st) return st.error();
-  // Each round starts from a fresh optimizer: a resumed run has no optimizer state to
-  // restore, and must train exactly as an uninterrupted one.
-  local.trainer->reset_optimizer();
-  local.trainer->set_learning_rate(local.options.lr_at(static_cast<std::int64_t>(height) - 1));
-  const auto seed = derive_seed(static_cast<std::uint64_t>(node.job.job.seed),
-                                static_cast<std::uint64_t>(node.rank), height);
-  LocalUpdate update;
-  auto trained = local.trainer->train(local.data.train, local.shard, seed);
-  if (!trained) return trained.error();
-  update.trained = *trained;
-  update.delta.resize(theta.size());
-  if (auto st = local.model->get_parameters(update.delta); !st) return st.error();
-  for (std::size_t j = 0; j < theta.size(); ++j) update.delta[j] -= theta[j];
-  if (auto st = local.faults->on_update(height, update.delta); !st) return st.error();
-  return update;
-}
-
-struct QuantizedUpdate {
-  std::vector<std::int32_t> q;  // clamp(round(delta * 2^s))
-  std::int64_t clipped = 0;
-  bool finite = true;  // loss and every delta value finite
-};
-
-// 2. Fixed point: q_i = clamp(round(delta_i * 2^s)).
-Result<QuantizedUpdate> quantize_update(const Node& node, const LocalUpdate& update,
-                                        std::uint64_t height) {
-  std::vector<std::int32_t> q(update.delta.size());
-  auto quantized = aggregate::quantize(update.delta, q, node.aggregate.quantize);
-  if (!quantized) return quantized.error();
-  QuantizedUpdate out{std::move(q), quantized->clipped,
-                      std::isfinite(update.trained.mean_loss) && quantized->nonfinite == 0};
-  if (!out.finite) {
-    spdlog::error(
-        "rank {} round {}: local training went non-finite: loss {}, {} of {} update "
-        "values NaN or infinite",
-        node.rank, height, update.trained.mean_loss, quantized->nonfinite, out.q.size());
+  std::vector<MemberUpdate> updates;
+  for (const std::uint32_t client : members) {
+    if (auto st = local.model->set_parameters(theta); !st) return st.error();
+    local.trainer->reset_optimizer();
+    local.trainer->set_learning_rate(local.options.lr_at(static_cast<std::int64_t>(height) - 1));
+    const auto seed = derive_seed(static_cast<std::uint64_t>(node.job.job.seed), client, height);
+    auto trained = local.trainer->train(local.data.train, local.shards.at(client), seed);
+    if (!trained) return trained.error();
+    MemberUpdate& update = updates.emplace_back();
+    update.client = client;
+    update.trained = *trained;
+    update.delta.resize(theta.size());
+    if (auto st = local.model->get_parameters(update.delta); !st) return st.error();
+    for (std::size_t j = 0; j < theta.size(); ++j) update.delta[j] -= theta[j];
   }
-  return out;
+  std::vector<faults::ClientDelta> deltas;
+  for (auto& update : updates) deltas.push_back({update.client, update.delta});
+  if (auto st = local.faults->on_updates(height, deltas, cohort_size); !st) return st.error();
+  return updates;
 }
 
-// Every rank learns which ranks' local training went non-finite this round (NaN or
+// 3. Fixed point: q_k = clamp(round(delta_k * 2^s)); the float delta is dropped.
+Status quantize_members(const Node& node, std::uint64_t height, std::span<MemberUpdate> updates) {
+  for (auto& update : updates) {
+    std::vector<std::int32_t> q(update.delta.size());
+    auto quantized = aggregate::quantize(update.delta, q, node.aggregate.quantize);
+    if (!quantized) return quantized.error();
+    update.q = std::move(q);
+    update.clipped = quantized->clipped;
+    update.finite = std::isfinite(update.trained.mean_loss) && quantized->nonfinite == 0;
+    if (!update.finite) {
+      spdlog::error(
+          "client {} round {}: local training went non-finite: loss {}, {} of {} update "
+          "values NaN or infinite",
+          update.client, height, update.trained.mean_loss, quantized->nonfinite, q.size());
+    }
+    update.delta = {};
+  }
+  return {};
+}
+
+// Every rank learns which cohort members' training went non-finite this round (NaN or
 // infinite loss or update, e.g. a learning rate too high). fedavg cannot leave an update
 // out of its sum, so the run stops on every rank naming them; a robust rule (allgather)
 // leaves them out of the round: they have no transaction in its block.
-Result<std::vector<bool>> nonfinite_ranks(const Node& node, bool finite, std::uint64_t height) {
-  auto listed = node.comm->ranks_with(!finite);
-  if (!listed) return listed.error();
-  std::vector<bool> nonfinite(static_cast<std::size_t>(node.ranks), false);
-  if (listed->empty()) return nonfinite;
+Result<std::vector<std::uint32_t>> nonfinite_clients(const Node& node, std::uint64_t height,
+                                                     std::span<const MemberUpdate> updates,
+                                                     std::size_t cohort_size) {
+  std::vector<std::uint32_t> mine;
+  for (const auto& update : updates) {
+    if (!update.finite) mine.push_back(update.client);
+  }
+  auto listed = node.comm->gather_ids(mine);
+  if (!listed || listed->empty()) return listed;
   const std::string names = fmt::format("{}", fmt::join(*listed, ", "));
   const auto what_to_do = fmt::format(
       "lower train.lr (now {}) or check the data, then start a new run (the job file is "
       "part of the chain)",
       node.local.options.lr_at(static_cast<std::int64_t>(height) - 1));
-  const bool every = static_cast<int>(listed->size()) == node.ranks;
+  const bool every = listed->size() == cohort_size;
   if (every || node.aggregate.exchange == aggregate::Exchange::kAllreduce) {
     Error error = runtime_error(
-        "round {}: local training went non-finite (NaN or infinite loss or update) on rank(s) "
-        "{}; {}: {}",
+        "round {}: local training went non-finite (NaN or infinite loss or update) on "
+        "client(s) {}; {}: {}",
         height, names,
-        every ? "no rank is left to aggregate"
+        every ? "no client is left to aggregate"
               : "fedavg's allreduce exchange cannot leave an update out (a robust rule, "
                 "aggregate.rule = \"median\", leaves such updates out of their round)",
         what_to_do);
     error.every_rank = true;  // every rank holds the same list
     return error;
   }
-  for (const int r : *listed) nonfinite[static_cast<std::size_t>(r)] = true;
-  spdlog::warn("round {}: rank(s) {} went non-finite; left out of this round ({})", height, names,
+  spdlog::warn("round {}: client(s) {} went non-finite; left out of this round ({})", height, names,
                what_to_do);
   if (node.rank == 0) {
     std::printf(
-        "round %llu: rank(s) %s went non-finite (NaN or infinite); left out of this round\n",
+        "round %llu: client(s) %s went non-finite (NaN or infinite); left out of this round\n",
         static_cast<unsigned long long>(height), names.c_str());
     std::fflush(stdout);
   }
-  return nonfinite;
+  return listed;
 }
 
-// 3. With a chain, the commitment to this rank's update: its Merkle root in a signed
-// transaction.
-ledger::Tx sign_update(const Node& node, std::uint64_t height, const LocalUpdate& update,
-                       std::span<const std::int32_t> q) {
-  ledger::TxBuilder tx;
-  tx.chain_id = node.chain->participant->genesis().chain_id();
-  tx.height = height;
-  tx.rank = static_cast<std::uint32_t>(node.rank);
-  tx.weight = static_cast<std::uint64_t>(node.weights[static_cast<std::size_t>(node.rank)]);
-  tx.update_root = update_root_of(q, node.job);
-  tx.loss = update.trained.mean_loss;
-  tx.samples = static_cast<std::uint64_t>(update.trained.samples_seen);
-  return tx.sign(node.chain->key);
+// 4. With a chain, each member's commitment to its update: its Merkle root in a
+// transaction the hosting rank signs.
+void sign_updates(const Node& node, std::uint64_t height, std::span<MemberUpdate> updates) {
+  for (auto& update : updates) {
+    if (!update.finite) continue;  // it has no transaction: nothing of it counts
+    ledger::TxBuilder tx;
+    tx.chain_id = node.chain->participant->genesis().chain_id();
+    tx.height = height;
+    tx.client = update.client;
+    tx.rank = static_cast<std::uint32_t>(node.rank);
+    tx.weight = static_cast<std::uint64_t>(node.clients.samples[update.client]);
+    tx.update_root = update_root_of(update.q, node.job);
+    tx.loss = update.trained.mean_loss;
+    tx.samples = static_cast<std::uint64_t>(update.trained.samples_seen);
+    update.tx = tx.sign(node.chain->key);
+  }
 }
 
 // Whose update counts in this round's aggregate.
 struct Participation {
-  std::vector<bool> counted;                   // (ranks)
-  std::vector<std::optional<ledger::Tx>> txs;  // (ranks) live: each counted rank's transaction
+  std::vector<std::uint32_t> counted;  // ascending client ids
+  std::vector<ledger::Tx> txs;         // live: the counted clients' transactions, same order
   std::uint64_t tx_bytes_sent = 0;
 };
 
-// Every rank's signed update transaction, checked against genesis and chain state; an
-// invalid one leaves its rank out of the round (logged with rank and height), as does a
-// non-finite rank's.
-Result<std::vector<std::optional<ledger::Tx>>> exchange_txs(const Node& node,
-                                                            const ledger::Tx& mine,
-                                                            const std::vector<bool>& nonfinite,
-                                                            std::uint64_t height) {
-  auto gathered = node.comm->gather_bytes(mine.encode());
+// Every rank's signed update transactions, each checked against genesis, chain state and
+// this height's cohort; an invalid one leaves its client out (logged with client, rank
+// and height).
+Result<std::vector<ledger::Tx>> exchange_txs(const Node& node, std::uint64_t height,
+                                             std::span<const MemberUpdate> updates,
+                                             std::uint64_t& bytes_sent) {
+  Bytes mine;
+  for (const auto& update : updates) {
+    if (!update.tx) continue;
+    const Bytes encoded = update.tx->encode();
+    mine.insert(mine.end(), encoded.begin(), encoded.end());
+  }
+  bytes_sent = mine.size();
+  auto gathered = node.comm->gather_bytes(mine);
   if (!gathered) return gathered.error();
-  std::vector<std::optional<ledger::Tx>> txs;
   const auto& participant = *node.chain->participant;
+  std::vector<ledger::Tx> valid;
   for (std::size_t r = 0; r < gathered->size(); ++r) {
-    if (nonfinite[r]) {  // its rank said so: nothing of it counts, its transaction included
-      txs.emplace_back();
+    const Bytes& sent = (*gathered)[r];
+    if (sent.size() % ledger::kTxEncodedBytes != 0) {
+      spdlog::warn(
+          "height {}: rank {} sent {} bytes of transactions, not a whole number; "
+          "refused",
+          height, r, sent.size());
       continue;
     }
-    auto tx = ledger::Tx::decode((*gathered)[r]);
-    Status valid = tx ? ledger::validate_tx(*tx, height, participant.genesis(), participant.state())
-                      : Status(tx.error());
-    if (valid && tx->rank() != r) valid = reject("wrong-rank", "tx names rank {}", tx->rank());
-    if (!valid) {
-      spdlog::warn("height {}: rank {}'s update transaction is refused: {}", height, r,
-                   valid.error().message);
-      txs.emplace_back();
-    } else {
-      txs.emplace_back(std::move(*tx));
+    for (std::size_t at = 0; at < sent.size(); at += ledger::kTxEncodedBytes) {
+      auto tx = ledger::Tx::decode(ByteView(sent).subspan(at, ledger::kTxEncodedBytes));
+      Status ok = tx ? ledger::validate_tx(*tx, height, participant.genesis(), participant.state())
+                     : Status(tx.error());
+      if (ok && tx->rank() != r) ok = reject("wrong-rank", "tx names rank {}", tx->rank());
+      if (!ok) {
+        spdlog::warn("height {}: an update transaction from rank {} is refused: {}", height, r,
+                     ok.error().message);
+        continue;
+      }
+      valid.push_back(std::move(*tx));
     }
   }
-  return txs;
+  std::sort(valid.begin(), valid.end(),
+            [](const ledger::Tx& a, const ledger::Tx& b) { return a.client() < b.client(); });
+  return valid;
 }
 
-// 4. Whose update counts, decided before any update moves: live, the ranks whose signed
-// transaction is valid; replaying a committed round (resume), those its block recorded;
-// without a chain, every rank. A non-finite rank never counts: its transaction, if any,
-// is left out too.
-Result<Participation> decide_participation(const Node& node, const std::optional<ledger::Tx>& mine,
-                                           const std::vector<bool>& nonfinite,
-                                           std::uint64_t height) {
+// 5. Whose update counts, decided before any update moves: live, the cohort members whose
+// signed transaction is valid; replaying a committed round (resume), those its block
+// recorded; without a chain, the cohort. A non-finite member never counts.
+Result<Participation> decide_participation(const Node& node, std::uint64_t height,
+                                           std::span<const MemberUpdate> updates,
+                                           std::span<const std::uint32_t> cohort,
+                                           std::span<const std::uint32_t> nonfinite, bool replay) {
   Participation who;
-  const auto ranks = static_cast<std::size_t>(node.ranks);
-  const bool replay = node.chain && !mine;
-  who.counted.assign(ranks, !replay);
-  who.txs.resize(ranks);
+  const auto left_out = [&](std::uint32_t client) {
+    return std::binary_search(nonfinite.begin(), nonfinite.end(), client);
+  };
   if (replay) {
-    for (const std::uint32_t r : node.chain->committed[height - 1].update_ranks) {
-      who.counted.at(r) = true;
-    }
+    who.counted = node.chain->committed[height - 1].update_clients;
+    return who;
   }
-  if (mine) {
-    auto txs = exchange_txs(node, *mine, nonfinite, height);
-    if (!txs) return txs.error();
-    who.txs = std::move(*txs);
-    who.tx_bytes_sent = ledger::kTxEncodedBytes;
-  }
-  const bool allreduce = node.aggregate.exchange == aggregate::Exchange::kAllreduce;
-  for (std::size_t r = 0; r < ranks; ++r) {
-    if (!mine) {
-      who.counted[r] = who.counted[r] && !nonfinite[r];
-      continue;
+  if (!node.chain) {
+    for (const std::uint32_t c : cohort) {
+      if (!left_out(c)) who.counted.push_back(c);
     }
-    who.counted[r] = who.txs[r].has_value();
-    // A rank jailed by committed evidence still joins the allreduce, with weight 0: every
-    // rank refuses its transaction alike (chain state says so). Any other refused
-    // transaction breaks allreduce's trust in every rank.
-    if (allreduce && !who.txs[r] &&
-        node.chain->participant->state().is_active(static_cast<std::uint32_t>(r))) {
-      return runtime_error(
-          "height {}: rank {}'s update transaction is invalid, and the allreduce exchange "
-          "trusts every rank (crash faults only); use aggregate.exchange = \"allgather\" "
-          "with a robust rule against Byzantine ranks",
-          height, r);
+    return who;
+  }
+  auto txs = exchange_txs(node, height, updates, who.tx_bytes_sent);
+  if (!txs) return txs.error();
+  who.txs = std::move(*txs);
+  for (const auto& tx : who.txs) who.counted.push_back(tx.client());
+  // A member of a rank jailed by committed evidence still joins the allreduce, with weight
+  // 0: every rank refuses its transaction alike (chain state says so). Any other missing
+  // transaction breaks allreduce's trust in every rank.
+  if (node.aggregate.exchange == aggregate::Exchange::kAllreduce) {
+    const auto& state = node.chain->participant->state();
+    for (const std::uint32_t c : cohort) {
+      const std::uint32_t host = ledger::host_rank(c, static_cast<std::uint32_t>(node.ranks));
+      if (!std::binary_search(who.counted.begin(), who.counted.end(), c) && state.is_active(host)) {
+        return runtime_error(
+            "height {}: client {}'s update transaction (rank {}) is invalid, and the "
+            "allreduce exchange trusts every rank (crash faults only); use "
+            "aggregate.exchange = \"allgather\" with a robust rule against Byzantine ranks",
+            height, c, host);
+      }
     }
   }
   return who;
@@ -224,83 +253,92 @@ Result<Participation> decide_participation(const Node& node, const std::optional
 // The aggregate of a round and what its block records about it.
 struct RoundAggregate {
   aggregate::AggregateResult result;
-  std::vector<ledger::Tx> txs;                // the counted ranks' transactions, rank order
-  std::vector<std::uint32_t> rejected_ranks;  // counted ranks the rule left out
+  std::vector<ledger::Tx> txs;                  // the counted clients' transactions
+  std::vector<std::uint32_t> rejected_clients;  // counted clients the rule left out
   std::uint64_t update_bytes_sent = 0;
 };
 
-std::vector<ledger::Tx> counted_txs(const Participation& who) {
-  std::vector<ledger::Tx> txs;
-  for (std::size_t r = 0; r < who.txs.size(); ++r) {
-    if (who.counted[r] && who.txs[r]) txs.push_back(*who.txs[r]);
-  }
-  return txs;
-}
-
-// 5a. allreduce (fedavg, trusting every rank): one int64 sum of the counted ranks'
-// weighted updates, then the average over their total weight.
-Result<RoundAggregate> fedavg_by_allreduce(const Node& node, std::span<const std::int32_t> q,
-                                           const Participation& who, io::MetricsRow& row) {
-  const auto self = static_cast<std::size_t>(node.rank);
-  auto sum = timed(row.exchange_s, [&] {
-    return node.comm->weighted_sum(q, who.counted[self] ? node.weights[self] : 0);
+// 6a. allreduce (fedavg, trusting every rank): each rank sums w_k * q_k over the counted
+// members it hosts, one int64 allreduce adds the ranks' partial sums (exact, so the order
+// does not matter), then the average over the counted clients' total weight.
+Result<RoundAggregate> fedavg_by_allreduce(const Node& node, std::span<const MemberUpdate> updates,
+                                           Participation who, io::MetricsRow& row) {
+  const std::size_t d = node.global.theta.size();
+  auto sum = timed(row.exchange_s, [&]() -> Result<std::vector<std::int64_t>> {
+    std::vector<std::int64_t> partial(d, 0);
+    for (const auto& update : updates) {
+      if (!std::binary_search(who.counted.begin(), who.counted.end(), update.client)) continue;
+      // The same arithmetic `fedchain verify` recomputes the sum with from the archive.
+      const auto weight = node.clients.samples[update.client];
+      if (auto st = aggregate::add_weighted(partial, weight, update.q); !st) return st.error();
+    }
+    return node.comm->sum(partial);
   });
   if (!sum) return sum.error();
   return timed(row.aggregate_s, [&]() -> Result<RoundAggregate> {
-    std::vector<std::uint32_t> counted_ranks;
-    for (std::uint32_t r = 0; r < who.counted.size(); ++r) {
-      if (who.counted[r]) counted_ranks.push_back(r);
-    }
-    auto averaged = aggregate::fedavg_over_sum(*sum, counted_ranks, node.weights);
+    auto averaged = aggregate::fedavg_over_sum(*sum, who.counted, node.clients.samples);
     if (!averaged) return averaged.error();
-    return RoundAggregate{
-        std::move(*averaged), counted_txs(who), {}, q.size() * sizeof(std::int64_t)};
+    return RoundAggregate{std::move(*averaged), std::move(who.txs), {}, d * sizeof(std::int64_t)};
   });
 }
 
-// 5b. allgather (robust rules, Byzantine ranks): every rank's update; a counted rank's must
-// hash to the root it signed, or it is left out. The rule may leave out more: those are
-// the block's rejected ranks.
-Result<RoundAggregate> robust_by_allgather(const Node& node, std::span<const std::int32_t> q,
+// 6b. allgather (robust rules, Byzantine ranks): every counted member's update; each must
+// hash to the root its transaction signed, or it is left out. The rule may leave out more:
+// those are the block's rejected clients.
+Result<RoundAggregate> robust_by_allgather(const Node& node, std::span<const MemberUpdate> updates,
                                            const Participation& who, std::uint64_t height,
                                            io::MetricsRow& row) {
-  auto all = timed(row.exchange_s, [&] { return node.comm->gather_updates(q); });
+  const std::size_t d = node.global.theta.size();
+  std::vector<std::uint32_t> sent_clients;
+  std::vector<std::int32_t> sent_values;
+  for (const auto& update : updates) {
+    if (!std::binary_search(who.counted.begin(), who.counted.end(), update.client)) continue;
+    sent_clients.push_back(update.client);
+    sent_values.insert(sent_values.end(), update.q.begin(), update.q.end());
+  }
+  auto all =
+      timed(row.exchange_s, [&] { return node.comm->gather_updates(sent_clients, sent_values); });
   if (!all) return all.error();
   return timed(row.aggregate_s, [&]() -> Result<RoundAggregate> {
-    const std::size_t d = q.size();
     RoundAggregate out;
-    out.update_bytes_sent = d * sizeof(std::int32_t);
-    std::vector<aggregate::Update> updates;
-    for (int r = 0; r < node.ranks; ++r) {
-      const auto at = static_cast<std::size_t>(r);
-      const std::span<const std::int32_t> values(all->data() + at * d, d);
-      if (!who.counted[at]) continue;
-      if (const auto& tx = who.txs[at]) {
-        if (update_root_of(values, node.job) != tx->update_root()) {
+    out.update_bytes_sent = sent_values.size() * sizeof(std::int32_t);
+    std::vector<aggregate::Update> client_updates;
+    for (std::size_t i = 0; i < all->clients.size(); ++i) {
+      const std::uint32_t client = all->clients[i];
+      const std::span<const std::int32_t> values(all->values.data() + i * d, d);
+      const auto at = std::lower_bound(who.counted.begin(), who.counted.end(), client);
+      if (at == who.counted.end() || *at != client) continue;  // not counted: never sent honestly
+      if (!who.txs.empty()) {
+        const ledger::Tx& tx = who.txs[static_cast<std::size_t>(at - who.counted.begin())];
+        if (update_root_of(values, node.job) != tx.update_root()) {
           spdlog::warn(
-              "height {}: rank {} sent an update whose Merkle root is not the {} it signed; "
-              "left out",
-              height, r, tx->update_root().short_hex());
+              "height {}: client {}'s update from rank {} does not hash to the root {} it "
+              "signed; left out",
+              height, client, tx.rank(), tx.update_root().short_hex());
           continue;
         }
-        out.txs.push_back(*tx);
+        out.txs.push_back(tx);
       }
-      updates.push_back({r, node.weights[at], values});
+      client_updates.push_back({client, node.clients.samples[client], values});
     }
-    auto result = aggregate::aggregate(node.aggregate, updates);
+    std::sort(client_updates.begin(), client_updates.end(),
+              [](const auto& a, const auto& b) { return a.rank < b.rank; });
+    std::sort(out.txs.begin(), out.txs.end(),
+              [](const ledger::Tx& a, const ledger::Tx& b) { return a.client() < b.client(); });
+    auto result = aggregate::aggregate(node.aggregate, client_updates);
     if (!result) return result.error();
     out.result = std::move(*result);
     const auto& selected = out.result.selected_ranks;
     for (const auto& tx : out.txs) {
-      if (std::find(selected.begin(), selected.end(), tx.rank()) == selected.end()) {
-        out.rejected_ranks.push_back(tx.rank());
+      if (std::find(selected.begin(), selected.end(), tx.client()) == selected.end()) {
+        out.rejected_clients.push_back(tx.client());
       }
     }
     return out;
   });
 }
 
-// 6. theta_{h+1} = theta_h + dequantize(A) and its state root, built apart from
+// 7. theta_{h+1} = theta_h + dequantize(A) and its state root, built apart from
 // node.global: the round is not finished until its block is committed.
 Result<GlobalModel> next_model(Node& node, std::span<const std::int32_t> a, std::uint64_t height,
                                bool replay) {
@@ -313,7 +351,7 @@ Result<GlobalModel> next_model(Node& node, std::span<const std::int32_t> a, std:
   return next;
 }
 
-// 7a. Replaying a committed round (resume) must reproduce the root the chain committed.
+// 8a. Replaying a committed round (resume) must reproduce the root the chain committed.
 Status check_replayed_root(const Node& node, const GlobalModel& next) {
   const Hash32& committed = node.chain->committed[next.height - 1].state_root;
   if (committed == next.state_root) return {};
@@ -354,14 +392,14 @@ Status adopt_committed_root(const Node& node, GlobalModel& next, const Hash32& c
   return {};
 }
 
-// 7b. Consensus on the block that records this round. Returns false when a stop signal
+// 8b. Consensus on the block that records this round. Returns false when a stop signal
 // ended the wait on some rank: then no rank finishes the round (a rank that stopped
 // waiting may not hold the block).
 Result<bool> agree_on_block(Node& node, GlobalModel& next, const RoundAggregate& aggregated,
                             io::MetricsRow& row) {
   auto& chain = *node.chain;
   chain.participant->expect(
-      {next.height, next.state_root, aggregated.txs, aggregated.rejected_ranks});
+      {next.height, next.state_root, aggregated.txs, aggregated.rejected_clients});
   auto set = chain.participant->validator_set();
   if (!set) return set.error();
   const Status ran = chain.loop->run_height(next.height, std::move(*set), std::chrono::minutes(10),
@@ -382,7 +420,7 @@ Result<bool> agree_on_block(Node& node, GlobalModel& next, const RoundAggregate&
   row.block_hash = block.hash().hex();
   row.proposer = block.header().proposer;
   row.commit_round = chain.participant->committed_round();
-  chain.committed.push_back(ChainSide::committed_of(block));
+  chain.record(block);
   return true;
 }
 
@@ -410,16 +448,27 @@ Status evaluate(Node& node, io::MetricsRow& row) {
   return {};
 }
 
-// 8. The round's reporting: mean training loss over ranks (weighted by samples; a
-// non-finite rank left out), clipping, and on evaluation rounds the test metrics.
-Status report_round(Node& node, const LocalUpdate& update, const QuantizedUpdate& quantized,
+// 9. The round's reporting: the cohort, samples trained, mean training loss over the
+// counted members (weighted by samples; a non-finite one left out), clipping, and on
+// evaluation rounds the test metrics.
+Status report_round(Node& node, std::span<const MemberUpdate> updates, std::size_t cohort_size,
                     io::MetricsRow& row) {
-  const double seen = quantized.finite ? static_cast<double>(update.trained.samples_seen) : 0.0;
-  auto sums = node.comm->sum_for_report({quantized.finite ? update.trained.mean_loss * seen : 0.0,
-                                         seen, static_cast<double>(quantized.clipped)});
+  double loss_sum = 0;
+  double seen = 0;
+  double clipped = 0;
+  for (const auto& update : updates) {
+    clipped += static_cast<double>(update.clipped);
+    if (!update.finite) continue;
+    const auto samples = static_cast<double>(update.trained.samples_seen);
+    loss_sum += update.trained.mean_loss * samples;
+    seen += samples;
+  }
+  auto sums = node.comm->sum_for_report({loss_sum, seen, clipped});
   if (!sums) return sums.error();
   row.train_loss = (*sums)[0] / std::max(1.0, (*sums)[1]);
+  row.samples_trained = static_cast<std::int64_t>((*sums)[1]);
   row.clipped = static_cast<std::int64_t>((*sums)[2]);
+  row.cohort = static_cast<std::int64_t>(cohort_size);
   row.state_root = node.global.state_root.hex();
   row.test_loss = row.test_acc = std::nan("");
   const std::uint64_t height = node.global.height;
@@ -430,18 +479,36 @@ Status report_round(Node& node, const LocalUpdate& update, const QuantizedUpdate
   return {};
 }
 
-// 8. Store: a checkpoint every `checkpoint.every` heights and at the last.
+// 9. Store: a checkpoint and the clients' table every `checkpoint.every` heights and at the
+// last.
 Status store_round(const Node& node) {
   const std::uint64_t height = node.global.height;
   const auto every = static_cast<std::uint64_t>(node.job.checkpoint.every);
   if ((every > 0 && height % every == 0) ||
       height == static_cast<std::uint64_t>(node.job.job.rounds)) {
-    return write_node_checkpoint(node);
+    if (auto st = write_node_checkpoint(node); !st) return st;
+    return write_clients_csv(node);
   }
   return {};
 }
 
+// 6. The exchange and the aggregate, by the job's exchange mode.
+Result<RoundAggregate> exchange_and_aggregate(const Node& node, std::uint64_t height,
+                                              std::span<const MemberUpdate> updates,
+                                              Participation who, io::MetricsRow& row) {
+  if (node.aggregate.exchange == aggregate::Exchange::kAllreduce) {
+    return fedavg_by_allreduce(node, updates, std::move(who), row);
+  }
+  return robust_by_allgather(node, updates, who, height, row);
+}
+
 }  // namespace
+
+std::vector<std::uint32_t> cohort_of(const Node& node, const Hash32& previous_root) {
+  std::vector<std::uint64_t> samples(node.clients.samples.begin(), node.clients.samples.end());
+  return ledger::draw_cohort(node.clients.cohort, samples,
+                             ledger::cohort_seed(node.clients.seed, previous_root));
+}
 
 Result<std::optional<io::MetricsRow>> run_round(Node& node) {
   const auto round_start = std::chrono::steady_clock::now();
@@ -450,32 +517,34 @@ Result<std::optional<io::MetricsRow>> run_round(Node& node) {
   io::MetricsRow row;
   row.height = height;
 
-  auto update = timed(row.train_s, [&] { return train_locally(node, height); });
-  if (!update) return update.error();
-  auto quantized = timed(row.quantize_s, [&] { return quantize_update(node, *update, height); });
-  if (!quantized) return quantized.error();
-  auto nonfinite =
-      timed(row.quantize_s, [&] { return nonfinite_ranks(node, quantized->finite, height); });
-  if (!nonfinite) return nonfinite.error();
-
-  std::optional<ledger::Tx> mine;
-  if (node.chain && !replay) {
-    mine = timed(row.hash_s, [&] { return sign_update(node, height, *update, quantized->q); });
+  const std::vector<std::uint32_t> cohort = cohort_of(node, node.global.state_root);
+  std::vector<std::uint32_t> members;
+  for (const std::uint32_t c : cohort) {
+    if (node.local.shards.count(c) != 0) members.push_back(c);
   }
-  // ledger.archive_updates: q_i on disk before its transaction leaves this rank.
-  if (auto st =
-          timed(row.store_s, [&] { return archive_update(node, height, quantized->q, mine); });
+  auto updates =
+      timed(row.train_s, [&] { return train_members(node, height, members, cohort.size()); });
+  if (!updates) return updates.error();
+  if (auto st = timed(row.quantize_s, [&] { return quantize_members(node, height, *updates); });
       !st) {
     return st.error();
   }
-  auto who =
-      timed(row.exchange_s, [&] { return decide_participation(node, mine, *nonfinite, height); });
+  auto nonfinite = timed(row.quantize_s,
+                         [&] { return nonfinite_clients(node, height, *updates, cohort.size()); });
+  if (!nonfinite) return nonfinite.error();
+  if (node.chain && !replay) timed(row.hash_s, [&] { sign_updates(node, height, *updates); });
+  // ledger.archive_updates: every q_k on disk before its transaction leaves this rank.
+  if (auto st = timed(row.store_s, [&] { return archive_updates(node, height, *updates); }); !st) {
+    return st.error();
+  }
+  auto who = timed(row.exchange_s, [&] {
+    return decide_participation(node, height, *updates, cohort, *nonfinite, replay);
+  });
   if (!who) return who.error();
-  auto aggregated = node.aggregate.exchange == aggregate::Exchange::kAllreduce
-                        ? fedavg_by_allreduce(node, quantized->q, *who, row)
-                        : robust_by_allgather(node, quantized->q, *who, height, row);
+  const std::uint64_t tx_bytes = who->tx_bytes_sent;
+  auto aggregated = exchange_and_aggregate(node, height, *updates, std::move(*who), row);
   if (!aggregated) return aggregated.error();
-  row.bytes_sent = who->tx_bytes_sent + aggregated->update_bytes_sent;
+  row.bytes_sent = tx_bytes + aggregated->update_bytes_sent;
 
   auto next = timed(row.aggregate_s,
                     [&] { return next_model(node, aggregated->result.values, height, replay); });
@@ -490,11 +559,27 @@ Result<std::optional<io::MetricsRow>> run_round(Node& node) {
   }
 
   node.global = std::move(*next);
-  if (auto st = report_round(node, *update, *quantized, row); !st) return st.error();
+  if (auto st = report_round(node, *updates, cohort.size(), row); !st) return st.error();
   if (auto st = timed(row.store_s, [&] { return store_round(node); }); !st) return st.error();
   row.round_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - round_start).count();
   return std::optional<io::MetricsRow>(std::move(row));
+}
+
+Status write_clients_csv(const Node& node) {
+  Status written;
+  if (node.rank == 0 && node.chain) {
+    std::string csv = "client,samples,rounds,samples_trained,last_loss,updates_accepted\n";
+    const auto& records = node.chain->client_records;
+    for (std::size_t k = 0; k < records.size(); ++k) {
+      const auto& r = records[k];
+      csv += fmt::format(
+          "{},{},{},{},{},{}\n", k, node.clients.samples[k], r.rounds, r.samples,
+          std::isnan(r.last_loss) ? std::string() : fmt::format("{:.6g}", r.last_loss), r.accepted);
+    }
+    written = write_file_atomically(node.run_dir.clients_csv(), as_bytes(csv));
+  }
+  return node.comm->agree(written);
 }
 
 Status write_node_checkpoint(const Node& node) {

@@ -11,6 +11,7 @@
 
 #include "exchange.hpp"
 #include "fedchain/core/encoding.hpp"
+#include "fedchain/core/job_file.hpp"
 #include "fedchain/core/log.hpp"
 #include "fedchain/crypto/sha256.hpp"
 #include "fedchain/data/partition.hpp"
@@ -158,34 +159,60 @@ Status check_job_against_world(const Job& job, int ranks) {
 
 }  // namespace
 
+// The job's clients: K (one per rank by default), each one's shard of the training set
+// from data.partition (the same for any rank count: a function of K, the labels and the
+// seed), and how cohorts are drawn. The shards of the clients this rank hosts are kept.
+Status build_clients(Node& node, const Job& job) {
+  const auto total =
+      static_cast<std::uint32_t>(job.clients.total > 0 ? job.clients.total : node.ranks);
+  auto sampling = ledger::cohort_sampling_from_name(job.clients.sampling);
+  if (!sampling) return sampling.error();
+  node.clients.cohort.per_round =
+      job.clients.per_round > 0 ? static_cast<std::uint32_t>(job.clients.per_round) : total;
+  node.clients.cohort.sampling = *sampling;
+  node.clients.seed = static_cast<std::uint64_t>(job.job.seed);
+  auto partition = data::partition(node.local.data.train_labels, node.local.data.train.classes,
+                                   total, job.data, static_cast<std::uint64_t>(job.job.seed));
+  if (!partition) return partition.error();
+  for (std::uint32_t client = 0; client < total; ++client) {
+    auto& indices = (*partition)[client];
+    node.clients.samples.push_back(static_cast<std::int64_t>(indices.size()));
+    Writer encoded;
+    for (const auto index : indices) encoded.i64(index);
+    node.clients.commitments.push_back(crypto::sha256(encoded.data()));
+    if (ledger::host_rank(client, static_cast<std::uint32_t>(node.ranks)) ==
+        static_cast<std::uint32_t>(node.rank)) {
+      node.local.shards.emplace(client, std::move(indices));
+    }
+  }
+  if (static_cast<int>(total) < node.ranks && node.rank == 0) {
+    spdlog::warn(
+        "clients.total = {} is below the {} ranks: ranks {} to {} host no client; they still "
+        "vote and aggregate",
+        total, node.ranks, total, node.ranks - 1);
+  }
+  return aggregate::check_bounds(node.aggregate, node.clients.samples);
+}
+
 Status build_node(Node& node, const Job& job) {
   auto aggregate = aggregate::aggregate_config(job.aggregate);
   if (!aggregate) return aggregate.error();
   node.aggregate = *aggregate;
-  auto attack = aggregate::attack_config(job.faults, job.job.seed, node.ranks);
-  if (!attack) return attack.error();
-  node.local.faults = faults::make_round_faults(
-      job.faults, std::move(*attack), node.rank, node.ranks,
-      [&collectives = *node.comm](bool colluding, std::span<const float> delta) {
-        return collectives.pool_colluding(colluding, delta);
-      });
-
+  if (auto st = check_clients(job, node.ranks); !st) return st;
   auto data = train::load_job_data(job);
   if (!data) return data.error();
   node.local.data = std::move(*data);
-  auto partition = data::partition(node.local.data.train_labels, node.local.data.train.classes,
-                                   node.ranks, job.data, static_cast<std::uint64_t>(job.job.seed));
-  if (!partition) return partition.error();
-  for (const auto& indices : *partition) {
-    node.weights.push_back(static_cast<std::int64_t>(indices.size()));
-    Writer encoded;
-    for (const auto index : indices) encoded.i64(index);
-    node.shard_commitments.push_back(crypto::sha256(encoded.data()));
-  }
-  node.local.shard = std::move((*partition)[static_cast<std::size_t>(node.rank)]);
-  if (auto st = aggregate::check_bounds(node.aggregate, node.weights); !st) return st;
-  node.local.faults->on_training_labels(node.local.data.train.labels,
-                                        node.local.data.train.classes);
+  if (auto st = build_clients(node, job); !st) return st;
+  auto attack = aggregate::attack_config(job.faults, job.job.seed, node.clients.count());
+  if (!attack) return attack.error();
+  node.local.faults = faults::make_round_faults(
+      job.faults, std::move(*attack), node.rank,
+      [&collectives = *node.comm](std::span<const std::span<const float>> mine,
+                                  std::size_t length) {
+        return collectives.pool_colluding(mine, length);
+      });
+  node.local.faults->on_training_labels(node.local.data.train.labels, node.local.data.train.classes,
+                                        node.local.shards);
 
   auto backend = train::make_backend(job.train.device, static_cast<int>(job.train.threads));
   if (!backend) return backend.error();
@@ -247,9 +274,14 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
     node->metrics.emplace(std::move(*metrics));
   }
   if (auto st = node->run_dir.announce_holder(); !st) return st.error();
-  spdlog::info("{} ranks, model {} ({} parameters), shard of {} samples, rule {}, backend {}",
-               node->ranks, job.model.arch, node->global.theta.size(), node->local.shard.size(),
-               aggregate::rule_name(node->aggregate.rule), node->local.backend->name());
+  std::size_t hosted_samples = 0;
+  for (const auto& [client, samples] : node->local.shards) hosted_samples += samples.size();
+  spdlog::info(
+      "{} ranks, {} clients ({} per round, {} here with {} samples), model {} ({} parameters), "
+      "rule {}, backend {}",
+      node->ranks, node->clients.count(), node->clients.cohort.per_round, node->local.shards.size(),
+      hosted_samples, job.model.arch, node->global.theta.size(),
+      aggregate::rule_name(node->aggregate.rule), node->local.backend->name());
   return node;
 }
 

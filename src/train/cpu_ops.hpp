@@ -1,6 +1,6 @@
 // The CPU ops as templates over the scalar type: the backend instantiates them for float,
 // and the gradient tests instantiate the same code for double and check it against finite
-// differences (STYLE.md, llm.c: a reference beside every fast path). Layouts and contracts
+// differences (as llm.c keeps a reference beside every fast path). Layouts and contracts
 // are those of fedchain/train/backend.hpp.
 //
 // Threads: the GEMMs are Eigen's (parallel through OpenMP); the loops here split work by

@@ -47,7 +47,7 @@ const TestChainOptions kCliChain = {
 // chains built by this hold the same genesis and the same blocks.
 void add_three_blocks(TestChain& chain) {
   chain.add_block();
-  chain.add_block({.round = 1, .rejected_ranks = {3}});
+  chain.add_block({.round = 1, .rejected_clients = {3}});
   chain.add_block({.evidence = {chain.make_evidence(2, 2)}});
 }
 
@@ -142,7 +142,7 @@ TEST_F(CliTest, VerifySaysAReplicaIsAheadWithTheHeightsOnlyItHolds) {
 TEST_F(CliTest, VerifyRefusesAReplicaWithAnotherBlockAtACommonHeight) {
   TestChain other(kCliChain);  // the same genesis; a different model at height 2
   other.add_block();
-  other.add_block({.round = 1, .rejected_ranks = {3}, .state_root = Hash32{}});
+  other.add_block({.round = 1, .rejected_clients = {3}, .state_root = Hash32{}});
   ASSERT_EQ(other.blocks()[0].block.hash(), chain.blocks()[0].block.hash());
   write_replica(dir.path(), 1, chain, 3);
   const auto replica = write_replica(dir.path(), 3, other, 2);
@@ -272,7 +272,14 @@ TEST_F(CliTest, InspectPrintsATableAndJson) {
     EXPECT_EQ(rows[i]["prev_hash"], b.block.header().prev_hash.hex());
     EXPECT_EQ(rows[i]["proposer"], b.block.header().proposer);
     EXPECT_EQ(rows[i]["state_root"], b.block.header().state_root.hex());
-    EXPECT_EQ(rows[i]["txs"], b.block.txs().size());
+    ASSERT_EQ(rows[i]["txs"].size(), b.block.txs().size());
+    for (std::size_t t = 0; t < b.block.txs().size(); ++t) {
+      const auto& tx = b.block.txs()[t];
+      EXPECT_EQ(rows[i]["txs"][t]["client"], tx.client());
+      EXPECT_EQ(rows[i]["txs"][t]["rank"], tx.rank());
+      EXPECT_EQ(rows[i]["txs"][t]["weight"], tx.weight());
+      EXPECT_EQ(rows[i]["txs"][t]["update_root"], tx.update_root().hex());
+    }
     EXPECT_EQ(rows[i]["round"], b.certificate.round());
     EXPECT_EQ(rows[i]["evidence"].size(), b.block.evidence().size());
   }

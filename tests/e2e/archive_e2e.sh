@@ -47,12 +47,12 @@ verify_ok "$work/m" 6
 
 echo "== 2. a flipped value or a missing update: exit 3 naming height and rank"
 cp -r "$work/a" "$work/flipped"
-flip_value "$work/flipped/updates/rank-0002/height-00000003.h5" 100
-expect_exit 3 "height 3: rank 2's archived update .* was altered" "$fedchain" verify "$work/flipped"
+flip_value "$work/flipped/updates/client-0002/height-00000003.h5" 100
+expect_exit 3 "height 3: client 2's archived update .* was altered" "$fedchain" verify "$work/flipped"
 grep -q "archive-update-root" "$work/err.log" || fail "no reason code for a flipped value"
 cp -r "$work/m" "$work/missing"
-rm "$work/missing/updates/rank-0001/height-00000004.h5"
-expect_exit 3 "height 4: rank 1's update for height 4 is not archived" \
+rm "$work/missing/updates/client-0001/height-00000004.h5"
+expect_exit 3 "height 4: client 1's update for height 4 is not archived" \
   "$fedchain" verify "$work/missing"
 
 echo "== 3. kill -9 mid-run: verifies before and after --resume"
@@ -62,19 +62,19 @@ echo "killed after $(tail -n +2 "$work/k/metrics.csv" | wc -l) rounds"
   { cat "$work/verify.log"; fail "the killed run's chain and archive do not verify"; }
 # What a run killed between archiving and committing leaves: a height above the tip and a
 # temp file. --resume removes both.
-cp "$work/k/updates/rank-0001/height-00000001.h5" "$work/k/updates/rank-0001/height-00000099.h5"
-echo "torn" >"$work/k/updates/rank-0001/height-00000099.h5.tmp.12345"
+cp "$work/k/updates/client-0001/height-00000001.h5" "$work/k/updates/client-0001/height-00000099.h5"
+echo "torn" >"$work/k/updates/client-0001/height-00000099.h5.tmp.12345"
 "$fedchain" verify "$work/k" >"$work/verify.log" 2>&1 || { cat "$work/verify.log"; fail "verify"; }
 grep -Eq "[1-9][0-9]* archived updates are for heights after the tip" "$work/verify.log" ||
   { cat "$work/verify.log"; fail "verify did not count the uncommitted update"; }
 # Without checkpoints --resume replays every committed height: a replayed round keeps the
 # update already archived, and archives again one that went missing.
-rm -f "$work/k"/checkpoints/*.h5 "$work/k/updates/rank-0000/height-00000001.h5"
+rm -f "$work/k"/checkpoints/*.h5 "$work/k/updates/client-0000/height-00000001.h5"
 train k --resume
-grep -q "height 1: rank 0's update for height 1 is not archived .*; archiving the replayed update" \
+grep -q "height 1: client 0's update for height 1 is not archived .*; archiving the replayed update" \
   "$work/k/logs/rank-0.log" || { cat "$work/k/logs/rank-0.log"; fail "no replayed update archived"; }
-[ ! -e "$work/k/updates/rank-0001/height-00000099.h5" ] || fail "resume kept an uncommitted update"
-[ ! -e "$work/k/updates/rank-0001/height-00000099.h5.tmp.12345" ] || fail "resume kept a temp file"
+[ ! -e "$work/k/updates/client-0001/height-00000099.h5" ] || fail "resume kept an uncommitted update"
+[ ! -e "$work/k/updates/client-0001/height-00000099.h5.tmp.12345" ] || fail "resume kept a temp file"
 diff <(roots "$work/a") <(roots "$work/k") || fail "the resumed run's state roots differ"
 verify_ok "$work/k" 6
 

@@ -46,7 +46,8 @@ for trial in $(seq 1 "$trials"); do
     >"$work/chaos.log" 2>&1 &
   launcher=$!
   if [ "$rounds_in" -ge 0 ]; then
-    for _ in $(seq 1 3000); do
+    # Until the round is reached or the job ends: under load a start-up can take a while.
+    for _ in $(seq 1 30000); do
       [ "$(rounds_done)" -ge "$rounds_in" ] && grep -q "^fedchain train: 3 ranks" "$work/chaos.log" &&
         break
       kill -0 "$launcher" 2>/dev/null || break

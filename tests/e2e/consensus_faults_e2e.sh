@@ -76,6 +76,6 @@ import json, sys
 blocks = json.load(sys.stdin)
 assert len(blocks) == 6, len(blocks)
 assert all(b["proposer"] != 2 for b in blocks), "a block proposed by the silent rank"
-assert all(b["txs"] == 4 for b in blocks), "the silent rank must still contribute its update"
+assert all(len(b["txs"]) == 4 for b in blocks), "the silent rank must still contribute its update"
 ' || fail "silent run's chain"
 echo "consensus faults e2e: passed"

@@ -25,19 +25,19 @@ echo "not,a,height" >>"$work/m/metrics.csv"
 expect_exit 2 "rank 0: .*metrics.csv: row 'not,a,height' does not start with a height" \
   "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/m" --resume
 
-echo "== 2a. non-finite with fedavg: every rank stops, naming the round and the ranks"
-expect_exit 1 "round 1: local training went non-finite .* on rank(s) 0, 1; .*lower train.lr" \
+echo "== 2a. non-finite with fedavg: every rank stops, naming the round and the clients"
+expect_exit 1 "round 1: local training went non-finite .* on client(s) 0, 1; .*lower train.lr" \
   "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/nan" --set train.lr=1e8
 
-echo "== 2b. non-finite with a robust rule: that rank is left out, the chain verifies"
+echo "== 2b. non-finite with a robust rule: that client is left out, the chain verifies"
 mpi=(timeout 60 mpirun -n 3 --oversubscribe)
 train robust --set aggregate.rule=median --set ledger.archive_updates=true \
   --set faults.byzantine=[1] --set faults.attack=scaling --set faults.scaling_factor=1e39
-[ "$(grep -c "^round [0-9]*: rank(s) 1 went non-finite" "$work/robust.log")" -eq 6 ] ||
-  { cat "$work/robust.log"; fail "rank 1's non-finite updates were not reported"; }
+[ "$(grep -c "^round [0-9]*: client(s) 1 went non-finite" "$work/robust.log")" -eq 6 ] ||
+  { cat "$work/robust.log"; fail "client 1's non-finite updates were not reported"; }
 "$fedchain" verify "$work/robust" >"$work/verify.log" 2>&1 ||
   { cat "$work/verify.log"; fail "the chain with left-out updates does not verify"; }
-grep -q "6 blocks, 12 txs" "$work/verify.log" || { cat "$work/verify.log"; fail "rank 1 counted"; }
+grep -q "6 blocks, 12 txs" "$work/verify.log" || { cat "$work/verify.log"; fail "client 1 counted"; }
 
 echo "== 3. SIGTERM to rank 0 while every rank waits in consensus"
 # Rank 2 flips a bit of its model at height 1 and refuses the block the others propose:
@@ -48,7 +48,7 @@ launcher=$!
 # Rank 0's process, once set up; a second later every rank waits for the first block.
 rank0=""
 for _ in $(seq 1 1500); do
-  if grep -qs "ranks, model" "$work/stall/logs/rank-0.log"; then
+  if grep -qsE "ranks, [0-9]+ clients" "$work/stall/logs/rank-0.log"; then
     for pid in $(pgrep -f -- "--run-dir $work/stall" || true); do
       tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=0" &&
         rank0=$pid

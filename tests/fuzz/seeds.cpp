@@ -8,7 +8,7 @@ const ledger::testing::TestChain& seed_chain() {
   static const ledger::testing::TestChain chain = [] {
     ledger::testing::TestChain c({.validators = 3});
     c.add_block();
-    c.add_block({.rejected_ranks = {1}, .evidence = {c.make_evidence(2, 1)}});
+    c.add_block({.rejected_clients = {1}, .evidence = {c.make_evidence(2, 1)}});
     c.add_block({.round = 2});
     return c;
   }();

@@ -28,6 +28,8 @@ MetricsRow row(std::uint64_t height) {
   r.state_root = "ab";
   r.clipped = 7;
   r.block_hash = "cd";
+  r.cohort = 3;
+  r.samples_trained = 96;
   return r;
 }
 
@@ -42,7 +44,8 @@ TEST(Metrics, WritesHeaderAndOneRowPerHeight) {
   EXPECT_EQ(csv[0], MetricsLog::csv_header());
   EXPECT_EQ(csv[1].substr(0, 11), "1,1.500000,");
   EXPECT_NE(csv[1].find(",0.25,,,"), std::string::npos) << "NaN must be an empty cell: " << csv[1];
-  EXPECT_EQ(csv[1].substr(csv[1].size() - 8), ",ab,7,cd") << "state_root, clipped, block_hash";
+  EXPECT_EQ(csv[1].substr(csv[1].size() - 13), ",ab,7,cd,3,96")
+      << "state_root, clipped, block_hash, cohort, samples_trained";
   const auto jsonl = lines(tmp.path() / "m.jsonl");
   ASSERT_EQ(jsonl.size(), 2u);
   EXPECT_NE(jsonl[1].find("\"height\":2"), std::string::npos);
@@ -104,7 +107,7 @@ TEST(Metrics, ResumeRewritesAnOlderLayout) {
   const auto csv = lines(tmp.path() / "m.csv");
   ASSERT_EQ(csv.size(), 4u);  // header, 1, 2, 3
   EXPECT_EQ(csv[0], MetricsLog::csv_header());
-  EXPECT_EQ(csv[2], "2,1.0,0.5,0,0,0,0,0.1,0,0,800,,,0.8,0.7,0.6,3,1,bb,,");
+  EXPECT_EQ(csv[2], "2,1.0,0.5,0,0,0,0,0.1,0,0,800,,,0.8,0.7,0.6,3,1,bb,,,,");
   const auto cells = [](const std::string& line) {
     return std::count(line.begin(), line.end(), ',');
   };

@@ -14,9 +14,9 @@
 namespace fedchain::io {
 namespace {
 
-ArchivedUpdate update(std::uint32_t rank, std::uint64_t height, std::int32_t base) {
+ArchivedUpdate update(std::uint32_t client, std::uint64_t height, std::int32_t base) {
   ArchivedUpdate u;
-  u.rank = rank;
+  u.client = client;
   u.height = height;
   u.chain_id.bytes[0] = 0xc1;
   u.update_root.bytes[31] = static_cast<std::uint8_t>(height);
@@ -34,11 +34,11 @@ TEST(UpdateArchive, RoundTripsValuesAndAttributes) {
   const UpdateArchive archive(tmp.path() / "updates");
   const auto written = update(3, 12, 1234567);
   ASSERT_TRUE(archive.write(written));
-  EXPECT_EQ(archive.path(3, 12), tmp.path() / "updates" / "rank-0003" / "height-00000012.h5");
+  EXPECT_EQ(archive.path(3, 12), tmp.path() / "updates" / "client-0003" / "height-00000012.h5");
   EXPECT_TRUE(std::filesystem::exists(archive.path(3, 12)));
   auto back = archive.read(3, 12);
   ASSERT_TRUE(back) << back.error().message;
-  EXPECT_EQ(back->rank, 3u);
+  EXPECT_EQ(back->client, 3u);
   EXPECT_EQ(back->height, 12u);
   EXPECT_EQ(back->chain_id, written.chain_id);
   EXPECT_EQ(back->update_root, written.update_root);
@@ -66,7 +66,7 @@ TEST(UpdateArchive, AMissingHeightOrRankIsNamed) {
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, "archive-missing");
   EXPECT_EQ(missing.error().kind, ErrorKind::kVerification);
-  EXPECT_NE(missing.error().message.find("rank 1's update for height 2"), std::string::npos)
+  EXPECT_NE(missing.error().message.find("client 1's update for height 2"), std::string::npos)
       << missing.error().message;
   EXPECT_EQ(archive.read(2, 1).error().code, "archive-missing");
   EXPECT_EQ(archive.heights(1), (std::vector<std::uint64_t>{1, 3}));
@@ -107,8 +107,8 @@ TEST(UpdateArchive, RemovesOnlyWhatTheChainNeverCommitted) {
   testing::TempDir tmp;
   const UpdateArchive archive(tmp.path());
   for (std::uint64_t h = 1; h <= 5; ++h) ASSERT_TRUE(archive.write(update(1, h, 100)));
-  ASSERT_TRUE(archive.write(update(2, 5, 100)));  // another rank's folder is not touched
-  const auto stray = archive.rank_dir(1) / "height-00000006.h5.tmp.4242";
+  ASSERT_TRUE(archive.write(update(2, 5, 100)));  // another client's folder is not touched
+  const auto stray = archive.client_dir(1) / "height-00000006.h5.tmp.4242";
   std::ofstream(stray) << "half an HDF5 file";
   auto removed = archive.remove_uncommitted(1, 3);
   ASSERT_TRUE(removed) << removed.error().message;
@@ -121,7 +121,7 @@ TEST(UpdateArchive, RemovesOnlyWhatTheChainNeverCommitted) {
     EXPECT_EQ(kept->values, update(1, h, 100).values);
   }
   EXPECT_EQ(archive.heights(2), (std::vector<std::uint64_t>{5}));
-  auto nothing = archive.remove_uncommitted(3, 0);  // a rank that never wrote
+  auto nothing = archive.remove_uncommitted(3, 0);  // a client that never wrote
   ASSERT_TRUE(nothing);
   EXPECT_EQ(*nothing, 0u);
 }

@@ -63,6 +63,7 @@ Tx sample_tx() {
   TxBuilder b;
   b.chain_id = filled(0x11);
   b.height = 7;
+  b.client = 6;
   b.rank = 3;
   b.weight = 1000;
   b.update_root = filled(0x22);
@@ -87,14 +88,15 @@ Vote sample_vote() {
 TEST(PinnedEncoding, TxBytes) {
   const std::string fields = times("11", 32)        // chain_id
                              + "0700000000000000"   // height
+                             + "06000000"           // client
                              + "03000000"           // rank
                              + "e803000000000000"   // weight
                              + times("22", 32)      // update_root
                              + "000000000000e03f"   // loss 0.5
                              + "e703000000000000";  // samples
   const Tx tx = sample_tx();
-  EXPECT_EQ(to_hex(tx.encode()), "01" + fields + times("33", 64));
-  EXPECT_EQ(to_hex(tx.sign_bytes()), to_hex(as_bytes("fedchain/tx/v1")) + fields);
+  EXPECT_EQ(to_hex(tx.encode()), "02" + fields + times("33", 64));
+  EXPECT_EQ(to_hex(tx.sign_bytes()), to_hex(as_bytes("fedchain/tx/v2")) + fields);
   EXPECT_EQ(tx.encode().size(), kTxEncodedBytes);
 }
 
@@ -145,7 +147,7 @@ TEST(RoundTrip, HeaderGivesBackEveryField) {
   h.state_root = filled(7);
   h.chain_state_hash = filled(8);
   h.rule = {"krum", {{"krum_f", 1.0}, {"multi", 2.0}}};
-  h.rejected_ranks = {1, 3};
+  h.rejected_clients = {1, 3};
   auto decoded = BlockHeader::decode(h.encode());
   ASSERT_TRUE(decoded) << decoded.error().message;
   EXPECT_EQ(*decoded, h);
@@ -155,7 +157,7 @@ class LedgerEncoding : public ::testing::Test {
  protected:
   LedgerEncoding() {
     chain.add_block();
-    chain.add_block({.rejected_ranks = {1}, .evidence = {chain.make_evidence(2, 1)}});
+    chain.add_block({.rejected_clients = {1}, .evidence = {chain.make_evidence(2, 1)}});
   }
   testing::TestChain chain;
 };
@@ -241,17 +243,17 @@ TEST_F(LedgerEncoding, EveryTypeKeepsItsPinnedBytes) {
   };
   const std::vector<Pinned> pinned = {
       {"genesis", chain.genesis().encode(),
-       "8be3631e4a62f2aed4bca778630881e3ffa016c822ff94d026f72740679cbc25"},
+       "86d899f32e51dc4d0982c5803d468d52951f7874d60cf0da842f64a80c358ea1"},
       {"block", stored.block.encode(),
-       "3aad61542d640b87c3951f35dae7900e405e9eecd28db58ab5489918638c64ca"},
+       "12c41eeccbc7984b9f4ba0aa25037faedd23b8540b96b8a26b4f9f7126437478"},
       {"certificate", stored.certificate.encode(),
-       "989a547b0fee17928816502d4719f97959e128137fcd861b59da1cf6ec730ca3"},
+       "51f0a1ae9dd0a3599e25aff19bae869dc050f902a1a0c2c5cbc4836e851f79b2"},
       {"evidence", stored.block.evidence()[0].encode(),
        "9b0618cf65b272fc4c255bf05c840a45c50d94501319cdcd8bb7501a2ebf5753"},
       {"record", encode_block_record(stored.block, stored.certificate),
-       "096552a73d3e2e0bce7ed74299d3592063955c4d0385e498fe8e2329ced46cee"},
+       "9785adcbdf9d418b41ec2a1aee6d47b4d2f1cfd97eb1b558bc067f65964314f5"},
       {"chain state", chain.state().encode(),
-       "a6a6948270f44b0a7411a9f82d10798516f23eb488d76bc04bb0a2654d14b473"},
+       "6ba4ff3bfe293c62cc4a5479618b83b2741230bfe11dbb5d1a57647aed272fe0"},
   };
   for (const auto& p : pinned) EXPECT_EQ(crypto::sha256(p.encoding).hex(), p.sha256) << p.type;
 }

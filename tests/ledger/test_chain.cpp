@@ -20,8 +20,13 @@ Genesis make_genesis(const TestChainOptions& o, const std::vector<crypto::Signin
   for (std::uint32_t r = 0; r < o.validators; ++r) {
     const std::uint64_t power = o.powers.empty() ? 1 : o.powers.at(r);
     g.validators.push_back({r, keys[r].public_key(), power});
-    g.shards.push_back({1000 + r, crypto::sha256(as_bytes(fmt::format("shard {}", r)))});
   }
+  const std::uint32_t clients = o.clients > 0 ? o.clients : o.validators;
+  for (std::uint32_t k = 0; k < clients; ++k) {
+    g.shards.push_back({1000 + k, crypto::sha256(as_bytes(fmt::format("shard {}", k)))});
+  }
+  g.cohort = {static_cast<std::uint64_t>(o.seed),
+              {o.per_round > 0 ? o.per_round : clients, CohortSampling::kUniform}};
   g.model = {"mlp:784-16-10", 784 * 16 + 16 + 16 * 10 + 10};
   g.initial_state_root = crypto::sha256(as_bytes("initial model"));
   g.rule = {"trimmed_mean", {{"trim_beta", 0.25}}};
@@ -48,16 +53,17 @@ TestChain::TestChain(const TestChainOptions& options)
   states_.push_back(ChainState::from_genesis(genesis_));
 }
 
-Tx TestChain::make_tx(std::uint64_t height, std::uint32_t rank) const {
+Tx TestChain::make_tx(std::uint64_t height, std::uint32_t client) const {
   TxBuilder b;
   b.chain_id = genesis_.chain_id();
   b.height = height;
-  b.rank = rank;
-  b.weight = genesis_.fields().shards[rank].samples;
-  b.update_root = crypto::sha256(as_bytes(fmt::format("update {} {}", height, rank)));
-  b.loss = 2.5 / static_cast<double>(height + rank);
+  b.client = client;
+  b.rank = host_rank(client, genesis_.validator_count());
+  b.weight = genesis_.fields().shards[client].samples;
+  b.update_root = crypto::sha256(as_bytes(fmt::format("update {} {}", height, client)));
+  b.loss = 2.5 / static_cast<double>(height + client);
   b.samples = b.weight;
-  return b.sign(keys_[rank]);
+  return b.sign(keys_[b.rank]);
 }
 
 Evidence TestChain::make_evidence(std::uint32_t validator, std::uint64_t height) const {
@@ -89,9 +95,11 @@ Block TestChain::make_block(const NextBlock& next) const {
       next.state_root.value_or(crypto::sha256(as_bytes(fmt::format("model after {}", height))));
   b.header.chain_state_hash = s.hash();
   b.header.rule = genesis_.fields().rule;
-  b.header.rejected_ranks = next.rejected_ranks;
-  for (std::uint32_t r = 0; r < keys_.size(); ++r) {
-    if (s.is_active(r)) b.txs.push_back(make_tx(height, r));
+  b.header.rejected_clients = next.rejected_clients;
+  for (const std::uint32_t client : s.cohort()) {
+    if (s.is_active(host_rank(client, genesis_.validator_count()))) {
+      b.txs.push_back(make_tx(height, client));
+    }
   }
   b.evidence = next.evidence;
   return b.build();

@@ -24,6 +24,8 @@ struct TestChainOptions {
   std::int64_t seed = 7;
   std::vector<std::uint64_t> powers = {};  // empty: power 1 each
   std::uint32_t jail_after_rejections = 3;
+  std::uint32_t clients = 0;    // 0: one per validator (client r is rank r)
+  std::uint32_t per_round = 0;  // 0: every client in every cohort
   // Who proposes (height, round); empty: (height + round) % n, skipping jailed validators.
   ProposerRule proposer_rule = {};
 };
@@ -31,7 +33,7 @@ struct TestChainOptions {
 // What goes into the next block; defaults give a plain round where everyone contributes.
 struct NextBlock {
   std::uint32_t round = 0;
-  std::vector<std::uint32_t> rejected_ranks = {};
+  std::vector<std::uint32_t> rejected_clients = {};
   std::vector<Evidence> evidence = {};
   std::vector<std::uint32_t> signers = {};  // empty: every active validator precommits
   std::optional<Hash32> state_root = {};    // empty: a hash of "model after <height>"
@@ -46,8 +48,9 @@ class TestChain {
   const ChainState& state() const { return states_.back(); }
   const std::vector<StoredBlock>& blocks() const { return blocks_; }
 
-  // A signed tx from `rank` for `height`, its update root derived from (height, rank).
-  Tx make_tx(std::uint64_t height, std::uint32_t rank) const;
+  // A signed tx for `client` at `height` from the rank hosting it, its update root derived
+  // from (height, client).
+  Tx make_tx(std::uint64_t height, std::uint32_t client) const;
   // Two conflicting precommits by `validator` at `height`: equivocation evidence.
   Evidence make_evidence(std::uint32_t validator, std::uint64_t height) const;
   // The next block (not yet committed), built against the current state.

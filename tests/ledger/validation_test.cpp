@@ -44,7 +44,7 @@ TEST(Validation, EveryHeaderFieldMatters) {
   const ChainState& state = chain.state();
   ASSERT_TRUE(validate_commit(good, cert, chain.genesis(), state));
   std::vector<std::pair<const char*, void (*)(BlockHeader&)>> mutations = {
-      {"version", [](BlockHeader& h) { h.version = 2; }},
+      {"version", [](BlockHeader& h) { h.version = kBlockHeaderVersion + 1; }},
       {"chain_id", [](BlockHeader& h) { h.chain_id.bytes[0] ^= 1; }},
       {"height", [](BlockHeader& h) { h.height += 1; }},
       {"prev_hash", [](BlockHeader& h) { h.prev_hash.bytes[0] ^= 1; }},
@@ -56,7 +56,7 @@ TEST(Validation, EveryHeaderFieldMatters) {
       {"chain_state_hash", [](BlockHeader& h) { h.chain_state_hash.bytes[0] ^= 1; }},
       {"rule", [](BlockHeader& h) { h.rule.name = "median"; }},
       {"rule param", [](BlockHeader& h) { h.rule.params[0].value = 0.3; }},
-      {"rejected", [](BlockHeader& h) { h.rejected_ranks = {2}; }},
+      {"rejected", [](BlockHeader& h) { h.rejected_clients = {2}; }},
   };
   for (const auto& [name, mutate] : mutations) {
     BlockBuilder b{good.header(), good.txs(), good.evidence()};
@@ -73,6 +73,7 @@ TEST(Validation, EveryTxFieldMatters) {
   std::vector<std::pair<const char*, void (*)(TxBuilder&)>> mutations = {
       {"chain_id", [](TxBuilder& t) { t.chain_id.bytes[31] ^= 1; }},
       {"height", [](TxBuilder& t) { t.height = 2; }},
+      {"client", [](TxBuilder& t) { t.client = 1; }},
       {"rank", [](TxBuilder& t) { t.rank = 1; }},
       {"weight", [](TxBuilder& t) { t.weight += 1; }},
       {"update_root", [](TxBuilder& t) { t.update_root.bytes[5] ^= 1; }},
@@ -90,6 +91,35 @@ TEST(Validation, EveryTxFieldMatters) {
   auto st = validate_tx(good.fields().with_signature(bad), 1, chain.genesis(), chain.state());
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, "bad-tx-signature");
+}
+
+// Clients apart from ranks: a tx must be for a client of this height's cohort, signed by the
+// rank hosting it (client k on rank k mod n), weighted by that client's genesis samples.
+TEST(Validation, ATxIsForACohortMemberSignedByItsHost) {
+  TestChain chain({.validators = 4, .clients = 12, .per_round = 5});
+  const auto cohort = chain.state().cohort();
+  ASSERT_EQ(cohort.size(), 5u);
+  std::uint32_t outsider = 0;
+  while (std::binary_search(cohort.begin(), cohort.end(), outsider)) ++outsider;
+  const auto code_of = [&](const Tx& tx) {
+    const Status st = validate_tx(tx, 1, chain.genesis(), chain.state());
+    return st ? std::string("ok") : st.error().code;
+  };
+  for (const auto member : cohort) EXPECT_EQ(code_of(chain.make_tx(1, member)), "ok") << member;
+  EXPECT_EQ(code_of(chain.make_tx(1, outsider)), "not-in-cohort");
+  TxBuilder wrong_host = chain.make_tx(1, cohort[0]).fields();
+  wrong_host.rank = (wrong_host.rank + 1) % 4;
+  EXPECT_EQ(code_of(wrong_host.sign(chain.keys()[wrong_host.rank])), "wrong-host");
+  TxBuilder unknown = chain.make_tx(1, cohort[0]).fields();
+  unknown.client = 12;
+  EXPECT_EQ(code_of(unknown.sign(chain.keys()[unknown.rank])), "unknown-client");
+  // Blocks of cohort members commit; the next cohort is drawn from the new state root.
+  for (int h = 0; h < 3; ++h) chain.add_block();
+  EXPECT_EQ(chain.state().cohort().size(), 5u);
+  std::vector<std::uint64_t> samples;
+  for (const auto& shard : chain.genesis().fields().shards) samples.push_back(shard.samples);
+  EXPECT_EQ(chain.state().cohort(), draw_cohort({5, CohortSampling::kUniform}, samples,
+                                                cohort_seed(7, chain.state().last_state_root())));
 }
 
 TEST(Validation, QuorumIsCountedInVotingPower) {
@@ -156,11 +186,11 @@ TEST(ChainStateContract, EvidenceJailsAndJailedValidatorsLoseTheirVote) {
 
 TEST(ChainStateContract, RepeatedRejectionsJailAndTheLedgerCounts) {
   TestChain chain({.jail_after_rejections = 2});
-  chain.add_block({.rejected_ranks = {1}});
+  chain.add_block({.rejected_clients = {1}});
   chain.add_block();  // the streak resets
-  chain.add_block({.rejected_ranks = {1}});
+  chain.add_block({.rejected_clients = {1}});
   EXPECT_FALSE(chain.state().validators()[1].jailed);
-  chain.add_block({.rejected_ranks = {1}});
+  chain.add_block({.rejected_clients = {1}});
   EXPECT_TRUE(chain.state().validators()[1].jailed);
   const auto& c1 = chain.state().contributions()[1];
   EXPECT_EQ(c1.updates_accepted, 1u);
@@ -169,10 +199,10 @@ TEST(ChainStateContract, RepeatedRejectionsJailAndTheLedgerCounts) {
   EXPECT_EQ(chain.state().contributions()[0].rewards, 4u);
   // A rejected rank that sent no tx is refused context-free.
   BlockBuilder b{chain.make_block().header(), {}, {}};
-  b.header.rejected_ranks = {0};
+  b.header.rejected_clients = {0};
   auto st = check_block(b.build());
   ASSERT_FALSE(st);
-  EXPECT_EQ(st.error().code, "bad-rejected-rank");
+  EXPECT_EQ(st.error().code, "bad-rejected-client");
 }
 
 TEST(Certificate, FromVotesRefusesMixedVotes) {

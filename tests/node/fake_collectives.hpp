@@ -1,10 +1,12 @@
 // A Collectives for one process: this node is rank `self`, and the fake plays every other
-// rank, each sending the update the test gave it. Lets a test drive node::run_round with no
-// MPI and assert on what the round computed from known peer updates.
+// rank, each sending the updates of the clients the test gave it. Lets a test drive
+// node::run_round with no MPI and assert on what the round computed from known updates.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <map>
 #include <vector>
 
 #include "exchange.hpp"
@@ -14,64 +16,77 @@ namespace fedchain::node::testing {
 
 class FakeCollectives final : public Collectives {
   const int self_;
+  const int ranks_;
 
  public:
-  FakeCollectives(int self, int ranks)
-      : self_(self),
-        peer_updates(static_cast<std::size_t>(ranks)),
-        peer_weights(static_cast<std::size_t>(ranks), 0) {}
+  FakeCollectives(int self, int ranks) : self_(self), ranks_(ranks) {}
 
-  std::vector<std::vector<std::int32_t>> peer_updates;  // (ranks) self's entry unused
-  std::vector<std::int64_t> peer_weights;               // (ranks) for weighted_sum
-  std::vector<int> peers_flagged;                       // peers whose ranks_with flag is true
-  std::vector<std::int32_t> last_own_update;            // what this node sent last
+  // The other ranks' clients: client -> its update, and the weight fedavg gives it.
+  std::map<std::uint32_t, std::vector<std::int32_t>> peer_updates;
+  std::map<std::uint32_t, std::int64_t> peer_weights;
+  std::vector<std::uint32_t> peers_nonfinite;  // clients the other ranks report non-finite
+  // What this node sent last: its partial sum (allreduce) or its clients' updates.
+  std::vector<std::int64_t> last_partial;
+  std::map<std::uint32_t, std::vector<std::int32_t>> last_sent;
 
-  Result<std::vector<std::int64_t>> weighted_sum(std::span<const std::int32_t> q,
-                                                 std::int64_t weight) override {
-    last_own_update.assign(q.begin(), q.end());
-    std::vector<std::int64_t> sum(q.size(), 0);
-    for (std::size_t r = 0; r < peer_updates.size(); ++r) {
-      const bool self = static_cast<int>(r) == self_;
-      auto st = aggregate::add_weighted(sum, self ? weight : peer_weights[r],
-                                        self ? q : std::span<const std::int32_t>(peer_updates[r]));
-      if (!st) return st.error();
+  Result<std::vector<std::int64_t>> sum(std::span<const std::int64_t> partial) override {
+    last_partial.assign(partial.begin(), partial.end());
+    std::vector<std::int64_t> total = last_partial;
+    for (const auto& [client, q] : peer_updates) {
+      if (auto st = aggregate::add_weighted(total, peer_weights.at(client), q); !st) {
+        return st.error();
+      }
     }
-    return sum;
+    return total;
   }
 
-  Result<std::vector<std::int32_t>> gather_updates(std::span<const std::int32_t> q) override {
-    last_own_update.assign(q.begin(), q.end());
-    std::vector<std::int32_t> all;
-    for (std::size_t r = 0; r < peer_updates.size(); ++r) {
-      const auto& values = static_cast<int>(r) == self_ ? last_own_update : peer_updates[r];
-      all.insert(all.end(), values.begin(), values.end());
+  Result<GatheredUpdates> gather_updates(std::span<const std::uint32_t> clients,
+                                         std::span<const std::int32_t> values) override {
+    const std::size_t d = clients.empty() ? 0 : values.size() / clients.size();
+    last_sent.clear();
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      last_sent[clients[i]].assign(values.begin() + static_cast<std::ptrdiff_t>(i * d),
+                                   values.begin() + static_cast<std::ptrdiff_t>((i + 1) * d));
     }
-    return all;
+    GatheredUpdates out;
+    for (const auto* updates : {&peer_updates, &last_sent}) {
+      for (const auto& [client, q] : *updates) {
+        out.clients.push_back(client);
+        out.values.insert(out.values.end(), q.begin(), q.end());
+      }
+    }
+    return out;
   }
 
   Result<std::vector<Bytes>> gather_bytes(ByteView mine) override {
-    return std::vector<Bytes>(peer_updates.size(), Bytes(mine.begin(), mine.end()));
+    std::vector<Bytes> all(static_cast<std::size_t>(ranks_));
+    all[static_cast<std::size_t>(self_)].assign(mine.begin(), mine.end());
+    return all;
+  }
+
+  Result<std::vector<std::uint32_t>> gather_ids(std::span<const std::uint32_t> mine) override {
+    std::vector<std::uint32_t> ids = peers_nonfinite;
+    ids.insert(ids.end(), mine.begin(), mine.end());
+    std::sort(ids.begin(), ids.end());
+    return ids;
   }
 
   Result<std::vector<double>> sum_for_report(std::vector<double> values) override {
-    for (auto& v : values) v *= static_cast<double>(peer_updates.size());
+    for (auto& v : values) v *= static_cast<double>(ranks_);
     return values;
   }
 
   Result<std::vector<int>> ranks_with(bool flag) override {
-    std::vector<int> ranks = peers_flagged;
-    if (flag) ranks.push_back(self_);
-    std::sort(ranks.begin(), ranks.end());
-    return ranks;
+    return flag ? std::vector<int>{self_} : std::vector<int>{};
   }
 
   Status broadcast(std::span<float>, int) override { return {}; }
   Status agree(const Status& mine) override { return mine; }
 
-  Result<std::vector<std::vector<float>>> pool_colluding(bool colluding,
-                                                         std::span<const float> delta) override {
+  Result<std::vector<std::vector<float>>> pool_colluding(
+      std::span<const std::span<const float>> mine, std::size_t) override {
     std::vector<std::vector<float>> pooled;
-    if (colluding) pooled.emplace_back(delta.begin(), delta.end());
+    for (const auto& delta : mine) pooled.emplace_back(delta.begin(), delta.end());
     return pooled;
   }
 };

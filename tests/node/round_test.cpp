@@ -64,9 +64,14 @@ class RoundTest : public ::testing::Test {
     const Status built = build_node(*node, *job);
     EXPECT_TRUE(built) << built.error().message;
     if (!built) return nullptr;
-    (*fake)->peer_weights = node->weights;
+    for (std::uint32_t c = 0; c < node->clients.count(); ++c) {
+      (*fake)->peer_weights[c] = node->clients.samples[c];
+    }
     return node;
   }
+
+  static constexpr const char* kMedian =
+      "[aggregate]\nrule = \"median\"\nexchange = \"allgather\"\n";
 
   // theta_0 + dequantize(a), as the next model must be.
   static std::vector<float> plus(std::vector<float> theta, const std::vector<std::int32_t>& a,
@@ -79,7 +84,7 @@ class RoundTest : public ::testing::Test {
   int runs_ = 0;
 };
 
-TEST_F(RoundTest, FedavgAveragesEveryRanksUpdateByWeight) {
+TEST_F(RoundTest, FedavgAveragesEveryClientByWeight) {
   FakeCollectives* fake = nullptr;
   auto node = make_node(1, 3, "", &fake);
   ASSERT_TRUE(node);
@@ -91,10 +96,10 @@ TEST_F(RoundTest, FedavgAveragesEveryRanksUpdateByWeight) {
   auto row = run_round(*node);
   ASSERT_TRUE(row) << row.error().message;
   ASSERT_TRUE(*row);
-  std::vector<std::int64_t> sum(d, 0);
-  const auto& w = node->weights;
+  std::vector<std::int64_t> sum = fake->last_partial;
+  ASSERT_EQ(sum.size(), d);
+  const auto& w = node->clients.samples;
   ASSERT_TRUE(aggregate::add_weighted(sum, w[0], fake->peer_updates[0]));
-  ASSERT_TRUE(aggregate::add_weighted(sum, w[1], fake->last_own_update));
   ASSERT_TRUE(aggregate::add_weighted(sum, w[2], fake->peer_updates[2]));
   const std::vector<std::uint32_t> all{0, 1, 2};
   auto expected = aggregate::fedavg_over_sum(sum, all, w);
@@ -103,6 +108,7 @@ TEST_F(RoundTest, FedavgAveragesEveryRanksUpdateByWeight) {
   EXPECT_EQ(node->global.height, 1u);
   EXPECT_EQ(node->global.state_root, state_root_of(node->global.theta, node->job));
   EXPECT_EQ((*row)->height, 1u);
+  EXPECT_EQ((*row)->cohort, 3);
   EXPECT_EQ((*row)->state_root, node->global.state_root.hex());
   EXPECT_EQ((*row)->bytes_sent, d * sizeof(std::int64_t)) << "one int64 allreduce, no txs";
   EXPECT_TRUE((*row)->block_hash.empty()) << "no chain";
@@ -111,7 +117,7 @@ TEST_F(RoundTest, FedavgAveragesEveryRanksUpdateByWeight) {
 
 TEST_F(RoundTest, MedianFollowsTheMajorityWhateverThisRankTrained) {
   FakeCollectives* fake = nullptr;
-  auto node = make_node(0, 3, "[aggregate]\nrule = \"median\"\nexchange = \"allgather\"\n", &fake);
+  auto node = make_node(0, 3, kMedian, &fake);
   ASSERT_TRUE(node);
   const std::size_t d = node->global.theta.size();
   const std::int32_t bound = node->aggregate.quantize.clip_bound;
@@ -125,32 +131,32 @@ TEST_F(RoundTest, MedianFollowsTheMajorityWhateverThisRankTrained) {
   EXPECT_TRUE(std::filesystem::exists(node->run_dir.checkpoint_path(1))) << "the last round";
 }
 
-TEST_F(RoundTest, ARobustRuleLeavesANonFiniteRankOut) {
+TEST_F(RoundTest, ARobustRuleLeavesANonFiniteClientOut) {
   FakeCollectives* fake = nullptr;
-  auto node = make_node(0, 4, "[aggregate]\nrule = \"median\"\nexchange = \"allgather\"\n", &fake);
+  auto node = make_node(0, 4, kMedian, &fake);
   ASSERT_TRUE(node);
   const std::size_t d = node->global.theta.size();
   const std::int32_t bound = node->aggregate.quantize.clip_bound;
   fake->peer_updates[1].assign(d, bound);
   fake->peer_updates[2].assign(d, bound);
   fake->peer_updates[3].assign(d, -bound);  // counted, it would pull the median down
-  fake->peers_flagged = {3};
+  fake->peers_nonfinite = {3};
   const std::vector<float> theta0 = node->global.theta;
   auto row = run_round(*node);
   ASSERT_TRUE(row) << row.error().message;
   EXPECT_EQ(node->global.theta, plus(theta0, fake->peer_updates[1], *node));
 }
 
-TEST_F(RoundTest, FedavgStopsEveryRankOnANonFiniteRankNamingIt) {
+TEST_F(RoundTest, FedavgStopsEveryRankOnANonFiniteClientNamingIt) {
   FakeCollectives* fake = nullptr;
   auto node = make_node(0, 3, "", &fake);
   ASSERT_TRUE(node);
-  fake->peers_flagged = {2};
+  fake->peers_nonfinite = {2};
   const std::vector<float> theta0 = node->global.theta;
   auto row = run_round(*node);
   ASSERT_FALSE(row);
   EXPECT_TRUE(row.error().every_rank);
-  EXPECT_NE(row.error().message.find("rank(s) 2"), std::string::npos) << row.error().message;
+  EXPECT_NE(row.error().message.find("client(s) 2"), std::string::npos) << row.error().message;
   EXPECT_EQ(node->global.theta, theta0) << "the global model stays theta_h";
   EXPECT_EQ(node->global.height, 0u);
 }
@@ -167,8 +173,49 @@ TEST_F(RoundTest, TheSameJobGivesTheSameBitsInTwoNodes) {
   }
   ASSERT_TRUE(run_round(*first));
   ASSERT_TRUE(run_round(*second));
-  EXPECT_EQ(first_fake->last_own_update, second_fake->last_own_update);
+  EXPECT_EQ(first_fake->last_partial, second_fake->last_partial);
   EXPECT_EQ(first->global.state_root, second->global.state_root);
+}
+
+// Clients apart from ranks: a rank trains exactly the cohort members it hosts (client k on
+// rank k mod R), and a client's update is the same bits whichever rank hosts it.
+TEST_F(RoundTest, ARankTrainsTheCohortMembersItHostsAndNoOther) {
+  FakeCollectives* fake = nullptr;
+  auto node =
+      make_node(0, 2, std::string(kMedian) + "[clients]\ntotal = 10\nper_round = 4\n", &fake);
+  ASSERT_TRUE(node);
+  const auto cohort = cohort_of(*node, node->global.state_root);
+  ASSERT_EQ(cohort.size(), 4u);
+  std::vector<std::uint32_t> hosted;
+  for (const auto c : cohort) {
+    if (c % 2 == 0) {
+      hosted.push_back(c);
+    } else {
+      fake->peer_updates[c].assign(node->global.theta.size(), 1);
+    }
+  }
+  auto row = run_round(*node);
+  ASSERT_TRUE(row) << row.error().message;
+  std::vector<std::uint32_t> sent;
+  for (const auto& [client, q] : fake->last_sent) sent.push_back(client);
+  EXPECT_EQ(sent, hosted);
+  EXPECT_EQ((*row)->cohort, 4);
+}
+
+TEST_F(RoundTest, AClientTrainsTheSameBitsOnAnyRank) {
+  const std::string four_clients = std::string(kMedian) + "[clients]\ntotal = 4\n";
+  FakeCollectives* alone = nullptr;   // one rank hosts clients 0 to 3
+  FakeCollectives* shared = nullptr;  // rank 1 of 2 hosts clients 1 and 3
+  auto one = make_node(0, 1, four_clients, &alone);
+  auto two = make_node(1, 2, four_clients, &shared);
+  ASSERT_TRUE(one && two);
+  for (std::uint32_t c : {0u, 2u}) shared->peer_updates[c].assign(two->global.theta.size(), 0);
+  ASSERT_TRUE(run_round(*one));
+  ASSERT_TRUE(run_round(*two));
+  ASSERT_EQ(alone->last_sent.size(), 4u);
+  ASSERT_EQ(shared->last_sent.size(), 2u);
+  EXPECT_EQ(shared->last_sent.at(1), alone->last_sent.at(1));
+  EXPECT_EQ(shared->last_sent.at(3), alone->last_sent.at(3));
 }
 
 }  // namespace

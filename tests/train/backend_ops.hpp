@@ -2,7 +2,7 @@
 // reference (the templates in src/train/cpu_ops.hpp) by normalised error:
 // max |out - ref| / max(max |ref|, 1) must stay under a float-sized tolerance. The CPU
 // backend's test calls it; the CUDA backend's test calls it with its own backend, over
-// the same odd shapes (STYLE.md, ggml's test-backend-ops).
+// the same odd shapes (as ggml's test-backend-ops does).
 #pragma once
 
 #include <algorithm>

@@ -40,7 +40,7 @@ Error runtime_error(fmt::format_string<Args...> format, Args&&... args) {
 }
 
 // Refusing bytes or a block: what a peer sent or a file held does not check out. Never
-// thrown: decoders and validators return it (STYLE.md, bitcoin's typed reject reasons).
+// thrown: decoders and validators return it (as bitcoin's typed reject reasons).
 template <typename... Args>
 Error reject(std::string code, fmt::format_string<Args...> format, Args&&... args) {
   return {ErrorKind::kVerification, fmt::format(format, std::forward<Args>(args)...),

@@ -88,6 +88,15 @@ inline constexpr std::array<std::string_view, 9> kConsensusFaultNames = {
     "invalid_vote", "wrong_state_root", "forge_signatures", "replay",
     "silent"};
 
+// Clients apart from ranks (docs/clients.md): a client holds data and trains; a rank hosts
+// clients and runs the chain. The defaults keep one client per rank, every client every
+// round.
+struct ClientsSection {
+  std::int64_t total = 0;            // K clients; 0: one per rank
+  std::int64_t per_round = 0;        // C clients in each round's cohort; 0: all K
+  std::string sampling = "uniform";  // uniform | by_samples
+};
+
 struct ConsensusSection {
   std::string protocol = "bft";  // bft | none (no chain: the plain-allreduce baseline)
 };
@@ -110,6 +119,7 @@ struct KeysSection {
 struct Job {
   JobSection job;
   DataSection data;
+  ClientsSection clients;
   ModelSection model;
   TrainSection train;
   AggregateSection aggregate;

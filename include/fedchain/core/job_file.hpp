@@ -37,6 +37,10 @@ Result<Job> load_job(const std::filesystem::path& path,
 // job.ranks): a behaviour needs consensus.protocol = "bft", at least one rank in
 // faults.byzantine, and no more than f = floor((n - 1) / 3) of them, the most the vote
 // tolerates. A config error (exit 2) otherwise.
+// clients.per_round fits clients.total (with total = 0, one client per rank of `ranks`;
+// unchecked while ranks is 0, unknown before mpirun starts).
+Status check_clients(const Job& job, std::int64_t ranks);
+
 Status check_consensus_faults(const Job& job, std::int64_t ranks);
 
 // The resolved job as TOML, every key present: what a run directory stores and hashes.

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <vector>
@@ -18,28 +19,39 @@
 
 namespace fedchain::faults {
 
+// A hosted cohort member's delta, as the round hands it to the faults.
+struct ClientDelta {
+  std::uint32_t client = 0;
+  std::span<float> delta;
+};
+
 class RoundFaults {
  public:
   virtual ~RoundFaults() = default;
-  // This rank's training labels, once before the first round: label_flip's attackers train
-  // on flipped labels (a data-side attack).
-  virtual void on_training_labels(std::span<std::int32_t> labels, std::int64_t classes) = 0;
-  // The update this rank sends at `height`: the honest delta, or what its attack makes of it.
-  virtual Status on_update(std::uint64_t height, std::vector<float>& delta) = 0;
+  // The training labels, once before the first round, with the samples of each client this
+  // rank hosts: label_flip's attackers train on flipped labels (a data-side attack; the
+  // clients' samples are disjoint, so no honest client sees a flipped label).
+  virtual void on_training_labels(
+      std::span<std::int32_t> labels, std::int64_t classes,
+      const std::map<std::uint32_t, std::vector<std::int64_t>>& hosted_samples) = 0;
+  // The updates this rank sends at `height`: each hosted member's honest delta, or what its
+  // attack makes of it. `cohort_size` is alie's n.
+  virtual Status on_updates(std::uint64_t height, std::span<ClientDelta> deltas,
+                            std::size_t cohort_size) = 0;
   // The model after the aggregate of `height`. A replayed round (`replay`, on resume) is
   // never faulted again: the memory fault is transient.
   virtual void on_new_model(std::uint64_t height, std::span<float> theta, bool replay) = 0;
 };
 
-// Gathers the honest deltas of the colluding ranks (alie's attackers), each of `delta`'s
-// length; a collective over every rank, where an honest rank passes colluding = false and
-// gets nothing back.
-using PoolFn = std::function<Result<std::vector<std::vector<float>>>(bool colluding,
-                                                                     std::span<const float> delta)>;
+// Gathers the honest deltas of every colluding client (alie's attackers) on every rank,
+// each `length` floats, in rank order; a collective over every rank, where a rank hosting
+// no attacker passes none.
+using PoolFn = std::function<Result<std::vector<std::vector<float>>>(
+    std::span<const std::span<const float>> mine, std::size_t length)>;
 
 // The strategy of `rank` for this job's [faults]; `attack` from aggregate::attack_config.
 std::unique_ptr<RoundFaults> make_round_faults(const FaultsSection& faults,
                                                aggregate::AttackConfig attack, std::int64_t rank,
-                                               std::int64_t ranks, PoolFn pool);
+                                               PoolFn pool);
 
 }  // namespace fedchain::faults

@@ -27,7 +27,9 @@ struct MetricsRow {
   std::uint64_t bytes_sent = 0;          // by rank 0 in this round's exchange (updates, txs)
   std::uint64_t consensus_messages = 0;  // consensus messages rank 0 sent in this round
   std::uint64_t consensus_bytes = 0;     // their encoded bytes
-  double train_loss = 0;                 // mean over ranks, weighted by samples
+  std::int64_t cohort = 0;               // clients that trained this round
+  std::int64_t samples_trained = 0;      // samples they trained on, summed (batches x size)
+  double train_loss = 0;                 // mean over the counted clients, weighted by samples
   std::int64_t clipped = 0;              // update coordinates clipped by quantization, all ranks
   double test_loss = 0;                  // NaN on rounds without evaluation
   double test_acc = 0;                   // NaN on rounds without evaluation

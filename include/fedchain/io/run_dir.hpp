@@ -70,6 +70,7 @@ class RunDir {
   std::filesystem::path logs_dir() const { return root_ / "logs"; }
   std::filesystem::path metrics_csv() const { return root_ / "metrics.csv"; }
   std::filesystem::path metrics_jsonl() const { return root_ / "metrics.jsonl"; }
+  std::filesystem::path clients_csv() const { return root_ / "clients.csv"; }
   std::filesystem::path checkpoint_path(std::uint64_t height) const;
 
  private:

@@ -20,8 +20,12 @@
 
 namespace fedchain::ledger {
 
-inline constexpr std::uint8_t kBlockHeaderVersion = 1;
-inline constexpr std::uint8_t kBlockVersion = 1;
+// Version 2: transactions name clients (tx version 2), and rejected_clients replaces
+// rejected_ranks.
+inline constexpr std::uint8_t kBlockHeaderVersion = 2;
+inline constexpr std::uint8_t kBlockVersion = 2;
+// A block holds at most one transaction per cohort member: clients.per_round's bound.
+inline constexpr std::uint32_t kMaxTxsPerBlock = 65536;
 inline constexpr std::uint32_t kMaxEvidencePerBlock = 1024;
 inline constexpr std::size_t kMaxRuleName = 64;
 inline constexpr std::uint32_t kMaxRuleParams = 64;
@@ -57,19 +61,19 @@ struct BlockHeader {
   Hash32 prev_hash;            // hash of block height-1, or the genesis hash at height 1
   std::uint32_t proposer = 0;  // validator index
   std::uint64_t time_ms = 0;   // proposer's clock, ms since the Unix epoch; never decreases
-  Hash32 tx_root;              // merkle_root_of_hashes(tx hashes), txs in rank order
+  Hash32 tx_root;              // merkle_root_of_hashes(tx hashes), txs in client order
   Hash32 evidence_root;        // merkle_root_of_hashes(evidence hashes)
   Hash32 state_root;           // Merkle root of the model after this round's aggregate
   Hash32 chain_state_hash;     // ChainState::hash() before this block is applied
   AggregationRule rule;        // the rule that made this round's aggregate
-  std::vector<std::uint32_t> rejected_ranks;  // ranks whose tx the rule excluded; ascending
+  std::vector<std::uint32_t> rejected_clients;  // clients whose tx the rule excluded; ascending
 
   // The encoding, in wire order (core/encoding.hpp). A Reader fills a fresh header, so it
   // checks the version byte against kBlockHeaderVersion.
   static void wire_fields(auto& s, auto& h) {
     s.version(h.version);
     s(h.chain_id, h.height, h.prev_hash, h.proposer, h.time_ms, h.tx_root, h.evidence_root,
-      h.state_root, h.chain_state_hash, h.rule, limit(h.rejected_ranks, kMaxValidators));
+      h.state_root, h.chain_state_hash, h.rule, limit(h.rejected_clients, kMaxTxsPerBlock));
   }
 
   Bytes encode() const;
@@ -103,13 +107,13 @@ class Block {
   static void wire_fields(auto& s, auto& b) {
     s.version(kBlockVersion)(
         nested(b.header_, at_most(kMaxHeaderBytes)),
-        nested_list(b.txs_, kMaxValidators, exactly(kTxEncodedBytes)),
+        nested_list(b.txs_, kMaxTxsPerBlock, exactly(kTxEncodedBytes)),
         nested_list(b.evidence_, kMaxEvidencePerBlock, at_most(kMaxEvidenceBytes)));
   }
   void seal();  // computes hash_
 
   BlockHeader header_;
-  std::vector<Tx> txs_;             // ascending rank, one per rank
+  std::vector<Tx> txs_;             // ascending client, one per client
   std::vector<Evidence> evidence_;  // ascending hash
   Hash32 hash_;
 };
@@ -119,7 +123,7 @@ struct BlockBuilder {
   std::vector<Tx> txs;
   std::vector<Evidence> evidence;
 
-  // Sorts txs by rank and evidence by hash, and sets the header's roots from them.
+  // Sorts txs by client and evidence by hash, and sets the header's roots from them.
   Block build() const;
   // Keeps the header exactly as given (roots included): for tests that need a block
   // whose header disagrees with its body.

@@ -2,7 +2,7 @@
 //   CommitCertificate: the precommit signatures for one block hash at (height, round);
 //     the block is committed when their voting power is more than 2/3 of the active power.
 //   Evidence: two conflicting votes signed by one validator (equivocation).
-// Both are immutable values with a cached hash (STYLE.md); checks that need keys and
+// Both are immutable values with a cached hash; checks that need keys and
 // voting power live in validation.hpp.
 #pragma once
 

@@ -1,19 +1,21 @@
 // Chain state, the "contract": deterministic rules every rank applies when a block
-// commits. It tracks the validator set (voting power, jailing) and a contribution ledger
-// per rank, and its hash goes into the next block's header, so ranks that disagree about
-// it cannot sign the same block.
+// commits. It tracks the validator set (voting power, jailing), a contribution ledger per
+// rank, the last state root and so the next height's cohort (ledger/cohort.hpp), and its
+// hash goes into the next block's header, so ranks that disagree about it cannot sign the
+// same block.
 //
 // Rules for block h (docs/formats.md, "Chain state"):
 //   1. each piece of evidence jails its validator;
-//   2. each tx credits samples_trained; if its rank is not in header.rejected_ranks the
-//      update is accepted (updates_accepted += 1, rewards += reward_per_update, the
-//      rejection streak resets), else updates_rejected += 1 and the streak grows; a
-//      streak reaching jail_after_rejections (> 0) jails the rank;
-//   3. height and last block hash advance.
+//   2. each tx credits its signing rank's samples_trained; if its client is not in
+//      header.rejected_clients the update is accepted (updates_accepted += 1, rewards +=
+//      reward_per_update, the rejection streak resets), else updates_rejected += 1 and the
+//      streak grows; a streak reaching jail_after_rejections (> 0) jails the rank;
+//   3. height, last block hash and last state root advance, and the next cohort is drawn.
 // A jailed validator keeps its power on record but has none to vote or propose with.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "fedchain/core/bytes.hpp"
@@ -24,7 +26,7 @@
 
 namespace fedchain::ledger {
 
-inline constexpr std::uint8_t kChainStateVersion = 1;
+inline constexpr std::uint8_t kChainStateVersion = 2;
 
 struct ValidatorState {
   PublicKey key;
@@ -57,6 +59,11 @@ class ChainState {
   std::uint64_t height() const { return height_; }
   const Hash32& last_block_hash() const { return last_block_hash_; }
   std::uint64_t last_time_ms() const { return last_time_ms_; }
+  // The model's state root after the last block (genesis: the initial model's).
+  const Hash32& last_state_root() const { return last_state_root_; }
+  std::size_t client_count() const { return client_samples_->size(); }
+  // The clients that may commit an update at the next height, ascending.
+  const std::vector<std::uint32_t>& cohort() const { return cohort_; }
   const std::vector<ValidatorState>& validators() const { return validators_; }      // (n)
   const std::vector<Contribution>& contributions() const { return contributions_; }  // (n)
   // Power that may vote: the sum over validators that are not jailed.
@@ -72,12 +79,17 @@ class ChainState {
 
  private:
   ChainState() = default;
+  void draw_cohort();  // cohort_ for the height after last_state_root_
   void seal();
 
   ContractParams contract_;
   std::uint64_t height_ = 0;
   Hash32 last_block_hash_;
   std::uint64_t last_time_ms_ = 0;
+  Hash32 last_state_root_;
+  CohortParams cohort_params_;
+  std::shared_ptr<const std::vector<std::uint64_t>> client_samples_;  // (K), from genesis
+  std::vector<std::uint32_t> cohort_;
   std::vector<ValidatorState> validators_;
   std::vector<Contribution> contributions_;
   Hash32 hash_;

@@ -15,10 +15,14 @@
 #include "fedchain/core/hash.hpp"
 #include "fedchain/core/signature.hpp"
 #include "fedchain/ledger/block.hpp"
+#include "fedchain/ledger/cohort.hpp"
 
 namespace fedchain::ledger {
 
-inline constexpr std::uint8_t kGenesisVersion = 1;
+// Version 2: shards are per client, not per validator, and the cohort rule is recorded.
+inline constexpr std::uint8_t kGenesisVersion = 2;
+// clients.total's bound: a genesis of 100,000 clients is 4 MB of shard commitments.
+inline constexpr std::uint32_t kMaxClients = 100000;
 inline constexpr std::size_t kMaxJobTomlBytes = 1 << 20;
 inline constexpr std::size_t kMaxArchBytes = 4096;
 
@@ -32,7 +36,7 @@ struct GenesisValidator {
   bool operator==(const GenesisValidator&) const = default;
 };
 
-// A rank's data shard: how many training samples it holds (its aggregation weight) and a
+// A client's data shard: how many training samples it holds (its aggregation weight) and a
 // hash committing to which ones (the data module defines it; ledger only records it).
 struct ShardCommitment {
   std::uint64_t samples = 0;
@@ -64,6 +68,14 @@ struct ContractParams {
   bool operator==(const ContractParams&) const = default;
 };
 
+// How each height's cohort is drawn (ledger/cohort.hpp): the job's seed and the rule.
+struct CohortParams {
+  std::uint64_t seed = 0;
+  CohortRule rule;
+  static void wire_fields(auto& s, auto& c) { s(c.seed, c.rule.per_round, c.rule.sampling); }
+  bool operator==(const CohortParams&) const = default;
+};
+
 class Genesis;
 
 struct GenesisBuilder {
@@ -72,7 +84,8 @@ struct GenesisBuilder {
   std::vector<GenesisValidator> validators;  // (n), rank i at index i
   ModelSpec model;
   Hash32 initial_state_root;            // Merkle root of the initial model
-  std::vector<ShardCommitment> shards;  // (n), one per rank
+  std::vector<ShardCommitment> shards;  // (K), one per client; client k is hosted by rank k mod n
+  CohortParams cohort;
   AggregationRule rule;
   QuantizationParams quantization;
   std::uint32_t merkle_chunk_bytes = 65536;
@@ -80,7 +93,7 @@ struct GenesisBuilder {
 
   static void wire_fields(auto& s, auto& g) {
     s(limit(g.job_toml, kMaxJobTomlBytes), g.time_ms, limit(g.validators, kMaxValidators), g.model,
-      g.initial_state_root, limit(g.shards, kMaxValidators), g.rule, g.quantization,
+      g.initial_state_root, limit(g.shards, kMaxClients), g.cohort, g.rule, g.quantization,
       g.merkle_chunk_bytes, g.contract);
   }
 

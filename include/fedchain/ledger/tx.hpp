@@ -3,7 +3,7 @@
 // transactions are the updates that went into that round's aggregate.
 //
 // Tx is immutable, with its hash computed once at construction; TxBuilder is the mutable
-// half that makes one (STYLE.md: bitcoin's CTransaction / CMutableTransaction).
+// half that makes one (as bitcoin's CTransaction and CMutableTransaction).
 #pragma once
 
 #include <cstdint>
@@ -16,23 +16,25 @@
 
 namespace fedchain::ledger {
 
-inline constexpr std::uint8_t kTxVersion = 1;
-inline constexpr std::size_t kTxEncodedBytes = 1 + 32 + 8 + 4 + 8 + 32 + 8 + 8 + 64;  // 165
+// Version 2 adds the client: one transaction per trained client (docs/clients.md).
+inline constexpr std::uint8_t kTxVersion = 2;
+inline constexpr std::size_t kTxEncodedBytes = 1 + 32 + 8 + 4 + 4 + 8 + 32 + 8 + 8 + 64;  // 169
 
 class Tx;
 
 struct TxBuilder {
   Hash32 chain_id;
   std::uint64_t height = 0;   // the round this update is for (>= 1)
-  std::uint32_t rank = 0;     // validator index of the signer
-  std::uint64_t weight = 0;   // aggregation weight: the rank's shard size in genesis
+  std::uint32_t client = 0;   // the client that trained it, in the height's cohort
+  std::uint32_t rank = 0;     // validator index of the signer: the client's hosting rank
+  std::uint64_t weight = 0;   // aggregation weight: the client's samples in genesis
   Hash32 update_root;         // merkle_root of the quantized update's bytes
   double loss = 0.0;          // mean local training loss (raw IEEE-754 bits on the wire)
   std::uint64_t samples = 0;  // samples trained this round
 
   // Every field above, in wire order (core/encoding.hpp): what the rank signs.
   static void wire_fields(auto& s, auto& tx) {
-    s(tx.chain_id, tx.height, tx.rank, tx.weight, tx.update_root, tx.loss, tx.samples);
+    s(tx.chain_id, tx.height, tx.client, tx.rank, tx.weight, tx.update_root, tx.loss, tx.samples);
   }
 
   // The canonical bytes the rank signs: a domain tag, then the fields.
@@ -48,6 +50,7 @@ class Tx {
 
   const Hash32& chain_id() const { return fields_.chain_id; }
   std::uint64_t height() const { return fields_.height; }
+  std::uint32_t client() const { return fields_.client; }
   std::uint32_t rank() const { return fields_.rank; }
   std::uint64_t weight() const { return fields_.weight; }
   const Hash32& update_root() const { return fields_.update_root; }

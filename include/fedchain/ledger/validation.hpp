@@ -1,4 +1,4 @@
-// Block validation in two levels (STYLE.md: bitcoin's tx_check / tx_verify split):
+// Block validation in two levels (as bitcoin splits tx_check and tx_verify):
 //   check_*     context-free: what the bytes alone must satisfy;
 //   validate_*  against the chain: genesis, and the chain state before the block.
 // Every failure is a reject() with a short string code; nothing here throws.
@@ -19,12 +19,14 @@ namespace fedchain::ledger {
 // Context-free.
 Status check_tx(const Tx& tx);
 Status check_evidence(const Evidence& evidence);
-// Height >= 1, roots match the body, txs one per rank in ascending order, rejected ranks
+// Height >= 1, roots match the body, txs one per client in ascending order, rejected clients
 // name txs of this block, evidence unique, every tx and evidence checks.
 Status check_block(const Block& block);
 Status check_certificate(const CommitCertificate& certificate);
 
-// Against the chain. `state` is the chain state before the block.
+// Against the chain. `state` is the chain state before the block. A tx is for a client of
+// genesis in state.cohort(), signed by the rank hosting it (active), weighted by the
+// client's genesis samples.
 Status validate_tx(const Tx& tx, std::uint64_t height, const Genesis& genesis,
                    const ChainState& state);
 Status validate_evidence(const Evidence& evidence, std::uint64_t height, const Genesis& genesis,

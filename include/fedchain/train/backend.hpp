@@ -1,6 +1,6 @@
 // The training ops behind one interface, so the same model runs on the CPU (Eigen) or a
 // GPU (CUDA kernels) chosen at run time, and so a test can run every op on two backends
-// and compare them (STYLE.md: ggml's test-backend-ops).
+// and compare them (as ggml's test-backend-ops does).
 //
 // Contract shared by every backend:
 // - Pointers passed to ops live in the backend's memory (host for cpu, device for cuda);
