@@ -49,9 +49,11 @@ Status ConsensusLoop::apply(Outcome outcome) {
     } else if (auto* c = std::get_if<consensus::Commit>(&action)) {
       auto next = app_.commit(*c);
       if (!next) return next.error();
-      timers_.clear();  // every pending timeout belongs to the finished height
       committed_height_ = c->height;
+      // Held: the retransmit timer stays, so that a peer still at this height gets our votes
+      // again (StateMachine::on_timeout); the machine ignores the other, stale, timeouts.
       if (hold_after_ && c->height >= *hold_after_) continue;
+      timers_.clear();  // every pending timeout belongs to the finished height
       if (auto st = apply(machine_.start_height(c->height + 1, std::move(next).value())); !st) {
         return st;
       }
