@@ -534,8 +534,13 @@ Outcome StateMachine::on_commit_certificate(const Bytes& block,
 Outcome StateMachine::on_timeout(const Timeout& timeout) {
   Outcome outcome;
   auto& out = outcome.actions;
+  // WARNING: retransmit goes on after deciding, for as long as the driver holds the height
+  // (net::ConsensusLoop holds the last height of a run, and each height until every rank
+  // has committed it). A peer still at this height may hold the decided block and vote for
+  // it, so it draws no catch-up, yet lack the precommits (dropped while it was two heights
+  // behind); our re-sent votes are then all that can complete its quorum.
   if (!started_ || timeout.height != height_ || timeout.round != round_ ||
-      phase_ == Phase::kDecided) {
+      (phase_ == Phase::kDecided && timeout.kind != TimeoutKind::kRetransmit)) {
     return outcome;  // stale: the state it was set for has passed
   }
   switch (timeout.kind) {

@@ -49,9 +49,11 @@ Status ConsensusLoop::apply(Outcome outcome) {
     } else if (auto* c = std::get_if<consensus::Commit>(&action)) {
       auto next = app_.commit(*c);
       if (!next) return next.error();
-      timers_.clear();  // every pending timeout belongs to the finished height
       committed_height_ = c->height;
+      // Held: the retransmit timer stays, so that a peer still at this height gets our votes
+      // again (StateMachine::on_timeout); the machine ignores the other, stale, timeouts.
       if (hold_after_ && c->height >= *hold_after_) continue;
+      timers_.clear();  // every pending timeout belongs to the finished height
       if (auto st = apply(machine_.start_height(c->height + 1, std::move(next).value())); !st) {
         return st;
       }
@@ -94,19 +96,42 @@ Status ConsensusLoop::poll_once(bool& busy) {
 Status ConsensusLoop::run(std::uint64_t first_height, consensus::ValidatorSet first_set,
                           std::uint64_t until_height, std::chrono::milliseconds limit) {
   const auto deadline = Clock::now() + limit;
+  // run offers no block sync (on_commit_certificate): a rank left behind, even by the whole
+  // run (descheduled on an oversubscribed node while a quorum goes on), can only catch up
+  // from the decisions its peers keep. Refused up front rather than found as a hang.
+  if (until_height > first_height &&
+      until_height - first_height > machine_.config().catchup_heights) {
+    return config_error(
+        "consensus run of heights {} to {} needs catchup_heights >= {} (it is {}): a lagging "
+        "rank could otherwise never catch up",
+        first_height, until_height - 1, until_height - first_height,
+        machine_.config().catchup_heights);
+  }
+  // WARNING: the last height is held, as in run_height. A rank that started heights past it
+  // would go on deciding them with any quorum of finished peers while it waits for the
+  // others to finish, past the catch-up window of a slower rank, which then never finishes.
+  if (until_height > first_height) hold_after_ = until_height - 1;
+  committed_height_.reset();
   if (auto st = apply(machine_.start_height(first_height, std::move(first_set))); !st) return st;
   bool finishing = false;
   for (;;) {
     bool busy = false;
     if (auto st = poll_once(busy); !st) return st;
-    if (!finishing && machine_.height() >= until_height) {
+    const bool reached = until_height <= first_height ||
+                         (committed_height_ && *committed_height_ + 1 >= until_height);
+    if (!finishing && reached) {
       finishing = true;
       if (auto st = transport_.finish(); !st) return st;
     }
     if (finishing && transport_.finished()) return {};
     if (Clock::now() > deadline) {
-      return runtime_error("consensus on rank {} reached height {} of {} before the time limit",
-                           transport_.rank(), machine_.height(), until_height);
+      return finishing ? runtime_error(
+                             "consensus on rank {} committed every height below {} but another "
+                             "rank did not within the time limit",
+                             transport_.rank(), until_height)
+                       : runtime_error(
+                             "consensus on rank {} reached height {} of {} before the time limit",
+                             transport_.rank(), machine_.height(), until_height);
     }
     idle_wait(busy);
   }

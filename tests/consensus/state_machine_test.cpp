@@ -150,6 +150,43 @@ TEST(StateMachine, DecidedValidatorServesAPeerVotingForAnotherBlock) {
       net.machines[0]->on_vote(net.signed_vote(3, VoteType::kPrevote, std::nullopt, 2))));
 }
 
+// A peer at the decided height may hold the block and vote for it and still lack the
+// precommits: a rank two heights behind drops them as future-height and may keep the
+// proposal, which came later, for the next height. Such a peer draws no catch-up (it votes
+// for the decided block) and, short of a prevote quorum, arms no timeout but retransmit: the
+// validators held there must keep re-sending their own votes, or it waits forever.
+TEST(StateMachine, DecidedValidatorsHeldAtTheHeightRetransmitTheirVotes) {
+  Lockstep net(4);
+  net.start();
+  auto drain_without_votes_to_3 = [&] {
+    while (!net.queue.empty()) {
+      auto [to, message] = net.queue.front();
+      net.queue.pop_front();
+      if (to == 3 && std::holds_alternative<Vote>(message)) continue;
+      net.run(to, net.machines[to]->on_message(message));
+    }
+  };
+  drain_without_votes_to_3();
+  ASSERT_EQ(net.commits.size(), 3u);
+  ASSERT_EQ(net.machines[3]->phase(), Phase::kPrevote) << "it prevoted the proposal";
+  const Hash32 decided = net.commits[0].second.block_hash;
+
+  // Its own retransmits draw nothing from the decided validators.
+  net.run(3, net.machines[3]->on_timeout(Timeout{0, 0, TimeoutKind::kRetransmit}));
+  net.drain();
+  ASSERT_EQ(net.commits.size(), 3u);
+
+  // Theirs, held at height 0 by the driver, bring it the precommits.
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(net.machines[i]->phase(), Phase::kDecided);
+    net.run(i, net.machines[i]->on_timeout(Timeout{0, 0, TimeoutKind::kRetransmit}));
+  }
+  net.drain();
+  ASSERT_EQ(net.commits.size(), 4u);
+  EXPECT_EQ(net.commits[3].first, 3u);
+  EXPECT_EQ(net.commits[3].second.block_hash, decided);
+}
+
 TEST(StateMachine, RefusesOtherChainsFarRoundsAndFarHeights) {
   Lockstep net(4);
   net.start();

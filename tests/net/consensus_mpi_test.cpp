@@ -1,10 +1,13 @@
 // Consensus over MPI: every rank a validator with an Ed25519 key, 20 heights of small
-// blocks, with no faults, with f silent ranks, and with f equivocating ranks. Every honest
-// rank must end with the same chain.
+// blocks, with no faults, with f silent ranks, with f equivocating ranks, and with one rank
+// stalled while the others finish. Every honest rank must end with the same chain of
+// exactly 20 blocks.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <functional>
 #include <map>
+#include <optional>
 
 #include "fedchain/consensus/ed25519_signer.hpp"
 #include "fedchain/core/encoding.hpp"
@@ -40,7 +43,8 @@ Bytes make_block(std::uint64_t height, std::uint32_t proposer, std::uint64_t non
 
 class ChainApp final : public Application {
  public:
-  ChainApp(std::uint32_t rank, std::uint32_t n) : rank_(rank), n_(n) {}
+  ChainApp(std::uint32_t rank, std::uint32_t n, std::function<void(std::uint64_t)> on_commit)
+      : rank_(rank), n_(n), on_commit_(std::move(on_commit)) {}
   Bytes propose_block(std::uint64_t height, std::uint32_t) override {
     return make_block(height, rank_, 0);
   }
@@ -54,6 +58,7 @@ class ChainApp final : public Application {
   }
   Result<consensus::ValidatorSet> commit(const consensus::Commit& commit) override {
     chain.push_back(commit.block_hash);
+    if (on_commit_) on_commit_(commit.height);
     return consensus::ValidatorSet::equal(n_);
   }
   void evidence(const consensus::EquivocationFound&) override { ++evidence_found; }
@@ -64,6 +69,7 @@ class ChainApp final : public Application {
  private:
   std::uint32_t rank_;
   std::uint32_t n_;
+  std::function<void(std::uint64_t)> on_commit_;
 };
 
 // Block A and votes for A to even ranks, block B and votes for B to odd ranks.
@@ -108,8 +114,16 @@ class Equivocate final : public faults::OutboundFilter {
 
 enum class Fault { kNone, kSilent, kEquivocate };
 
-// Runs 20 heights; the last f ranks carry `fault`. Returns this rank's chain digest.
-void run_chain(Fault fault) {
+// A rank that stops polling (descheduled on a loaded machine) while the others go on.
+struct Stall {
+  std::uint32_t rank = 0;
+  std::uint64_t after_height = 0;  // it stalls in the commit of this height
+};
+
+// Runs 20 heights; the last f ranks carry `fault`. With `stall`, that rank stops in its
+// commit of `after_height` until every other rank has committed the last height, the way a
+// rank descheduled for that long would, and then has to catch up on its own.
+void run_chain(Fault fault, std::optional<Stall> stall = std::nullopt) {
   int rank_i = 0, size_i = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_i);
   MPI_Comm_size(MPI_COMM_WORLD, &size_i);
@@ -128,8 +142,31 @@ void run_chain(Fault fault) {
   consensus::Config config;
   config.chain_id = crypto::sha256(as_bytes("fedchain-mpi-test"));
   config.self = rank;
+  // ConsensusLoop::run has no block sync: a rank left behind catches up from the decisions
+  // its peers keep, so they must keep every height of the run.
+  config.catchup_heights = kHeights;
   consensus::StateMachine machine(config, signer, hasher);
-  ChainApp app(rank, n);
+
+  // The stall's signal travels on a communicator of its own, apart from the transport's.
+  MPI_Comm signal = MPI_COMM_NULL;
+  MPI_Comm_dup(MPI_COMM_WORLD, &signal);
+  std::function<void(std::uint64_t)> on_commit;
+  if (stall && rank == stall->rank) {
+    on_commit = [&, stall](std::uint64_t height) {
+      if (height != stall->after_height) return;
+      for (std::uint32_t others = 0; others + 1 < n; ++others) {
+        char done = 0;
+        MPI_Recv(&done, 1, MPI_CHAR, MPI_ANY_SOURCE, 0, signal, MPI_STATUS_IGNORE);
+      }
+    };
+  } else if (stall) {
+    on_commit = [&, stall](std::uint64_t height) {
+      if (height != kHeights - 1) return;
+      char done = 1;
+      MPI_Send(&done, 1, MPI_CHAR, static_cast<int>(stall->rank), 0, signal);
+    };
+  }
+  ChainApp app(rank, n, on_commit);
 
   if (faulty && fault == Fault::kSilent) {
     ASSERT_TRUE((*transport)->finish());
@@ -142,12 +179,16 @@ void run_chain(Fault fault) {
     if (faulty)
       filter = std::make_unique<Equivocate>(crypto::derive_rank_key(kJobSeed, rank), rank, n);
     ConsensusLoop loop(machine, **transport, app, filter.get());
-    const Status st =
-        loop.run(0, consensus::ValidatorSet::equal(n), kHeights, std::chrono::seconds(240));
+    // A stalled rank catches up about one height per propose timeout (it asks with the
+    // vote it casts then): 17 heights take seconds, not the minute allowed.
+    const auto limit = stall ? std::chrono::seconds(90) : std::chrono::seconds(240);
+    const Status st = loop.run(0, consensus::ValidatorSet::equal(n), kHeights, limit);
     ASSERT_TRUE(st) << st.error().message;
     EXPECT_EQ(loop.stats().undecodable, 0u);
+    // Exactly kHeights: a rank that finished must not decide heights nobody asked for,
+    // racing away from a slower rank until that one can no longer catch up.
     if (!faulty) {
-      EXPECT_GE(app.chain.size(), kHeights);
+      EXPECT_EQ(app.chain.size(), kHeights);
     }
     if (fault == Fault::kEquivocate && !faulty) {
       EXPECT_GT(app.evidence_found, 0);
@@ -170,6 +211,7 @@ void run_chain(Fault fault) {
     EXPECT_EQ(digests[i], digests[0]) << "rank " << i << " holds another chain than rank 0";
   }
   EXPECT_FALSE(digests[0].is_zero());
+  MPI_Comm_free(&signal);
 }
 
 TEST(ConsensusOverMpi, AgreesOnTwentyHeightsWithoutFaults) {
@@ -180,6 +222,13 @@ TEST(ConsensusOverMpi, AgreesWithSilentRanks) {
 }
 TEST(ConsensusOverMpi, AgreesWithEquivocatingRanks) {
   run_chain(Fault::kEquivocate);
+}
+// The others reach the last height while this rank is 17 heights behind, more than the
+// default catch-up window: it must still catch up and every rank must end the run.
+TEST(ConsensusOverMpi, AStalledRankCatchesUpWithRanksThatFinished) {
+  int size = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  run_chain(Fault::kNone, Stall{.rank = static_cast<std::uint32_t>(size - 1), .after_height = 2});
 }
 
 }  // namespace

@@ -44,8 +44,10 @@ class ConsensusLoop {
                 faults::OutboundFilter* filter = nullptr);
 
   // Starts `first_height` and drives the machine until it has committed every height below
-  // `until_height`, then keeps answering until every rank is done (Transport::finish).
-  // Fails on an MPI error or when `limit` passes first.
+  // `until_height`, then, holding there (it starts no later height), keeps answering until
+  // every rank is done (Transport::finish). There is no block sync: a lagging rank catches
+  // up from its peers' kept decisions, so the machine's catchup_heights must cover the run
+  // (config error otherwise). Fails on an MPI error or when `limit` passes first.
   Status run(std::uint64_t first_height, consensus::ValidatorSet first_set,
              std::uint64_t until_height, std::chrono::milliseconds limit);
 
