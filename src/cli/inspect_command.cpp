@@ -62,40 +62,41 @@ std::string utc_time(std::uint64_t time_ms) {
   return text;
 }
 
-int run_inspect(const InspectArgs& args) {
-  auto store = ledger::ChainStore::open(args.run_dir, ledger::OpenMode::kReadOnly);
-  if (!store) return report(store.error());
-  if (args.json) {
-    auto rows = nlohmann::json::array();
-    for (const auto& stored : store->blocks()) {
-      const auto& h = stored.block.header();
-      auto evidence = nlohmann::json::array();
-      for (const auto& e : stored.block.evidence()) {
-        auto block = [](const std::optional<Hash32>& b) {
-          return b ? nlohmann::json(b->hex()) : nlohmann::json(nullptr);
-        };
-        evidence.push_back({{"validator", e.validator()},
-                            {"height", e.height()},
-                            {"round", e.first().round},
-                            {"type", vote_type(e.first().type)},
-                            {"first_block", block(e.first().block_hash)},
-                            {"second_block", block(e.second().block_hash)}});
-      }
-      rows.push_back({{"height", h.height},
-                      {"hash", stored.block.hash().hex()},
-                      {"prev_hash", h.prev_hash.hex()},
-                      {"proposer", h.proposer},
-                      {"state_root", h.state_root.hex()},
-                      {"txs", txs_json(stored.block)},
-                      {"evidence", evidence},
-                      {"round", stored.certificate.round()},
-                      {"rule", h.rule.name},
-                      {"time_ms", h.time_ms}});
+// Every block with full hashes, its transactions and evidence: for scripts.
+void print_json(const ledger::ChainStore& store) {
+  auto rows = nlohmann::json::array();
+  for (const auto& stored : store.blocks()) {
+    const auto& h = stored.block.header();
+    auto evidence = nlohmann::json::array();
+    for (const auto& e : stored.block.evidence()) {
+      auto block = [](const std::optional<Hash32>& b) {
+        return b ? nlohmann::json(b->hex()) : nlohmann::json(nullptr);
+      };
+      evidence.push_back({{"validator", e.validator()},
+                          {"height", e.height()},
+                          {"round", e.first().round},
+                          {"type", vote_type(e.first().type)},
+                          {"first_block", block(e.first().block_hash)},
+                          {"second_block", block(e.second().block_hash)}});
     }
-    std::printf("%s\n", rows.dump(2).c_str());
-    return 0;
+    rows.push_back({{"height", h.height},
+                    {"hash", stored.block.hash().hex()},
+                    {"prev_hash", h.prev_hash.hex()},
+                    {"proposer", h.proposer},
+                    {"state_root", h.state_root.hex()},
+                    {"txs", txs_json(stored.block)},
+                    {"evidence", evidence},
+                    {"round", stored.certificate.round()},
+                    {"rule", h.rule.name},
+                    {"time_ms", h.time_ms}});
   }
-  const auto& genesis = store->genesis();
+  std::printf("%s\n", rows.dump(2).c_str());
+}
+
+// The genesis line, one row per block (with --txs, its transactions under it), the evidence
+// and any torn tail.
+void print_table(const ledger::ChainStore& store, bool with_txs) {
+  const auto& genesis = store.genesis();
   const auto& cohort = genesis.fields().cohort.rule;
   std::printf("%s\n", fmt::format("chain {}: genesis {}, {} validators, {} clients ({} per round, "
                                   "{}), rule {}, chunk {} bytes",
@@ -108,7 +109,7 @@ int run_inspect(const InspectArgs& args) {
                                   "height", "hash", "proposer", "txs", "evidence", "rule",
                                   "state_root", "round", "time")
                           .c_str());
-  for (const auto& stored : store->blocks()) {
+  for (const auto& stored : store.blocks()) {
     const auto& h = stored.block.header();
     std::printf("%s\n", fmt::format("{:>8}  {:<12}  {:>8}  {:>4}  {:>8}  {:<12}  {:<12}  {:>5}  {}",
                                     h.height, stored.block.hash().short_hex(), h.proposer,
@@ -116,7 +117,7 @@ int run_inspect(const InspectArgs& args) {
                                     h.rule.name, h.state_root.short_hex(),
                                     stored.certificate.round(), utc_time(h.time_ms))
                             .c_str());
-    if (!args.txs) continue;
+    if (!with_txs) continue;
     for (const auto& tx : stored.block.txs()) {
       std::printf("%s\n",
                   fmt::format("{:>14} {:<6} rank {:<5} weight {:<7} loss {:<8.4f} "
@@ -126,7 +127,7 @@ int run_inspect(const InspectArgs& args) {
                       .c_str());
     }
   }
-  for (const auto& stored : store->blocks()) {
+  for (const auto& stored : store.blocks()) {
     for (const auto& e : stored.block.evidence()) {
       std::printf("%s\n",
                   fmt::format("evidence in block {}: validator {} signed two {}s at "
@@ -137,11 +138,21 @@ int run_inspect(const InspectArgs& args) {
                       .c_str());
     }
   }
-  if (const auto& torn = store->torn_tail()) {
+  if (const auto& torn = store.torn_tail()) {
     std::printf("(torn tail: height %llu was never committed, %llu bytes at byte %llu)\n",
                 static_cast<unsigned long long>(torn->height),
                 static_cast<unsigned long long>(torn->bytes),
                 static_cast<unsigned long long>(torn->offset));
+  }
+}
+
+int run_inspect(const InspectArgs& args) {
+  auto store = ledger::ChainStore::open(args.run_dir, ledger::OpenMode::kReadOnly);
+  if (!store) return report(store.error());
+  if (args.json) {
+    print_json(*store);
+  } else {
+    print_table(*store, args.txs);
   }
   return 0;
 }
