@@ -51,9 +51,9 @@ int run_partition(const PartitionArgs& args) {
   auto job = load_job(args.job, args.overrides);
   if (!job) return report(job.error());
   // As a run counts them: clients.total, else one client per rank of job.ranks.
-  const std::int64_t clients =
-      args.clients > 0 ? args.clients
-                       : (job->clients.total > 0 ? job->clients.total : job->job.ranks);
+  const std::int64_t clients = args.clients > 0
+                                   ? args.clients
+                                   : (job->clients.total > 0 ? job->clients.total : job->job.ranks);
   if (clients < 1) {
     return report(config_error(
         "{}: clients.total and job.ranks are 0 (one client per rank, any rank count), so the "

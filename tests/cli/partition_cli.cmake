@@ -3,17 +3,8 @@
 # label_shards, and exit 2 naming what to change for impossible requests. Prints "skipped:"
 # (ctest's SKIP_REGULAR_EXPRESSION) where the dataset package is not installed.
 # Usage: cmake -DFEDCHAIN=... -DIDX_DIR=... -DWORK_DIR=... -P this-file
-if(NOT IS_DIRECTORY "${IDX_DIR}")
-  message("skipped: ${IDX_DIR} is absent (install dataset-fashion-mnist)")
-  return()
-endif()
-file(REMOVE_RECURSE "${WORK_DIR}")
-execute_process(
-  COMMAND "${FEDCHAIN}" data prepare fashion-mnist --out "${WORK_DIR}/fm.h5" --idx-dir "${IDX_DIR}"
-  RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "fedchain data prepare failed with exit ${rc}")
-endif()
+include(${CMAKE_CURRENT_LIST_DIR}/prepared_dataset.cmake)
+prepare_fashion_mnist("${WORK_DIR}/fm.h5")
 file(WRITE "${WORK_DIR}/job.toml"
      "[job]\nseed = 42\nranks = 4\n[data]\npath = \"${WORK_DIR}/fm.h5\"\n")
 

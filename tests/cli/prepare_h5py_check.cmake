@@ -2,22 +2,13 @@
 # the way users will open it: shapes, dtypes, attributes, class counts. Prints "skipped:"
 # (ctest's SKIP_REGULAR_EXPRESSION) where the dataset package or h5py is not installed.
 # Usage: cmake -DFEDCHAIN=... -DPYTHON=... -DIDX_DIR=... -DWORK_DIR=... -P this-file
-if(NOT IS_DIRECTORY "${IDX_DIR}")
-  message("skipped: ${IDX_DIR} is absent (install dataset-fashion-mnist)")
-  return()
-endif()
 execute_process(COMMAND "${PYTHON}" -c "import h5py" RESULT_VARIABLE no_h5py)
 if(no_h5py)
   message("skipped: ${PYTHON} cannot import h5py (install python3-h5py)")
   return()
 endif()
-file(REMOVE_RECURSE "${WORK_DIR}")
-execute_process(
-  COMMAND "${FEDCHAIN}" data prepare fashion-mnist --out "${WORK_DIR}/fm.h5" --idx-dir "${IDX_DIR}"
-  RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "fedchain data prepare failed with exit ${rc}")
-endif()
+include(${CMAKE_CURRENT_LIST_DIR}/prepared_dataset.cmake)
+prepare_fashion_mnist("${WORK_DIR}/fm.h5")
 set(check [=[
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")
