@@ -17,7 +17,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yi
 job() {  # job NAME CLIENTS PER_ROUND TRAIN_LIMIT: writes $work/NAME.toml
   cat >"$work/$1.toml" <<JOB
 [job]
-rounds = 3
+rounds = 6
 seed = 42
 [clients]
 total = $2
@@ -46,12 +46,12 @@ print(statistics.median(float(r["train_s"]) for r in csv.DictReader(open(sys.arg
 PY
 }
 
-echo "# 1. one rank, 12,000 samples a round: as M clients against as one client (best of $repeats)"
+echo "# 1. one rank, 32,000 samples a round (whole batches of 32 for every client): as M clients against as one client (best of $repeats)"
 echo "| clients per rank | train s/round as M clients | as one client | ratio |"
 echo "|---|---|---|---|"
-job one 1 1 12000
+job one 1 1 32000
 for m in 10 100; do
-  job "many$m" "$m" "$m" 12000
+  job "many$m" "$m" "$m" 32000
   best_many=inf best_one=inf
   for r in $(seq 1 "$repeats"); do
     for name in "many$m" one; do  # interleaved
