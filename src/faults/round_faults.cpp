@@ -46,7 +46,7 @@ class JobRoundFaults final : public RoundFaults {
         length = member.delta.size();
         if (aggregate::is_byzantine(attack_, member.client)) mine.emplace_back(member.delta);
       }
-      auto gathered = pool_(mine, length);
+      auto gathered = pool_(mine, length, cohort_size);
       if (!gathered) return gathered.error();
       pooled = std::move(*gathered);
       for (const auto& values : pooled) colluders.emplace_back(values);

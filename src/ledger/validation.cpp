@@ -8,15 +8,6 @@
 
 namespace fedchain::ledger {
 
-namespace {
-std::uint32_t client_of(const Tx& tx) {
-  return tx.client();
-}
-std::uint32_t client_of(std::uint32_t client) {
-  return client;
-}
-}  // namespace
-
 Status check_tx(const Tx& tx) {
   if (tx.height() == 0) return reject("bad-tx-height", "rank {}: a tx for height 0", tx.rank());
   if (tx.weight() == 0) return reject("bad-tx-weight", "rank {}: tx weight is 0", tx.rank());
@@ -53,9 +44,10 @@ Status check_block(const Block& block) {
     if (auto st = check_tx(txs[i]); !st) return st;
   }
   for (auto client : h.rejected_clients) {
-    const bool has_tx = std::binary_search(
-        txs.begin(), txs.end(), client,
-        [](const auto& a, const auto& b) { return client_of(a) < client_of(b); });
+    // txs are ascending by client (checked above).
+    const auto at = std::lower_bound(txs.begin(), txs.end(), client,
+                                     [](const Tx& tx, std::uint32_t c) { return tx.client() < c; });
+    const bool has_tx = at != txs.end() && at->client() == client;
     if (!has_tx) {
       return reject("bad-rejected-client", "height {}: client {} is marked rejected but has no tx",
                     h.height, client);

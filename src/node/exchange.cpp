@@ -22,8 +22,9 @@ Status check_count(std::size_t n, const char* what) {
   return {};
 }
 
-// Every rank's byte string, any length: the lengths first, then MPI_Allgatherv.
-Result<std::vector<Bytes>> allgather_variable(ByteView mine, MPI_Comm comm) {
+// Every rank's byte string: the lengths first, each checked against `max_bytes` (a hostile
+// rank cannot make the others allocate), then MPI_Allgatherv.
+Result<std::vector<Bytes>> allgather_variable(ByteView mine, std::size_t max_bytes, MPI_Comm comm) {
   int ranks = 0;
   MPI_Comm_size(comm, &ranks);
   if (auto st = check_count(mine.size(), "allgather of byte strings"); !st) return st.error();
@@ -34,6 +35,12 @@ Result<std::vector<Bytes>> allgather_variable(ByteView mine, MPI_Comm comm) {
   std::vector<int> offsets(static_cast<std::size_t>(ranks));
   std::size_t total = 0;
   for (std::size_t r = 0; r < lengths.size(); ++r) {
+    if (lengths[r] < 0 || static_cast<std::size_t>(lengths[r]) > max_bytes) {
+      Error error = runtime_error("rank {} announced {} bytes for a gather bounded at {} per rank",
+                                  r, lengths[r], max_bytes);
+      error.every_rank = true;  // every rank saw the same lengths
+      return error;
+    }
     offsets[r] = static_cast<int>(total);
     total += static_cast<std::size_t>(lengths[r]);
     if (auto st = check_count(total, "allgather of byte strings"); !st) return st.error();
@@ -71,34 +78,38 @@ class MpiCollectives final : public Collectives {
   }
 
   Result<GatheredUpdates> gather_updates(std::span<const std::uint32_t> clients,
-                                         std::span<const std::int32_t> values) override {
-    auto ids = allgather_variable(bytes_of(clients), MPI_COMM_WORLD);
+                                         std::span<const std::int32_t> values, std::size_t length,
+                                         std::size_t max_per_rank) override {
+    auto ids =
+        allgather_variable(bytes_of(clients), max_per_rank * sizeof(std::uint32_t), MPI_COMM_WORLD);
     if (!ids) return ids.error();
-    auto updates = allgather_variable(bytes_of(values), MPI_COMM_WORLD);
+    auto updates = allgather_variable(bytes_of(values),
+                                      max_per_rank * length * sizeof(std::int32_t), MPI_COMM_WORLD);
     if (!updates) return updates.error();
     GatheredUpdates out;
     for (std::size_t r = 0; r < ids->size(); ++r) {
       const auto rank_clients = values_of<std::uint32_t>((*ids)[r]);
       const auto rank_values = values_of<std::int32_t>((*updates)[r]);
+      if (rank_values.size() != rank_clients.size() * length) continue;  // misframed: unusable
       out.clients.insert(out.clients.end(), rank_clients.begin(), rank_clients.end());
+      out.senders.insert(out.senders.end(), rank_clients.size(), static_cast<int>(r));
       out.values.insert(out.values.end(), rank_values.begin(), rank_values.end());
     }
     return out;
   }
 
-  Result<std::vector<Bytes>> gather_bytes(ByteView mine) override {
-    return allgather_variable(mine, MPI_COMM_WORLD);
+  Result<std::vector<Bytes>> gather_bytes(ByteView mine, std::size_t item_bytes,
+                                          std::size_t max_per_rank) override {
+    return allgather_variable(mine, item_bytes * max_per_rank, MPI_COMM_WORLD);
   }
 
-  Result<std::vector<std::uint32_t>> gather_ids(std::span<const std::uint32_t> mine) override {
-    auto all = allgather_variable(bytes_of(mine), MPI_COMM_WORLD);
+  Result<std::vector<std::vector<std::uint32_t>>> gather_ids(std::span<const std::uint32_t> mine,
+                                                             std::size_t max_per_rank) override {
+    auto all =
+        allgather_variable(bytes_of(mine), max_per_rank * sizeof(std::uint32_t), MPI_COMM_WORLD);
     if (!all) return all.error();
-    std::vector<std::uint32_t> ids;
-    for (const auto& bytes : *all) {
-      const auto rank_ids = values_of<std::uint32_t>(bytes);
-      ids.insert(ids.end(), rank_ids.begin(), rank_ids.end());
-    }
-    std::sort(ids.begin(), ids.end());
+    std::vector<std::vector<std::uint32_t>> ids;
+    for (const auto& bytes : *all) ids.push_back(values_of<std::uint32_t>(bytes));
     return ids;
   }
 
@@ -135,10 +146,12 @@ class MpiCollectives final : public Collectives {
   Status agree(const Status& mine) override { return node::agree(mine, MPI_COMM_WORLD); }
 
   Result<std::vector<std::vector<float>>> pool_colluding(
-      std::span<const std::span<const float>> mine, std::size_t length) override {
+      std::span<const std::span<const float>> mine, std::size_t length,
+      std::size_t max_per_rank) override {
     std::vector<float> sent;
     for (const auto& delta : mine) sent.insert(sent.end(), delta.begin(), delta.end());
-    auto all = allgather_variable(bytes_of(std::span<const float>(sent)), MPI_COMM_WORLD);
+    auto all = allgather_variable(bytes_of(std::span<const float>(sent)),
+                                  max_per_rank * length * sizeof(float), MPI_COMM_WORLD);
     if (!all) return all.error();
     std::vector<std::vector<float>> pooled;
     for (const auto& bytes : *all) {

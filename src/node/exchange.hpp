@@ -17,12 +17,17 @@
 
 namespace fedchain::node {
 
-// allgather mode: the clients' updates every rank sent, in rank order.
+// allgather mode: the clients' updates every rank sent, in rank order. A rank whose values
+// do not come to `length` per client it named sent nothing usable: its entries are left out.
 struct GatheredUpdates {
   std::vector<std::uint32_t> clients;  // every rank's, rank order
+  std::vector<int> senders;            // the rank that sent clients[i]
   std::vector<std::int32_t> values;    // clients.size() x d: clients[i]'s at [i d, (i + 1) d)
 };
 
+// Each gather whose sizes a rank chooses takes a bound per rank (`max_per_rank` items: the
+// round passes its cohort size, which no rank's share can exceed); a rank announcing more
+// fails the gather on every rank, naming it, before anything is allocated for it.
 class Collectives {
  public:
   virtual ~Collectives() = default;
@@ -30,13 +35,17 @@ class Collectives {
   // allreduce mode: the element-wise sum of every rank's `partial` (its counted clients'
   // w_k * q_k), exact in int64.
   virtual Result<std::vector<std::int64_t>> sum(std::span<const std::int64_t> partial) = 0;
-  // allgather mode: every rank's `clients` and their updates (`values`, d per client).
+  // allgather mode: every rank's `clients` and their updates (`values`, `length` per client).
   virtual Result<GatheredUpdates> gather_updates(std::span<const std::uint32_t> clients,
-                                                 std::span<const std::int32_t> values) = 0;
-  // Every rank's byte string, any length (encoded transactions), rank order.
-  virtual Result<std::vector<Bytes>> gather_bytes(ByteView mine) = 0;
-  // Every rank's ids together, ascending (non-finite clients).
-  virtual Result<std::vector<std::uint32_t>> gather_ids(std::span<const std::uint32_t> mine) = 0;
+                                                 std::span<const std::int32_t> values,
+                                                 std::size_t length, std::size_t max_per_rank) = 0;
+  // Every rank's `mine`, each a list of `item_bytes`-byte items (encoded transactions),
+  // rank order.
+  virtual Result<std::vector<Bytes>> gather_bytes(ByteView mine, std::size_t item_bytes,
+                                                  std::size_t max_per_rank) = 0;
+  // Every rank's ids (non-finite clients), rank order.
+  virtual Result<std::vector<std::vector<std::uint32_t>>> gather_ids(
+      std::span<const std::uint32_t> mine, std::size_t max_per_rank) = 0;
   // Sums of doubles over ranks (losses, evaluation counts). Only for reporting: floating
   // sums may differ in the last bit with the reduction order, so nothing agreed on uses it.
   virtual Result<std::vector<double>> sum_for_report(std::vector<double> values) = 0;
@@ -49,7 +58,8 @@ class Collectives {
   // faults::PoolFn: every rank's colluding deltas (alie's attackers), each `length` floats,
   // in rank order; every rank takes part, one without attackers passes none.
   virtual Result<std::vector<std::vector<float>>> pool_colluding(
-      std::span<const std::span<const float>> mine, std::size_t length) = 0;
+      std::span<const std::span<const float>> mine, std::size_t length,
+      std::size_t max_per_rank) = 0;
 };
 
 // Over MPI_COMM_WORLD.

@@ -45,6 +45,12 @@ auto timed(double& seconds, Phase&& phase) {
   }
 }
 
+// Whether rank `rank` hosts `client` (client k on rank k mod R): what a rank sends about a
+// client counts only from its host.
+bool is_host(const Node& node, std::uint32_t client, std::size_t rank) {
+  return ledger::host_rank(client, static_cast<std::uint32_t>(node.ranks)) == rank;
+}
+
 // 2. Local training of each hosted cohort member from the global model theta_h, one after
 // another, each with a fresh optimizer (a resumed run has no optimizer state to restore)
 // and its own seed (job seed, client, round): a client trains the same bits on any rank.
@@ -101,19 +107,31 @@ Status quantize_members(const Node& node, std::uint64_t height, std::span<Member
 // leaves them out of the round: they have no transaction in its block.
 Result<std::vector<std::uint32_t>> nonfinite_clients(const Node& node, std::uint64_t height,
                                                      std::span<const MemberUpdate> updates,
-                                                     std::size_t cohort_size) {
+                                                     std::span<const std::uint32_t> cohort) {
   std::vector<std::uint32_t> mine;
   for (const auto& update : updates) {
     if (!update.finite) mine.push_back(update.client);
   }
-  auto listed = node.comm->gather_ids(mine);
-  if (!listed || listed->empty()) return listed;
-  const std::string names = fmt::format("{}", fmt::join(*listed, ", "));
+  auto by_rank = node.comm->gather_ids(mine, cohort.size());
+  if (!by_rank) return by_rank.error();
+  // A rank speaks only for the cohort members it hosts.
+  std::vector<std::uint32_t> listed;
+  for (std::size_t r = 0; r < by_rank->size(); ++r) {
+    for (const std::uint32_t c : (*by_rank)[r]) {
+      if (is_host(node, c, r) && std::binary_search(cohort.begin(), cohort.end(), c)) {
+        listed.push_back(c);
+      }
+    }
+  }
+  std::sort(listed.begin(), listed.end());
+  listed.erase(std::unique(listed.begin(), listed.end()), listed.end());
+  if (listed.empty()) return listed;
+  const std::string names = fmt::format("{}", fmt::join(listed, ", "));
   const auto what_to_do = fmt::format(
       "lower train.lr (now {}) or check the data, then start a new run (the job file is "
       "part of the chain)",
       node.local.options.lr_at(static_cast<std::int64_t>(height) - 1));
-  const bool every = listed->size() == cohort_size;
+  const bool every = listed.size() == cohort.size();
   if (every || node.aggregate.exchange == aggregate::Exchange::kAllreduce) {
     Error error = runtime_error(
         "round {}: local training went non-finite (NaN or infinite loss or update) on "
@@ -167,7 +185,7 @@ struct Participation {
 // and height).
 Result<std::vector<ledger::Tx>> exchange_txs(const Node& node, std::uint64_t height,
                                              std::span<const MemberUpdate> updates,
-                                             std::uint64_t& bytes_sent) {
+                                             std::size_t cohort_size, std::uint64_t& bytes_sent) {
   Bytes mine;
   for (const auto& update : updates) {
     if (!update.tx) continue;
@@ -175,7 +193,7 @@ Result<std::vector<ledger::Tx>> exchange_txs(const Node& node, std::uint64_t hei
     mine.insert(mine.end(), encoded.begin(), encoded.end());
   }
   bytes_sent = mine.size();
-  auto gathered = node.comm->gather_bytes(mine);
+  auto gathered = node.comm->gather_bytes(mine, ledger::kTxEncodedBytes, cohort_size);
   if (!gathered) return gathered.error();
   const auto& participant = *node.chain->participant;
   std::vector<ledger::Tx> valid;
@@ -203,7 +221,21 @@ Result<std::vector<ledger::Tx>> exchange_txs(const Node& node, std::uint64_t hei
   }
   std::sort(valid.begin(), valid.end(),
             [](const ledger::Tx& a, const ledger::Tx& b) { return a.client() < b.client(); });
-  return valid;
+  // Only a client's host can sign its tx (validate_tx); one that sent two for the client
+  // loses both, alike on every rank, so no block holds a client twice.
+  std::vector<ledger::Tx> unique;
+  for (std::size_t i = 0; i < valid.size();) {
+    std::size_t end = i + 1;
+    while (end < valid.size() && valid[end].client() == valid[i].client()) ++end;
+    if (end - i == 1) {
+      unique.push_back(std::move(valid[i]));
+    } else {
+      spdlog::warn("height {}: rank {} sent {} transactions for client {}; none counts", height,
+                   valid[i].rank(), end - i, valid[i].client());
+    }
+    i = end;
+  }
+  return unique;
 }
 
 // 5. Whose update counts, decided before any update moves: live, the cohort members whose
@@ -227,7 +259,7 @@ Result<Participation> decide_participation(const Node& node, std::uint64_t heigh
     }
     return who;
   }
-  auto txs = exchange_txs(node, height, updates, who.tx_bytes_sent);
+  auto txs = exchange_txs(node, height, updates, cohort.size(), who.tx_bytes_sent);
   if (!txs) return txs.error();
   who.txs = std::move(*txs);
   for (const auto& tx : who.txs) who.counted.push_back(tx.client());
@@ -282,9 +314,10 @@ Result<RoundAggregate> fedavg_by_allreduce(const Node& node, std::span<const Mem
   });
 }
 
-// 6b. allgather (robust rules, Byzantine ranks): every counted member's update; each must
-// hash to the root its transaction signed, or it is left out. The rule may leave out more:
-// those are the block's rejected clients.
+// 6b. allgather (robust rules, Byzantine ranks): every counted member's update, taken only
+// from its host and only once; with a chain it must hash to the root its transaction
+// signed, or it is left out. The rule may leave out more: those are the block's rejected
+// clients.
 Result<RoundAggregate> robust_by_allgather(const Node& node, std::span<const MemberUpdate> updates,
                                            const Participation& who, std::uint64_t height,
                                            io::MetricsRow& row) {
@@ -296,20 +329,36 @@ Result<RoundAggregate> robust_by_allgather(const Node& node, std::span<const Mem
     sent_clients.push_back(update.client);
     sent_values.insert(sent_values.end(), update.q.begin(), update.q.end());
   }
-  auto all =
-      timed(row.exchange_s, [&] { return node.comm->gather_updates(sent_clients, sent_values); });
+  auto all = timed(row.exchange_s, [&] {
+    return node.comm->gather_updates(sent_clients, sent_values, d, who.counted.size());
+  });
   if (!all) return all.error();
   return timed(row.aggregate_s, [&]() -> Result<RoundAggregate> {
+    // (counted) each counted client's update from its host; a host that sent two loses both.
+    std::vector<const std::int32_t*> from_host(who.counted.size(), nullptr);
+    std::vector<bool> conflicting(who.counted.size(), false);
+    for (std::size_t i = 0; i < all->clients.size(); ++i) {
+      const std::uint32_t client = all->clients[i];
+      const auto at = std::lower_bound(who.counted.begin(), who.counted.end(), client);
+      if (at == who.counted.end() || *at != client) continue;  // not counted
+      if (!is_host(node, client, static_cast<std::size_t>(all->senders[i]))) continue;
+      const auto k = static_cast<std::size_t>(at - who.counted.begin());
+      conflicting[k] = conflicting[k] || from_host[k] != nullptr;
+      from_host[k] = all->values.data() + i * d;
+    }
     RoundAggregate out;
     out.update_bytes_sent = sent_values.size() * sizeof(std::int32_t);
     std::vector<aggregate::Update> client_updates;
-    for (std::size_t i = 0; i < all->clients.size(); ++i) {
-      const std::uint32_t client = all->clients[i];
-      const std::span<const std::int32_t> values(all->values.data() + i * d, d);
-      const auto at = std::lower_bound(who.counted.begin(), who.counted.end(), client);
-      if (at == who.counted.end() || *at != client) continue;  // not counted: never sent honestly
+    for (std::size_t k = 0; k < who.counted.size(); ++k) {
+      const std::uint32_t client = who.counted[k];
+      if (from_host[k] == nullptr || conflicting[k]) {
+        spdlog::warn("height {}: no single update for client {} came from its host; left out",
+                     height, client);
+        continue;
+      }
+      const std::span<const std::int32_t> values(from_host[k], d);
       if (!who.txs.empty()) {
-        const ledger::Tx& tx = who.txs[static_cast<std::size_t>(at - who.counted.begin())];
+        const ledger::Tx& tx = who.txs[k];
         if (update_root_of(values, node.job) != tx.update_root()) {
           spdlog::warn(
               "height {}: client {}'s update from rank {} does not hash to the root {} it "
@@ -321,10 +370,6 @@ Result<RoundAggregate> robust_by_allgather(const Node& node, std::span<const Mem
       }
       client_updates.push_back({client, node.clients.samples[client], values});
     }
-    std::sort(client_updates.begin(), client_updates.end(),
-              [](const auto& a, const auto& b) { return a.rank < b.rank; });
-    std::sort(out.txs.begin(), out.txs.end(),
-              [](const ledger::Tx& a, const ledger::Tx& b) { return a.client() < b.client(); });
     auto result = aggregate::aggregate(node.aggregate, client_updates);
     if (!result) return result.error();
     out.result = std::move(*result);
@@ -336,6 +381,16 @@ Result<RoundAggregate> robust_by_allgather(const Node& node, std::span<const Mem
     }
     return out;
   });
+}
+
+// 6. The exchange and the aggregate, by the job's exchange mode.
+Result<RoundAggregate> exchange_and_aggregate(const Node& node, std::uint64_t height,
+                                              std::span<const MemberUpdate> updates,
+                                              Participation who, io::MetricsRow& row) {
+  if (node.aggregate.exchange == aggregate::Exchange::kAllreduce) {
+    return fedavg_by_allreduce(node, updates, std::move(who), row);
+  }
+  return robust_by_allgather(node, updates, who, height, row);
 }
 
 // 7. theta_{h+1} = theta_h + dequantize(A) and its state root, built apart from
@@ -492,16 +547,6 @@ Status store_round(const Node& node) {
   return {};
 }
 
-// 6. The exchange and the aggregate, by the job's exchange mode.
-Result<RoundAggregate> exchange_and_aggregate(const Node& node, std::uint64_t height,
-                                              std::span<const MemberUpdate> updates,
-                                              Participation who, io::MetricsRow& row) {
-  if (node.aggregate.exchange == aggregate::Exchange::kAllreduce) {
-    return fedavg_by_allreduce(node, updates, std::move(who), row);
-  }
-  return robust_by_allgather(node, updates, who, height, row);
-}
-
 }  // namespace
 
 std::vector<std::uint32_t> cohort_of(const Node& node, const Hash32& previous_root) {
@@ -529,8 +574,8 @@ Result<std::optional<io::MetricsRow>> run_round(Node& node) {
       !st) {
     return st.error();
   }
-  auto nonfinite = timed(row.quantize_s,
-                         [&] { return nonfinite_clients(node, height, *updates, cohort.size()); });
+  auto nonfinite =
+      timed(row.quantize_s, [&] { return nonfinite_clients(node, height, *updates, cohort); });
   if (!nonfinite) return nonfinite.error();
   if (node.chain && !replay) timed(row.hash_s, [&] { sign_updates(node, height, *updates); });
   // ledger.archive_updates: every q_k on disk before its transaction leaves this rank.

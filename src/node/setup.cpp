@@ -157,8 +157,6 @@ Status check_job_against_world(const Job& job, int ranks) {
   return {};
 }
 
-}  // namespace
-
 // The job's clients: K (one per rank by default), each one's shard of the training set
 // from data.partition (the same for any rank count: a function of K, the labels and the
 // seed), and how cohorts are drawn. The shards of the clients this rank hosts are kept.
@@ -194,6 +192,8 @@ Status build_clients(Node& node, const Job& job) {
   return aggregate::check_bounds(node.aggregate, node.clients.samples);
 }
 
+}  // namespace
+
 Status build_node(Node& node, const Job& job) {
   auto aggregate = aggregate::aggregate_config(job.aggregate);
   if (!aggregate) return aggregate.error();
@@ -207,9 +207,9 @@ Status build_node(Node& node, const Job& job) {
   if (!attack) return attack.error();
   node.local.faults = faults::make_round_faults(
       job.faults, std::move(*attack), node.rank,
-      [&collectives = *node.comm](std::span<const std::span<const float>> mine,
-                                  std::size_t length) {
-        return collectives.pool_colluding(mine, length);
+      [&collectives = *node.comm](std::span<const std::span<const float>> mine, std::size_t length,
+                                  std::size_t max_per_rank) {
+        return collectives.pool_colluding(mine, length, max_per_rank);
       });
   node.local.faults->on_training_labels(node.local.data.train.labels, node.local.data.train.classes,
                                         node.local.shards);

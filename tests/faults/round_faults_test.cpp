@@ -15,14 +15,14 @@ namespace {
 std::unique_ptr<RoundFaults> make(const FaultsSection& faults, std::int64_t rank, int& pools) {
   auto attack = aggregate::attack_config(faults, 42, 4);
   EXPECT_TRUE(attack);
-  return make_round_faults(faults, *attack, rank,
-                           [&](std::span<const std::span<const float>> mine, std::size_t) {
-                             ++pools;
-                             std::vector<std::vector<float>> pooled;
-                             for (const auto& delta : mine)
-                               pooled.emplace_back(delta.begin(), delta.end());
-                             return Result<std::vector<std::vector<float>>>(pooled);
-                           });
+  return make_round_faults(
+      faults, *attack, rank,
+      [&](std::span<const std::span<const float>> mine, std::size_t, std::size_t) {
+        ++pools;
+        std::vector<std::vector<float>> pooled;
+        for (const auto& delta : mine) pooled.emplace_back(delta.begin(), delta.end());
+        return Result<std::vector<std::vector<float>>>(pooled);
+      });
 }
 
 // One hosted client's delta through on_updates, in a cohort of 4.

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "exchange.hpp"
@@ -24,7 +26,11 @@ class FakeCollectives final : public Collectives {
   // The other ranks' clients: client -> its update, and the weight fedavg gives it.
   std::map<std::uint32_t, std::vector<std::int32_t>> peer_updates;
   std::map<std::uint32_t, std::int64_t> peer_weights;
-  std::vector<std::uint32_t> peers_nonfinite;  // clients the other ranks report non-finite
+  std::vector<std::uint32_t> peers_nonfinite;  // clients their hosts report non-finite
+  // What a hostile rank sends besides: (sender, client, update) for a client it may not
+  // host, and (sender, client) non-finite reports.
+  std::vector<std::tuple<int, std::uint32_t, std::vector<std::int32_t>>> forged_updates;
+  std::vector<std::pair<int, std::uint32_t>> forged_nonfinite;
   // What this node sent last: its partial sum (allreduce) or its clients' updates.
   std::vector<std::int64_t> last_partial;
   std::map<std::uint32_t, std::vector<std::int32_t>> last_sent;
@@ -41,33 +47,44 @@ class FakeCollectives final : public Collectives {
   }
 
   Result<GatheredUpdates> gather_updates(std::span<const std::uint32_t> clients,
-                                         std::span<const std::int32_t> values) override {
-    const std::size_t d = clients.empty() ? 0 : values.size() / clients.size();
+                                         std::span<const std::int32_t> values, std::size_t d,
+                                         std::size_t) override {
     last_sent.clear();
     for (std::size_t i = 0; i < clients.size(); ++i) {
       last_sent[clients[i]].assign(values.begin() + static_cast<std::ptrdiff_t>(i * d),
                                    values.begin() + static_cast<std::ptrdiff_t>((i + 1) * d));
     }
+    // Each client's update from its host, as honest ranks send them.
     GatheredUpdates out;
     for (const auto* updates : {&peer_updates, &last_sent}) {
       for (const auto& [client, q] : *updates) {
         out.clients.push_back(client);
+        out.senders.push_back(static_cast<int>(client % static_cast<std::uint32_t>(ranks_)));
         out.values.insert(out.values.end(), q.begin(), q.end());
       }
+    }
+    for (const auto& [sender, client, q] : forged_updates) {
+      out.clients.push_back(client);
+      out.senders.push_back(sender);
+      out.values.insert(out.values.end(), q.begin(), q.end());
     }
     return out;
   }
 
-  Result<std::vector<Bytes>> gather_bytes(ByteView mine) override {
+  Result<std::vector<Bytes>> gather_bytes(ByteView mine, std::size_t, std::size_t) override {
     std::vector<Bytes> all(static_cast<std::size_t>(ranks_));
     all[static_cast<std::size_t>(self_)].assign(mine.begin(), mine.end());
     return all;
   }
 
-  Result<std::vector<std::uint32_t>> gather_ids(std::span<const std::uint32_t> mine) override {
-    std::vector<std::uint32_t> ids = peers_nonfinite;
-    ids.insert(ids.end(), mine.begin(), mine.end());
-    std::sort(ids.begin(), ids.end());
+  Result<std::vector<std::vector<std::uint32_t>>> gather_ids(std::span<const std::uint32_t> mine,
+                                                             std::size_t) override {
+    std::vector<std::vector<std::uint32_t>> ids(static_cast<std::size_t>(ranks_));
+    for (const auto client : peers_nonfinite) ids[client % ranks_].push_back(client);
+    ids[static_cast<std::size_t>(self_)].assign(mine.begin(), mine.end());
+    for (const auto& [sender, client] : forged_nonfinite) {
+      ids[static_cast<std::size_t>(sender)].push_back(client);
+    }
     return ids;
   }
 
@@ -84,7 +101,7 @@ class FakeCollectives final : public Collectives {
   Status agree(const Status& mine) override { return mine; }
 
   Result<std::vector<std::vector<float>>> pool_colluding(
-      std::span<const std::span<const float>> mine, std::size_t) override {
+      std::span<const std::span<const float>> mine, std::size_t, std::size_t) override {
     std::vector<std::vector<float>> pooled;
     for (const auto& delta : mine) pooled.emplace_back(delta.begin(), delta.end());
     return pooled;

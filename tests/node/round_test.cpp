@@ -147,6 +147,25 @@ TEST_F(RoundTest, ARobustRuleLeavesANonFiniteClientOut) {
   EXPECT_EQ(node->global.theta, plus(theta0, fake->peer_updates[1], *node));
 }
 
+// Hostile ranks: an update or a non-finite report counts only from the client's host.
+TEST_F(RoundTest, ARankSpeaksOnlyForTheClientsItHosts) {
+  FakeCollectives* fake = nullptr;
+  auto node = make_node(0, 3, kMedian, &fake);
+  ASSERT_TRUE(node);
+  const std::size_t d = node->global.theta.size();
+  const std::int32_t bound = node->aggregate.quantize.clip_bound;
+  fake->peer_updates[1].assign(d, bound);
+  fake->peer_updates[2].assign(d, bound);
+  // Rank 2 also sends client 1's update (rank 1 hosts it) and calls client 1 non-finite.
+  fake->forged_updates.emplace_back(2, 1u, std::vector<std::int32_t>(d, -bound));
+  fake->forged_nonfinite.emplace_back(2, 1u);
+  const std::vector<float> theta0 = node->global.theta;
+  auto row = run_round(*node);
+  ASSERT_TRUE(row) << row.error().message;
+  EXPECT_EQ(node->global.theta, plus(theta0, fake->peer_updates[1], *node))
+      << "client 1 counted once, from rank 1";
+}
+
 TEST_F(RoundTest, FedavgStopsEveryRankOnANonFiniteClientNamingIt) {
   FakeCollectives* fake = nullptr;
   auto node = make_node(0, 3, "", &fake);

@@ -44,10 +44,10 @@ class RoundFaults {
 };
 
 // Gathers the honest deltas of every colluding client (alie's attackers) on every rank,
-// each `length` floats, in rank order; a collective over every rank, where a rank hosting
-// no attacker passes none.
+// each `length` floats, in rank order, at most `max_per_rank` from a rank; a collective over
+// every rank, where a rank hosting no attacker passes none.
 using PoolFn = std::function<Result<std::vector<std::vector<float>>>(
-    std::span<const std::span<const float>> mine, std::size_t length)>;
+    std::span<const std::span<const float>> mine, std::size_t length, std::size_t max_per_rank)>;
 
 // The strategy of `rank` for this job's [faults]; `attack` from aggregate::attack_config.
 std::unique_ptr<RoundFaults> make_round_faults(const FaultsSection& faults,
