@@ -33,6 +33,8 @@ class JobRoundFaults final : public RoundFaults {
     }
   }
 
+  bool pools_deltas() const override { return attack_.attack == aggregate::Attack::kAlie; }
+
   // Byzantine clients' deltas are replaced; alie's attackers pool their honest deltas
   // first.
   Status on_updates(std::uint64_t height, std::span<ClientDelta> deltas,

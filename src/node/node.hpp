@@ -147,7 +147,7 @@ Status open_update_archive(Node& node);
 // One cohort member this rank hosts, in one round: what its training gave.
 struct MemberUpdate {
   std::uint32_t client = 0;
-  std::vector<float> delta;     // theta_k - theta_h after [faults]; dropped once quantized
+  std::vector<float> delta;     // theta_k - theta_h, kept only while alie pools deltas
   std::vector<std::int32_t> q;  // clamp(round(delta * 2^s))
   train::LocalResult trained;
   std::int64_t clipped = 0;

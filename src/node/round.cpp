@@ -51,54 +51,98 @@ bool is_host(const Node& node, std::uint32_t client, std::size_t rank) {
   return ledger::host_rank(client, static_cast<std::uint32_t>(node.ranks)) == rank;
 }
 
-// 2. Local training of each hosted cohort member from the global model theta_h, one after
-// another, each with a fresh optimizer (a resumed run has no optimizer state to restore)
-// and its own seed (job seed, client, round): a client trains the same bits on any rank.
-// Then [faults] on the members' deltas.
-Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height,
-                                                std::span<const std::uint32_t> members,
-                                                std::size_t cohort_size) {
+// 2. Local training of one hosted cohort member from the global model theta_h, with a
+// fresh optimizer (a resumed run has no optimizer state to restore) and its own seed (job
+// seed, client, round): a client trains the same bits on any rank. `delta` gets
+// theta_k - theta_h.
+Status train_member(Node& node, std::uint64_t height, std::uint32_t client,
+                    train::LocalResult& trained, std::vector<float>& delta) {
   LocalTraining& local = node.local;
   const std::vector<float>& theta = node.global.theta;
-  std::vector<MemberUpdate> updates;
-  for (const std::uint32_t client : members) {
-    if (auto st = local.model->set_parameters(theta); !st) return st.error();
-    local.trainer->reset_optimizer();
-    local.trainer->set_learning_rate(local.options.lr_at(static_cast<std::int64_t>(height) - 1));
-    const auto seed = derive_seed(static_cast<std::uint64_t>(node.job.job.seed), client, height);
-    auto trained = local.trainer->train(local.data.train, local.shards.at(client), seed);
-    if (!trained) return trained.error();
-    MemberUpdate& update = updates.emplace_back();
-    update.client = client;
-    update.trained = *trained;
-    update.delta.resize(theta.size());
-    if (auto st = local.model->get_parameters(update.delta); !st) return st.error();
-    for (std::size_t j = 0; j < theta.size(); ++j) update.delta[j] -= theta[j];
-  }
-  std::vector<faults::ClientDelta> deltas;
-  for (auto& update : updates) deltas.push_back({update.client, update.delta});
-  if (auto st = local.faults->on_updates(height, deltas, cohort_size); !st) return st.error();
-  return updates;
+  if (auto st = local.model->set_parameters(theta); !st) return st;
+  local.trainer->reset_optimizer();
+  local.trainer->set_learning_rate(local.options.lr_at(static_cast<std::int64_t>(height) - 1));
+  const auto seed = derive_seed(static_cast<std::uint64_t>(node.job.job.seed), client, height);
+  auto result = local.trainer->train(local.data.train, local.shards.at(client), seed);
+  if (!result) return result.error();
+  trained = *result;
+  delta.resize(theta.size());
+  if (auto st = local.model->get_parameters(delta); !st) return st;
+  for (std::size_t j = 0; j < theta.size(); ++j) delta[j] -= theta[j];
+  return {};
 }
 
-// 3. Fixed point: q_k = clamp(round(delta_k * 2^s)); the float delta is dropped.
-Status quantize_members(const Node& node, std::uint64_t height, std::span<MemberUpdate> updates) {
+// 3. Fixed point: q_k = clamp(round(delta_k * 2^s)).
+Status quantize_member(const Node& node, std::uint64_t height, MemberUpdate& update,
+                       std::span<const float> delta) {
+  update.q.resize(delta.size());
+  auto quantized = aggregate::quantize(delta, update.q, node.aggregate.quantize);
+  if (!quantized) return quantized.error();
+  update.clipped = quantized->clipped;
+  update.finite = std::isfinite(update.trained.mean_loss) && quantized->nonfinite == 0;
+  if (!update.finite) {
+    spdlog::error(
+        "client {} round {}: local training went non-finite: loss {}, {} of {} update values "
+        "NaN or infinite",
+        update.client, height, update.trained.mean_loss, quantized->nonfinite, delta.size());
+  }
+  return {};
+}
+
+// 2-3. Every hosted cohort member, one after another: trained, then [faults] on its delta,
+// then quantized. Where no attack pools deltas across clients, a member is attacked and
+// quantized as soon as it is trained, and one float buffer serves every member: a client
+// costs its training and the copies of theta, not d more floats of memory. alie pools
+// every colluder's delta, so there each member keeps its delta until all are trained.
+// Seconds go to the round's train and quantize columns.
+Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height,
+                                                std::span<const std::uint32_t> members,
+                                                std::size_t cohort_size, io::MetricsRow& row) {
+  faults::RoundFaults& faults = *node.local.faults;
+  const bool pooled = faults.pools_deltas();
+  std::vector<MemberUpdate> updates;
+  std::vector<float> delta;
+  for (const std::uint32_t client : members) {
+    MemberUpdate& update = updates.emplace_back();
+    update.client = client;
+    std::vector<float>& trained_delta = pooled ? update.delta : delta;
+    if (auto st = timed(
+            row.train_s,
+            [&] { return train_member(node, height, client, update.trained, trained_delta); });
+        !st) {
+      return st.error();
+    }
+    if (pooled) continue;
+    faults::ClientDelta attacked{client, delta};
+    if (auto st = timed(row.train_s,
+                        [&] {
+                          return faults.on_updates(height, {&attacked, 1}, cohort_size);
+                        });
+        !st) {
+      return st.error();
+    }
+    if (auto st =
+            timed(row.quantize_s, [&] { return quantize_member(node, height, update, delta); });
+        !st) {
+      return st.error();
+    }
+  }
+  if (!pooled) return updates;
+  std::vector<faults::ClientDelta> deltas;
+  for (auto& update : updates) deltas.push_back({update.client, update.delta});
+  if (auto st = timed(row.train_s, [&] { return faults.on_updates(height, deltas, cohort_size); });
+      !st) {
+    return st.error();
+  }
   for (auto& update : updates) {
-    std::vector<std::int32_t> q(update.delta.size());
-    auto quantized = aggregate::quantize(update.delta, q, node.aggregate.quantize);
-    if (!quantized) return quantized.error();
-    update.q = std::move(q);
-    update.clipped = quantized->clipped;
-    update.finite = std::isfinite(update.trained.mean_loss) && quantized->nonfinite == 0;
-    if (!update.finite) {
-      spdlog::error(
-          "client {} round {}: local training went non-finite: loss {}, {} of {} update "
-          "values NaN or infinite",
-          update.client, height, update.trained.mean_loss, quantized->nonfinite, q.size());
+    if (auto st = timed(row.quantize_s,
+                        [&] { return quantize_member(node, height, update, update.delta); });
+        !st) {
+      return st.error();
     }
     update.delta = {};
   }
-  return {};
+  return updates;
 }
 
 // Every rank learns which cohort members' training went non-finite this round (NaN or
@@ -567,13 +611,8 @@ Result<std::optional<io::MetricsRow>> run_round(Node& node) {
   for (const std::uint32_t c : cohort) {
     if (node.local.shards.count(c) != 0) members.push_back(c);
   }
-  auto updates =
-      timed(row.train_s, [&] { return train_members(node, height, members, cohort.size()); });
+  auto updates = train_members(node, height, members, cohort.size(), row);
   if (!updates) return updates.error();
-  if (auto st = timed(row.quantize_s, [&] { return quantize_members(node, height, *updates); });
-      !st) {
-    return st.error();
-  }
   auto nonfinite =
       timed(row.quantize_s, [&] { return nonfinite_clients(node, height, *updates, cohort); });
   if (!nonfinite) return nonfinite.error();

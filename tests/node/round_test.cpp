@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "fake_collectives.hpp"
@@ -235,6 +236,35 @@ TEST_F(RoundTest, AClientTrainsTheSameBitsOnAnyRank) {
   ASSERT_EQ(shared->last_sent.size(), 2u);
   EXPECT_EQ(shared->last_sent.at(1), alone->last_sent.at(1));
   EXPECT_EQ(shared->last_sent.at(3), alone->last_sent.at(3));
+}
+
+// Rank 0 of 3 hosts clients 0 and 3 of 6. An attack that needs only its own delta is
+// applied as each member finishes training; alie pools both attackers' deltas first. Either
+// way the honest member sends what it trained.
+TEST_F(RoundTest, AnAttackerSendsWhatItsAttackMakesOfItsOwnOrThePooledDeltas) {
+  const std::string six = std::string(kMedian) + "[clients]\ntotal = 6\n";
+  const auto sent_by_rank0 = [&](const std::string& faults) {
+    FakeCollectives* fake = nullptr;
+    auto node = make_node(0, 3, six + faults, &fake);
+    EXPECT_TRUE(node);
+    if (!node) return std::map<std::uint32_t, std::vector<std::int32_t>>();
+    auto row = run_round(*node);
+    EXPECT_TRUE(row) << row.error().message;
+    return fake->last_sent;
+  };
+  const auto honest = sent_by_rank0("");
+  ASSERT_EQ(honest.size(), 2u);
+  const std::vector<std::int32_t> zeros(honest.at(3).size(), 0);
+  ASSERT_NE(honest.at(3), zeros);
+
+  const auto zeroed = sent_by_rank0("[faults]\nbyzantine = [3]\nattack = \"zero\"\n");
+  EXPECT_EQ(zeroed.at(0), honest.at(0));
+  EXPECT_EQ(zeroed.at(3), zeros);
+
+  const auto alie = sent_by_rank0("[faults]\nbyzantine = [0, 3]\nattack = \"alie\"\n");
+  EXPECT_EQ(alie.at(0), alie.at(3)) << "both attackers send mean - z * std of the pool";
+  EXPECT_NE(alie.at(0), honest.at(0));
+  EXPECT_NE(alie.at(0), honest.at(3));
 }
 
 }  // namespace

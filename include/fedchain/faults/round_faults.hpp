@@ -34,6 +34,10 @@ class RoundFaults {
   virtual void on_training_labels(
       std::span<std::int32_t> labels, std::int64_t classes,
       const std::map<std::uint32_t, std::vector<std::int64_t>>& hosted_samples) = 0;
+  // True when the attack needs every colluder's delta at once (alie, through a collective):
+  // on_updates then takes all of a round's hosted members in one call, on every rank.
+  // Otherwise the round may hand it one member at a time, as each finishes training.
+  virtual bool pools_deltas() const = 0;
   // The updates this rank sends at `height`: each hosted member's honest delta, or what its
   // attack makes of it. `cohort_size` is alie's n.
   virtual Status on_updates(std::uint64_t height, std::span<ClientDelta> deltas,
