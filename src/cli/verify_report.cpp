@@ -3,6 +3,7 @@
 #include "verify_report.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "commands.hpp"
 
@@ -114,8 +115,9 @@ void print_verified(const std::string& run_dir, const RunReport& report) {
   for (std::size_t i = 0; i < state.validators().size(); ++i) {
     if (state.validators()[i].jailed) jailed += fmt::format("{}{}", jailed.empty() ? "" : " ", i);
   }
-  line("validators", "{}, active power {}, jailed: {}", state.validators().size(),
-       state.active_power(), jailed.empty() ? "none" : jailed);
+  line("validators", "{}, jailed: {}", state.validators().size(), jailed.empty() ? "none" : jailed);
+  line("committee", "{} of them ({}), voting power {}", state.committee().size(),
+       fmt::join(state.committee(), " "), state.voting_power());
   if (const auto& torn = chain.torn_tail) {
     line("torn tail",
          "height {}: {} bytes at byte {} were never committed (a crash mid-append); "

@@ -7,7 +7,11 @@ namespace fedchain::consensus {
 Result<ValidatorSet> validator_set_of(const ledger::ChainState& state) {
   std::vector<ValidatorInfo> validators;
   validators.reserve(state.validators().size());
-  for (const auto& v : state.validators()) validators.push_back({v.power, v.jailed});
+  // Only the committee votes: everyone else has power 0, so quorums, proposer turns and
+  // certificates count the committee's stake alone.
+  for (std::uint32_t i = 0; i < state.validators().size(); ++i) {
+    validators.push_back({state.can_vote(i) ? state.validators()[i].power : 0, false});
+  }
   return ValidatorSet::make(std::move(validators));
 }
 

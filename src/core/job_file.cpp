@@ -113,6 +113,9 @@ Status check_cross_keys(const Job& job, std::string_view source) {
   if (auto st = check_clients(job, job.job.ranks); !st) {
     return config_error("{}: {}", source, st.error().message);
   }
+  if (auto st = check_committee(job, job.job.ranks); !st) {
+    return config_error("{}: {}", source, st.error().message);
+  }
   if (job.ledger.archive_updates && job.consensus.protocol != "bft") {
     return config_error(
         "{}: ledger.archive_updates = true needs consensus.protocol = \"bft\" (the archive is "
@@ -132,6 +135,51 @@ Status check_clients(const Job& job, std::int64_t ranks) {
         "clients.per_round = {} is more than the {} clients (clients.total{}): lower "
         "clients.per_round, or raise clients.total",
         clients.per_round, total, clients.total > 0 ? "" : " = 0, one per rank");
+  }
+  return {};
+}
+
+std::int64_t committee_size(const Job& job, std::int64_t ranks) {
+  return job.consensus.committee > 0 ? job.consensus.committee
+                                     : std::min<std::int64_t>(ranks, kDefaultCommitteeMax);
+}
+
+Status check_committee(const Job& job, std::int64_t ranks) {
+  const auto& consensus = job.consensus;
+  const auto& stake = consensus.stake;
+  // Each stake below 2^44 keeps the total of 65,536 ranks below the ledger's 2^60.
+  constexpr std::int64_t kMaxStake = std::int64_t{1} << 44;
+  for (std::size_t r = 0; r < stake.size(); ++r) {
+    if (stake[r] >= kMaxStake) {
+      return config_error("consensus.stake[{}] = {} is too large (at most 2^44 - 1)", r, stake[r]);
+    }
+  }
+  if (!stake.empty() && std::all_of(stake.begin(), stake.end(), [](auto s) { return s == 0; })) {
+    return config_error(
+        "consensus.stake is 0 for every rank: give at least the committee's "
+        "worth of ranks a stake above 0");
+  }
+  if (ranks <= 0) return {};
+  if (!stake.empty() && static_cast<std::int64_t>(stake.size()) != ranks) {
+    return config_error(
+        "consensus.stake lists {} stakes for {} ranks: give one per rank, or leave it out for "
+        "1 each",
+        stake.size(), ranks);
+  }
+  if (consensus.committee > ranks) {
+    return config_error(
+        "consensus.committee = {} is more than the {} ranks: lower it, or 0 for every rank up "
+        "to {}",
+        consensus.committee, ranks, kDefaultCommitteeMax);
+  }
+  const auto staked = stake.empty()
+                          ? ranks
+                          : std::count_if(stake.begin(), stake.end(), [](auto s) { return s > 0; });
+  if (committee_size(job, ranks) > staked) {
+    return config_error(
+        "consensus.committee = {} but only {} ranks have a stake above 0 in consensus.stake: "
+        "lower the committee or give more ranks stake",
+        committee_size(job, ranks), staked);
   }
   return {};
 }

@@ -326,6 +326,14 @@ std::vector<JobKeySpec> make_schema() {
       string_key("consensus.protocol", &ConsensusSection::protocol, &Job::consensus,
                  {"bft", "none"},
                  "bft: every round is a block agreed by vote; none: no chain (baseline)"),
+      integer_key("consensus.committee", &ConsensusSection::committee, &Job::consensus, 0, 65536,
+                  "Validators that vote, elected by stake each epoch; the other ranks follow "
+                  "and check certificates (docs/consensus.md); 0: every rank up to 16, then 16"),
+      integer_key("consensus.epoch", &ConsensusSection::epoch, &Job::consensus, 1, kNoMax,
+                  "Heights between committee elections"),
+      integer_list_key("consensus.stake", &ConsensusSection::stake, &Job::consensus, 0,
+                       "Stake per rank (one entry per rank, fixed in genesis): the chance of "
+                       "election and the voting power; empty: 1 each"),
       integer_key("checkpoint.every", &CheckpointSection::every, &Job::checkpoint, 0, 1000000,
                   "Write a checkpoint every N heights and at the end; 0: at the end only"),
 

@@ -30,6 +30,7 @@ Result<BlockHeader> BlockHeader::decode(ByteView bytes) {
   wire_fields(r, h);
   check_rule(r, h.rule);
   r.ascending(h.rejected_clients, "rejected clients");
+  r.ascending(h.committee, "committee");
   if (auto st = r.finish(); !st) return st.error();
   return h;
 }

@@ -5,6 +5,7 @@
 
 #include "fedchain/core/encoding.hpp"
 #include "fedchain/crypto/sha256.hpp"
+#include "fedchain/ledger/committee.hpp"
 
 namespace fedchain::ledger {
 
@@ -25,7 +26,9 @@ ChainState ChainState::from_genesis(const Genesis& genesis) {
   s.client_samples_ = std::move(samples);
   for (const auto& v : g.validators) s.validators_.push_back({v.key, v.power, false, 0});
   s.contributions_.resize(g.validators.size());
+  s.committee_params_ = g.committee;
   s.draw_cohort();
+  s.elect_committee();
   s.seal();
   return s;
 }
@@ -61,14 +64,21 @@ ChainState ChainState::apply(const Block& block) const {
   next.last_time_ms_ = header.time_ms;
   next.last_state_root_ = header.state_root;
   next.draw_cohort();
+  if (header.height % committee_params_.epoch == 0) next.elect_committee();
   next.seal();
   return next;
 }
 
-std::uint64_t ChainState::active_power() const {
+std::uint64_t ChainState::voting_power() const {
   std::uint64_t total = 0;
-  for (const auto& v : validators_) total += v.jailed ? 0 : v.power;
+  for (const std::uint32_t v : committee_)
+    total += validators_[v].jailed ? 0 : validators_[v].power;
   return total;
+}
+
+bool ChainState::can_vote(std::uint32_t validator) const {
+  return is_active(validator) &&
+         std::binary_search(committee_.begin(), committee_.end(), validator);
 }
 
 void ChainState::draw_cohort() {
@@ -76,12 +86,18 @@ void ChainState::draw_cohort() {
                                 cohort_seed(cohort_params_.seed, last_state_root_));
 }
 
+void ChainState::elect_committee() {
+  std::vector<std::uint64_t> stakes;
+  for (const auto& v : validators_) stakes.push_back(v.jailed ? 0 : v.power);
+  committee_ = ledger::elect_committee(stakes, committee_params_.size, last_block_hash_);
+}
+
 // Encoded only, for its hash: nothing decodes a chain state, it is recomputed from the chain.
 Bytes ChainState::encode() const {
   Writer w;
   // The cohort follows from last_state_root_ and genesis, so it is not encoded again.
   w.version(kChainStateVersion)(height_, last_block_hash_, last_time_ms_, last_state_root_,
-                                contract_);
+                                contract_, committee_params_, limit(committee_, kMaxValidators));
   // One list entry per rank, zipped from the two vectors: its validator state, then its
   // contributions.
   w.u32(static_cast<std::uint32_t>(validators_.size()));

@@ -58,19 +58,19 @@ class SampleTree {
   std::uint64_t total_ = 0;
 };
 
-std::vector<std::uint32_t> draw_by_samples(std::span<const std::uint64_t> samples,
-                                           std::uint32_t per_round, SeededRandom& random) {
-  SampleTree tree(samples);
+}  // namespace
+
+std::vector<std::uint32_t> draw_weighted(std::span<const std::uint64_t> weights,
+                                         std::uint32_t count, SeededRandom& random) {
+  SampleTree tree(weights);
   std::vector<std::uint32_t> drawn;
-  while (drawn.size() < per_round && tree.total() > 0) {
-    const std::size_t client = tree.find(random.below(tree.total()));
-    drawn.push_back(static_cast<std::uint32_t>(client));
-    tree.remove(client, samples[client]);
+  while (drawn.size() < count && tree.total() > 0) {
+    const std::size_t item = tree.find(random.below(tree.total()));
+    drawn.push_back(static_cast<std::uint32_t>(item));
+    tree.remove(item, weights[item]);
   }
   return drawn;
 }
-
-}  // namespace
 
 Result<CohortSampling> cohort_sampling_from_name(std::string_view name) {
   if (name == "uniform") return CohortSampling::kUniform;
@@ -106,7 +106,7 @@ std::vector<std::uint32_t> draw_cohort(const CohortRule& rule,
   }
   SeededRandom random(seed);
   cohort = rule.sampling == CohortSampling::kBySamples
-               ? draw_by_samples(client_samples, per_round, random)
+               ? draw_weighted(client_samples, per_round, random)
                : draw_uniform(clients, per_round, random);
   std::sort(cohort.begin(), cohort.end());
   return cohort;

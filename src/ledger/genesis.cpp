@@ -22,16 +22,25 @@ Status check_genesis(const GenesisBuilder& g) {
                   kMaxValidators);
   }
   std::uint64_t total = 0;
+  std::uint32_t staked = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const auto& v = g.validators[i];
     if (v.rank != i) {
       return reject("bad-validator-order",
                     "validator {} has rank {}: ranks must be 0..n-1 in order", i, v.rank);
     }
-    if (v.power == 0 || v.power > kMaxTotalPower - total) {
-      return reject("bad-voting-power", "validator {} has voting power {}", i, v.power);
+    if (v.power > kMaxTotalPower - total) {
+      return reject("bad-voting-power", "validator {} has stake {}", i, v.power);
     }
     total += v.power;
+    staked += v.power > 0 ? 1 : 0;
+  }
+  if (total == 0) return reject("bad-voting-power", "no validator has stake");
+  if (g.committee.size == 0 || g.committee.size > staked || g.committee.epoch == 0) {
+    return reject("bad-committee",
+                  "a committee of {} of the {} validators with stake, elected every {} heights "
+                  "(allowed 1 to {}, every 1 or more)",
+                  g.committee.size, staked, g.committee.epoch, staked);
   }
   // One key holding two validators' votes; sorted, since n may be 65,536.
   std::vector<std::pair<PublicKey, std::size_t>> keys;

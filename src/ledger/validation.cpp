@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "fedchain/crypto/ed25519.hpp"
+#include "fedchain/ledger/committee.hpp"
 
 namespace fedchain::ledger {
 
@@ -167,8 +168,20 @@ Status validate_block(const Block& block, const Genesis& genesis, const ChainSta
     return reject("bad-chain-state-hash", "header chain-state hash {} but the state is {}",
                   h.chain_state_hash.short_hex(), state.hash().short_hex());
   }
-  if (!state.is_active(h.proposer)) {
-    return reject("bad-proposer", "proposer {} is not an active validator", h.proposer);
+  if (!state.can_vote(h.proposer)) {
+    return reject("bad-proposer", "proposer {} is not an active member of the committee",
+                  h.proposer);
+  }
+  if (h.committee_hash != committee_hash(state.committee())) {
+    return reject("wrong-committee", "header committee hash {} is not the elected committee's {}",
+                  h.committee_hash.short_hex(), committee_hash(state.committee()).short_hex());
+  }
+  const bool lists_committee = starts_epoch(h.height, genesis.fields().committee.epoch);
+  if (h.committee != (lists_committee ? state.committee() : std::vector<std::uint32_t>{})) {
+    return reject("wrong-committee",
+                  "block {} must list {} committee members (the epoch's first block lists them, "
+                  "no other)",
+                  h.height, lists_committee ? state.committee().size() : 0);
   }
   if (h.rule != genesis.fields().rule) {
     return reject("wrong-rule", "block aggregation rule '{}' is not genesis's '{}'", h.rule.name,
@@ -198,8 +211,9 @@ Status validate_certificate(const CommitCertificate& c, const Block& block, cons
   }
   std::uint64_t power = 0;
   for (const Vote& vote : c.votes(genesis.chain_id())) {
-    if (!state.is_active(vote.validator)) {
-      return reject("inactive-signer", "precommit by validator {}, which is unknown or jailed",
+    if (!state.can_vote(vote.validator)) {
+      return reject("inactive-signer",
+                    "precommit by validator {}, which is unknown, jailed or not on the committee",
                     vote.validator);
     }
     if (!crypto::verify(state.validators()[vote.validator].key, vote.sign_bytes(),
@@ -211,7 +225,7 @@ Status validate_certificate(const CommitCertificate& c, const Block& block, cons
     }
     power += state.validators()[vote.validator].power;
   }
-  const std::uint64_t total = state.active_power();
+  const std::uint64_t total = state.voting_power();
   if (!(3 * power > 2 * total)) {
     return reject("no-quorum", "precommits carry voting power {} of {}: more than 2/3 is needed",
                   power, total);

@@ -7,6 +7,7 @@
 
 #include "fedchain/consensus/chain_validators.hpp"
 #include "fedchain/ledger/certificate.hpp"
+#include "fedchain/ledger/committee.hpp"
 #include "fedchain/ledger/validation.hpp"
 
 namespace fedchain::node {
@@ -50,6 +51,10 @@ Bytes ChainParticipant::propose_block(std::uint64_t height, std::uint32_t round)
   h.chain_state_hash = state_.hash();
   h.rule = genesis_.fields().rule;
   h.rejected_clients = expected_.rejected_clients;
+  h.committee_hash = ledger::committee_hash(state_.committee());
+  if (ledger::starts_epoch(height, genesis_.fields().committee.epoch)) {
+    h.committee = state_.committee();
+  }
   builder.txs = expected_.txs;
   builder.evidence = pending_evidence_;
   spdlog::debug("proposing block {} in round {} with {} txs", height, round, builder.txs.size());

@@ -60,7 +60,10 @@ Result<ledger::Genesis> make_genesis(const Node& node, const RunOptions& options
   ledger::GenesisBuilder g;
   g.job_toml = options.job_toml;
   g.time_ms = time_ms;
-  for (std::uint32_t r = 0; r < keys.size(); ++r) g.validators.push_back({r, keys[r], 1});
+  const auto& stake = node.job.consensus.stake;
+  for (std::uint32_t r = 0; r < keys.size(); ++r) {
+    g.validators.push_back({r, keys[r], stake.empty() ? 1 : static_cast<std::uint64_t>(stake[r])});
+  }
   g.model = {node.local.model->summary().substr(0, node.local.model->summary().find('\n')),
              static_cast<std::uint64_t>(node.global.theta.size())};
   g.initial_state_root = node.global.state_root;
@@ -73,6 +76,8 @@ Result<ledger::Genesis> make_genesis(const Node& node, const RunOptions& options
   g.quantization = {static_cast<std::uint32_t>(node.job.aggregate.scale_bits),
                     node.job.aggregate.clip};
   g.merkle_chunk_bytes = static_cast<std::uint32_t>(node.job.ledger.merkle_chunk_bytes);
+  g.committee = {static_cast<std::uint32_t>(committee_size(node.job, node.ranks)),
+                 static_cast<std::uint64_t>(node.job.consensus.epoch)};
   return g.build();
 }
 
@@ -439,6 +444,7 @@ Status start_consensus(const Node& node, ChainSide& chain, const RankKeys& keys)
 Status start_chain(Node& node, const RunOptions& options) {
   // The same job and world on every rank, so every rank refuses alike.
   if (auto st = check_consensus_faults(node.job, node.ranks); !st) return st;
+  if (auto st = check_committee(node.job, node.ranks); !st) return st;
   auto keys = load_keys(node);
   if (!keys) return keys.error();
   const bool replica_writer = writes_replica(node);

@@ -231,6 +231,7 @@ TEST_F(LedgerEncoding, GenesisGivesBackEveryField) {
   EXPECT_EQ(f.quantization, b.quantization);
   EXPECT_EQ(f.merkle_chunk_bytes, b.merkle_chunk_bytes);
   EXPECT_EQ(f.contract, b.contract);
+  EXPECT_EQ(f.committee, b.committee);
 }
 
 // SHA-256 of each encoding of the fixture chain: any change to any type's bytes shows here.
@@ -243,17 +244,17 @@ TEST_F(LedgerEncoding, EveryTypeKeepsItsPinnedBytes) {
   };
   const std::vector<Pinned> pinned = {
       {"genesis", chain.genesis().encode(),
-       "86d899f32e51dc4d0982c5803d468d52951f7874d60cf0da842f64a80c358ea1"},
+       "8839ae6df94946c5a8f38d2b73cca5dab0916260bfd05745557a318e8233784b"},
       {"block", stored.block.encode(),
-       "12c41eeccbc7984b9f4ba0aa25037faedd23b8540b96b8a26b4f9f7126437478"},
+       "636aa39bd9ffd420dc4a7d334c89270263aab011f0bccdad2edac59f44b5c620"},
       {"certificate", stored.certificate.encode(),
-       "51f0a1ae9dd0a3599e25aff19bae869dc050f902a1a0c2c5cbc4836e851f79b2"},
+       "e1a82cb74bef65942efc013f5e17e758626e697d0fd2e1fe3146a76f3d03dcd5"},
       {"evidence", stored.block.evidence()[0].encode(),
        "9b0618cf65b272fc4c255bf05c840a45c50d94501319cdcd8bb7501a2ebf5753"},
       {"record", encode_block_record(stored.block, stored.certificate),
-       "9785adcbdf9d418b41ec2a1aee6d47b4d2f1cfd97eb1b558bc067f65964314f5"},
+       "333064b5ccd7aaaaad23a222a20e43b836b50036ce4b2a8605c9edb3a9c90020"},
       {"chain state", chain.state().encode(),
-       "6ba4ff3bfe293c62cc4a5479618b83b2741230bfe11dbb5d1a57647aed272fe0"},
+       "842170299a21773db41f6abb1216d9a937e8aa8d2450ec16d03f201b5f7ceecb"},
   };
   for (const auto& p : pinned) EXPECT_EQ(crypto::sha256(p.encoding).hex(), p.sha256) << p.type;
 }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "fedchain/crypto/sha256.hpp"
+#include "fedchain/ledger/committee.hpp"
 
 namespace fedchain::ledger::testing {
 
@@ -32,6 +33,7 @@ Genesis make_genesis(const TestChainOptions& o, const std::vector<crypto::Signin
   g.rule = {"trimmed_mean", {{"trim_beta", 0.25}}};
   g.quantization = {20, 8.0};
   g.contract.jail_after_rejections = o.jail_after_rejections;
+  g.committee = {o.committee > 0 ? o.committee : o.validators, o.epoch};
   auto genesis = g.build();
   if (!genesis) throw std::runtime_error(genesis.error().message);
   return *genesis;
@@ -88,7 +90,7 @@ Block TestChain::make_block(const NextBlock& next) const {
   b.header.height = height;
   b.header.prev_hash = s.last_block_hash();
   std::uint32_t proposer = static_cast<std::uint32_t>((height + next.round) % keys_.size());
-  while (!s.is_active(proposer)) proposer = (proposer + 1) % keys_.size();
+  while (!s.can_vote(proposer)) proposer = (proposer + 1) % keys_.size();
   b.header.proposer = proposer_rule_ ? proposer_rule_(s, height, next.round) : proposer;
   b.header.time_ms = s.last_time_ms() + 1500;
   b.header.state_root =
@@ -96,6 +98,8 @@ Block TestChain::make_block(const NextBlock& next) const {
   b.header.chain_state_hash = s.hash();
   b.header.rule = genesis_.fields().rule;
   b.header.rejected_clients = next.rejected_clients;
+  b.header.committee_hash = committee_hash(s.committee());
+  if (starts_epoch(height, genesis_.fields().committee.epoch)) b.header.committee = s.committee();
   for (const std::uint32_t client : s.cohort()) {
     if (s.is_active(host_rank(client, genesis_.validator_count()))) {
       b.txs.push_back(make_tx(height, client));
@@ -129,7 +133,7 @@ const StoredBlock& TestChain::add_block(const NextBlock& next) {
   std::vector<std::uint32_t> signers = next.signers;
   if (signers.empty()) {
     for (std::uint32_t r = 0; r < keys_.size(); ++r) {
-      if (state().is_active(r)) signers.push_back(r);
+      if (state().can_vote(r)) signers.push_back(r);
     }
   }
   const CommitCertificate cert = certify(block, next.round, signers);

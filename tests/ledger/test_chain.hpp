@@ -26,7 +26,10 @@ struct TestChainOptions {
   std::uint32_t jail_after_rejections = 3;
   std::uint32_t clients = 0;    // 0: one per validator (client r is rank r)
   std::uint32_t per_round = 0;  // 0: every client in every cohort
-  // Who proposes (height, round); empty: (height + round) % n, skipping jailed validators.
+  std::uint32_t committee = 0;  // 0: every validator
+  std::uint64_t epoch = 1000;   // heights between committee elections
+  // Who proposes (height, round); empty: (height + round) % n, skipping validators that
+  // cannot vote (jailed or off the committee).
   ProposerRule proposer_rule = {};
 };
 
@@ -35,7 +38,7 @@ struct NextBlock {
   std::uint32_t round = 0;
   std::vector<std::uint32_t> rejected_clients = {};
   std::vector<Evidence> evidence = {};
-  std::vector<std::uint32_t> signers = {};  // empty: every active validator precommits
+  std::vector<std::uint32_t> signers = {};  // empty: every committee member not jailed
   std::optional<Hash32> state_root = {};    // empty: a hash of "model after <height>"
 };
 

@@ -57,6 +57,8 @@ TEST(Validation, EveryHeaderFieldMatters) {
       {"rule", [](BlockHeader& h) { h.rule.name = "median"; }},
       {"rule param", [](BlockHeader& h) { h.rule.params[0].value = 0.3; }},
       {"rejected", [](BlockHeader& h) { h.rejected_clients = {2}; }},
+      {"committee_hash", [](BlockHeader& h) { h.committee_hash.bytes[0] ^= 1; }},
+      {"committee", [](BlockHeader& h) { h.committee.pop_back(); }},
   };
   for (const auto& [name, mutate] : mutations) {
     BlockBuilder b{good.header(), good.txs(), good.evidence()};
@@ -169,7 +171,7 @@ TEST(ChainStateContract, EvidenceJailsAndJailedValidatorsLoseTheirVote) {
   TestChain chain;
   chain.add_block({.evidence = {chain.make_evidence(3, 1)}});
   EXPECT_TRUE(chain.state().validators()[3].jailed);
-  EXPECT_EQ(chain.state().active_power(), 3u);
+  EXPECT_EQ(chain.state().voting_power(), 3u);
   const Block next = chain.make_block();
   EXPECT_EQ(next.txs().size(), 3u);
   auto st =

@@ -1,5 +1,6 @@
-// The consensus view of a ledger chain state: the validator set it implies (jailed
-// validators hold no power) and the proposer rotation over that set. The node hands the
+// The consensus view of a ledger chain state: the validator set it implies (committee
+// members hold their stake as power; jailed validators and every rank off the committee
+// hold none) and the proposer rotation over that set. The node hands the
 // set to the state machine each height; the audit (`fedchain verify`) and a resuming run
 // that restores blocks check each certificate's proposer with proposer_of
 // (a ledger::ProposerRule).

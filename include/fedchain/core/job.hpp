@@ -98,7 +98,10 @@ struct ClientsSection {
 };
 
 struct ConsensusSection {
-  std::string protocol = "bft";  // bft | none (no chain: the plain-allreduce baseline)
+  std::string protocol = "bft";     // bft | none (no chain: the plain-allreduce baseline)
+  std::int64_t committee = 0;       // c validators vote; 0: every rank up to 16, then 16
+  std::int64_t epoch = 100;         // heights between committee elections
+  std::vector<std::int64_t> stake;  // per rank, fixed in genesis; empty: 1 each
 };
 
 struct CheckpointSection {

@@ -43,6 +43,14 @@ Status check_clients(const Job& job, std::int64_t ranks);
 
 Status check_consensus_faults(const Job& job, std::int64_t ranks);
 
+// consensus.committee when set, else every rank up to kDefaultCommitteeMax.
+inline constexpr std::int64_t kDefaultCommitteeMax = 16;
+std::int64_t committee_size(const Job& job, std::int64_t ranks);
+// consensus.stake and consensus.committee against `ranks` (0: unknown yet, only the stakes
+// themselves are checked): one stake per rank, not all 0, each below 2^44; a committee no
+// larger than the ranks, nor than the ranks with stake. A config error (exit 2) otherwise.
+Status check_committee(const Job& job, std::int64_t ranks);
+
 // The resolved job as TOML, every key present: what a run directory stores and hashes.
 std::string job_to_toml(const Job& job);
 

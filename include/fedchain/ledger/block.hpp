@@ -20,10 +20,10 @@
 
 namespace fedchain::ledger {
 
-// Version 2: transactions name clients (tx version 2), and rejected_clients replaces
-// rejected_ranks.
-inline constexpr std::uint8_t kBlockHeaderVersion = 2;
-inline constexpr std::uint8_t kBlockVersion = 2;
+// Version 3: the header records the committee (its hash; the list in an epoch's first
+// block). Version 2: transactions name clients, and rejected_clients replaced rejected_ranks.
+inline constexpr std::uint8_t kBlockHeaderVersion = 3;
+inline constexpr std::uint8_t kBlockVersion = 3;
 // A block holds at most one transaction per cohort member: clients.per_round's bound.
 inline constexpr std::uint32_t kMaxTxsPerBlock = 65536;
 inline constexpr std::uint32_t kMaxEvidencePerBlock = 1024;
@@ -67,13 +67,16 @@ struct BlockHeader {
   Hash32 chain_state_hash;     // ChainState::hash() before this block is applied
   AggregationRule rule;        // the rule that made this round's aggregate
   std::vector<std::uint32_t> rejected_clients;  // clients whose tx the rule excluded; ascending
+  Hash32 committee_hash;                        // committee_hash() of who votes at this height
+  std::vector<std::uint32_t> committee;  // that committee, ascending, in an epoch's first block
 
   // The encoding, in wire order (core/encoding.hpp). A Reader fills a fresh header, so it
   // checks the version byte against kBlockHeaderVersion.
   static void wire_fields(auto& s, auto& h) {
     s.version(h.version);
     s(h.chain_id, h.height, h.prev_hash, h.proposer, h.time_ms, h.tx_root, h.evidence_root,
-      h.state_root, h.chain_state_hash, h.rule, limit(h.rejected_clients, kMaxTxsPerBlock));
+      h.state_root, h.chain_state_hash, h.rule, limit(h.rejected_clients, kMaxTxsPerBlock),
+      h.committee_hash, limit(h.committee, kMaxValidators));
   }
 
   Bytes encode() const;

@@ -10,8 +10,11 @@
 //      header.rejected_clients the update is accepted (updates_accepted += 1, rewards +=
 //      reward_per_update, the rejection streak resets), else updates_rejected += 1 and the
 //      streak grows; a streak reaching jail_after_rejections (> 0) jails the rank;
-//   3. height, last block hash and last state root advance, and the next cohort is drawn.
-// A jailed validator keeps its power on record but has none to vote or propose with.
+//   3. height, last block hash and last state root advance, and the next cohort is drawn;
+//   4. after an epoch's last block, the next epoch's committee is elected (ledger/committee.hpp)
+//      from that block's hash, leaving out jailed validators.
+// Only committee members vote and propose, with their stake as power. A validator jailed
+// during an epoch keeps its seat on record but has no power left to vote or propose with.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +29,8 @@
 
 namespace fedchain::ledger {
 
-inline constexpr std::uint8_t kChainStateVersion = 2;
+// Version 3: the committee.
+inline constexpr std::uint8_t kChainStateVersion = 3;
 
 struct ValidatorState {
   PublicKey key;
@@ -66,11 +70,16 @@ class ChainState {
   const std::vector<std::uint32_t>& cohort() const { return cohort_; }
   const std::vector<ValidatorState>& validators() const { return validators_; }      // (n)
   const std::vector<Contribution>& contributions() const { return contributions_; }  // (n)
-  // Power that may vote: the sum over validators that are not jailed.
-  std::uint64_t active_power() const;
+  // The committee that votes at the next height, ascending validator indices.
+  const std::vector<std::uint32_t>& committee() const { return committee_; }
+  // Power that may vote: the stake of the committee members that are not jailed.
+  std::uint64_t voting_power() const;
+  // Not jailed: may sign update transactions for the clients it hosts.
   bool is_active(std::uint32_t validator) const {
     return validator < validators_.size() && !validators_[validator].jailed;
   }
+  // Active and on the committee: may propose and vote.
+  bool can_vote(std::uint32_t validator) const;
 
   // SHA-256("fedchain/state" || encode()), computed once per state.
   const Hash32& hash() const { return hash_; }
@@ -79,7 +88,8 @@ class ChainState {
 
  private:
   ChainState() = default;
-  void draw_cohort();  // cohort_ for the height after last_state_root_
+  void draw_cohort();      // cohort_ for the height after last_state_root_
+  void elect_committee();  // committee_ for the epoch after last_block_hash_
   void seal();
 
   ContractParams contract_;
@@ -90,6 +100,8 @@ class ChainState {
   CohortParams cohort_params_;
   std::shared_ptr<const std::vector<std::uint64_t>> client_samples_;  // (K), from genesis
   std::vector<std::uint32_t> cohort_;
+  CommitteeParams committee_params_;
+  std::vector<std::uint32_t> committee_;
   std::vector<ValidatorState> validators_;
   std::vector<Contribution> contributions_;
   Hash32 hash_;

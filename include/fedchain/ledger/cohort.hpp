@@ -11,6 +11,7 @@
 
 #include "fedchain/core/error.hpp"
 #include "fedchain/core/hash.hpp"
+#include "fedchain/core/random.hpp"
 
 namespace fedchain::ledger {
 
@@ -33,6 +34,14 @@ struct CohortRule {
 inline std::uint32_t host_rank(std::uint32_t client, std::uint32_t ranks) {
   return client % ranks;
 }
+
+// `count` draws without replacement, each item with probability proportional to its weight
+// among the items not yet drawn: a draw of below(remaining weight) located in the
+// cumulative weights (ascending index). Items of weight 0 are never drawn; fewer than
+// `count` come back when the weight runs out. The cohort's by_samples rule and the
+// committee's election by stake (ledger/committee.hpp) both draw this way.
+std::vector<std::uint32_t> draw_weighted(std::span<const std::uint64_t> weights,
+                                         std::uint32_t count, SeededRandom& random);
 
 // Height h's draw is seeded by the first 8 bytes (little-endian) of
 // SHA-256("fedchain/cohort" || job seed as u64 LE || state root of height h-1), the

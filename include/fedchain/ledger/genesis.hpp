@@ -19,8 +19,9 @@
 
 namespace fedchain::ledger {
 
-// Version 2: shards are per client, not per validator, and the cohort rule is recorded.
-inline constexpr std::uint8_t kGenesisVersion = 2;
+// Version 3: validators' power is their stake (0 allowed), and the committee rule is
+// recorded. Version 2 made shards per client and recorded the cohort rule.
+inline constexpr std::uint8_t kGenesisVersion = 3;
 // clients.total's bound: a genesis of 100,000 clients is 4 MB of shard commitments.
 inline constexpr std::uint32_t kMaxClients = 100000;
 inline constexpr std::size_t kMaxJobTomlBytes = 1 << 20;
@@ -31,7 +32,7 @@ inline constexpr std::size_t kMaxArchBytes = 4096;
 struct GenesisValidator {
   std::uint32_t rank = 0;  // equals its index in the list
   PublicKey key;
-  std::uint64_t power = 1;  // voting power, >= 1
+  std::uint64_t power = 1;  // stake: voting power when elected; 0 is never elected
   static void wire_fields(auto& s, auto& v) { s(v.rank, v.key, v.power); }
   bool operator==(const GenesisValidator&) const = default;
 };
@@ -76,6 +77,15 @@ struct CohortParams {
   bool operator==(const CohortParams&) const = default;
 };
 
+// Who votes (ledger/committee.hpp): `size` validators elected by stake for every `epoch`
+// heights.
+struct CommitteeParams {
+  std::uint32_t size = 1;   // c, 1 to the validators with stake
+  std::uint64_t epoch = 1;  // heights per election, >= 1
+  static void wire_fields(auto& s, auto& c) { s(c.size, c.epoch); }
+  bool operator==(const CommitteeParams&) const = default;
+};
+
 class Genesis;
 
 struct GenesisBuilder {
@@ -90,11 +100,12 @@ struct GenesisBuilder {
   QuantizationParams quantization;
   std::uint32_t merkle_chunk_bytes = 65536;
   ContractParams contract;
+  CommitteeParams committee;
 
   static void wire_fields(auto& s, auto& g) {
     s(limit(g.job_toml, kMaxJobTomlBytes), g.time_ms, limit(g.validators, kMaxValidators), g.model,
       g.initial_state_root, limit(g.shards, kMaxClients), g.cohort, g.rule, g.quantization,
-      g.merkle_chunk_bytes, g.contract);
+      g.merkle_chunk_bytes, g.contract, g.committee);
   }
 
   // Checks the fields (check_genesis) and makes the genesis.
@@ -127,8 +138,9 @@ class Genesis {
   Hash32 hash_;
 };
 
-// Context-free checks on genesis fields: ranks in order, power >= 1 and total <= 2^60,
-// one shard per validator, chunk size > 0, a rule name.
+// Context-free checks on genesis fields: ranks in order, stake total in 1..2^60, a committee
+// of 1 to the validators with stake and an epoch >= 1, at least one shard, chunk size > 0, a
+// rule name.
 Status check_genesis(const GenesisBuilder& fields);
 
 }  // namespace fedchain::ledger
