@@ -1,8 +1,8 @@
 // `fedchain inspect RUN_DIR [--txs] [--json]`: what is on the chain, one block per line
 // (height, hash prefix, proposer, txs, evidence, rule, state root prefix, commit round,
-// time), with --txs each block's transactions under it (client, rank, weight, loss,
-// samples), and a line per piece of equivocation evidence; or all of it as a JSON array
-// with full hashes for scripts. Reads only; `fedchain verify` audits.
+// time; an epoch's first block with its committee under it), with --txs each block's transactions
+// under it (client, rank, weight, loss, samples), and a line per piece of equivocation evidence; or
+// all of it as a JSON array with full hashes for scripts. Reads only; `fedchain verify` audits.
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -11,6 +11,7 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
@@ -88,6 +89,8 @@ void print_json(const ledger::ChainStore& store) {
                     {"evidence", evidence},
                     {"round", stored.certificate.round()},
                     {"rule", h.rule.name},
+                    {"committee_hash", h.committee_hash.hex()},
+                    {"committee", h.committee},
                     {"time_ms", h.time_ms}});
   }
   std::printf("%s\n", rows.dump(2).c_str());
@@ -98,11 +101,14 @@ void print_json(const ledger::ChainStore& store) {
 void print_table(const ledger::ChainStore& store, bool with_txs) {
   const auto& genesis = store.genesis();
   const auto& cohort = genesis.fields().cohort.rule;
-  std::printf("%s\n", fmt::format("chain {}: genesis {}, {} validators, {} clients ({} per round, "
-                                  "{}), rule {}, chunk {} bytes",
+  const auto& committee = genesis.fields().committee;
+  std::printf("%s\n", fmt::format("chain {}: genesis {}, {} validators (a committee of {} elected "
+                                  "every {} heights), {} clients ({} per round, {}), rule {}, "
+                                  "chunk {} bytes",
                                   genesis.chain_id().short_hex(), genesis.hash().short_hex(),
-                                  genesis.validator_count(), genesis.fields().shards.size(),
-                                  cohort.per_round, ledger::cohort_sampling_name(cohort.sampling),
+                                  genesis.validator_count(), committee.size, committee.epoch,
+                                  genesis.fields().shards.size(), cohort.per_round,
+                                  ledger::cohort_sampling_name(cohort.sampling),
                                   genesis.fields().rule.name, genesis.fields().merkle_chunk_bytes)
                           .c_str());
   std::printf("%s\n", fmt::format("{:>8}  {:<12}  {:>8}  {:>4}  {:>8}  {:<12}  {:<12}  {:>5}  {}",
@@ -117,6 +123,11 @@ void print_table(const ledger::ChainStore& store, bool with_txs) {
                                     h.rule.name, h.state_root.short_hex(),
                                     stored.certificate.round(), utc_time(h.time_ms))
                             .c_str());
+    if (!h.committee.empty()) {
+      std::printf("%s\n", fmt::format("{:>14} {} from height {}", "committee",
+                                      fmt::join(h.committee, " "), h.height)
+                              .c_str());
+    }
     if (!with_txs) continue;
     for (const auto& tx : stored.block.txs()) {
       std::printf("%s\n",

@@ -469,9 +469,14 @@ void StateMachine::broadcast_proposal(const Proposal& proposal, std::vector<Acti
 
 void StateMachine::relay(const Vote& vote, std::vector<Action>& out) const {
   if (vote.validator == config_.self) return;
+  // To the next relay_fanout validators after this one that hold power: a rank off the
+  // committee does not vote, so a vote relayed to it would help nobody.
   const std::uint32_t n = set_.size();
-  for (std::uint32_t k = 1; k <= config_.relay_fanout && k < n; ++k) {
+  std::uint32_t relayed = 0;
+  for (std::uint32_t k = 1; relayed < config_.relay_fanout && k < n; ++k) {
     const std::uint32_t to = (config_.self + k) % n;
+    if (!set_.is_active(to)) continue;
+    ++relayed;
     if (to != vote.validator) out.push_back(SendTo{to, vote});
   }
 }

@@ -2,6 +2,7 @@
 #include "fedchain/net/consensus_loop.hpp"
 
 #include <thread>
+#include <variant>
 
 namespace fedchain::net {
 
@@ -17,9 +18,27 @@ void ConsensusLoop::send(std::optional<std::uint32_t> to, const consensus::Messa
     if (auto st = transport_.send(rank, bytes); !st && send_status_) send_status_ = st;
   };
   if (to) return one(*to);
-  for (std::uint32_t rank = 0; rank < transport_.size(); ++rank) {
-    if (rank != transport_.rank()) one(rank);
+  for (const std::uint32_t rank : audience_) one(rank);
+}
+
+Status ConsensusLoop::start_height(std::uint64_t height, consensus::ValidatorSet set) {
+  audience_.clear();
+  for (std::uint32_t v = 0; v < set.size(); ++v) {
+    if (set.validators()[v].power > 0 && v != transport_.rank()) audience_.push_back(v);
   }
+  if (auto st = apply(machine_.start_height(height, std::move(set))); !st) return st;
+  std::vector<consensus::Message> kept;
+  kept.swap(kept_for_later_);
+  for (const consensus::Message& message : kept) {
+    const std::uint64_t at = std::visit([](const auto& m) { return m.height; }, message);
+    if (at < height) continue;
+    if (at > height) {
+      kept_for_later_.push_back(message);
+      continue;
+    }
+    if (auto st = apply(machine_.on_message(message)); !st) return st;
+  }
+  return {};
 }
 
 Status ConsensusLoop::apply(Outcome outcome) {
@@ -54,9 +73,7 @@ Status ConsensusLoop::apply(Outcome outcome) {
       // again (StateMachine::on_timeout); the machine ignores the other, stale, timeouts.
       if (hold_after_ && c->height >= *hold_after_) continue;
       timers_.clear();  // every pending timeout belongs to the finished height
-      if (auto st = apply(machine_.start_height(c->height + 1, std::move(next).value())); !st) {
-        return st;
-      }
+      if (auto st = start_height(c->height + 1, std::move(next).value()); !st) return st;
     } else if (auto* e = std::get_if<consensus::EquivocationFound>(&action)) {
       app_.evidence(*e);
     }
@@ -112,7 +129,7 @@ Status ConsensusLoop::run(std::uint64_t first_height, consensus::ValidatorSet fi
   // others to finish, past the catch-up window of a slower rank, which then never finishes.
   if (until_height > first_height) hold_after_ = until_height - 1;
   committed_height_.reset();
-  if (auto st = apply(machine_.start_height(first_height, std::move(first_set))); !st) return st;
+  if (auto st = start_height(first_height, std::move(first_set)); !st) return st;
   bool finishing = false;
   for (;;) {
     bool busy = false;
@@ -142,7 +159,7 @@ Status ConsensusLoop::run_height(std::uint64_t height, consensus::ValidatorSet s
                                  const std::function<bool()>& stop) {
   const auto deadline = Clock::now() + limit;
   hold_after_ = height;
-  if (auto st = apply(machine_.start_height(height, std::move(set))); !st) return st;
+  if (auto st = start_height(height, std::move(set)); !st) return st;
   bool arrived = false;
   for (;;) {
     bool busy = false;
@@ -175,6 +192,52 @@ Status ConsensusLoop::run_height(std::uint64_t height, consensus::ValidatorSet s
                      : runtime_error(
                            "consensus on rank {} did not commit height {} within {} s (round {})",
                            transport_.rank(), height, limit.count() / 1000, machine_.round());
+    }
+    idle_wait(busy);
+  }
+}
+
+Status ConsensusLoop::keep_for_later(std::uint64_t height, bool& busy) {
+  for (int batch = 0; batch < 64; ++batch) {
+    auto incoming = transport_.poll();
+    if (!incoming) return incoming.error();
+    if (!*incoming) break;
+    busy = true;
+    ++stats_.messages;
+    auto message = consensus::decode_message((*incoming)->bytes);
+    if (!message) {
+      ++stats_.undecodable;
+      ++transport_.stats().dropped_undecodable;
+      continue;
+    }
+    const std::uint64_t at = std::visit([](const auto& m) { return m.height; }, *message);
+    if (at > height && kept_for_later_.size() < kKeptForLater) {
+      kept_for_later_.push_back(std::move(*message));
+    }
+  }
+  return transport_.progress();
+}
+
+Status ConsensusLoop::follow_height(std::uint64_t height, std::chrono::milliseconds limit,
+                                    const std::function<bool()>& stop) {
+  const auto deadline = Clock::now() + limit;
+  if (auto st = transport_.start_barrier(); !st) return st;
+  for (;;) {
+    bool busy = false;
+    if (auto st = keep_for_later(height, busy); !st) return st;
+    auto everyone = transport_.barrier_done();
+    if (!everyone) return everyone.error();
+    if (*everyone) return {};
+    if (stop && stop()) {
+      return Error{ErrorKind::kRuntime,
+                   fmt::format("consensus on rank {}: stopped following height {}",
+                               transport_.rank(), height),
+                   kStopped};
+    }
+    if (Clock::now() > deadline) {
+      return runtime_error(
+          "consensus on rank {} (a follower) waited {} s for the committee to commit height {}",
+          transport_.rank(), limit.count() / 1000, height);
     }
     idle_wait(busy);
   }

@@ -99,17 +99,47 @@ Result<consensus::ValidatorSet> ChainParticipant::commit(const consensus::Commit
   if (!block) return block.error();
   auto certificate = ledger::CommitCertificate::from_votes(commit.precommits);
   if (!certificate) return certificate.error();
-  if (store_) {
-    if (auto st = store_->append(*block, *certificate); !st) return st.error();
+  if (auto st = adopt(std::move(*block), std::move(*certificate)); !st) return st.error();
+  return validator_set();
+}
+
+Status ChainParticipant::accept_certified(ByteView record) {
+  auto stored = ledger::decode_block_record(record);
+  if (!stored) return stored.error();
+  const ledger::Block& block = stored->block;
+  const ledger::CommitCertificate& certificate = stored->certificate;
+  if (block.height() != state_.height() + 1) {
+    return reject("bad-height", "block {} does not follow height {}", block.height(),
+                  state_.height());
   }
-  state_ = state_.apply(*block);
+  certificate_signatures_checked_ += certificate.signatures().size();
+  if (auto st = ledger::validate_certificate(certificate, block, genesis_, state_); !st) return st;
+  if (auto st = ledger::validate_block(block, genesis_, state_, ledger::BlockTxs::kCertified);
+      !st) {
+    return st;
+  }
+  const std::uint32_t proposer =
+      consensus::proposer_of(state_, block.height(), certificate.round());
+  if (block.header().proposer != proposer) {
+    return reject("wrong-proposer", "proposer {} but round {} belongs to validator {}",
+                  block.header().proposer, certificate.round(), proposer);
+  }
+  return adopt(std::move(stored->block), std::move(stored->certificate));
+}
+
+Status ChainParticipant::adopt(ledger::Block block, ledger::CommitCertificate certificate) {
+  if (store_) {
+    if (auto st = store_->append(block, certificate); !st) return st;
+  }
+  state_ = state_.apply(block);
   std::erase_if(pending_evidence_, [&](const ledger::Evidence& e) {
-    const auto& recorded = block->evidence();
+    const auto& recorded = block.evidence();
     return std::find(recorded.begin(), recorded.end(), e) != recorded.end();
   });
-  committed_ = std::move(*block);
-  committed_round_ = commit.round;
-  return validator_set();
+  committed_round_ = certificate.round();
+  committed_ = std::move(block);
+  committed_certificate_ = std::move(certificate);
+  return {};
 }
 
 void ChainParticipant::evidence(const consensus::EquivocationFound& found) {

@@ -48,6 +48,21 @@ class ChainParticipant final : public net::Application {
   const std::optional<ledger::Block>& committed() const { return committed_; }
   std::uint32_t committed_round() const { return committed_round_; }
 
+  // With the block: the certificate this rank holds for it (its precommits).
+  const std::optional<ledger::CommitCertificate>& committed_certificate() const {
+    return committed_certificate_;
+  }
+
+  // A follower's way to the committed block (it does not vote): `record` is a block and its
+  // certificate as the chain file stores them, sent by a committee member. Checked against
+  // this rank's chain state (the certificate first: more than 2/3 of the committee's power,
+  // valid signatures, the proposer of its round; then the block's links, committee and
+  // fields, but not its transactions' signatures, which the certifying quorum checked), then
+  // stored and applied as commit() does. Never throws; a refusal says why.
+  Status accept_certified(ByteView record);
+  // Certificate signatures accept_certified has checked so far.
+  std::uint64_t certificate_signatures_checked() const { return certificate_signatures_checked_; }
+
   Bytes propose_block(std::uint64_t height, std::uint32_t round) override;
   bool validate_block(std::uint64_t height, const Hash32& block_hash, ByteView block) override;
   Result<consensus::ValidatorSet> commit(const consensus::Commit& commit) override;
@@ -60,8 +75,13 @@ class ChainParticipant final : public net::Application {
   std::uint32_t self_;
   RoundExpectation expected_;
   std::vector<ledger::Evidence> pending_evidence_;
+  // Stores and applies a block that consensus or a certificate made final.
+  Status adopt(ledger::Block block, ledger::CommitCertificate certificate);
+
   std::optional<ledger::Block> committed_;
+  std::optional<ledger::CommitCertificate> committed_certificate_;
   std::uint32_t committed_round_ = 0;
+  std::uint64_t certificate_signatures_checked_ = 0;
 };
 
 }  // namespace fedchain::node

@@ -444,7 +444,6 @@ Status start_consensus(const Node& node, ChainSide& chain, const RankKeys& keys)
 Status start_chain(Node& node, const RunOptions& options) {
   // The same job and world on every rank, so every rank refuses alike.
   if (auto st = check_consensus_faults(node.job, node.ranks); !st) return st;
-  if (auto st = check_committee(node.job, node.ranks); !st) return st;
   auto keys = load_keys(node);
   if (!keys) return keys.error();
   const bool replica_writer = writes_replica(node);

@@ -1,8 +1,11 @@
 #include "exchange.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <limits>
+
+#include <spdlog/spdlog.h>
 
 namespace fedchain::node {
 
@@ -121,6 +124,14 @@ class MpiCollectives final : public Collectives {
     return sum;
   }
 
+  Result<std::vector<std::uint64_t>> max_for_report(std::vector<std::uint64_t> values) override {
+    std::vector<std::uint64_t> max(values.size());
+    const int rc = MPI_Allreduce(values.data(), max.data(), static_cast<int>(values.size()),
+                                 MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (reporting maxima)", rc);
+    return max;
+  }
+
   Result<std::vector<int>> ranks_with(bool flag) override {
     int ranks = 0;
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
@@ -141,6 +152,22 @@ class MpiCollectives final : public Collectives {
         MPI_Bcast(values.data(), static_cast<int>(values.size()), MPI_FLOAT, root, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS) return mpi_failure("MPI_Bcast (parameters)", rc);
     return {};
+  }
+
+  Result<Bytes> broadcast_bytes(ByteView mine, int root, std::size_t max_bytes) override {
+    std::uint64_t length = mine.size();
+    int rc = MPI_Bcast(&length, 1, MPI_UINT64_T, root, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return mpi_failure("MPI_Bcast (length)", rc);
+    if (length > max_bytes || length > static_cast<std::uint64_t>(INT_MAX)) {
+      spdlog::warn("rank {} broadcast {} bytes, more than the {} allowed; ignored", root, length,
+                   max_bytes);
+      return Bytes{};
+    }
+    Bytes bytes(mine.begin(), mine.end());
+    bytes.resize(static_cast<std::size_t>(length));
+    rc = MPI_Bcast(bytes.data(), static_cast<int>(length), MPI_BYTE, root, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return mpi_failure("MPI_Bcast (bytes)", rc);
+    return bytes;
   }
 
   Status agree(const Status& mine) override { return node::agree(mine, MPI_COMM_WORLD); }

@@ -49,10 +49,15 @@ class Collectives {
   // Sums of doubles over ranks (losses, evaluation counts). Only for reporting: floating
   // sums may differ in the last bit with the reduction order, so nothing agreed on uses it.
   virtual Result<std::vector<double>> sum_for_report(std::vector<double> values) = 0;
+  // The element-wise maximum over ranks (consensus counts per height), for reporting.
+  virtual Result<std::vector<std::uint64_t>> max_for_report(std::vector<std::uint64_t> values) = 0;
   // The ranks whose `flag` is true, ascending; the same list on every rank.
   virtual Result<std::vector<int>> ranks_with(bool flag) = 0;
   // `values` from rank `root` on every rank.
   virtual Status broadcast(std::span<float> values, int root) = 0;
+  // Rank `root`'s `mine` on every rank (a committed block for the followers). More than
+  // `max_bytes` from the root comes back empty on every rank, nothing allocated for it.
+  virtual Result<Bytes> broadcast_bytes(ByteView mine, int root, std::size_t max_bytes) = 0;
   // Turns one rank's outcome into everyone's (see node::agree).
   virtual Status agree(const Status& mine) = 0;
   // faults::PoolFn: every rank's colluding deltas (alie's attackers), each `length` floats,

@@ -64,6 +64,12 @@ struct ChainSide {
   std::vector<ClientRecord> client_records;
   // Appends `block` to `committed` and counts its transactions in client_records.
   void record(const ledger::Block& block);
+
+  // This rank's consensus work so far (metrics.csv reports the maxima per role and height):
+  // transaction signatures checked in the exchange, and committed blocks received as a
+  // follower. The signer counts vote signatures, the participant certificate signatures.
+  std::uint64_t tx_signatures_checked = 0;
+  std::uint64_t blocks_received = 0;
 };
 
 // The global model after `height`: the same bits on every rank. Only a finished round

@@ -225,9 +225,9 @@ struct Participation {
 };
 
 // Every rank's signed update transactions, each checked against genesis, chain state and
-// this height's cohort; an invalid one leaves its client out (logged with client, rank
-// and height).
-Result<std::vector<ledger::Tx>> exchange_txs(const Node& node, std::uint64_t height,
+// this height's cohort (signatures by committee members only); an invalid one leaves its
+// client out (logged with client, rank and height).
+Result<std::vector<ledger::Tx>> exchange_txs(Node& node, std::uint64_t height,
                                              std::span<const MemberUpdate> updates,
                                              std::size_t cohort_size, std::uint64_t& bytes_sent) {
   Bytes mine;
@@ -240,6 +240,10 @@ Result<std::vector<ledger::Tx>> exchange_txs(const Node& node, std::uint64_t hei
   auto gathered = node.comm->gather_bytes(mine, ledger::kTxEncodedBytes, cohort_size);
   if (!gathered) return gathered.error();
   const auto& participant = *node.chain->participant;
+  // The committee checks every signature; a follower trusts the certificate it will check.
+  const auto signatures = participant.state().can_vote(static_cast<std::uint32_t>(node.rank))
+                              ? ledger::TxSignature::kVerify
+                              : ledger::TxSignature::kTrustCertificate;
   std::vector<ledger::Tx> valid;
   for (std::size_t r = 0; r < gathered->size(); ++r) {
     const Bytes& sent = (*gathered)[r];
@@ -252,8 +256,10 @@ Result<std::vector<ledger::Tx>> exchange_txs(const Node& node, std::uint64_t hei
     }
     for (std::size_t at = 0; at < sent.size(); at += ledger::kTxEncodedBytes) {
       auto tx = ledger::Tx::decode(ByteView(sent).subspan(at, ledger::kTxEncodedBytes));
-      Status ok = tx ? ledger::validate_tx(*tx, height, participant.genesis(), participant.state())
+      Status ok = tx ? ledger::validate_tx(*tx, height, participant.genesis(), participant.state(),
+                                           signatures)
                      : Status(tx.error());
+      if (tx && signatures == ledger::TxSignature::kVerify) ++node.chain->tx_signatures_checked;
       if (ok && tx->rank() != r) ok = reject("wrong-rank", "tx names rank {}", tx->rank());
       if (!ok) {
         spdlog::warn("height {}: an update transaction from rank {} is refused: {}", height, r,
@@ -285,7 +291,7 @@ Result<std::vector<ledger::Tx>> exchange_txs(const Node& node, std::uint64_t hei
 // 5. Whose update counts, decided before any update moves: live, the cohort members whose
 // signed transaction is valid; replaying a committed round (resume), those its block
 // recorded; without a chain, the cohort. A non-finite member never counts.
-Result<Participation> decide_participation(const Node& node, std::uint64_t height,
+Result<Participation> decide_participation(Node& node, std::uint64_t height,
                                            std::span<const MemberUpdate> updates,
                                            std::span<const std::uint32_t> cohort,
                                            std::span<const std::uint32_t> nonfinite, bool replay) {
@@ -491,18 +497,65 @@ Status adopt_committed_root(const Node& node, GlobalModel& next, const Hash32& c
   return {};
 }
 
-// 8b. Consensus on the block that records this round. Returns false when a stop signal
-// ended the wait on some rank: then no rank finishes the round (a rank that stopped
-// waiting may not hold the block).
+// 8b. A follower's committed block: each committee member in turn (`voters`, ascending)
+// broadcasts the block and its certificate until every follower has accepted one
+// (ChainParticipant::accept_certified). An honest member's is always accepted, so a
+// Byzantine member can cost the followers a broadcast, never a wrong block.
+Status share_committed_block(Node& node, std::uint64_t height,
+                             std::span<const std::uint32_t> voters, bool voted) {
+  ChainParticipant& participant = *node.chain->participant;
+  bool holds = voted;
+  for (const std::uint32_t root : voters) {
+    Bytes mine;
+    if (static_cast<std::uint32_t>(node.rank) == root) {
+      mine = ledger::encode_block_record(*participant.committed(),
+                                         *participant.committed_certificate());
+    }
+    auto record = node.comm->broadcast_bytes(mine, static_cast<int>(root), ledger::kMaxRecordBytes);
+    if (!record) return record.error();
+    if (!holds) {
+      ++node.chain->blocks_received;
+      const Status accepted = participant.accept_certified(*record);
+      holds = accepted.ok();
+      if (!holds) {
+        spdlog::warn("height {}: the committed block from committee member {} is refused: {}",
+                     height, root, accepted.error().message);
+      }
+    }
+    auto missing = node.comm->ranks_with(!holds);
+    if (!missing) return missing.error();
+    if (missing->empty()) return {};
+  }
+  return runtime_error(
+      "height {}: no committee member sent this rank a committed block with a valid "
+      "certificate",
+      height);
+}
+
+// 8c. Consensus on the block that records this round. The committee votes (run_height);
+// every other rank follows (follow_height) and then gets the block with its certificate
+// from a committee member. Returns false when a stop signal ended the wait on some rank:
+// then no rank finishes the round (a rank that stopped waiting may not hold the block).
 Result<bool> agree_on_block(Node& node, GlobalModel& next, const RoundAggregate& aggregated,
                             io::MetricsRow& row) {
   auto& chain = *node.chain;
+  const ledger::ChainState& state = chain.participant->state();
+  std::vector<std::uint32_t> voters;
+  for (std::uint32_t r = 0; r < static_cast<std::uint32_t>(node.ranks); ++r) {
+    if (state.can_vote(r)) voters.push_back(r);
+  }
+  const bool votes = state.can_vote(static_cast<std::uint32_t>(node.rank));
   chain.participant->expect(
       {next.height, next.state_root, aggregated.txs, aggregated.rejected_clients});
-  auto set = chain.participant->validator_set();
-  if (!set) return set.error();
-  const Status ran = chain.loop->run_height(next.height, std::move(*set), std::chrono::minutes(10),
-                                            node.stop_requested);
+  const auto limit = std::chrono::minutes(10);
+  Status ran;
+  if (votes) {
+    auto set = chain.participant->validator_set();
+    if (!set) return set.error();
+    ran = chain.loop->run_height(next.height, std::move(*set), limit, node.stop_requested);
+  } else {
+    ran = chain.loop->follow_height(next.height, limit, node.stop_requested);
+  }
   const bool stopped = !ran && ran.error().code == net::kStopped;
   if (!ran && !stopped) return ran.error();
   auto stopped_ranks = node.comm->ranks_with(stopped);
@@ -511,6 +564,9 @@ Result<bool> agree_on_block(Node& node, GlobalModel& next, const RoundAggregate&
     spdlog::info("height {}: a stop signal ended the wait for the block; round not finished",
                  next.height);
     return false;
+  }
+  if (voters.size() < static_cast<std::size_t>(node.ranks)) {
+    if (auto st = share_committed_block(node, next.height, voters, votes); !st) return st.error();
   }
   const ledger::Block& block = *chain.participant->committed();
   if (auto st = adopt_committed_root(node, next, block.header().state_root); !st) {
@@ -521,6 +577,31 @@ Result<bool> agree_on_block(Node& node, GlobalModel& next, const RoundAggregate&
   row.commit_round = chain.participant->committed_round();
   chain.record(block);
   return true;
+}
+
+// This rank's consensus work so far: messages handled and signatures verified.
+std::pair<std::uint64_t, std::uint64_t> consensus_work(const Node& node) {
+  const ChainSide& chain = *node.chain;
+  return {chain.loop->stats().messages + chain.blocks_received,
+          chain.tx_signatures_checked + chain.signer->verifications() +
+              chain.participant->certificate_signatures_checked()};
+}
+
+// The metrics' consensus work of a height: the largest over the committee and over the
+// followers of what each rank did since `before`.
+Status report_consensus_work(const Node& node, bool voted,
+                             std::pair<std::uint64_t, std::uint64_t> before, io::MetricsRow& row) {
+  const auto after = consensus_work(node);
+  const std::uint64_t messages = after.first - before.first;
+  const std::uint64_t verifications = after.second - before.second;
+  auto max = node.comm->max_for_report({voted ? 0 : messages, voted ? 0 : verifications,
+                                        voted ? messages : 0, voted ? verifications : 0});
+  if (!max) return max.error();
+  row.follower_messages = (*max)[0];
+  row.follower_verifications = (*max)[1];
+  row.validator_messages = (*max)[2];
+  row.validator_verifications = (*max)[3];
+  return {};
 }
 
 // Test loss and accuracy of the global model, each rank evaluating its slice of the test
@@ -605,6 +686,11 @@ Result<std::optional<io::MetricsRow>> run_round(Node& node) {
   const bool replay = node.chain && height <= node.chain->committed.size();
   io::MetricsRow row;
   row.height = height;
+  const bool live_chain = node.chain && !replay;
+  const bool votes = live_chain && node.chain->participant->state().can_vote(
+                                       static_cast<std::uint32_t>(node.rank));
+  const auto work_before =
+      live_chain ? consensus_work(node) : std::pair<std::uint64_t, std::uint64_t>{};
 
   const std::vector<std::uint32_t> cohort = cohort_of(node, node.global.state_root);
   std::vector<std::uint32_t> members;
@@ -640,6 +726,7 @@ Result<std::optional<io::MetricsRow>> run_round(Node& node) {
         timed(row.consensus_s, [&] { return agree_on_block(node, *next, *aggregated, row); });
     if (!committed) return committed.error();
     if (!*committed) return std::optional<io::MetricsRow>();
+    if (auto st = report_consensus_work(node, votes, work_before, row); !st) return st.error();
   }
 
   node.global = std::move(*next);

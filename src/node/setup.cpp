@@ -154,6 +154,8 @@ Status check_job_against_world(const Job& job, int ranks) {
         "happen; name a rank below {}, or -1 for none",
         job.faults.flip_bit_rank, ranks, ranks - 1, ranks);
   }
+  if (auto st = check_clients(job, ranks); !st) return st;
+  if (job.consensus.protocol == "bft") return check_committee(job, ranks);
   return {};
 }
 
@@ -198,7 +200,6 @@ Status build_node(Node& node, const Job& job) {
   auto aggregate = aggregate::aggregate_config(job.aggregate);
   if (!aggregate) return aggregate.error();
   node.aggregate = *aggregate;
-  if (auto st = check_clients(job, node.ranks); !st) return st;
   auto data = train::load_job_data(job);
   if (!data) return data.error();
   node.local.data = std::move(*data);

@@ -30,6 +30,10 @@ MetricsRow row(std::uint64_t height) {
   r.block_hash = "cd";
   r.cohort = 3;
   r.samples_trained = 96;
+  r.follower_messages = 1;
+  r.follower_verifications = 2;
+  r.validator_messages = 30;
+  r.validator_verifications = 40;
   return r;
 }
 
@@ -44,14 +48,16 @@ TEST(Metrics, WritesHeaderAndOneRowPerHeight) {
   EXPECT_EQ(csv[0], MetricsLog::csv_header());
   EXPECT_EQ(csv[1].substr(0, 11), "1,1.500000,");
   EXPECT_NE(csv[1].find(",0.25,,,"), std::string::npos) << "NaN must be an empty cell: " << csv[1];
-  EXPECT_EQ(csv[1].substr(csv[1].size() - 13), ",ab,7,cd,3,96")
-      << "state_root, clipped, block_hash, cohort, samples_trained";
+  EXPECT_EQ(csv[1].substr(csv[1].size() - 23), ",ab,7,cd,3,96,1,2,30,40")
+      << "state_root, clipped, block_hash, cohort, samples_trained, follower_messages, "
+         "follower_verifications, validator_messages, validator_verifications";
   const auto jsonl = lines(tmp.path() / "m.jsonl");
   ASSERT_EQ(jsonl.size(), 2u);
   EXPECT_NE(jsonl[1].find("\"height\":2"), std::string::npos);
   EXPECT_NE(jsonl[1].find("\"test_acc\":null"), std::string::npos);
   EXPECT_NE(jsonl[1].find("\"block_hash\":\"cd\""), std::string::npos);
   EXPECT_NE(jsonl[1].find("\"clipped\":7"), std::string::npos);
+  EXPECT_NE(jsonl[1].find("\"validator_verifications\":40"), std::string::npos);
 }
 
 TEST(Metrics, ResumeDropsRowsPastTheChainTip) {
@@ -107,7 +113,7 @@ TEST(Metrics, ResumeRewritesAnOlderLayout) {
   const auto csv = lines(tmp.path() / "m.csv");
   ASSERT_EQ(csv.size(), 4u);  // header, 1, 2, 3
   EXPECT_EQ(csv[0], MetricsLog::csv_header());
-  EXPECT_EQ(csv[2], "2,1.0,0.5,0,0,0,0,0.1,0,0,800,,,0.8,0.7,0.6,3,1,bb,,,,");
+  EXPECT_EQ(csv[2], "2,1.0,0.5,0,0,0,0,0.1,0,0,800,,,0.8,0.7,0.6,3,1,bb,,,,,,,,");
   const auto cells = [](const std::string& line) {
     return std::count(line.begin(), line.end(), ',');
   };

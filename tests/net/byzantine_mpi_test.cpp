@@ -15,6 +15,7 @@
 #include "fedchain/consensus/ed25519_signer.hpp"
 #include "fedchain/crypto/sha256.hpp"
 #include "fedchain/faults/consensus_faults.hpp"
+#include "fedchain/ledger/committee.hpp"
 #include "fedchain/ledger/verify.hpp"
 #include "fedchain/net/consensus_loop.hpp"
 #include "test_chain.hpp"
@@ -72,6 +73,10 @@ class LedgerApp final : public Application {
     b.header.state_root = expected_root(height);
     b.header.chain_state_hash = state_.hash();
     b.header.rule = fixture_.genesis().fields().rule;
+    b.header.committee_hash = ledger::committee_hash(state_.committee());
+    if (ledger::starts_epoch(height, fixture_.genesis().fields().committee.epoch)) {
+      b.header.committee = state_.committee();
+    }
     b.txs = expected_txs(height);
     b.evidence = pending_;
     return b.build().encode();

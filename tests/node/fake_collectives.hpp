@@ -98,6 +98,12 @@ class FakeCollectives final : public Collectives {
   }
 
   Status broadcast(std::span<float>, int) override { return {}; }
+  Result<Bytes> broadcast_bytes(ByteView mine, int, std::size_t) override {
+    return Bytes(mine.begin(), mine.end());
+  }
+  Result<std::vector<std::uint64_t>> max_for_report(std::vector<std::uint64_t> values) override {
+    return values;
+  }
   Status agree(const Status& mine) override { return mine; }
 
   Result<std::vector<std::vector<float>>> pool_colluding(

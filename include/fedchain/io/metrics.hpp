@@ -37,6 +37,14 @@ struct MetricsRow {
   std::uint32_t commit_round = 0;
   std::string state_root;  // hex
   std::string block_hash;  // hex; empty without a chain (consensus.protocol = "none")
+  // Consensus work at this height, the largest over the ranks of each role (committee
+  // members and followers): messages handled (received consensus messages, and a
+  // follower's committed block) and Ed25519 signatures verified (update transactions,
+  // votes, certificates). 0 for a role no rank had.
+  std::uint64_t follower_messages = 0;
+  std::uint64_t follower_verifications = 0;
+  std::uint64_t validator_messages = 0;
+  std::uint64_t validator_verifications = 0;
 };
 
 class MetricsLog {

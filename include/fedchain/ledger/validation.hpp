@@ -24,18 +24,26 @@ Status check_evidence(const Evidence& evidence);
 Status check_block(const Block& block);
 Status check_certificate(const CommitCertificate& certificate);
 
+// Whether validate_tx checks the signature. kTrustCertificate is for a follower (a rank off
+// the committee): the committee checks every signature before it certifies a block, and
+// the follower checks that certificate, so it skips the R signature checks per height
+// that would make its cost grow with the rank count.
+enum class TxSignature { kVerify, kTrustCertificate };
+
 // Against the chain. `state` is the chain state before the block. A tx is for a client of
 // genesis in state.cohort(), signed by the rank hosting it (active), weighted by the
 // client's genesis samples.
 Status validate_tx(const Tx& tx, std::uint64_t height, const Genesis& genesis,
-                   const ChainState& state);
+                   const ChainState& state, TxSignature signature = TxSignature::kVerify);
 Status validate_evidence(const Evidence& evidence, std::uint64_t height, const Genesis& genesis,
                          const ChainState& state);
 // How validate_block treats the block's transactions: kValidate runs validate_tx on each;
 // kAlreadyValidated is for a caller that ran validate_tx on these very transactions
 // against the same genesis and state (a rank that checked every update transaction in the
-// exchange and compared the proposal's with them), and skips R signature checks.
-enum class BlockTxs { kValidate, kAlreadyValidated };
+// exchange and compared the proposal's with them), and skips R signature checks;
+// kCertified is for a caller that checked a commit certificate of this very block first
+// (validate_certificate): the committee's quorum validated the transactions.
+enum class BlockTxs { kValidate, kAlreadyValidated, kCertified };
 
 // Everything about a proposed block that needs no commit: chain id, height, prev hash,
 // time, chain-state hash, proposer active, rule, every tx and evidence signature.

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "fedchain/consensus/state_machine.hpp"
 #include "fedchain/faults/outbound_filter.hpp"
@@ -64,6 +65,18 @@ class ConsensusLoop {
   // and not others, so the caller agrees with every rank on what to do next).
   Status run_height(std::uint64_t height, consensus::ValidatorSet set,
                     std::chrono::milliseconds limit, const std::function<bool()>& stop = {});
+  // A follower's height (a rank off the committee, or jailed: it has no power in the set
+  // and does not vote): joins the height's barrier that the voters enter once they commit
+  // (run_height), and returns when every rank has entered it, or with kStopped as
+  // run_height does. Meanwhile it reads what arrives, so that no peer fills MPI's buffers:
+  // messages for a later height (this rank may sit on the next epoch's committee) are kept,
+  // at most kKeptForLater, and handed to the machine when run_height starts that height;
+  // the rest are dropped. The committed block itself reaches a follower apart from the
+  // loop (node/round.cpp: share_committed_block).
+  Status follow_height(std::uint64_t height, std::chrono::milliseconds limit,
+                       const std::function<bool()>& stop = {});
+  static constexpr std::size_t kKeptForLater = 4096;
+
   // After the last run_height: the orderly end of the transport (Transport::finish).
   Status shut_down(std::chrono::milliseconds limit);
 
@@ -75,7 +88,15 @@ class ConsensusLoop {
   // One pass: drain arrived messages, fire due timeouts, progress sends. Sets `busy` when
   // anything happened.
   Status poll_once(bool& busy);
+  // Broadcasts go to the committee of the height being decided (validators with power on
+  // record, jailed ones included: at this level a jailed validator follows the chain
+  // through what it hears), not to every rank.
   void send(std::optional<std::uint32_t> to, const consensus::Message& message);
+  // machine_.start_height, after noting the set's committee and handing the machine what was
+  // kept for this height while following.
+  Status start_height(std::uint64_t height, consensus::ValidatorSet set);
+  // A follower's pass at `height`: reads what arrived, keeping later heights' messages.
+  Status keep_for_later(std::uint64_t height, bool& busy);
   // Between passes that found nothing to do: yield for a short while after activity, then
   // sleep.
   void idle_wait(bool busy);
@@ -90,6 +111,8 @@ class ConsensusLoop {
   // Set by run_height: commits of this height and above do not start the next height.
   std::optional<std::uint64_t> hold_after_;
   std::optional<std::uint64_t> committed_height_;
+  std::vector<std::uint32_t> audience_;  // the current height's committee, but this rank
+  std::vector<consensus::Message> kept_for_later_;
   Clock::time_point last_busy_{};
 };
 
