@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 #include <type_traits>
 
 #include <fmt/ranges.h>
@@ -224,9 +225,48 @@ struct Participation {
   std::uint64_t tx_bytes_sent = 0;
 };
 
+// One gathered transaction: who sent it, and what came of decoding and checking it.
+struct ArrivedTx {
+  std::size_t sender = 0;
+  Result<ledger::Tx> tx;
+  Status checked;
+};
+
+// validate_tx on each arrival, spread over `threads` threads in contiguous ranges (each
+// writes only its own entries, so the outcome does not depend on the thread count): a
+// committee member checks a signature per cohort member and height.
+void check_arrived_txs(const Node& node, std::uint64_t height, ledger::TxSignature signatures,
+                       std::vector<ArrivedTx>& arrived) {
+  const auto& participant = *node.chain->participant;
+  const auto check_range = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      ArrivedTx& a = arrived[i];
+      if (!a.tx) {
+        a.checked = a.tx.error();
+        continue;
+      }
+      a.checked = ledger::validate_tx(*a.tx, height, participant.genesis(), participant.state(),
+                                      signatures);
+      if (a.checked && a.tx->rank() != a.sender) {
+        a.checked = reject("wrong-rank", "tx names rank {}", a.tx->rank());
+      }
+    }
+  };
+  const std::size_t workers = std::clamp<std::size_t>(
+      static_cast<std::size_t>(std::max<std::int64_t>(node.job.train.threads, 1)), 1,
+      std::max<std::size_t>(arrived.size(), 1));
+  std::vector<std::thread> pool;
+  for (std::size_t w = 1; w < workers; ++w) {
+    pool.emplace_back(check_range, arrived.size() * w / workers,
+                      arrived.size() * (w + 1) / workers);
+  }
+  check_range(0, arrived.size() / workers);
+  for (auto& t : pool) t.join();
+}
+
 // Every rank's signed update transactions, each checked against genesis, chain state and
-// this height's cohort (signatures by committee members only); an invalid one leaves its
-// client out (logged with client, rank and height).
+// this height's cohort (signatures by committee members only, over train.threads threads);
+// an invalid one leaves its client out (logged with client, rank and height).
 Result<std::vector<ledger::Tx>> exchange_txs(Node& node, std::uint64_t height,
                                              std::span<const MemberUpdate> updates,
                                              std::size_t cohort_size, std::uint64_t& bytes_sent) {
@@ -239,12 +279,7 @@ Result<std::vector<ledger::Tx>> exchange_txs(Node& node, std::uint64_t height,
   bytes_sent = mine.size();
   auto gathered = node.comm->gather_bytes(mine, ledger::kTxEncodedBytes, cohort_size);
   if (!gathered) return gathered.error();
-  const auto& participant = *node.chain->participant;
-  // The committee checks every signature; a follower trusts the certificate it will check.
-  const auto signatures = participant.state().can_vote(static_cast<std::uint32_t>(node.rank))
-                              ? ledger::TxSignature::kVerify
-                              : ledger::TxSignature::kTrustCertificate;
-  std::vector<ledger::Tx> valid;
+  std::vector<ArrivedTx> arrived;
   for (std::size_t r = 0; r < gathered->size(); ++r) {
     const Bytes& sent = (*gathered)[r];
     if (sent.size() % ledger::kTxEncodedBytes != 0) {
@@ -255,19 +290,25 @@ Result<std::vector<ledger::Tx>> exchange_txs(Node& node, std::uint64_t height,
       continue;
     }
     for (std::size_t at = 0; at < sent.size(); at += ledger::kTxEncodedBytes) {
-      auto tx = ledger::Tx::decode(ByteView(sent).subspan(at, ledger::kTxEncodedBytes));
-      Status ok = tx ? ledger::validate_tx(*tx, height, participant.genesis(), participant.state(),
-                                           signatures)
-                     : Status(tx.error());
-      if (tx && signatures == ledger::TxSignature::kVerify) ++node.chain->tx_signatures_checked;
-      if (ok && tx->rank() != r) ok = reject("wrong-rank", "tx names rank {}", tx->rank());
-      if (!ok) {
-        spdlog::warn("height {}: an update transaction from rank {} is refused: {}", height, r,
-                     ok.error().message);
-        continue;
-      }
-      valid.push_back(std::move(*tx));
+      arrived.push_back(
+          {r, ledger::Tx::decode(ByteView(sent).subspan(at, ledger::kTxEncodedBytes)), {}});
     }
+  }
+  // The committee checks every signature; a follower trusts the certificate it will check.
+  const auto signatures =
+      node.chain->participant->state().can_vote(static_cast<std::uint32_t>(node.rank))
+          ? ledger::TxSignature::kVerify
+          : ledger::TxSignature::kTrustCertificate;
+  check_arrived_txs(node, height, signatures, arrived);
+  std::vector<ledger::Tx> valid;
+  for (ArrivedTx& a : arrived) {
+    if (a.tx && signatures == ledger::TxSignature::kVerify) ++node.chain->tx_signatures_checked;
+    if (!a.checked) {
+      spdlog::warn("height {}: an update transaction from rank {} is refused: {}", height, a.sender,
+                   a.checked.error().message);
+      continue;
+    }
+    valid.push_back(std::move(*a.tx));
   }
   std::sort(valid.begin(), valid.end(),
             [](const ledger::Tx& a, const ledger::Tx& b) { return a.client() < b.client(); });
