@@ -9,7 +9,12 @@
 #             the chain, each copy agrees with the primary, no other rank writes one;
 #   linkdown  a node's link cut after some blocks: the job ends within 60 s naming that
 #             node's ranks (no hang), the chain verifies, and once the link is back
-#             `--resume` completes with the state roots of an uninterrupted run.
+#             `--resume` completes with the state roots of an uninterrupted run;
+#   slurm     one slurmd per node (cluster_slurm.sh): slurm/train.sbatch as a 3-node job of
+#             2 ranks a node finishes, verifies, keeps per-node replicas, and reaches the
+#             state roots of the same job on one node;
+#   slurm_linkdown  the same with node 2's link cut after round 4: the batch script goes
+#             on within 60 s, the error names ranks 4 and 5, the chain verifies.
 # Exit 77 (skipped) with the reason where namespaces cannot be made.
 # Usage: cluster_e2e.sh CASE FEDCHAIN DATASET_H5
 # shellcheck source-path=SCRIPTDIR
@@ -138,8 +143,87 @@ case_linkdown() {
   [ "$(roots "$work/cut" | wc -l)" -eq 30 ] || fail "the resumed run does not hold 30 rounds"
 }
 
+# slurm_cluster NODES: a fresh cluster of NODES nodes with a slurmd on each.
+slurm_cluster() {
+  cluster_up "$work/cluster-slurm" "$1"
+  trap 'cluster_slurm_down; cluster_down; rm -rf "$work"' EXIT
+  cluster_slurm_up "$work/slurm" || fail "the Slurm cluster did not come up"
+}
+
+# sbatch_train RUN_DIR [SBATCH_OPTION...] -- [TRAIN_ARGS...]: slurm/train.sbatch with
+# $work/job.toml into RUN_DIR on 3 nodes of 2 ranks, over TCP on the cluster's subnet;
+# its output in RUN_DIR.out.
+sbatch_train() {
+  local run=$1 options=()
+  shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do options+=("$1"); shift; done
+  shift
+  (cd "$work" && cluster_slurm_do env OMPI_MCA_btl=tcp,self \
+    OMPI_MCA_btl_tcp_if_include="$cluster_subnet" FEDCHAIN="$fedchain" timeout 90 \
+    sbatch "${options[@]}" --nodes=3 --ntasks=6 --ntasks-per-node=2 --overcommit \
+    --output="$run.out" "$here/../../slurm/train.sbatch" "$work/job.toml" "$run" "$@")
+}
+
+case_slurm() {
+  small_job "$dataset"
+  local mpi=(timeout 60 mpirun -n 6 --oversubscribe)
+  train ref  # on one node, shared memory: the roots to reach
+  slurm_cluster 3
+  echo "== sbatch slurm/train.sbatch on 3 nodes of 2 ranks"
+  local rc=0
+  sbatch_train "$work/run" --wait -- || rc=$?
+  cat "$work/run.out" 2>/dev/null || true
+  [ $rc -eq 0 ] || { tail -n 5 "$work"/run/logs/*.log; fail "the batch job failed (exit $rc)"; }
+  grep -q "6 ranks on 3 node(s)" "$work/run.out" || fail "the job did not run on 3 nodes"
+  grep -q "the run is finished; not requeued" "$work/run.out" || fail "the run did not finish"
+  "$fedchain" verify "$work/run" >"$work/run.verify" 2>&1 ||
+    { cat "$work/run.verify"; fail "verify the Slurm run"; }
+  for r in 2 4; do
+    grep -q "replica      chain/replicas/rank-000$r/blocks.log: height 6, agrees" \
+      "$work/run.verify" || { cat "$work/run.verify"; fail "no replica of rank $r: not 2 per node"; }
+  done
+  diff <(roots "$work/ref") <(roots "$work/run") || fail "state roots differ from one node's"
+}
+
+# Under Slurm a lost node ends the job step too: srun ends the ranks it can reach once the
+# reporting rank aborts, and the batch script goes on (Slurm itself keeps the lost node's
+# part of the job completing until SlurmdTimeout marks the node down).
+case_slurm_linkdown() {
+  small_job "$dataset"
+  sed -i 's/^rounds = 6$/rounds = 300/' "$work/job.toml"
+  slurm_cluster 3
+  sbatch_train "$work/cut" -- --set job.stall_timeout_s=15
+  for _ in $(seq 1 1500); do grep -qs "^round 4/" "$work/cut.out" && break; sleep 0.02; done
+  grep -qs "^round 4/" "$work/cut.out" || { cat "$work/cut.out"; fail "the job did not start"; }
+  cluster_link down 2
+  local cut_at=$SECONDS
+  until grep -qs "^fedchain.sbatch: fedchain train exited" "$work/cut.out"; do
+    [ $((SECONDS - cut_at)) -lt 60 ] || { cat "$work/cut.out"; fail "the batch job hung"; }
+    sleep 0.2
+  done
+  echo "link of node 2 down after round 4: the batch script went on after $((SECONDS - cut_at)) s"
+  grep -q "rank(s) 4, 5 (on $(cluster_host 2)) did not answer" "$work/cut.out" ||
+    { cat "$work/cut.out"; fail "the error does not name ranks 4 and 5 on node 2"; }
+  # srun's status: the reporting rank's 1, or a signal's when a killed rank is counted first.
+  grep -Eq "fedchain train exited [1-9][0-9]*; not requeued" "$work/cut.out" ||
+    { cat "$work/cut.out"; fail "the batch script did not see the step fail"; }
+  "$fedchain" verify "$work/cut" >"$work/cut.verify" 2>&1 ||
+    { cat "$work/cut.verify"; fail "the chain left by the cut does not verify"; }
+  cluster_link up 2  # Slurm's daemons then shut down at once
+}
+
 case $case_name in
   cleanup | verify | replicas | linkdown) "case_$case_name" ;;
-  *) echo "usage: cluster_e2e.sh cleanup|verify|replicas|linkdown FEDCHAIN DATASET_H5" >&2; exit 2 ;;
+  slurm | slurm_linkdown)
+    # shellcheck source=cluster_slurm.sh
+    source "$here/cluster_slurm.sh"
+    cluster_slurm_check
+    "case_$case_name"
+    ;;
+  *)
+    echo "usage: cluster_e2e.sh cleanup|verify|replicas|linkdown|slurm|slurm_linkdown" \
+      "FEDCHAIN DATASET_H5" >&2
+    exit 2
+    ;;
 esac
 echo "cluster e2e ($case_name): all checks passed"
