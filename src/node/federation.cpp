@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -134,6 +135,15 @@ class StopNotices {
   std::optional<std::chrono::steady_clock::time_point> first_seen_;
 };
 
+// Asked on every pass of the vote's progress loop (run_height's `stop`): each pass is one
+// of a wait that the stall watchdog bounds, and a stop signal ends the wait after 5 s.
+std::function<bool()> vote_pass(StopNotices& notices, StallWatchdog& watchdog) {
+  return [&notices, &watchdog] {
+    watchdog.waiting("the vote (consensus)");
+    return notices.requested_for(std::chrono::seconds(5));
+  };
+}
+
 // Every rank stops answering consensus messages together (Transport::finish). What the
 // vote refused is logged: the trace of any Byzantine rank's behaviour.
 Status shut_down_chain(Node& node) {
@@ -225,11 +235,7 @@ Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
   if (auto st = open_update_archive(node); !st) return st.error();
   auto notices = StopNotices::open();
   if (!notices) return notices.error();
-  // Asked on every pass of the vote's progress loop: each is a pass of a wait.
-  node.stop_requested = [&notices, dog = watchdog->get()] {
-    dog->waiting("the vote (consensus)");
-    return (*notices)->requested_for(std::chrono::seconds(5));
-  };
+  node.stop_requested = vote_pass(**notices, **watchdog);
   const auto rounds = static_cast<std::uint64_t>(job.job.rounds);
   if (node.rank == 0) {
     std::printf("fedchain train: %d ranks, %s, %llu rounds, run directory %s\n", node.ranks,
