@@ -235,6 +235,10 @@ std::vector<JobKeySpec> make_schema() {
                   "Expected number of MPI ranks; 0 accepts any"),
       integer_key("job.eval_every", &J::eval_every, &Job::job, 1, 1000000,
                   "Evaluate on the test split every N rounds, and after the last"),
+      integer_key("job.stall_timeout_s", &J::stall_timeout_s, &Job::job, 0, 86400,
+                  "Seconds a rank waits for the others (a collective, the vote) before it "
+                  "ends the job, naming the ranks that do not answer (a lost node); 0: no "
+                  "limit"),
 
       string_key("data.path", &D::path, &Job::data, {},
                  "HDF5 dataset written by `fedchain data prepare`"),

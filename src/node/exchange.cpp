@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "stall_watchdog.hpp"
+
 namespace fedchain::node {
 
 Error mpi_failure(const char* what, int code) {
@@ -17,6 +19,16 @@ Error mpi_failure(const char* what, int code) {
 }
 
 namespace {
+// Every collective is started non-blocking and completed by wait_for, so that a rank
+// lost mid-round ends the job instead of hanging it (stall_watchdog.hpp). `start` is the
+// MPI_I... call given its request; `what` names it in errors and in the watchdog's report.
+template <typename Start>
+int collective(const char* what, Start start) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  if (int rc = start(&request); rc != MPI_SUCCESS) return rc;
+  return wait_for(request, what);
+}
+
 // MPI counts are int; updates of more than 2^31 - 1 values would need chunking.
 Status check_count(std::size_t n, const char* what) {
   if (n > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
@@ -33,7 +45,9 @@ Result<std::vector<Bytes>> allgather_variable(ByteView mine, std::size_t max_byt
   if (auto st = check_count(mine.size(), "allgather of byte strings"); !st) return st.error();
   const int length = static_cast<int>(mine.size());
   std::vector<int> lengths(static_cast<std::size_t>(ranks));
-  int rc = MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, comm);
+  int rc = collective("MPI_Allgather (byte string lengths)", [&](MPI_Request* request) {
+    return MPI_Iallgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, comm, request);
+  });
   if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgather (byte string lengths)", rc);
   std::vector<int> offsets(static_cast<std::size_t>(ranks));
   std::size_t total = 0;
@@ -49,8 +63,10 @@ Result<std::vector<Bytes>> allgather_variable(ByteView mine, std::size_t max_byt
     if (auto st = check_count(total, "allgather of byte strings"); !st) return st.error();
   }
   Bytes all(total);
-  rc = MPI_Allgatherv(mine.data(), length, MPI_BYTE, all.data(), lengths.data(), offsets.data(),
-                      MPI_BYTE, comm);
+  rc = collective("MPI_Allgatherv (byte strings)", [&](MPI_Request* request) {
+    return MPI_Iallgatherv(mine.data(), length, MPI_BYTE, all.data(), lengths.data(),
+                           offsets.data(), MPI_BYTE, comm, request);
+  });
   if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgatherv (byte strings)", rc);
   std::vector<Bytes> out;
   for (std::size_t r = 0; r < lengths.size(); ++r) {
@@ -74,8 +90,10 @@ class MpiCollectives final : public Collectives {
       return st.error();
     }
     std::vector<std::int64_t> total(partial.size());
-    const int rc = MPI_Allreduce(partial.data(), total.data(), static_cast<int>(partial.size()),
-                                 MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+    const int rc = collective("MPI_Allreduce (weighted update sum)", [&](MPI_Request* request) {
+      return MPI_Iallreduce(partial.data(), total.data(), static_cast<int>(partial.size()),
+                            MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD, request);
+    });
     if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (weighted update sum)", rc);
     return total;
   }
@@ -118,16 +136,20 @@ class MpiCollectives final : public Collectives {
 
   Result<std::vector<double>> sum_for_report(std::vector<double> values) override {
     std::vector<double> sum(values.size());
-    const int rc = MPI_Allreduce(values.data(), sum.data(), static_cast<int>(values.size()),
-                                 MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    const int rc = collective("MPI_Allreduce (reporting sums)", [&](MPI_Request* request) {
+      return MPI_Iallreduce(values.data(), sum.data(), static_cast<int>(values.size()), MPI_DOUBLE,
+                            MPI_SUM, MPI_COMM_WORLD, request);
+    });
     if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (reporting sums)", rc);
     return sum;
   }
 
   Result<std::vector<std::uint64_t>> max_for_report(std::vector<std::uint64_t> values) override {
     std::vector<std::uint64_t> max(values.size());
-    const int rc = MPI_Allreduce(values.data(), max.data(), static_cast<int>(values.size()),
-                                 MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    const int rc = collective("MPI_Allreduce (reporting maxima)", [&](MPI_Request* request) {
+      return MPI_Iallreduce(values.data(), max.data(), static_cast<int>(values.size()),
+                            MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD, request);
+    });
     if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (reporting maxima)", rc);
     return max;
   }
@@ -137,7 +159,9 @@ class MpiCollectives final : public Collectives {
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
     const int mine = flag ? 1 : 0;
     std::vector<int> flags(static_cast<std::size_t>(ranks));
-    const int rc = MPI_Allgather(&mine, 1, MPI_INT, flags.data(), 1, MPI_INT, MPI_COMM_WORLD);
+    const int rc = collective("MPI_Allgather (per-rank flags)", [&](MPI_Request* request) {
+      return MPI_Iallgather(&mine, 1, MPI_INT, flags.data(), 1, MPI_INT, MPI_COMM_WORLD, request);
+    });
     if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allgather (per-rank flags)", rc);
     std::vector<int> out;
     for (int r = 0; r < ranks; ++r) {
@@ -148,15 +172,19 @@ class MpiCollectives final : public Collectives {
 
   Status broadcast(std::span<float> values, int root) override {
     if (auto st = check_count(values.size(), "broadcast"); !st) return st;
-    const int rc =
-        MPI_Bcast(values.data(), static_cast<int>(values.size()), MPI_FLOAT, root, MPI_COMM_WORLD);
+    const int rc = collective("MPI_Bcast (parameters)", [&](MPI_Request* request) {
+      return MPI_Ibcast(values.data(), static_cast<int>(values.size()), MPI_FLOAT, root,
+                        MPI_COMM_WORLD, request);
+    });
     if (rc != MPI_SUCCESS) return mpi_failure("MPI_Bcast (parameters)", rc);
     return {};
   }
 
   Result<Bytes> broadcast_bytes(ByteView mine, int root, std::size_t max_bytes) override {
     std::uint64_t length = mine.size();
-    int rc = MPI_Bcast(&length, 1, MPI_UINT64_T, root, MPI_COMM_WORLD);
+    int rc = collective("MPI_Bcast (committed block length)", [&](MPI_Request* request) {
+      return MPI_Ibcast(&length, 1, MPI_UINT64_T, root, MPI_COMM_WORLD, request);
+    });
     if (rc != MPI_SUCCESS) return mpi_failure("MPI_Bcast (length)", rc);
     if (length > max_bytes || length > static_cast<std::uint64_t>(INT_MAX)) {
       spdlog::warn("rank {} broadcast {} bytes, more than the {} allowed; ignored", root, length,
@@ -165,7 +193,10 @@ class MpiCollectives final : public Collectives {
     }
     Bytes bytes(mine.begin(), mine.end());
     bytes.resize(static_cast<std::size_t>(length));
-    rc = MPI_Bcast(bytes.data(), static_cast<int>(length), MPI_BYTE, root, MPI_COMM_WORLD);
+    rc = collective("MPI_Bcast (committed block)", [&](MPI_Request* request) {
+      return MPI_Ibcast(bytes.data(), static_cast<int>(length), MPI_BYTE, root, MPI_COMM_WORLD,
+                        request);
+    });
     if (rc != MPI_SUCCESS) return mpi_failure("MPI_Bcast (bytes)", rc);
     return bytes;
   }
@@ -201,7 +232,9 @@ std::unique_ptr<Collectives> make_mpi_collectives() {
 Result<bool> any_rank(bool flag, MPI_Comm comm) {
   int mine = flag ? 1 : 0;
   int any = 0;
-  const int rc = MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm);
+  const int rc = collective("MPI_Allreduce (stop flag)", [&](MPI_Request* request) {
+    return MPI_Iallreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm, request);
+  });
   if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (stop flag)", rc);
   return any != 0;
 }
@@ -213,7 +246,11 @@ Status agree(const Status& mine, MPI_Comm comm) {
   MPI_Comm_size(comm, &ranks);
   const int candidate = mine.ok() ? ranks : rank;
   int first_failed = ranks;
-  if (int rc = MPI_Allreduce(&candidate, &first_failed, 1, MPI_INT, MPI_MIN, comm);
+  if (int rc = collective("MPI_Allreduce (agreeing on an error)",
+                          [&](MPI_Request* request) {
+                            return MPI_Iallreduce(&candidate, &first_failed, 1, MPI_INT, MPI_MIN,
+                                                  comm, request);
+                          });
       rc != MPI_SUCCESS) {
     return mpi_failure("MPI_Allreduce (agreeing on an error)", rc);
   }
@@ -222,10 +259,15 @@ Status agree(const Status& mine, MPI_Comm comm) {
   int kind = mine.ok() ? 0 : static_cast<int>(mine.error().kind);
   std::string text = mine.ok() ? std::string() : mine.error().message;
   int length = static_cast<int>(text.size());
-  int rc = MPI_Bcast(&kind, 1, MPI_INT, first_failed, comm);
-  if (rc == MPI_SUCCESS) rc = MPI_Bcast(&length, 1, MPI_INT, first_failed, comm);
+  const auto bcast = [&](void* data, int count, MPI_Datatype type) {
+    return collective("MPI_Bcast (an agreed error)", [&](MPI_Request* request) {
+      return MPI_Ibcast(data, count, type, first_failed, comm, request);
+    });
+  };
+  int rc = bcast(&kind, 1, MPI_INT);
+  if (rc == MPI_SUCCESS) rc = bcast(&length, 1, MPI_INT);
   text.resize(static_cast<std::size_t>(length));
-  if (rc == MPI_SUCCESS) rc = MPI_Bcast(text.data(), length, MPI_CHAR, first_failed, comm);
+  if (rc == MPI_SUCCESS) rc = bcast(text.data(), length, MPI_CHAR);
   if (rc != MPI_SUCCESS) return mpi_failure("MPI_Bcast (an agreed error)", rc);
   Error agreed =
       rank == first_failed

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -20,6 +21,7 @@
 #include "fedchain/data/dataset.hpp"
 #include "fedchain/train/memory.hpp"
 #include "node.hpp"
+#include "stall_watchdog.hpp"
 
 namespace fedchain::node {
 
@@ -133,6 +135,15 @@ class StopNotices {
   std::optional<std::chrono::steady_clock::time_point> first_seen_;
 };
 
+// Asked on every pass of the vote's progress loop (run_height's `stop`): each pass is one
+// of a wait that the stall watchdog bounds, and a stop signal ends the wait after 5 s.
+std::function<bool()> vote_pass(StopNotices& notices, StallWatchdog& watchdog) {
+  return [&notices, &watchdog] {
+    watchdog.waiting("the vote (consensus)");
+    return notices.requested_for(std::chrono::seconds(5));
+  };
+}
+
 // Every rank stops answering consensus messages together (Transport::finish). What the
 // vote refused is logged: the trace of any Byzantine rank's behaviour.
 Status shut_down_chain(Node& node) {
@@ -209,6 +220,10 @@ void install_stop_handlers() {
 Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
   int ranks = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  // A rank lost mid-round ends the job instead of hanging it (job.stall_timeout_s).
+  auto watchdog = start_stall_watchdog(job.job.stall_timeout_s);
+  if (!watchdog) return watchdog.error();
+  const InstalledWatchdog installed(watchdog->get());
   auto ranks_here = ranks_on_this_machine();
   if (!ranks_here) return ranks_here.error();
   if (auto st = agree(check_memory_fits(job, ranks, *ranks_here), MPI_COMM_WORLD); !st) {
@@ -220,7 +235,7 @@ Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
   if (auto st = open_update_archive(node); !st) return st.error();
   auto notices = StopNotices::open();
   if (!notices) return notices.error();
-  node.stop_requested = [&notices] { return (*notices)->requested_for(std::chrono::seconds(5)); };
+  node.stop_requested = vote_pass(**notices, **watchdog);
   const auto rounds = static_cast<std::uint64_t>(job.job.rounds);
   if (node.rank == 0) {
     std::printf("fedchain train: %d ranks, %s, %llu rounds, run directory %s\n", node.ranks,
@@ -231,6 +246,7 @@ Result<RunEnd> run_federation(const Job& job, const RunOptions& options) {
   const auto run_start = std::chrono::steady_clock::now();
   const std::uint64_t first = node.global.height + 1;
   while (node.global.height < rounds) {
+    (*watchdog)->set_height(node.global.height + 1);
     // A signal on any rank stops every rank at this same height.
     auto stop = any_rank((*notices)->requested(), MPI_COMM_WORLD);
     if (!stop) return stop.error();

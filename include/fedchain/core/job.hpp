@@ -17,6 +17,9 @@ struct JobSection {
   std::int64_t seed = 42;       // seeds initialisation, partitioning and batch order
   std::int64_t ranks = 0;       // expected MPI ranks; 0 takes whatever mpirun starts
   std::int64_t eval_every = 1;  // evaluate on the test split every N rounds (and the last)
+  // A wait for other ranks (a collective, the vote) that lasts this long ends the job,
+  // naming the ranks that do not answer (node/stall_watchdog.hpp); 0: wait for ever.
+  std::int64_t stall_timeout_s = 600;
 };
 
 struct DataSection {
