@@ -5,6 +5,8 @@
 #   cleanup   the harness leaves nothing behind: not after a run, not when it is stopped
 #             by a signal, and what a SIGKILLed harness left is reaped by the next one;
 #   verify    a small chain job on 3 nodes x 2 ranks: it runs, and `fedchain verify` passes;
+#   committee a committee of 3 of 8 ranks on 4 nodes, elected every 2 heights: the chain
+#             verifies, and the followers take one message a height (the certified block);
 #   replicas  ledger.replicas = "per-node": the first rank of every node but rank 0's keeps
 #             the chain, each copy agrees with the primary, no other rank writes one;
 #   linkdown  a node's link cut after some blocks: the job ends within 60 s naming that
@@ -93,6 +95,19 @@ case_verify() {
   small_job "$dataset"
   cluster_job verify 3 2 "$work/job.toml" --set ledger.replicas=primary
   grep -q "verifies: 6 blocks" "$work/verify.verify" || { cat "$work/verify.verify"; fail "verify"; }
+}
+
+case_committee() {
+  small_job "$dataset" "[consensus]" "committee = 3" "epoch = 2"
+  cluster_job committee 4 2 "$work/job.toml"
+  grep -q "committee    3 of them" "$work/committee.verify" ||
+    { cat "$work/committee.verify"; fail "verify does not report the committee"; }
+  /usr/bin/python3 - "$work/committee/metrics.csv" <<'PY' || fail "followers across nodes"
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    assert int(r["follower_messages"]) == 1, r
+    assert 1 <= int(r["follower_verifications"]) <= 3, r
+PY
 }
 
 case_replicas() {
@@ -213,7 +228,7 @@ case_slurm_linkdown() {
 }
 
 case $case_name in
-  cleanup | verify | replicas | linkdown) "case_$case_name" ;;
+  cleanup | verify | committee | replicas | linkdown) "case_$case_name" ;;
   slurm | slurm_linkdown)
     # shellcheck source=cluster_slurm.sh
     source "$here/cluster_slurm.sh"
