@@ -3,6 +3,10 @@
 
   cost_model.py check SUMMARY [options]     fit, print predicted vs measured, then predict
   cost_model.py predict SUMMARY [options]   fit quietly, then predict only
+  cost_model.py committee SUMMARY [--counts COUNTS.csv] [--committees 32,64] [options]
+                                            fit quietly; check the committee's counts per
+                                            role against bench/committee/run.sh, predict
+                                            consensus per height with c of R ranks voting
 
 SUMMARY is the CSV of bench/scaling/gather.py. The round is modelled phase by phase, each
 phase as counted work times a constant; the constants are fitted to the measured means
@@ -32,6 +36,14 @@ s samples per rank per round:
              The block's txs are not verified again: a rank compares them with the ones it
              verified in the exchange (ledger::BlockTxs::kAlreadyValidated).
   other      c_other: the reporting allreduce and logging (round_s minus the phases)
+
+With a committee (consensus.committee = c < R, docs/consensus.md) the consensus term
+counts c, not R, in everything but the block's size: validator_sent(c) messages (the
+protocol's own count, 2(c-1) votes + 4(c-2) relays + the proposal one height in c, which
+bench/committee/run.sh measures exactly), consensus_verifies(c) votes, the block sent to
+c - 1 peers; then the R - c followers get the block record with its certificate by
+MPI_Bcast (lg R steps of alpha + bytes beta) and check quorum(c) signatures. The R tx
+checks stay in the exchange, now on the c validators only (predict_committee).
 
 Evaluation and checkpoints are left out: their cost depends on eval_every and
 checkpoint.every, not on the rank count. Where the calibration sweep ran on one machine,
@@ -289,12 +301,119 @@ def predict(cal, ranks, params, samples, exchange="allreduce", bft=True, network
     if bft:
         sent = (cal.messages_per_rank * ranks if cal.messages_per_rank and ranks > 1
                 else tendermint_messages(ranks) / ranks)
-        block_bytes = TX_BYTES * ranks + BLOCK_HEADER_BYTES
-        out["consensus"] = (cal.c_0 + (3 * (cal.step + net_alpha) if ranks > 1 else 0.0) +
-                            sent * (cal.t_msg + VOTE_BYTES * net_beta) +
-                            (ranks - 1) * block_bytes * net_beta +
-                            consensus_verifies(ranks) * cal.t_verify)
+        out["consensus"] = agreement(cal, ranks, ranks, sent, net_alpha, net_beta)
     out["round"] = sum(out.values())
+    return out
+
+
+def agreement(cal, voters, txs, sent, net_alpha=0.0, net_beta=0.0):
+    """Seconds for `voters` validators to agree on a block of `txs` transactions, each
+    sending (and receiving) `sent` messages: the consensus term of the module docstring
+    with the voters in place of R, except for the block's size."""
+    block_bytes = TX_BYTES * txs + BLOCK_HEADER_BYTES
+    return (cal.c_0 + (3 * (cal.step + net_alpha) if voters > 1 else 0.0) +
+            sent * (cal.t_msg + VOTE_BYTES * net_beta) +
+            (voters - 1) * block_bytes * net_beta +
+            consensus_verifies(voters) * cal.t_verify)
+
+
+# The committee (docs/consensus.md, "The committee"): c of the R ranks vote, the others
+# follow. Counts per height, as metrics.csv reports them (the largest over the ranks of a
+# role), for c validators with the default relay fan-out of 2, equal stake and every height
+# decided in its first round.
+
+RELAY_FANOUT = 2  # consensus::Config::relay_fanout
+# A block record as the chain stores and broadcasts it (encode_block_record): per tx and
+# fixed bytes, and bytes per precommit of the certificate. Fitted to the blocks.log sizes of
+# bench/committee/run.sh (R = 4 to 32, c = 4 and c = R): 180 R + 510 + 69 q(c), within 1%.
+RECORD_BYTES_PER_TX = 180
+RECORD_FIXED_BYTES = 510
+CERT_BYTES_PER_SIGNATURE = 69
+
+
+def quorum(c):
+    """Precommits in a commit certificate with equal stake: more than 2/3 of c."""
+    return 2 * c // 3 + 1
+
+
+def relayed_copies(c):
+    """Relayed copies of one vote type a validator receives per height: each member passes
+    a vote it accepts to the next RELAY_FANOUT members in ring order, never back to the
+    voter (StateMachine::relay), so of the c - 1 others' votes each arrives RELAY_FANOUT
+    times less once for each of the voter's own relays: RELAY_FANOUT (c - 2)."""
+    return RELAY_FANOUT * max(0, c - 2) if c > 1 else 0
+
+
+def validator_messages(c):
+    """Consensus messages a validator handles per height, the largest over the committee
+    (a member that is not the proposer): the proposal, the c - 1 others' prevotes and
+    precommits, and the relayed copies of both."""
+    return 0 if c <= 1 else 1 + 2 * (c - 1) + 2 * relayed_copies(c)
+
+
+def validator_sent(c):
+    """Consensus messages a validator sends per height, on the mean over the committee:
+    its prevote and precommit to c - 1 members, its relays, and the proposal to c - 1
+    members one height in c (the proposer rotates). Every message sent is received by one
+    member, so this is also the mean received."""
+    return 0.0 if c <= 1 else 2 * (c - 1) + 2 * relayed_copies(c) + (c - 1) / c
+
+
+def committee_counts(ranks, c, txs=None):
+    """Messages handled and signatures verified per height by each role, the largest over
+    its ranks (metrics.csv's follower_* and validator_* columns), plus validator_sent.
+    txs: the block's transactions (clients per round; default one per rank)."""
+    txs = ranks if txs is None else txs
+    c = min(c, ranks)
+    followers = c < ranks
+    return {
+        "follower_messages": 1 if followers else 0,  # the certified block
+        "follower_verifications": quorum(c) if followers else 0,  # the certificate
+        "validator_messages": validator_messages(c),
+        # The txs in the exchange, the others' prevotes and precommits, the proposal.
+        "validator_verifications": txs + 2 * (c - 1) + (1 if c > 1 else 0),
+        "validator_sent": validator_sent(c),
+    }
+
+
+def record_bytes(txs, c):
+    return RECORD_BYTES_PER_TX * txs + RECORD_FIXED_BYTES + CERT_BYTES_PER_SIGNATURE * quorum(c)
+
+
+def predict_committee(cal, ranks, c, network, txs=None, messages="counted"):
+    """Seconds of consensus per height with a committee of c of R ranks, by part:
+
+      agreement   the committee's vote: the consensus term with c in place of R for the
+                  messages (validator_sent(c), or a c with --messages fitted), the votes
+                  verified (consensus_verifies(c)) and the peers the proposer sends the
+                  block to (c - 1); the block still holds the R txs
+      barrier     followers wait for every member to commit: lg R alpha
+      broadcast   the block record with its certificate to every rank (MPI_Bcast, a tree:
+                  lg R steps of alpha + bytes beta, after a length broadcast of lg R alpha),
+                  then the allgather of who holds it (lg R alpha + 4 R beta)
+      follower    a follower checks the certificate (quorum(c) verifications) and hashes
+                  the record
+      consensus   the sum: the height ends when the last follower holds the block
+
+    tx_checks (the validators' R tx signatures, in the exchange, not in consensus: a
+    follower skips them, but the height cannot start before the validators are done) is
+    returned beside. With c >= R every rank votes and there are no followers."""
+    txs = ranks if txs is None else txs
+    c = min(c, ranks)
+    a, b = network.alpha, network.beta
+    sent = (validator_sent(c) if messages == "counted"
+            else (cal.messages_per_rank * c if cal.messages_per_rank and c > 1
+                  else tendermint_messages(c) / c))
+    out = {"agreement": agreement(cal, c, txs, sent, a, b),
+           "barrier": 0.0, "broadcast": 0.0, "follower": 0.0}
+    if c < ranks:
+        size = record_bytes(txs, c)
+        out["barrier"] = lg(ranks) * a
+        out["broadcast"] = lg(ranks) * (2 * a + size * b) + lg(ranks) * a + 4 * ranks * b
+        hashing = size / cal.hash_rate if math.isfinite(cal.hash_rate) and cal.hash_rate else 0.0
+        out["follower"] = quorum(c) * cal.t_verify + hashing
+    out["consensus"] = sum(out.values())
+    out["tx_checks"] = txs * cal.t_verify
     return out
 
 
@@ -405,6 +524,124 @@ def print_predictions(cal, args, calibrated_params):
     return results
 
 
+COUNT_COLUMNS = ("follower_messages", "follower_verifications", "validator_messages",
+                 "validator_verifications")
+
+
+def read_counts(path):
+    """Rows of bench/committee/counts.py's counts.csv."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: missing; run bench/committee/run.sh first")
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    needed = {"ranks", "committee", "validator_sent_mean", "max_commit_round"} | {
+        f"{s}_{c}" for c in COUNT_COLUMNS for s in ("median", "min", "max")}
+    if not rows or needed - set(rows[0]):
+        raise ModelError(f"{path}: not a counts.csv from bench/committee/counts.py (missing "
+                         f"{', '.join(sorted(needed - set(rows[0]))) if rows else 'every row'})")
+    out = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            out.append({k: float(row[k]) for k in needed})
+        except ValueError as e:
+            raise ModelError(f"{path}:{line}: {e}") from None
+    return out
+
+
+def count_verdict(row, want):
+    """Whether a measured point agrees with the model's counts (committee_counts):
+
+      equal       every median is the model's, and the mean sent within 1% (what a member
+                  sent comes from what the members had received when the run ended: a
+                  message still in flight, a last relay, is missing)
+      disturbed   the validators' quietest height is the model's, others handled more:
+                  a height decided in a later round, or a rank that fell behind and asked
+                  for the votes again (catch-up, late votes). Oversubscription does this;
+                  the model counts one undisturbed round
+      DIFFERS     anything else, and any follower count off the model at any height: no
+                  machine effect gives a follower a second block or more signatures
+    """
+    followers = ("follower_messages", "follower_verifications")
+    validators = ("validator_messages", "validator_verifications")
+    if all(want[k] == row[f"median_{k}"] for k in COUNT_COLUMNS) and (
+            abs(want["validator_sent"] - row["validator_sent_mean"])
+            <= 0.01 * want["validator_sent"]) and all(
+            want[k] == row[f"max_{k}"] for k in followers):
+        return "equal"
+    if any(want[k] != row[f"min_{k}"] or want[k] != row[f"max_{k}"] for k in followers):
+        return ("DIFFERS: followers " + ", ".join(
+            f"{k.split('_')[1]} {row[f'min_{k}']:g} to {row[f'max_{k}']:g}" for k in followers))
+    if row["max_commit_round"] > 0:
+        return (f"disturbed: a height needed round {row['max_commit_round']:.0f} (timeouts; "
+                "machine-dependent)")
+    if all(want[k] == row[f"min_{k}"] for k in validators):
+        return (f"disturbed: the quietest height equals the model, another handled "
+                f"{row['max_validator_messages']:g} (catch-up; machine-dependent)")
+    return "DIFFERS"
+
+
+def print_count_check(rows, path):
+    """Predicted vs measured messages and verifications per height by role."""
+    print(f"## Counts per height: predicted / measured ({path}, medians over heights)")
+    print()
+    print("| R | c | follower msgs | follower verifs | validator msgs | validator verifs "
+          "| validator sent (mean) | |")
+    print("|---|---|---|---|---|---|---|---|")
+    verdicts = []
+    for row in rows:
+        r, c = int(row["ranks"]), int(row["committee"])
+        want = committee_counts(r, c)
+        cells = [f"{want[k]:g} / {row[f'median_{k}']:g}" for k in COUNT_COLUMNS]
+        cells.append(f"{want['validator_sent']:.2f} / {row['validator_sent_mean']:.2f}")
+        verdicts.append(count_verdict(row, want))
+        print(f"| {r} | {c} | {' | '.join(cells)} | {verdicts[-1]} |")
+    print()
+    exact = sum(v == "equal" for v in verdicts)
+    disturbed = sum(v.startswith("disturbed") for v in verdicts)
+    print(f"Equal to the model: {exact} of {len(rows)} points. Disturbed (a height decided "
+          "in a later round, or a rank catching up; the model counts neither): "
+          f"{disturbed}. Different otherwise: {len(rows) - exact - disturbed}.")
+    print()
+
+
+def print_committee(cal, args):
+    networks = ["ib", "nvlink"] if args.network == "both" else [args.network]
+    target = args.target_ms * 1e-3
+    print(f"## Consensus per height with a committee (c validators of R ranks; t_verify "
+          f"{us(cal.t_verify)}, t_msg {us(cal.t_msg)}, c_0 {cal.c_0 * 1e3:.3g} ms, "
+          f"L {cal.step * 1e3:.3g} ms)")
+    print()
+    print("old: every rank votes (`predict`'s consensus term, m(R) = "
+          + (f"{cal.messages_per_rank:.2f} R" if cal.messages_per_rank else "the formula")
+          + "). new: the committee's agreement, the barrier, the broadcast of the block "
+          "record to the followers and a follower's certificate check. Both leave out the "
+          "R tx signatures the voters check in the exchange (`tx checks`, the same old and "
+          "new): chain = tx checks + consensus. "
+          + ("Validator messages: the protocol's count, validator_sent(c)."
+             if args.messages == "counted" else
+             "Validator messages: the fitted m(c) = a c."))
+    print()
+    for key in networks:
+        net = NETWORKS[key]
+        print(f"### {net.name} (alpha {us(net.alpha)}, {1 / net.beta / 1e9:.0f} GB/s)")
+        print()
+        print("| R | c | old consensus s | new: agreement ms | broadcast ms | follower ms "
+              f"| new consensus ms | <= {args.target_ms:g} ms | tx checks s | chain s old -> new |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for r in args.ranks:
+            old = predict(cal, r, CNN_PARAMS, 1, network=net)["consensus"]
+            for c in args.committees:
+                got = predict_committee(cal, r, c, net, messages=args.messages)
+                print(f"| {r:,} | {min(c, r)} | {old:.3g} | {got['agreement'] * 1e3:.3g} | "
+                      f"{(got['barrier'] + got['broadcast']) * 1e3:.3g} | "
+                      f"{got['follower'] * 1e3:.3g} | {got['consensus'] * 1e3:.3g} | "
+                      f"{'yes' if got['consensus'] <= target else 'no'} | "
+                      f"{got['tx_checks']:.3g} | {got['tx_checks'] + old:.3g} -> "
+                      f"{got['tx_checks'] + got['consensus']:.3g} |")
+        print()
+
+
 def plot_predictions(results, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -449,14 +686,16 @@ def main():
                         help="seconds of training per sample on one rank (default: the cnn "
                         "on one CPU core, 1/624 s, when --params is the cnn's; else scaled "
                         "from the calibration by parameter count)")
-    common.add_argument("--network", choices=["ib", "nvlink", "both"], default="both")
+    common.add_argument("--network", choices=["ib", "nvlink", "both"], default=None,
+                        help="network to predict for (default: both; committee: ib)")
     common.add_argument("--mode", choices=["strong", "weak", "both"], default="both")
     common.add_argument("--strong-total", type=int, default=60_000,
                         help="strong scaling: samples per round over all ranks (default 60,000)")
     common.add_argument("--weak-per-rank", type=int, default=7_500,
                         help="weak scaling: samples per rank (default 7,500, fmnist-cnn-8's shard)")
-    common.add_argument("--ranks", default=",".join(map(str, PREDICT_RANKS)),
-                        help="rank counts to predict (default 64,...,4096)")
+    common.add_argument("--ranks", default=None,
+                        help="rank counts to predict (default 64,...,4096; committee: "
+                        "1024,4096)")
     common.add_argument("--exchange", choices=["allreduce", "allgather"], default="allreduce")
     common.add_argument("--no-chain", action="store_true",
                         help="predict consensus.protocol = none (no hashing, no votes)")
@@ -474,13 +713,36 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check", parents=[common], help="calibrate, check against the sweep, predict")
     sub.add_parser("predict", parents=[common], help="calibrate quietly, predict")
+    committee = sub.add_parser(
+        "committee", parents=[common],
+        help="calibrate quietly; check the committee's counts, predict consensus per height "
+        "with c validators of R ranks against every rank voting")
+    committee.add_argument("--committees", default="32,64",
+                           help="committee sizes c to predict (default 32,64)")
+    committee.add_argument("--counts",
+                           help="counts.csv of bench/committee/run.sh: compare the model's "
+                           "messages and verifications per role with it")
+    committee.add_argument("--messages", choices=["counted", "fitted"], default="counted",
+                           help="validator messages: the protocol's count (default) or the "
+                           "sweep's fitted a c")
+    committee.add_argument("--target-ms", type=float, default=50.0,
+                           help="consensus per height to compare with (default 50 ms)")
     args = parser.parse_args()
+    is_committee = args.command == "committee"
+    if args.ranks is None:
+        args.ranks = "1024,4096" if is_committee else ",".join(map(str, PREDICT_RANKS))
+    if args.network is None:
+        args.network = "ib" if is_committee else "both"
     try:
         args.ranks = [int(r) for r in args.ranks.split(",")]
+        if is_committee:
+            args.committees = [int(c) for c in args.committees.split(",")]
     except ValueError:
-        parser.error(f"--ranks: '{args.ranks}' is not a comma-separated list of rank counts")
+        parser.error("--ranks and --committees are comma-separated lists of counts")
     if any(r < 1 for r in args.ranks) or args.params < 1 or args.verify_us <= 0:
         parser.error("--ranks, --params and --verify-us must be positive")
+    if is_committee and any(c < 1 for c in args.committees):
+        parser.error("--committees must be positive")
     if args.cores is not None and args.cores < 1:
         parser.error("--cores must be at least 1")
     if args.t_msg_us is not None and args.t_msg_us < 0:
@@ -501,6 +763,16 @@ def main():
         print(f"Predictions use t_msg = {args.t_msg_us:g} us (--t-msg-us), not the fitted "
               f"{cal.t_msg * 1e6:.3g} us.\n")
         cal.t_msg = args.t_msg_us * 1e-6
+    if is_committee:
+        if args.counts:
+            try:
+                rows = read_counts(args.counts)
+            except ModelError as e:
+                print(f"cost_model.py: {e}", file=sys.stderr)
+                return 2
+            print_count_check(rows, args.counts)
+        print_committee(cal, args)
+        return 0
     results = print_predictions(cal, args, calibrated_params)
     if args.plot:
         plot_predictions(results, args.plot)
