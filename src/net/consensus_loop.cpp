@@ -83,7 +83,8 @@ Status ConsensusLoop::apply(Outcome outcome) {
   return st;
 }
 
-Status ConsensusLoop::poll_once(bool& busy) {
+Status ConsensusLoop::read_arrivals(const std::function<Status(Incoming, consensus::Message)>& take,
+                                    bool& busy) {
   for (int batch = 0; batch < 64; ++batch) {
     auto incoming = transport_.poll();
     if (!incoming) return incoming.error();
@@ -96,9 +97,17 @@ Status ConsensusLoop::poll_once(bool& busy) {
       ++transport_.stats().dropped_undecodable;
       continue;
     }
-    if (filter_) filter_->on_received((*incoming)->from, *message);
-    if (auto st = apply(machine_.on_message(*message)); !st) return st;
+    if (auto st = take(std::move(**incoming), std::move(*message)); !st) return st;
   }
+  return {};
+}
+
+Status ConsensusLoop::poll_once(bool& busy) {
+  const auto take = [this](Incoming incoming, consensus::Message message) {
+    if (filter_) filter_->on_received(incoming.from, message);
+    return apply(machine_.on_message(message));
+  };
+  if (auto st = read_arrivals(take, busy); !st) return st;
   const auto now = Clock::now();
   while (!timers_.empty() && timers_.begin()->first <= now) {
     const consensus::Timeout timeout = timers_.begin()->second;
@@ -198,23 +207,14 @@ Status ConsensusLoop::run_height(std::uint64_t height, consensus::ValidatorSet s
 }
 
 Status ConsensusLoop::keep_for_later(std::uint64_t height, bool& busy) {
-  for (int batch = 0; batch < 64; ++batch) {
-    auto incoming = transport_.poll();
-    if (!incoming) return incoming.error();
-    if (!*incoming) break;
-    busy = true;
-    ++stats_.messages;
-    auto message = consensus::decode_message((*incoming)->bytes);
-    if (!message) {
-      ++stats_.undecodable;
-      ++transport_.stats().dropped_undecodable;
-      continue;
-    }
-    const std::uint64_t at = std::visit([](const auto& m) { return m.height; }, *message);
+  const auto keep = [&](Incoming, consensus::Message message) {
+    const std::uint64_t at = std::visit([](const auto& m) { return m.height; }, message);
     if (at > height && kept_for_later_.size() < kKeptForLater) {
-      kept_for_later_.push_back(std::move(*message));
+      kept_for_later_.push_back(std::move(message));
     }
-  }
+    return Status{};
+  };
+  if (auto st = read_arrivals(keep, busy); !st) return st;
   return transport_.progress();
 }
 

@@ -85,6 +85,9 @@ class ConsensusLoop {
  private:
   using Clock = std::chrono::steady_clock;
   Status apply(consensus::Outcome outcome);
+  // Up to a batch of arrived messages, decoded (undecodable ones counted and dropped), each
+  // handed to `take`. Sets `busy` when anything arrived.
+  Status read_arrivals(const std::function<Status(Incoming, consensus::Message)>& take, bool& busy);
   // One pass: drain arrived messages, fire due timeouts, progress sends. Sets `busy` when
   // anything happened.
   Status poll_once(bool& busy);
