@@ -177,6 +177,52 @@ TEST(CommitteeFork, FPlusOneColludingMembersAreCaughtForking) {
   }
 }
 
+// The job file admits f = floor((n - 1) / 3) Byzantine ranks of all n
+// (check_consensus_faults), but a committee tolerates floor((c - 1) / 3) of its c members: 3
+// colluders among 10 ranks of equal stake (under 1/3 of it) sit 2 on a committee of 4 in
+// about one epoch in three, and then split it.
+TEST(CommitteeFork, TheRanksBoundDoesNotBoundACommittee) {
+  int forks = 0, broken = 0;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    Scenario s = committee_scenario(4, Behaviour::kColludeFork, NetworkMix::kCalm, seed);
+    s.stakes.assign(kValidators, 1);
+    s.byzantine = (kValidators - 1) / 3;
+    s.anywhere = true;
+    const Report r = run_scenario(s);
+    if (r.byzantine_third_heights > 0) ++broken;
+    if (r.fork) ++forks;
+  }
+  EXPECT_GT(forks, 0) << "3 colluders of 10 ranks never forked a committee of 4";
+  std::cout << "3 colluders of n=" << kValidators << ", c=4: " << broken
+            << " of 20 seeds seated 2 on a committee, " << forks << " forked\n";
+}
+
+// The election's seed is the hash of the epoch's last block, which its proposer makes: 2
+// colluders of 10 ranks (1/5 of the stake) that grind it when they propose that block sit
+// together on the next committee of 4 far more often than the 2 in 15 a fair draw gives,
+// and fork it.
+TEST(CommitteeFork, TheLastProposerOfAnEpochPicksTheNextCommittee) {
+  int forks[2] = {0, 0};
+  std::uint64_t broken[2] = {0, 0};
+  for (const bool grind : {false, true}) {
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+      Scenario s = committee_scenario(4, Behaviour::kColludeFork, NetworkMix::kCalm, seed);
+      s.stakes.assign(kValidators, 1);
+      s.byzantine = 2;
+      s.anywhere = true;
+      s.grind = grind;
+      const Report r = run_scenario(s);
+      broken[grind] += r.byzantine_third_heights;
+      if (r.fork) ++forks[grind];
+    }
+  }
+  EXPECT_GT(forks[1], forks[0]) << "grinding the epoch's last block did not help the colluders";
+  EXPECT_GT(broken[1], broken[0]) << "grinding did not seat the colluders together more often";
+  std::cout << "2 colluders of n=" << kValidators << ", c=4, 20 seeds: fair " << forks[0]
+            << " forks (" << broken[0] << " heights at 1/3), grinding " << forks[1] << " forks ("
+            << broken[1] << " heights at 1/3)\n";
+}
+
 // f colluding members, the same strategy: no fork, every height decided.
 TEST(CommitteeFork, FColludingMembersCannotFork) {
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {

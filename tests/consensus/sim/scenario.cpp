@@ -61,7 +61,7 @@ bool valid(const Scenario& s) {
                                              [](std::uint64_t stake) { return stake == 0; }))) {
     return false;
   }
-  return s.committee == 0 || (s.committee <= s.n && s.byzantine <= s.committee);
+  return s.committee == 0 || (s.committee <= s.n && (s.anywhere || s.byzantine <= s.committee));
 }
 }  // namespace
 
@@ -91,6 +91,8 @@ std::string describe(const Scenario& s) {
   std::string line = fmt::format("n={} behaviour={} mix={} seed={} byzantine={} heights={}", s.n,
                                  name(s.behaviour), name(s.mix), s.seed, s.byzantine, s.heights);
   if (s.committee > 0) line += fmt::format(" committee={} epoch={}", s.committee, s.epoch);
+  if (s.anywhere) line += " anywhere=1";
+  if (s.grind) line += " grind=1";
   if (!s.stakes.empty()) line += fmt::format(" stakes={}", fmt::join(s.stakes, ","));
   return line;
 }
@@ -136,6 +138,10 @@ std::optional<Scenario> parse_scenario(std::string_view line) {
       s.committee = static_cast<std::uint32_t>(number);
     } else if (key == "epoch") {
       s.epoch = number;
+    } else if (key == "anywhere" && number <= 1) {
+      s.anywhere = number == 1;
+    } else if (key == "grind" && number <= 1) {
+      s.grind = number == 1;
     } else {
       return std::nullopt;
     }

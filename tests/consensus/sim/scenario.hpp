@@ -52,6 +52,12 @@ struct Scenario {
   std::uint32_t committee = 0;
   std::uint64_t epoch = 3;
   std::vector<std::uint64_t> stakes;  // one per validator, their voting power; empty: 1 each
+  // With a committee: the Byzantine validators are any of the n, drawn from the seed, as the
+  // job file's bound counts them (f of all ranks), not members of the first committee.
+  bool anywhere = false;
+  // With a committee: a Byzantine validator proposing an epoch's last height picks, of many
+  // equally valid blocks, the one whose hash elects the most Byzantine validators next.
+  bool grind = false;
 };
 
 // The shipped behaviour (faults/consensus_faults.hpp) that `behaviour` is, named as the job

@@ -33,6 +33,8 @@ constexpr std::uint64_t kSyncMs = 30;  // one block-sync round trip
 constexpr std::size_t kKeptForLater = 4096;
 // Genesis hashes tried for one whose committee seats the Byzantine validators.
 constexpr std::uint64_t kGenesisTries = 4096;
+// Blocks a grinding proposer tries for the next committee (Scenario::grind).
+constexpr std::uint64_t kGrindTries = 256;
 
 std::uint64_t height_of(const Message& m) {
   return std::visit([](const auto& message) { return message.height; }, m);
@@ -141,6 +143,8 @@ class Simulation {
   void handle(Node& node, Action& action);
   void on_commit(Node& node, const Commit& commit);
   void build_block(Node& node, const Timeout& request);
+  bool grinds(const Node& node, std::uint64_t height) const;
+  void grind(const Node& node, SimBlock& block) const;
   void sync(Node& node);
   void on_delivered(Node& node, const Message& message, const Status& status);
   bool done();
@@ -284,12 +288,15 @@ ValidatorSet Simulation::validator_set(const Node& node) const {
 }
 
 // The Byzantine validators: the first `byzantine` of `ids` (shuffled), or with a committee
-// the first of seat_byzantine's. Without a committee, colluders must hold the first proposer
-// to split height 0.
+// the first of seat_byzantine's (Scenario::anywhere: of `ids` still). Without a committee,
+// colluders must hold the first proposer to split height 0.
 std::set<std::uint32_t> Simulation::choose_byzantine(const std::vector<std::uint32_t>& ids) {
   std::vector<std::uint32_t> chosen = ids;
-  if (committee_mode()) {
+  if (committee_mode() && !scenario.anywhere) {
     chosen = seat_byzantine(ids);
+  } else if (committee_mode()) {
+    genesis_ = genesis_hash(0);
+    elected_[0] = elect(std::vector<bool>(scenario.n, false), genesis_);
   } else if (scenario.behaviour == Behaviour::kColludeFork) {
     const std::uint32_t first = set_of({}, std::vector<bool>(scenario.n))->proposer(0, 0);
     std::iter_swap(chosen.begin(), std::find(chosen.begin(), chosen.end(), first));
@@ -611,8 +618,37 @@ void Simulation::build_block(Node& node, const Timeout& request) {
   for (const auto& item : node.evidence_pool) {
     if (!node.committed_evidence.contains(key_of(item.first))) block.evidence.push_back(item);
   }
+  if (grinds(node, request.height)) grind(node, block);
   Outcome outcome = node.machine->on_block_ready(request.height, request.round, block.encode());
   apply(node, std::move(outcome));  // a stale request is refused, and that is fine
+}
+
+// Scenario::grind: a Byzantine proposer of an epoch's last height, whose block hash seeds the
+// next election.
+bool Simulation::grinds(const Node& node, std::uint64_t height) const {
+  return scenario.grind && committee_mode() && !honest(node.id) &&
+         (height + 1) % scenario.epoch == 0;
+}
+
+// The nonce, of kGrindTries, whose block seats the most Byzantine validators on the next
+// committee, counting the fewer of the block and its twin (what an equivocating proposer
+// shows the other half). Any nonce is as valid as another, as a ledger block's time is.
+void Simulation::grind(const Node& node, SimBlock& block) const {
+  auto seated = [&](const Hash32& hash) {
+    const auto committee = elect(node.jailed, hash);
+    return std::count_if(committee.begin(), committee.end(),
+                         [&](std::uint32_t v) { return byzantine_.contains(v); });
+  };
+  std::uint64_t best_nonce = 0;
+  std::ptrdiff_t best = -1;
+  for (std::uint64_t nonce = 0; nonce < kGrindTries; ++nonce) {
+    block.nonce = nonce;
+    const Bytes bytes = block.encode();
+    const auto twin = sim_blocks().twin(bytes);
+    const std::ptrdiff_t count = std::min(seated(*hasher.hash(bytes)), seated(twin->hash));
+    if (count > best) best = count, best_nonce = nonce;
+  }
+  block.nonce = best_nonce;
 }
 
 // Block sync: one certified block per round trip, until the node is within reach of the

@@ -32,6 +32,8 @@
 // (colluders: the first proposer among them), so f of them hold less than 1/3 of any
 // committee's power; the genesis hash is the first of a seeded sequence whose election seats
 // enough of them. Later elections seat them or not, by stake, like anyone else.
+// Scenario::anywhere draws them from all n instead, and Scenario::grind lets them pick the
+// block hash that seeds the next election.
 #pragma once
 
 #include <cstdint>
