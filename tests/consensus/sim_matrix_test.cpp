@@ -137,7 +137,13 @@ TEST(Replay, OneScenario) {
   const Report r = run_scenario(*scenario, RunOptions{.trace = true});
   std::cout << r.trace << describe(*scenario) << "\nok=" << r.ok << " fork=" << r.fork
             << " deliveries=" << r.deliveries << " end_ms=" << r.end_ms << " heal_ms=" << r.heal_ms
-            << " max_round=" << r.max_decision_round << "\n"
+            << " max_round=" << r.max_decision_round << " elections=" << r.elections
+            << " byzantine_seats=" << r.byzantine_seats
+            << " byzantine_on_and_off=" << r.byzantine_on_and_off
+            << " byzantine_third_heights=" << r.byzantine_third_heights
+            << " max_jail_delay=" << r.max_jail_delay << " follower_commits=" << r.follower_commits
+            << " shared_refused=" << r.shared_refused << " early_refused=" << r.early_refused
+            << "\n"
             << r.failure << "\n";
   EXPECT_TRUE(r.ok || scenario->behaviour == Behaviour::kColludeFork);
 }

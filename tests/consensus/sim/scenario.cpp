@@ -1,12 +1,14 @@
 // Scenario names and the replay line (see scenario.hpp).
 #include "scenario.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <sstream>
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace fedchain::consensus::sim {
 
@@ -38,6 +40,29 @@ bool parse_u64(std::string_view text, std::uint64_t& out) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
   return ec == std::errc{} && end == text.data() + text.size();
 }
+
+// "1,2,3": every entry a number.
+bool parse_list(std::string_view text, std::vector<std::uint64_t>& out) {
+  out.clear();
+  while (true) {
+    const auto comma = text.find(',');
+    std::uint64_t number = 0;
+    if (!parse_u64(text.substr(0, comma), number)) return false;
+    out.push_back(number);
+    if (comma == std::string_view::npos) return true;
+    text.remove_prefix(comma + 1);
+  }
+}
+
+bool valid(const Scenario& s) {
+  if (s.n == 0 || s.byzantine >= s.n || s.heights == 0 || s.epoch == 0) return false;
+  if (!s.stakes.empty() &&
+      (s.stakes.size() != s.n || std::all_of(s.stakes.begin(), s.stakes.end(),
+                                             [](std::uint64_t stake) { return stake == 0; }))) {
+    return false;
+  }
+  return s.committee == 0 || (s.committee <= s.n && (s.anywhere || s.byzantine <= s.committee));
+}
 }  // namespace
 
 std::optional<ConsensusFault> shipped_fault(Behaviour behaviour) {
@@ -63,8 +88,13 @@ std::string_view name(NetworkMix mix) {
 }
 
 std::string describe(const Scenario& s) {
-  return fmt::format("n={} behaviour={} mix={} seed={} byzantine={} heights={}", s.n,
-                     name(s.behaviour), name(s.mix), s.seed, s.byzantine, s.heights);
+  std::string line = fmt::format("n={} behaviour={} mix={} seed={} byzantine={} heights={}", s.n,
+                                 name(s.behaviour), name(s.mix), s.seed, s.byzantine, s.heights);
+  if (s.committee > 0) line += fmt::format(" committee={} epoch={}", s.committee, s.epoch);
+  if (s.anywhere) line += " anywhere=1";
+  if (s.grind) line += " grind=1";
+  if (!s.stakes.empty()) line += fmt::format(" stakes={}", fmt::join(s.stakes, ","));
+  return line;
 }
 
 std::optional<Scenario> parse_scenario(std::string_view line) {
@@ -86,6 +116,8 @@ std::optional<Scenario> parse_scenario(std::string_view line) {
         if (value == text) s.behaviour = b, found = true;
       }
       if (!found) return std::nullopt;
+    } else if (key == "stakes") {
+      if (!parse_list(value, s.stakes)) return std::nullopt;
     } else if (key == "mix") {
       bool found = false;
       for (const auto& [m, text] : kMixes) {
@@ -102,11 +134,19 @@ std::optional<Scenario> parse_scenario(std::string_view line) {
       s.byzantine = static_cast<std::uint32_t>(number);
     } else if (key == "heights") {
       s.heights = number;
+    } else if (key == "committee") {
+      s.committee = static_cast<std::uint32_t>(number);
+    } else if (key == "epoch") {
+      s.epoch = number;
+    } else if (key == "anywhere" && number <= 1) {
+      s.anywhere = number == 1;
+    } else if (key == "grind" && number <= 1) {
+      s.grind = number == 1;
     } else {
       return std::nullopt;
     }
   }
-  if (s.n == 0 || s.byzantine >= s.n || s.heights == 0) return std::nullopt;
+  if (!valid(s)) return std::nullopt;
   return s;
 }
 
