@@ -200,13 +200,16 @@ Status check_consensus_faults(const Job& job, std::int64_t ranks) {
         faults.consensus);
   }
   if (ranks > 0) {
-    const std::int64_t f = (ranks - 1) / 3;
+    // The vote tolerates f of the committee, wherever the election seats the byzantine ranks.
+    const std::int64_t voters = committee_size(job, ranks);
+    const std::int64_t f = (voters - 1) / 3;
     if (static_cast<std::int64_t>(faults.byzantine.size()) > f) {
       return config_error(
-          "faults.consensus = '{}' with {} byzantine ranks, but {} ranks tolerate at most f = "
-          "{} (n >= 3f + 1): list fewer ranks in faults.byzantine or start more ranks (beyond "
+          "faults.consensus = '{}' with {} byzantine ranks, but a committee of {} tolerates at "
+          "most f = {} (c >= 3f + 1; consensus.committee, every rank up to 16 by default): list "
+          "fewer ranks in faults.byzantine, or start more ranks and a larger committee (beyond "
           "f only the simulator runs: tests/consensus)",
-          faults.consensus, faults.byzantine.size(), ranks, f);
+          faults.consensus, faults.byzantine.size(), voters, f);
     }
   }
   return {};

@@ -33,14 +33,15 @@ Result<Job> parse_job(std::string_view toml_text, std::string_view source,
 Result<Job> load_job(const std::filesystem::path& path,
                      const std::vector<std::string>& overrides = {});
 
-// faults.consensus against `ranks` (0: not known yet, as in `fedchain job check` without
-// job.ranks): a behaviour needs consensus.protocol = "bft", at least one rank in
-// faults.byzantine, and no more than f = floor((n - 1) / 3) of them, the most the vote
-// tolerates. A config error (exit 2) otherwise.
 // clients.per_round fits clients.total (with total = 0, one client per rank of `ranks`;
 // unchecked while ranks is 0, unknown before mpirun starts).
 Status check_clients(const Job& job, std::int64_t ranks);
 
+// faults.consensus against `ranks` (0: not known yet, as in `fedchain job check` without
+// job.ranks): a behaviour needs consensus.protocol = "bft", at least one rank in
+// faults.byzantine, and no more than f = floor((c - 1) / 3) of them for a committee of c
+// (committee_size), the most the vote tolerates wherever the election seats them. A config
+// error (exit 2) otherwise.
 Status check_consensus_faults(const Job& job, std::int64_t ranks);
 
 // consensus.committee when set, else every rank up to kDefaultCommitteeMax.
