@@ -49,9 +49,12 @@ Result<Optimizer> Optimizer::create(Backend& backend, const TrainOptions& option
 }
 
 void Optimizer::reset() {
+  steps_ = 0;
+  // Plain SGD keeps no state: sgd_step neither reads nor writes the velocity without
+  // momentum, so there is nothing to clear (a pass over d floats per client saved).
+  if (options_.optimizer == "sgd" && static_cast<float>(options_.momentum) == 0.0f) return;
   backend_->fill(first_.f32(), count_, 0.0f);
   if (second_.bytes() > 0) backend_->fill(second_.f32(), count_, 0.0f);
-  steps_ = 0;
 }
 
 void Optimizer::step(float* params, const float* grads, const float* anchor) {
