@@ -103,7 +103,8 @@ TEST(JobFile, ConsensusFaultsNeedRanksTheVoteAndAtMostF) {
       "[job]\nranks = {}\n[faults]\nconsensus = \"replay\"\nbyzantine = [1, 2]\n";
   auto beyond_f = parse_job(fmt::format(fmt::runtime(two), 6), "b.toml");
   ASSERT_FALSE(beyond_f);
-  EXPECT_NE(beyond_f.error().message.find("a committee of 6 tolerates at most f = 1"), std::string::npos)
+  EXPECT_NE(beyond_f.error().message.find("a committee of 6 tolerates at most f = 1"),
+            std::string::npos)
       << beyond_f.error().message;
   EXPECT_TRUE(parse_job(fmt::format(fmt::runtime(two), 7), "b.toml"));
   // Without job.ranks the bound waits for the run, which knows how many ranks started.
