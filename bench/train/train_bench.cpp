@@ -5,8 +5,12 @@
 // of --threads (the thread scaling). bench/train/compare.sh runs it beside
 // bench/train/torch_baseline.py (the same models in PyTorch, the same flags and table).
 //
-//   fedchain_train_bench [--device cpu|cuda] [--models cnn,mlp] [shared flags]
+//   fedchain_train_bench [--device cpu|cuda] [--models cnn,mlp,cifar-cnn] [shared flags]
+//   fedchain_train_bench --layers [--models ...]   the models' layer lists as JSON, from which
+//                                                   torch_baseline.py builds the same networks
 //
+// cifar-cnn takes 32x32x3 images, the others 28x28x1; dropout is on (training mode), as in
+// PyTorch's model.train().
 // --device cuda where no GPU answers (or without CUDA in the build) prints "SKIPPED: why" and
 // exits 77. The batch is uploaded once, before the timing: steps read it from the backend.
 #include <cstdio>
@@ -14,6 +18,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "bench_flags.hpp"
 #include "fedchain/core/random.hpp"
@@ -34,10 +40,42 @@ struct Step {
   fedchain::train::Buffer input, labels, probs, losses, dlogits;
 };
 
-// Builds `arch` on `backend` with one batch of random data uploaded.
-fedchain::Result<Step> make_step(Backend& backend, const std::string& arch, std::int64_t batch) {
+fedchain::train::ModelConfig config_for(const std::string& arch) {
   fedchain::train::ModelConfig config;
   config.arch = arch;
+  if (arch == "cifar-cnn") {
+    config.height = 32;
+    config.width = 32;
+    config.channels = 3;
+  }
+  return config;
+}
+
+// {"arch": {"input": [H, W, C], "layers": [{"type": ..., "out": ...}, ...]}, ...}
+fedchain::Result<std::string> layers_json(const std::vector<std::string>& models) {
+  std::string json = "{";
+  for (const std::string& arch : models) {
+    const auto config = config_for(arch);
+    auto specs = fedchain::train::layer_specs(config);
+    if (!specs) return specs.error();
+    json += fmt::format("{}\n  \"{}\": {{\"input\": [{}, {}, {}], \"classes\": {}, \"layers\": [",
+                        json.size() > 1 ? "," : "", arch, config.height, config.width,
+                        config.channels, config.classes);
+    for (std::size_t i = 0; i < specs->size(); ++i) {
+      const auto& l = (*specs)[i];
+      json += fmt::format(
+          "{}\n    {{\"type\": \"{}\", \"out\": {}, \"kernel\": {}, \"stride\": {}, "
+          "\"padding\": {}, \"groups\": {}, \"rate\": {}}}",
+          i > 0 ? "," : "", l.type, l.out, l.kernel, l.stride, l.padding, l.groups, l.rate);
+    }
+    json += "]}";
+  }
+  return json + "\n}\n";
+}
+
+// Builds `arch` on `backend` with one batch of random data uploaded.
+fedchain::Result<Step> make_step(Backend& backend, const std::string& arch, std::int64_t batch) {
+  const auto config = config_for(arch);
   auto model = Model::create(backend, config, batch);
   if (!model) return model.error();
   model->initialize(1);
@@ -81,11 +119,22 @@ int main(int argc, char** argv) {
                          .threads = {1, 2}};
   CLI::App app;
   std::string device = "cpu";
-  std::vector<std::string> models{"logreg", "mlp", "cnn", "lenet"};
+  std::vector<std::string> models{"logreg", "mlp", "cnn", "lenet", "cifar-cnn"};
   app.add_option("--device", device, "Backend")->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("--models", models, "Models, a,b,c")->delimiter(',')->capture_default_str();
+  bool print_layers = false;
+  app.add_flag("--layers", print_layers, "Print the models' layer lists as JSON and exit");
   bench::Flags flags;
   if (const auto exit_code = bench::parse_flags(app, spec, flags, argc, argv)) return *exit_code;
+  if (print_layers) {
+    auto json = layers_json(models);
+    if (!json) {
+      std::fprintf(stderr, "fedchain_train_bench: %s\n", json.error().message.c_str());
+      return fedchain::exit_code(json.error().kind);
+    }
+    std::fputs(json->c_str(), stdout);
+    return 0;
+  }
   // One backend does not depend on a thread count: the GPU's.
   if (device == "cuda") flags.threads.resize(1);
   std::optional<bench::Table> table;
@@ -103,10 +152,11 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "fedchain_train_bench: %s\n", step.error().message.c_str());
           return fedchain::exit_code(step.error().kind);
         }
+        std::uint64_t steps = 0;  // each step's dropout masks from its own seed
         const auto time = bench::measure(
             flags,
             [&] {
-              const float* logits = step->model.forward(step->input.f32(), b);
+              const float* logits = step->model.forward(step->input.f32(), b, {true, ++steps});
               backend.softmax_xent_forward(b, 10, logits, step->labels.i32(), step->probs.f32(),
                                            step->losses.f32());
               backend.softmax_xent_backward(b, 10, step->probs.f32(), step->labels.i32(),
