@@ -48,7 +48,7 @@ expect_refused "layer [1] (dropout): key 'rate': 1.5 is outside [0, 1)" \
 expect_refused "the last layer (dense) gives 1x1x7 values, but the data has 10 classes" \
   '[{type="flatten"},{type="dense",out=7}]'
 rc=0
-"${mpi[@]}" "$fedchain" train "$job" --run-dir "$work/refused" --set data.path="$dataset" \
+"${mpi[@]}" "$fedchain" train "$job" --run-dir "$work/refused" --set data.path="$dataset" --set job.ranks=2 \
   --set 'model.layers=[{type="conv2d",out=4,kernel=30},{type="flatten"},{type="dense",out=10}]' \
   >"$work/refused.log" 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || { cat "$work/refused.log"; fail "train with a bad layer: exit $rc, not 2"; }
