@@ -364,7 +364,9 @@ TEST(Trainer, LossFallsAndAccuracyRises) {
     auto before = evaluate(*model, test_data);
     TrainOptions options;
     options.batch_size = 32;
-    options.lr = std::string(arch) == "custom" ? 0.05 : 0.01;  // dropout and group norm: slower
+    // The custom stack (dropout 0.5 before its output layer) learns slower: 4 passes, not 2.
+    const bool custom = std::string(arch) == "custom";
+    options.lr = custom ? 0.05 : 0.01;
     options.momentum = 0.9;
     auto trainer = LocalTrainer::create(*model, options);
     auto first_pass = trainer->train(train_data, first(512), 1);
@@ -373,6 +375,9 @@ TEST(Trainer, LossFallsAndAccuracyRises) {
     EXPECT_EQ(first_pass->samples, 512);
     EXPECT_EQ(first_pass->steps, 16);
     EXPECT_LT(second_pass->mean_loss, first_pass->mean_loss) << arch;
+    for (std::uint64_t pass = 3; custom && pass <= 4; ++pass) {
+      ASSERT_TRUE(trainer->train(train_data, first(512), pass));
+    }
     auto after = evaluate(*model, test_data);
     EXPECT_LT(after->loss, before->loss) << arch;
     EXPECT_GT(after->accuracy, 0.5) << arch;  // chance is 0.1
