@@ -229,6 +229,31 @@ TEST(Model, BadLayersNameTheLayerAndKey) {
   EXPECT_FALSE(Model::create(*backend, empty, 1));
 }
 
+// Memory sizing counts what the new layers allocate: a dropout layer that drops owns an
+// output buffer (rate 0 passes through and owns none); group norm its output, statistics and
+// (on the GPU) a backward scratch; and the sizes are what a built model reports.
+TEST(Model, SizeOfCountsDropoutAndGroupNorm) {
+  auto size_with = [](std::vector<LayerSpec> layers) {
+    ModelConfig config = config_for("custom");
+    config.layers = std::move(layers);
+    return Model::size_of(config).value();
+  };
+  const ModelSize plain = size_with({spec("flatten"), spec("dense", 10)});
+  const ModelSize dropping = size_with({spec("flatten"), dropout(0.5), spec("dense", 10)});
+  const ModelSize passing = size_with({spec("flatten"), dropout(0.0), spec("dense", 10)});
+  EXPECT_EQ(dropping.activation_floats_per_sample - plain.activation_floats_per_sample, 784);
+  EXPECT_EQ(passing.activation_floats_per_sample, plain.activation_floats_per_sample);
+  EXPECT_EQ(dropping.parameters, plain.parameters);
+  const ModelSize conv =
+      size_with({spec("conv2d", 4, 3, 1, 1), spec("flatten"), spec("dense", 10)});
+  const ModelSize normed =
+      size_with({spec("conv2d", 4, 3, 1, 1), groupnorm(2), spec("flatten"), spec("dense", 10)});
+  EXPECT_EQ(normed.parameters - conv.parameters, 8);  // weight and bias of 4 channels
+  // Its output (28 * 28 * 4) and statistics (2 groups x 2); the scratch stays the conv's.
+  EXPECT_EQ(normed.activation_floats_per_sample - conv.activation_floats_per_sample,
+            28 * 28 * 4 + 4);
+}
+
 // Dropout draws its mask from the pass's seed in training and passes everything through in
 // evaluation.
 TEST(Model, DropoutIsSeededInTrainingAndOffInEvaluation) {
