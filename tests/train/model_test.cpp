@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "backend_ops.hpp"
+#include "fedchain/core/job_file.hpp"
 #include "fedchain/core/random.hpp"
 #include "fedchain/train/backend.hpp"
 #include "fedchain/train/model.hpp"
@@ -281,6 +282,34 @@ TEST(Model, DropoutIsSeededInTrainingAndOffInEvaluation) {
   reference->initialize(2);
   const float* out = reference->forward(data.pixels.data(), 4, {true, 5});
   EXPECT_EQ(std::vector<float>(out, out + 40), eval);
+}
+
+// jobs/mnist-cnn.toml spells arch = "mnist-cnn" layer by layer: the same parameter names,
+// shapes and initial bits, the same summary below its first line.
+TEST(Model, TheMnistJobsLayersAreThePreset) {
+  auto job = load_job(std::string(FEDCHAIN_SOURCE_DIR) + "/jobs/mnist-cnn.toml");
+  ASSERT_TRUE(job) << job.error().message;
+  const ModelConfig spelled = model_config(job->model);
+  ASSERT_EQ(spelled.arch, "custom");
+  auto backend = make_cpu_backend(1);
+  auto custom = Model::create(*backend, spelled, 1);
+  auto preset = Model::create(*backend, config_for("mnist-cnn"), 1);
+  ASSERT_TRUE(custom && preset);
+  ASSERT_EQ(custom->parameter_views().size(), preset->parameter_views().size());
+  for (std::size_t i = 0; i < custom->parameter_views().size(); ++i) {
+    const ParamView& a = custom->parameter_views()[i];
+    const ParamView& b = preset->parameter_views()[i];
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.offset, b.offset) << a.name;
+    EXPECT_EQ(a.shape, b.shape) << a.name;
+  }
+  custom->initialize(4);
+  preset->initialize(4);
+  EXPECT_EQ(std::memcmp(custom->parameters().data(), preset->parameters().data(),
+                        preset->parameters().bytes()),
+            0);
+  const std::string a = custom->summary(), b = preset->summary();
+  EXPECT_EQ(a.substr(a.find('\n')), b.substr(b.find('\n')));
 }
 
 TEST(Model, UnknownArchIsAConfigError) {
