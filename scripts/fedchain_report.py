@@ -24,6 +24,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 # The phases of a round, as metrics.csv names their seconds (src/io/metrics.hpp).
 PHASES = ["train_s", "quantize_s", "hash_s", "exchange_s", "aggregate_s", "consensus_s",
@@ -192,7 +193,7 @@ def job_section(runs):
         job = run["facts"].get("job")
         if job is None:
             continue
-        parts.append(f"<details{' open' if run is runs[0] else ''}><summary>{esc(run['label'])}: "
+        parts.append(f"<details><summary>{esc(run['label'])}: "
                      f"resolved job ({esc(job['source'])})</summary><pre>{esc(job['toml'])}</pre>"
                      f"</details>")
     return "".join(parts)
@@ -240,13 +241,15 @@ def chain_plot(run):
     top.scatter(heights, [b["proposer"] for b in blocks],
                 c=["tab:red" if b["round"] > 0 else "tab:blue" for b in blocks], s=10)
     top.set_ylabel("proposer")
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))
     top.set_title(f"Blocks of {run['label']} (red: committed after round 0)")
     accepted = [b["txs"] - len(b["rejected"]) for b in blocks]
-    bottom.bar(heights, accepted, color="tab:green", label="accepted updates", width=1.0)
+    bottom.bar(heights, accepted, color="tab:green", label="accepted updates", width=0.8)
     bottom.bar(heights, [len(b["rejected"]) for b in blocks], bottom=accepted, color="tab:orange",
-               label="rejected updates", width=1.0)
+               label="rejected updates", width=0.8)
     bottom.set_xlabel("block height")
     bottom.set_ylabel("transactions")
+    bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
     bottom.legend(fontsize="small")
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
@@ -300,6 +303,7 @@ def bar_plot(labels, series_list, title, xlabel):
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize="small")
     fig.tight_layout()
     return svg(fig)
