@@ -29,6 +29,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 # The phases of a round, as metrics.csv names their seconds (src/io/metrics.hpp).
 PHASES = ["train_s", "quantize_s", "hash_s", "exchange_s", "aggregate_s", "consensus_s",
           "store_s", "eval_s"]
+# The layout of the facts file, as src/cli/report_command.cpp writes it.
+FACTS_FORMAT = 1
 # Tables longer than this show their last rows only; the page says where the rest is.
 MAX_TABLE_ROWS = 400
 
@@ -409,6 +411,9 @@ def main():
     args = parser.parse_args()
     with open(args.facts) as f:
         facts = json.load(f)
+    if facts.get("format") != FACTS_FORMAT:
+        sys.exit(f"fedchain_report.py: {args.facts} is format {facts.get('format')}, this script "
+                 f"reads format {FACTS_FORMAT}: use the script of the same fedchain build")
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     runs = []
     for i, run_facts in enumerate(facts["runs"]):

@@ -34,6 +34,10 @@ struct ReportArgs {
   std::string data_path;
 };
 
+// The facts file's layout; scripts/fedchain_report.py refuses another (FACTS_FORMAT there).
+constexpr int kFactsFormat = 1;
+// A path or message that is not UTF-8 is shown with U+FFFD rather than refused.
+constexpr auto kReplaceBadUtf8 = nlohmann::json::error_handler_t::replace;
 constexpr const char* kScriptName = "fedchain_report.py";
 // Debian's interpreter: python3-matplotlib is installed for it (scripts/setup-debian.sh);
 // a python3 first on PATH (a venv, conda) may lack it.
@@ -89,7 +93,8 @@ Status run_script(const std::filesystem::path& script, const std::filesystem::pa
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  std::filesystem::remove(temp);
+  std::error_code ec;
+  std::filesystem::remove(temp, ec);
   return runtime_error(
       "{} {} failed (exit {}; its message is above): {} was not written; the facts it was "
       "given are in {}",
@@ -99,7 +104,17 @@ Status run_script(const std::filesystem::path& script, const std::filesystem::pa
 int run_report(const ReportArgs& args) {
   auto script = find_script();
   if (!script) return report(script.error());
-  nlohmann::json facts = {{"format", 1}, {"runs", nlohmann::json::array()}};
+  const std::string out =
+      args.out.empty() ? (std::filesystem::path(args.run_dir) / "report.html").string() : args.out;
+  std::error_code ec;
+  const auto folder = std::filesystem::absolute(out, ec).parent_path();
+  if (!args.out.empty() && !std::filesystem::is_directory(folder, ec)) {
+    return report(
+        config_error("--out {}: the folder {} does not exist; create it or name a file "
+                     "in an existing folder",
+                     out, folder.string()));
+  }
+  nlohmann::json facts = {{"format", kFactsFormat}, {"runs", nlohmann::json::array()}};
   int exit = 0;
   std::vector<std::string> dirs = {args.run_dir};
   dirs.insert(dirs.end(), args.compare.begin(), args.compare.end());
@@ -109,18 +124,18 @@ int run_report(const ReportArgs& args) {
     facts["runs"].push_back(std::move(run->json));
     if (exit == 0) exit = run->audit_exit_code;
   }
-  const std::string out =
-      args.out.empty() ? (std::filesystem::path(args.run_dir) / "report.html").string() : args.out;
   // Beside the page; kept when the page writer fails, for whoever looks into why.
   const std::filesystem::path facts_path = out + ".facts.json";
-  if (auto st = write_file_atomically(facts_path, as_bytes(facts.dump())); !st) {
+  if (auto st =
+          write_file_atomically(facts_path, as_bytes(facts.dump(-1, ' ', false, kReplaceBadUtf8)));
+      !st) {
     return report(st.error());
   }
   // The page appears whole under its name, or not at all.
   const std::filesystem::path temp = temp_path_for(out);
   if (auto st = run_script(*script, facts_path, temp, out); !st) return report(st.error());
   if (auto st = commit_temp_file(temp, out); !st) return report(st.error());
-  std::filesystem::remove(facts_path);
+  std::filesystem::remove(facts_path, ec);
   std::printf("report: %s\n", out.c_str());
   return exit;
 }

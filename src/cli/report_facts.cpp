@@ -152,8 +152,7 @@ json chain_json(const ledger::ChainStore& store) {
           {"client_contributions", client_rows}};
 }
 
-json audit_json(const std::filesystem::path& run_dir, const audit::RunReport& report,
-                const AuditText& said) {
+json audit_json(const audit::RunReport& report, const AuditText& said) {
   static constexpr const char* kOutcomes[] = {"verifies", "error", "primary-missing", "chain-fails",
                                               "replica-fails"};
   json out = {{"outcome", kOutcomes[static_cast<int>(report.outcome())]},
@@ -176,7 +175,6 @@ json audit_json(const std::filesystem::path& run_dir, const audit::RunReport& re
       break;
     }
   }
-  out["run_dir"] = run_dir.string();
   return out;
 }
 
@@ -186,7 +184,8 @@ Result<RunFacts> gather_run_facts(const std::filesystem::path& run_dir,
                                   const std::string& data_path) {
   const auto job_toml = read_text(run_dir / "job.toml");
   auto store = ledger::ChainStore::open(run_dir, ledger::OpenMode::kReadOnly);
-  const bool chain_file = std::filesystem::exists(ledger::ChainStore::log_path(run_dir));
+  std::error_code ec;
+  const bool chain_file = std::filesystem::exists(ledger::ChainStore::log_path(run_dir), ec);
   if (!job_toml && !chain_file) {
     return config_error(
         "{} holds no run: neither job.toml nor chain/blocks.log is there; pass "
@@ -213,7 +212,7 @@ Result<RunFacts> gather_run_facts(const std::filesystem::path& run_dir,
   if (has_chain || chain_file) {
     const audit::RunReport audited = audit::audit_run(run_dir, {data_path});
     const AuditText said = audit_text(run_dir.string(), audited);
-    out["audit"] = audit_json(run_dir, audited, said);
+    out["audit"] = audit_json(audited, said);
     facts.audit_exit_code = said.exit_code;
   }
   return facts;
