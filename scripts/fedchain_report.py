@@ -29,6 +29,10 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 # The phases of a round, as metrics.csv names their seconds (src/io/metrics.hpp).
 PHASES = ["train_s", "quantize_s", "hash_s", "exchange_s", "aggregate_s", "consensus_s",
           "store_s", "eval_s"]
+# Past this many ranks or clients, bar charts become histograms of the values.
+MAX_BARS = 100
+# Past this many blocks, the proposer markers are one embedded image, not SVG elements.
+RASTER_POINTS = 2000
 # The layout of the facts file, as src/cli/report_command.cpp writes it.
 FACTS_FORMAT = 1
 # Tables longer than this show their last rows only; the page says where the rest is.
@@ -209,10 +213,11 @@ def progress_section(runs):
         job_rounds = run["facts"].get("job", {}).get("rounds", "")
         last = r[-1] if r else {}
         total = sum(number(x.get("round_s")) or 0.0 for x in r)
-        rows.append([run["label"], f"{last.get('height', 0)} of {job_rounds}",
+        state = f"running ({run['facts']['running']})" if run["facts"].get("running") else "ended"
+        rows.append([run["label"], state, f"{last.get('height', 0)} of {job_rounds}",
                      last.get("test_acc", ""), f"{max(evaluated):.4f}" if evaluated else "",
                      last.get("train_loss", ""), f"{total:.2f}"])
-    return table(["run", "rounds in metrics.csv", "last test_acc", "best test_acc",
+    return table(["run", "job", "rounds in metrics.csv", "last test_acc", "best test_acc",
                   "last train_loss", "seconds (sum of round_s)"], rows)
 
 
@@ -240,15 +245,18 @@ def chain_plot(run):
         return None
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.0, 4.2), dpi=96, sharex=True)
     heights = [b["height"] for b in blocks]
+    # Thousands of markers as SVG elements make a heavy page: past RASTER_POINTS they are
+    # embedded as one image inside the SVG.
     top.scatter(heights, [b["proposer"] for b in blocks],
-                c=["tab:red" if b["round"] > 0 else "tab:blue" for b in blocks], s=10)
+                c=["tab:red" if b["round"] > 0 else "tab:blue" for b in blocks], s=10,
+                rasterized=len(blocks) > RASTER_POINTS)
     top.set_ylabel("proposer")
     top.yaxis.set_major_locator(MaxNLocator(integer=True))
     top.set_title(f"Blocks of {run['label']} (red: committed after round 0)")
-    accepted = [b["txs"] - len(b["rejected"]) for b in blocks]
-    bottom.bar(heights, accepted, color="tab:green", label="accepted updates", width=0.8)
-    bottom.bar(heights, [len(b["rejected"]) for b in blocks], bottom=accepted, color="tab:orange",
-               label="rejected updates", width=0.8)
+    rejected = [len(b["rejected"]) for b in blocks]
+    accepted = [b["txs"] - r for b, r in zip(blocks, rejected)]
+    bottom.stackplot(heights, [accepted, rejected], colors=["tab:green", "tab:orange"],
+                     labels=["accepted updates", "rejected updates"], step="mid")
     bottom.set_xlabel("block height")
     bottom.set_ylabel("transactions")
     bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -296,16 +304,23 @@ def chain_section(run):
 
 
 def bar_plot(labels, series_list, title, xlabel):
+    """One bar per label and series; past MAX_BARS labels, how the values spread instead."""
     fig, ax = plt.subplots(figsize=(8.0, 3.2), dpi=96)
-    width = 0.8 / len(series_list)
-    for i, (name, values) in enumerate(series_list):
-        ax.bar([x + i * width for x in range(len(labels))], values, width=width, label=name)
-    if len(labels) <= 40:
-        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels=labels)
-    ax.set_xlabel(xlabel)
+    if len(labels) > MAX_BARS:
+        ax.hist([values for _, values in series_list], bins=30,
+                label=[name for name, _ in series_list])
+        ax.set_xlabel(f"value per {xlabel}")
+        ax.set_ylabel(f"{xlabel}s")
+    else:
+        width = 0.8 / len(series_list)
+        for i, (name, values) in enumerate(series_list):
+            ax.bar([x + i * width for x in range(len(labels))], values, width=width, label=name)
+        if len(labels) <= 40:
+            ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels=labels)
+        ax.set_xlabel(xlabel)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize="small")
     fig.tight_layout()
     return svg(fig)

@@ -1,6 +1,7 @@
 // The facts of one run for `fedchain report` (report_facts.hpp). Reads only, and never
-// takes run.lock: a running job holds it, and the chain store's read-only open sees the
-// blocks committed so far (a half-written last record is a torn tail, not damage).
+// takes run.lock: a running job holds it (RunLock::holder says who, without taking it),
+// and the chain store's read-only open sees the blocks committed so far (a half-written
+// last record is a torn tail, not damage).
 #include "report_facts.hpp"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "commands.hpp"
 #include "fedchain/audit/run_audit.hpp"
 #include "fedchain/core/job_file.hpp"
+#include "fedchain/io/run_dir.hpp"
 #include "fedchain/ledger/chain_store.hpp"
 #include "fedchain/ledger/state_change.hpp"
 #include "verify_report.hpp"
@@ -198,6 +200,8 @@ Result<RunFacts> gather_run_facts(const std::filesystem::path& run_dir,
   out["label"] = run_dir.filename().empty() ? run_dir.parent_path().filename().string()
                                             : run_dir.filename().string();
   out["metrics_csv"] = (run_dir / "metrics.csv").string();
+  const auto holder = io::RunLock::holder(run_dir);
+  out["running"] = holder ? json(*holder) : json(nullptr);
   if (job_toml) {
     out["job"] = job_json(*job_toml, (run_dir / "job.toml").string());
   } else if (store) {

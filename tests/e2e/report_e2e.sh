@@ -96,6 +96,8 @@ wait "$launcher" || { cat "$work/live.log"; fail "the job did not stop cleanly a
 grep -q "another job\|run.lock" "$work/live.log" && { cat "$work/live.log"; fail "lock trouble"; }
 "$fedchain" verify "$work/live" >/dev/null || fail "the reported running job does not verify"
 has "$work/live.html" "Audit passed: OK: $work/live verifies"
+has "$work/live.html" "<td>running (pid "
+grep -q "<td>running" "$page" && fail "finished runs shown as running"
 grep -q "<td>500 of 500</td>" "$work/live.html" && fail "the running job's page shows every round"
 
 echo "== 6. bad input"
