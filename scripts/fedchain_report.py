@@ -177,6 +177,11 @@ def banner(run):
         return (f"<div class='banner fail'>Audit FAILED: {label}: height {audit['bad_height']}"
                 f"{esc(where)} [{esc(audit.get('reason') or '')}] (exit {audit['exit_code']})</div>")
     message = (audit["error_text"] or audit["text"]).strip()
+    if audit["outcome"] in ("error", "primary-missing"):
+        # Nothing failed at a height: the audit could not run (a dataset it needs, a lost
+        # chain file that a replica can replace); the message says what to do.
+        return (f"<div class='banner fail'>Audit not completed: {label}: {esc(message)} "
+                f"(exit {audit['exit_code']})</div>")
     return (f"<div class='banner fail'>Audit FAILED: {label}: {esc(message)} "
             f"(exit {audit['exit_code']})</div>")
 
@@ -193,6 +198,8 @@ def job_section(runs):
         if chain:
             values[keys.index("ranks")] = chain["validators"]
             values[keys.index("clients")] = chain["clients"]
+        elif not job.get("ranks"):
+            values[keys.index("ranks")] = run["facts"]["rank_logs"]
         rows.append([run["label"]] + values)
     parts = ["<h2 id=job>The job</h2>", table(["run"] + keys, rows)]
     for run in runs:

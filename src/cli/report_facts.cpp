@@ -154,6 +154,18 @@ json chain_json(const ledger::ChainStore& store) {
           {"client_contributions", client_rows}};
 }
 
+// RUN_DIR/logs/rank-N.log files: without a chain, how many ranks a job that left the
+// count to mpirun had.
+std::size_t rank_logs(const std::filesystem::path& run_dir) {
+  std::size_t count = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(run_dir / "logs", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    count += it->path().filename().string().starts_with("rank-") ? 1 : 0;
+  }
+  return count;
+}
+
 json audit_json(const audit::RunReport& report, const AuditText& said) {
   static constexpr const char* kOutcomes[] = {"verifies", "error", "primary-missing", "chain-fails",
                                               "replica-fails"};
@@ -200,6 +212,7 @@ Result<RunFacts> gather_run_facts(const std::filesystem::path& run_dir,
   out["label"] = run_dir.filename().empty() ? run_dir.parent_path().filename().string()
                                             : run_dir.filename().string();
   out["metrics_csv"] = (run_dir / "metrics.csv").string();
+  out["rank_logs"] = rank_logs(run_dir);
   const auto holder = io::RunLock::holder(run_dir);
   out["running"] = holder ? json(*holder) : json(nullptr);
   if (job_toml) {
