@@ -46,16 +46,16 @@ constexpr const char* kDefaultPython = "/usr/bin/python3";
 // $FEDCHAIN_REPORT_SCRIPT; else beside the binary (the build tree copies it there); else
 // PREFIX/share/fedchain/ for an installed bin/fedchain (CMake install rules).
 Result<std::filesystem::path> find_script() {
+  std::error_code ec;
   if (const char* path = std::getenv("FEDCHAIN_REPORT_SCRIPT"); path != nullptr && *path) {
-    if (std::filesystem::is_regular_file(path)) return std::filesystem::path(path);
+    if (std::filesystem::is_regular_file(path, ec)) return std::filesystem::path(path);
     return config_error("FEDCHAIN_REPORT_SCRIPT names {}, which is not a file", path);
   }
-  std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   const auto bin = exe.parent_path();
   for (const auto& candidate :
        {bin / kScriptName, bin / ".." / "share" / "fedchain" / kScriptName}) {
-    if (!ec && std::filesystem::is_regular_file(candidate)) return candidate.lexically_normal();
+    if (std::filesystem::is_regular_file(candidate, ec)) return candidate.lexically_normal();
   }
   return config_error(
       "the report script {} is neither beside {} nor in {}: build the fedchain "

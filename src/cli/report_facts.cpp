@@ -174,8 +174,6 @@ json audit_json(const audit::RunReport& report, const AuditText& said) {
               {"exit_code", said.exit_code},
               {"text", said.text},
               {"error_text", said.error},
-              {"blocks_verified", report.chain.blocks_verified},
-              {"checkpoints_checked", report.checkpoints_checked},
               {"bad_height", nullptr},
               {"reason", nullptr}};
   if (report.chain.bad_height) out["bad_height"] = *report.chain.bad_height;

@@ -11,8 +11,8 @@
 #   4. a damaged chain: the page is written with a failing banner naming the height, exit 3;
 #   5. a running job: the report reads what is committed so far without taking run.lock,
 #      and the job finishes normally;
-#   6. bad input: no run directory, no folder for --out, a missing page writer (exit 2,
-#      naming them).
+#   6. bad input: no run directory, no folder for --out, no python, a missing page writer
+#      (exit 2, naming them).
 # Usage: report_e2e.sh FEDCHAIN DATASET_H5
 set -euo pipefail
 fedchain=$(realpath "$1")
@@ -104,6 +104,9 @@ echo "== 6. bad input"
 expect_exit 2 "holds no run" "$fedchain" report "$work/nothing-here"
 expect_exit 2 "the folder $work/no-folder does not exist" \
   "$fedchain" report "$work/fedavg" --out "$work/no-folder/page.html"
+FEDCHAIN_PYTHON=$work/no-python expect_exit 2 "cannot run $work/no-python" \
+  "$fedchain" report "$work/fedavg" --out "$work/no-python.html"
+[ -e "$work/no-python.html" ] && fail "a page without a page writer"
 FEDCHAIN_REPORT_SCRIPT=$work/none.py expect_exit 2 "FEDCHAIN_REPORT_SCRIPT names $work/none.py" \
   "$fedchain" report "$work/fedavg"
 
