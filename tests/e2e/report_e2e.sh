@@ -10,7 +10,7 @@
 #   3. an epsilon column in metrics.csv gives the privacy section;
 #   4. a damaged chain: the page is written with a failing banner naming the height, exit 3;
 #   5. a running job: the report reads what is committed so far without taking run.lock,
-#      and the job finishes normally;
+#      says it runs, and the job stops cleanly; then the page of the job stopped early;
 #   6. bad input: no run directory, no folder for --out, no python, a missing page writer
 #      (exit 2, naming them).
 # Usage: report_e2e.sh FEDCHAIN DATASET_H5
@@ -99,6 +99,10 @@ has "$work/live.html" "Audit passed: OK: $work/live verifies"
 has "$work/live.html" "<td>running (pid "
 grep -q "<td>running" "$page" && fail "finished runs shown as running"
 grep -q "<td>500 of 500</td>" "$work/live.html" && fail "the running job's page shows every round"
+# Stopped early: the page of what it committed, the job no longer running.
+"$fedchain" report "$work/live" >"$work/report.log" 2>&1 || { cat "$work/report.log"; fail "report of a stopped job"; }
+has "$work/live/report.html" "<td>ended</td>"
+grep -q "<td>500 of 500</td>" "$work/live/report.html" && fail "the stopped job's page shows every round"
 
 echo "== 6. bad input"
 expect_exit 2 "holds no run" "$fedchain" report "$work/nothing-here"
