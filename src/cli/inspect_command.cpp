@@ -130,7 +130,8 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
                     "Under each block, its transactions: client, rank, weight, loss, samples");
   inspect->add_flag("--json", args->json,
                     "JSON array: height, hash, prev_hash, proposer, state_root, txs (client, "
-                    "rank, weight, loss, samples, update_root, rejected), evidence, round, ...");
+                    "rank, weight, loss, samples, update_root, rejected), evidence, round, ...; "
+                    "with --height, one object for that block");
   auto height = std::make_shared<std::uint64_t>(0);
   auto* height_option = inspect->add_option(
       "--height", *height,
