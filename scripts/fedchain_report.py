@@ -51,15 +51,18 @@ def number(text):
 
 
 def read_metrics(path):
-    """Rows of metrics.csv as dicts of strings. A running job may be writing the last line:
-    a row with fewer cells than the header is left out. A missing file gives no rows."""
+    """(columns, rows as dicts of strings, problem) of metrics.csv. A running job may be
+    writing the last line: a row with fewer cells than the header is left out. A missing
+    file gives no rows; one that is not CSV gives none either, and says why."""
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", errors="replace") as f:
             reader = csv.DictReader(f)
             rows = [row for row in reader if None not in row.values() and None not in row]
-            return reader.fieldnames or [], rows
-    except OSError:
-        return [], []
+            return reader.fieldnames or [], rows, None
+    except FileNotFoundError:
+        return [], [], None
+    except (OSError, csv.Error) as e:
+        return [], [], f"{path} cannot be read as CSV: {e}"
 
 
 def series(rows, column):
@@ -90,31 +93,16 @@ def new_axes(title, ylabel, width=8.0, height=3.4):
     return fig, ax
 
 
-def line_plot(runs, column, title, ylabel, style="-"):
+def lines_plot(runs, columns, title, ylabel):
+    """One line per run and (column, style, what) in `columns`, named "RUN what" in the legend."""
     fig, ax = new_axes(title, ylabel)
     drawn = False
     for run in runs:
-        xs, ys = series(run["rows"], column)
-        if xs:
-            ax.plot(xs, ys, style, marker="." if len(xs) < 60 else None, color=run["colour"],
-                    label=run["label"])
-            drawn = True
-    if not drawn:
-        plt.close(fig)
-        return None
-    ax.legend()
-    fig.tight_layout()
-    return svg(fig)
-
-
-def loss_plot(runs):
-    fig, ax = new_axes("Loss per round (solid: training, dashed: test)", "loss")
-    drawn = False
-    for run in runs:
-        for column, style, what in (("train_loss", "-", "train"), ("test_loss", "--", "test")):
+        for column, style, what in columns:
             xs, ys = series(run["rows"], column)
             if xs:
-                ax.plot(xs, ys, style, color=run["colour"], label=f"{run['label']} {what}")
+                ax.plot(xs, ys, style, marker="." if len(xs) < 60 else None, color=run["colour"],
+                        label=f"{run['label']} {what}".strip())
                 drawn = True
     if not drawn:
         plt.close(fig)
@@ -122,6 +110,15 @@ def loss_plot(runs):
     ax.legend()
     fig.tight_layout()
     return svg(fig)
+
+
+def line_plot(runs, column, title, ylabel):
+    return lines_plot(runs, [(column, "-", "")], title, ylabel)
+
+
+def loss_plot(runs):
+    return lines_plot(runs, [("train_loss", "-", "train"), ("test_loss", "--", "test")],
+                      "Loss per round (solid: training, dashed: test)", "loss")
 
 
 def phase_plot(run):
@@ -230,7 +227,9 @@ def progress_section(runs):
 
 def metrics_section(runs):
     main = runs[0]
-    parts = ["<h2 id=metrics>Accuracy and loss per round</h2>", progress_section(runs),
+    problems = "".join(f"<p class=note>{esc(run['metrics_problem'])}</p>"
+                       for run in runs if run["metrics_problem"])
+    parts = ["<h2 id=metrics>Accuracy and loss per round</h2>", problems, progress_section(runs),
              figure(line_plot(runs, "test_acc", "Test accuracy per round", "test accuracy"),
                     "evaluated round"),
              figure(loss_plot(runs), "loss")]
@@ -439,12 +438,12 @@ def main():
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     runs = []
     for i, run_facts in enumerate(facts["runs"]):
-        columns, rows = read_metrics(run_facts["metrics_csv"])
+        columns, rows, problem = read_metrics(run_facts["metrics_csv"])
         label = run_facts["label"]
         if any(run["label"] == label for run in runs):
             label = run_facts["run_dir"]  # two runs of one name: tell them apart
         runs.append({"facts": run_facts, "label": label, "columns": columns, "rows": rows,
-                     "colour": colours[i % len(colours)]})
+                     "metrics_problem": problem, "colour": colours[i % len(colours)]})
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(page(runs))
 
