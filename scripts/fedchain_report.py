@@ -203,6 +203,9 @@ def job_section(runs):
         job = run["facts"].get("job")
         if job is None:
             continue
+        if job.get("error"):
+            parts.append(f"<p class=note>{esc(run['label'])}: the job does not parse: "
+                         f"{esc(job['error'])}</p>")
         parts.append(f"<details><summary>{esc(run['label'])}: "
                      f"resolved job ({esc(job['source'])})</summary><pre>{esc(job['toml'])}</pre>"
                      f"</details>")
