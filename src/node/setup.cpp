@@ -200,6 +200,7 @@ Status build_node(Node& node, const Job& job) {
   auto aggregate = aggregate::aggregate_config(job.aggregate);
   if (!aggregate) return aggregate.error();
   node.aggregate = *aggregate;
+  node.aggregate.threads = static_cast<int>(job.train.threads);
   auto data = train::load_job_data(job);
   if (!data) return data.error();
   node.local.data = std::move(*data);
