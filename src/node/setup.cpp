@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "exchange.hpp"
+#include "fedchain/core/cpu_level.hpp"
 #include "fedchain/core/encoding.hpp"
 #include "fedchain/core/job_file.hpp"
 #include "fedchain/core/log.hpp"
@@ -280,10 +281,11 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
   for (const auto& [client, samples] : node->local.shards) hosted_samples += samples.size();
   spdlog::info(
       "{} ranks, {} clients ({} per round, {} here with {} samples), model {} ({} parameters), "
-      "rule {}, backend {}",
+      "rule {}, backend {}, CPU kernels {}",
       node->ranks, node->clients.count(), node->clients.cohort.per_round, node->local.shards.size(),
       hosted_samples, job.model.arch, node->global.theta.size(),
-      aggregate::rule_name(node->aggregate.rule), node->local.backend->name());
+      aggregate::rule_name(node->aggregate.rule), node->local.backend->name(),
+      cpu_level_name(cpu_level()));
   return node;
 }
 
