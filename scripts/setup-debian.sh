@@ -15,6 +15,7 @@ packages=(
   clang clang-format libclang-rt-14-dev
   dataset-fashion-mnist
   python3-h5py python3-matplotlib python3-numpy
+  python3-torch  # tests/e2e/export_e2e.sh: exported models against fedchain's logits
   slurm-wlm munge
 )
 

@@ -1,26 +1,49 @@
 // `fedchain verify RUN_DIR`: the audit of invariant 6 (docs/architecture.md) that
 // audit::audit_run makes: every record, hash link, signature, certificate quorum and the
-// genesis, every checkpoint, the aggregates where updates were archived, every replica.
+// genesis, every checkpoint, the aggregates where updates were archived, every replica,
+// and every prediction receipt in receipts.log against the chain.
 // A one-line verdict and a summary (verify_report.cpp prints them); exit 0 when everything
 // holds, 3 naming the first bad height otherwise, 2 when the run directory or the dataset
 // cannot be read.
+#include <cstdio>
 #include <memory>
 #include <string>
 
 #include "commands.hpp"
 #include "fedchain/audit/run_audit.hpp"
+#include "fedchain/serve/predict.hpp"
 #include "verify_report.hpp"
 
 namespace fedchain::cli {
 
 namespace {
 
+// Prediction receipts (RUN_DIR/receipts.log) against the verified chain.
+int verify_receipts(const std::string& run_dir, const audit::RunReport& audited) {
+  auto receipts = serve::check_receipts(run_dir);
+  if (!receipts) {
+    if (receipts.error().kind != ErrorKind::kVerification) return report(receipts.error());
+    std::printf("FAILED: %s [%s]\n", receipts.error().message.c_str(),
+                receipts.error().code.c_str());
+    return 3;
+  }
+  print_verified(run_dir, audited);
+  if (*receipts == 0) {
+    std::printf("  receipts     none\n");
+  } else {
+    std::printf(
+        "  receipts     %zu in receipts.log, each signed and naming a state root this chain "
+        "committed\n",
+        *receipts);
+  }
+  return 0;
+}
+
 int run_verify(const std::string& run_dir, const std::string& data_path) {
   const audit::RunReport audited = audit::audit_run(run_dir, {data_path});
   switch (audited.outcome()) {
     case audit::Outcome::kVerifies:
-      print_verified(run_dir, audited);
-      return 0;
+      return verify_receipts(run_dir, audited);
     case audit::Outcome::kError:
       return report(*audited.unplaced_error());
     case audit::Outcome::kPrimaryMissing:
