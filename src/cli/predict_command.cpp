@@ -32,6 +32,7 @@ struct PredictArgs {
   std::string key;
   std::string data_path;
   std::optional<int> threads;
+  std::string device;
   std::int64_t batch = 256;
   bool force = false;
 };
@@ -139,6 +140,8 @@ void add_predict_command(CLI::App& app, int& exit_code) {
                   "RUN_DIR/predictor.key, made once");
   cmd->add_option("--threads", args->threads, "CPU threads (default: the job's train.threads)")
       ->check(CLI::Range(1, 1024));
+  cmd->add_option("--device", args->device, "auto, cpu or cuda (default: the job's train.device)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--batch", args->batch, "Samples per forward pass")
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--data", args->data_path,
