@@ -12,10 +12,10 @@ submodules are named as fedchain names its layers (conv1, fc2, ...), so `state_d
 equal the exported tensor names. `model.fedchain` holds the metadata: chain_id, height,
 state_root and architecture (a dict).
 
-Input convention: float32 tensors of shape (N, C, H, W). Pixels are scaled to [0, 1]
-(uint8 / 255); where the job normalised its data (architecture["normalization"] set), each
-channel is then standardised, (x - mean[c]) / std[c], with the training split's statistics
-the export records. `prepare` does both.
+Input convention: float32 tensors of shape (N, C, H, W). Pixels are multiplied by
+architecture["input"]["scale"] (1/255: uint8 to [0, 1]); where the job normalised its data
+(architecture["normalization"] set), each channel is then standardised, (x - mean[c]) /
+std[c], with the training split's statistics the export records. `prepare` does both.
 
 One file, no fedchain build needed: safetensors are read with the `safetensors` package
 where it is installed, else with numpy; HDF5 exports with h5py.
@@ -148,12 +148,12 @@ def load(path):
 
 
 def prepare(model, images):
-    """uint8 images, (N, C, H, W) or (N, H, W), as the float input the model takes."""
+    """Images as stored, (N, C, H, W) or (N, H, W), as the float input the model takes."""
     arch = model.fedchain["architecture"]
     x = torch.as_tensor(np.asarray(images))
     if x.dim() == 3:
         x = x.unsqueeze(1)
-    x = x.to(torch.float32) / 255.0
+    x = x.to(torch.float32) * arch["input"].get("scale", 1.0 / 255.0)
     norm = arch.get("normalization")
     if norm:
         mean = torch.tensor(norm["mean"], dtype=torch.float32).view(1, -1, 1, 1)

@@ -159,15 +159,20 @@ std::string architecture_json(const PinnedModel& model) {
   const auto& c = model.config;
   nlohmann::ordered_json arch{
       {"arch", c.arch},
-      {"input", {{"channels", c.channels}, {"height", c.height}, {"width", c.width}}},
+      // uint8 pixels are scaled to [0, 1] before anything else (train::to_samples).
+      {"input",
+       {{"channels", c.channels},
+        {"height", c.height},
+        {"width", c.width},
+        {"scale", 1.0 / 255.0}}},
       {"classes", c.classes},
       {"layers", std::move(layers)},
       {"normalization", nullptr}};
   if (model.normalized) {
-    // Per channel, as x / 255 then (x - mean) / std.
+    // Per channel, (x - mean) / std after the input scale.
     const std::vector<double> mean(static_cast<std::size_t>(c.channels), model.scaling.mean);
     const std::vector<double> stddev(static_cast<std::size_t>(c.channels), model.scaling.stddev);
-    arch["normalization"] = {{"scale", 1.0 / 255.0}, {"mean", mean}, {"std", stddev}};
+    arch["normalization"] = {{"mean", mean}, {"std", stddev}};
   }
   return arch.dump();
 }

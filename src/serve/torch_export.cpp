@@ -98,8 +98,8 @@ std::map<std::string, std::string> export_metadata(const PinnedModel& model) {
           {"state_root", model.state_root.hex()},
           {"architecture", architecture_json(model)},
           {"input",
-           "float32 (N, C, H, W): pixels / 255, then (x - mean) / std per channel where "
-           "architecture.normalization is set"}};
+           "float32 (N, C, H, W): stored pixels times architecture.input.scale, then "
+           "(x - mean) / std per channel where architecture.normalization is set"}};
 }
 
 }  // namespace fedchain::serve

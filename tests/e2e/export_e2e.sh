@@ -49,7 +49,7 @@ for arch in logreg mlp cnn lenet; do
     done
   fi
 done
-grep -qF 'normalization\":{\"scale' "$work/mlp-pred.h5.json" || fail "no normalisation recorded"
+grep -qF 'normalization\":{\"mean' "$work/mlp-pred.h5.json" || fail "no normalisation recorded"
 
 echo "== 2. receipts"
 run="$work/mlp"
