@@ -3,7 +3,9 @@
 // fields hash to its id, its signature verifies under its predictor key, and the files hash
 // to what it records. Exit 3 on any mismatch. Whether its state root is the chain's is
 // `fedchain verify RUN_DIR`'s check (docs/export.md).
+#include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -16,6 +18,9 @@
 namespace fedchain::cli {
 
 namespace {
+
+// A receipt's JSON: its architecture text (64 KiB at most) and a few hundred bytes more.
+constexpr std::uintmax_t kMaxReceiptTextBytes = std::uintmax_t{1} << 20;
 
 struct ReceiptCheckArgs {
   std::string receipt;
@@ -38,6 +43,11 @@ Status check_file(const std::string& path, const Hash32& recorded, const char* r
 int run_receipt_check(const ReceiptCheckArgs& args) {
   std::ifstream in(args.receipt, std::ios::binary);
   if (!in) return report(config_error("cannot read receipt {}", args.receipt));
+  std::error_code ec;
+  if (std::filesystem::file_size(args.receipt, ec) > kMaxReceiptTextBytes) {
+    return report(reject("bad-receipt", "{}: larger than any receipt ({} bytes at most)",
+                         args.receipt, kMaxReceiptTextBytes));
+  }
   std::stringstream text;
   text << in.rdbuf();
   auto receipt = serve::Receipt::from_json(text.str());

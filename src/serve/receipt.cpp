@@ -85,7 +85,7 @@ Result<Receipt> Receipt::from_json(std::string_view text) {
     if (!j.contains(key) || !j[key].is_number_unsigned())
       return bad(fmt::format("'{}' is not a count", key));
   }
-  for (const char* key : {"split", "architecture"}) {
+  for (const char* key : {"id", "split", "architecture"}) {
     if (!j.contains(key) || !j[key].is_string()) return bad(fmt::format("'{}' is not text", key));
   }
   if (j["receipt"].get<std::uint64_t>() != kReceiptVersion) return bad("unknown receipt version");
