@@ -7,7 +7,7 @@
 #   2. receipts: `receipt check` passes on the files, exit 3 when the receipt, the input or
 #      the output differs by one byte; `verify` checks receipts.log, exit 3 when a record is
 #      damaged mid-file; a torn tail is repaired by the next predict; four predicts at once
-#      each append their receipt;
+#      each append their receipt; predict and export --height run beside a training job;
 #   3. bad input exits 2 naming the fault, writing nothing: a height beyond the tip or
 #      without a checkpoint, an input of the wrong shape, a key that does not parse, an
 #      output that exists (replaced with --force); a swapped or damaged checkpoint exits 3.
@@ -98,6 +98,17 @@ expect_exit 3 "receipts.log: receipt 0" "$fedchain" verify "$work/damaged"
 expect_exit 3 "receipts.log: receipt 0" "$fedchain" predict "$work/damaged" --input "$dataset" \
   --out "$work/never.h5"
 [ ! -e "$work/never.h5" ] || fail "predict wrote output beside a damaged receipts log"
+
+echo "== beside a running job: predict and export read the chain without run.lock"
+train_in_background live 3 --set job.rounds=12
+"$fedchain" predict "$work/live" --height 2 --input "$dataset" --limit 50 --out "$work/live-pred.h5" \
+  >"$work/live.json" 2>"$work/live-pred.log" || { cat "$work/live-pred.log"; fail "predict beside a running job"; }
+"$fedchain" export "$work/live" --height 2 --format safetensors --out "$work/live.safetensors" \
+  >"$work/live-export.log" || fail "export beside a running job"
+grep -q "at height 2 " "$work/live-export.log" || fail "export --height 2 exported another height"
+wait "$launcher" || { cat "$work/live.log"; fail "the job beside predict failed"; }
+"$fedchain" verify "$work/live" >"$work/verify.log" || { cat "$work/verify.log"; fail "verify live"; }
+grep -q "receipts     1 in receipts.log" "$work/verify.log" || fail "the live receipt is missing"
 
 echo "== 3. bad input: exit 2 (3 for a swapped or damaged checkpoint), nothing written"
 before=$(stat -c %s "$run/receipts.log")
