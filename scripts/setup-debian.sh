@@ -18,6 +18,7 @@ packages=(
   # Tests only: e2e_report opens `fedchain report`'s page in headless Chromium (about 360 MB
   # installed, a minute of apt on a 2-core VM).
   chromium
+  python3-torch  # tests/e2e/export_e2e.sh: exported models against fedchain's logits
   slurm-wlm munge
 )
 

@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
   add_verify_command(app, exit_code);
   add_inspect_command(app, exit_code);
   add_report_command(app, exit_code);
+  add_export_command(app, exit_code);
+  add_predict_command(app, exit_code);
+  add_receipt_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,6 +1,7 @@
 // `fedchain verify RUN_DIR`: the audit of invariant 6 (docs/architecture.md) that
 // audit::audit_run makes: every record, hash link, signature, certificate quorum and the
-// genesis, every checkpoint, the aggregates where updates were archived, every replica.
+// genesis, every checkpoint, the aggregates where updates were archived, every replica,
+// and every prediction receipt in receipts.log against the chain.
 // A one-line verdict and a summary (verify_report.cpp prints them); exit 0 when everything
 // holds, 3 naming the first bad height otherwise, 2 when the run directory or the dataset
 // cannot be read (verify_report.cpp says which).

@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "commands.hpp"
+#include "fedchain/serve/predict.hpp"
 
 namespace fedchain::cli {
 
@@ -189,13 +190,35 @@ void print_replica_failures(std::string& out, const RunReport& report) {
       "new copy from chain/blocks.log\n");
 }
 
+// A chain that verifies, then every prediction receipt in receipts.log against it.
+void verified_with_receipts(AuditText& out, const std::string& run_dir, const RunReport& report) {
+  auto receipts = serve::check_receipts(run_dir);
+  if (!receipts) {
+    if (receipts.error().kind != ErrorKind::kVerification) {
+      out.error = error_text(receipts.error());
+      out.exit_code = exit_code(receipts.error().kind);
+      return;
+    }
+    put(out.text, "FAILED: {} [{}]\n", receipts.error().message, receipts.error().code);
+    out.exit_code = 3;
+    return;
+  }
+  print_verified(out.text, run_dir, report);
+  if (*receipts == 0) {
+    line(out.text, "receipts", "none");
+  } else {
+    line(out.text, "receipts",
+         "{} in receipts.log, each signed and naming a state root this chain committed", *receipts);
+  }
+}
+
 }  // namespace
 
 AuditText audit_text(const std::string& run_dir, const RunReport& report) {
   AuditText out;
   switch (report.outcome()) {
     case audit::Outcome::kVerifies:
-      print_verified(out.text, run_dir, report);
+      verified_with_receipts(out, run_dir, report);
       return out;
     case audit::Outcome::kError: {
       const Error& error = *report.unplaced_error();
