@@ -19,9 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "bench_flags.hpp"
+#include "bench_models.hpp"
 #include "fedchain/core/random.hpp"
 #include "fedchain/train/backend.hpp"
 #include "fedchain/train/model.hpp"
@@ -40,42 +39,9 @@ struct Step {
   fedchain::train::Buffer input, labels, probs, losses, dlogits;
 };
 
-fedchain::train::ModelConfig config_for(const std::string& arch) {
-  fedchain::train::ModelConfig config;
-  config.arch = arch;
-  if (arch == "cifar-cnn") {
-    config.height = 32;
-    config.width = 32;
-    config.channels = 3;
-  }
-  return config;
-}
-
-// {"arch": {"input": [H, W, C], "layers": [{"type": ..., "out": ...}, ...]}, ...}
-fedchain::Result<std::string> layers_json(const std::vector<std::string>& models) {
-  std::string json = "{";
-  for (const std::string& arch : models) {
-    const auto config = config_for(arch);
-    auto specs = fedchain::train::layer_specs(config);
-    if (!specs) return specs.error();
-    json += fmt::format("{}\n  \"{}\": {{\"input\": [{}, {}, {}], \"classes\": {}, \"layers\": [",
-                        json.size() > 1 ? "," : "", arch, config.height, config.width,
-                        config.channels, config.classes);
-    for (std::size_t i = 0; i < specs->size(); ++i) {
-      const auto& l = (*specs)[i];
-      json += fmt::format(
-          "{}\n    {{\"type\": \"{}\", \"out\": {}, \"kernel\": {}, \"stride\": {}, "
-          "\"padding\": {}, \"groups\": {}, \"rate\": {}}}",
-          i > 0 ? "," : "", l.type, l.out, l.kernel, l.stride, l.padding, l.groups, l.rate);
-    }
-    json += "]}";
-  }
-  return json + "\n}\n";
-}
-
 // Builds `arch` on `backend` with one batch of random data uploaded.
 fedchain::Result<Step> make_step(Backend& backend, const std::string& arch, std::int64_t batch) {
-  const auto config = config_for(arch);
+  const auto config = bench::model_config_for(arch);
   auto model = Model::create(backend, config, batch);
   if (!model) return model.error();
   model->initialize(1);
@@ -127,7 +93,7 @@ int main(int argc, char** argv) {
   bench::Flags flags;
   if (const auto exit_code = bench::parse_flags(app, spec, flags, argc, argv)) return *exit_code;
   if (print_layers) {
-    auto json = layers_json(models);
+    auto json = bench::layers_json(models);
     if (!json) {
       std::fprintf(stderr, "fedchain_train_bench: %s\n", json.error().message.c_str());
       return fedchain::exit_code(json.error().kind);

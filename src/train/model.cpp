@@ -300,6 +300,16 @@ Result<std::vector<LayerSpec>> layer_specs(const ModelConfig& config) {
   return specs;
 }
 
+Result<std::vector<LayerShape>> layer_input_shapes(const ModelConfig& config) {
+  auto stack = build_stack(config);
+  if (!stack) return stack.error();
+  std::vector<LayerShape> shapes;
+  for (const Layer& layer : *stack) {
+    shapes.push_back({layer.in.height, layer.in.width, layer.in.channels});
+  }
+  return shapes;
+}
+
 ModelConfig model_config(const ModelSection& section) {
   ModelConfig config;
   config.arch = section.arch;

@@ -46,6 +46,16 @@ ModelConfig model_config(const ModelSection& section);
 // the model (Model::size_of, summary_of).
 Result<std::vector<LayerSpec>> layer_specs(const ModelConfig& config);
 
+// One sample's shape where a layer reads it, channels-last.
+struct LayerShape {
+  std::int64_t height = 1;
+  std::int64_t width = 1;
+  std::int64_t channels = 1;
+};
+// The input shape of each of layer_specs(config), in order: what an export needs to
+// re-lay parameters for another framework (a dense layer after a flatten reads (H, W, C)).
+Result<std::vector<LayerShape>> layer_input_shapes(const ModelConfig& config);
+
 // One parameter tensor's slice of the model's buffer.
 struct ParamView {
   std::string name;                 // "conv1.weight", "fc2.bias"
