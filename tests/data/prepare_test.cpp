@@ -50,11 +50,12 @@ TEST(Prepare, WritesASyntheticDirectoryWithHashes) {
   auto stored = read_dataset_info(out);
   ASSERT_TRUE(stored) << stored.error().message;
   EXPECT_EQ(stored->source, "fashion-mnist");
-  EXPECT_EQ(stored->train_images.name, Files::kTrainImages);
-  EXPECT_EQ(stored->test_labels.name, Files::kTestLabels);
-  EXPECT_EQ(stored->train_images.sha256_hex,
+  ASSERT_EQ(stored->sources.size(), 4u);
+  EXPECT_EQ(stored->sources[0].name, Files::kTrainImages);
+  EXPECT_EQ(stored->sources[3].name, Files::kTestLabels);
+  EXPECT_EQ(stored->sources[0].sha256_hex,
             file_sha256_hex(dir.path() / "idx" / Files::kTrainImages).value());
-  EXPECT_EQ(stored->test_labels.sha256_hex,
+  EXPECT_EQ(stored->sources[3].sha256_hex,
             file_sha256_hex(dir.path() / "idx" / Files::kTestLabels).value());
 
   auto dataset = read_dataset(out);
@@ -142,8 +143,9 @@ TEST(Prepare, RealFashionMnist) {
 
   auto stored = read_dataset_info(out);
   ASSERT_TRUE(stored);
-  EXPECT_EQ(stored->train_images.sha256_hex, file_sha256_hex(idx / Files::kTrainImages).value());
-  EXPECT_EQ(stored->train_images.sha256_hex.size(), 64U);
+  ASSERT_EQ(stored->sources.size(), 4U);
+  EXPECT_EQ(stored->sources[0].sha256_hex, file_sha256_hex(idx / Files::kTrainImages).value());
+  EXPECT_EQ(stored->sources[0].sha256_hex.size(), 64U);
 }
 
 }  // namespace

@@ -16,11 +16,14 @@ namespace fedchain::train {
 struct JobData {
   Samples train;
   Samples test;
-  std::vector<std::uint8_t> train_labels;  // (train.count) as stored, for partitioning
+  std::vector<std::uint8_t> train_labels;   // (train.count) as stored, for partitioning
+  std::vector<std::int64_t> train_clients;  // (train.count) client ids as stored, or empty
+  Hash32 content_hash;                      // data::content_hash of the arrays loaded
+  PixelScaling scaling;                     // what was applied (empty: none)
 };
 
 // Reads data.path with the job's limits and scaling (data.normalize uses the training
-// split's statistics for both splits).
+// split's per-channel statistics for both splits).
 Result<JobData> load_job_data(const Job& job);
 
 // The largest batch training on `samples` samples takes: min(batch_size, samples), at
