@@ -132,11 +132,6 @@ Result<DatasetInfo> prepare_idx_dataset(Published dataset, const std::filesystem
   return read_dataset_info(out_path);
 }
 
-Result<DatasetInfo> prepare_fashion_mnist(const std::filesystem::path& idx_dir,
-                                          const std::filesystem::path& out_path) {
-  return prepare_idx_dataset(Published::kFashionMnist, idx_dir, out_path);
-}
-
 CifarFormat cifar_format(Published dataset) {
   if (dataset == Published::kCifar100) return {2, 1, 100, 20};
   return {1, 0, 10, 0};

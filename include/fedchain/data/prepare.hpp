@@ -38,9 +38,6 @@ std::string_view published_name(Published dataset);
 Result<DatasetInfo> prepare_idx_dataset(Published dataset, const std::filesystem::path& idx_dir,
                                         const std::filesystem::path& out_path);
 
-Result<DatasetInfo> prepare_fashion_mnist(const std::filesystem::path& idx_dir,
-                                          const std::filesystem::path& out_path);
-
 // CIFAR binary records: CIFAR-10's are one label byte then 3,072 pixel bytes (1,024 red,
 // 1,024 green, 1,024 blue, each 32 x 32 row-major); CIFAR-100's are a coarse label byte
 // (below 20), a fine label byte (below 100; the one kept) and the same pixels.
