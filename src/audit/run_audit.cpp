@@ -221,6 +221,7 @@ class AggregateAudit {
     auto config = aggregate::aggregate_config(job->aggregate);
     if (!config) return config.error();
     config_ = *config;
+    config_.threads = static_cast<int>(job->train.threads);
     for (const auto& shard : genesis.fields().shards) {
       weights_.push_back(static_cast<std::int64_t>(shard.samples));
     }

@@ -344,6 +344,12 @@ void set_labels(ImageSet& set, const std::vector<std::int64_t>& values) {
 
 }  // namespace
 
+Result<ImageSet> read_image_array(const std::string& spec, bool channels_last) {
+  auto array = load_array(spec, "images");
+  if (!array) return array.error();
+  return images_from(*array, channels_last);
+}
+
 Result<DatasetInfo> import_dataset(const ImportOptions& options) {
   if (auto st = check_options(options); !st) return st.error();
   DatasetInfo info;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "fedchain/core/cpu_level.hpp"
 #include "fedchain/core/durable_file.hpp"
 
 namespace fedchain::io {
@@ -107,7 +108,8 @@ const char* MetricsLog::csv_header() {
   return "height,round_s,train_s,quantize_s,hash_s,exchange_s,aggregate_s,consensus_s,store_s,"
          "eval_s,bytes_sent,consensus_messages,consensus_bytes,train_loss,test_loss,test_acc,"
          "proposer,commit_round,state_root,clipped,block_hash,cohort,samples_trained,"
-         "follower_messages,follower_verifications,validator_messages,validator_verifications";
+         "follower_messages,follower_verifications,validator_messages,validator_verifications,"
+         "cpu_kernels";
 }
 
 Result<MetricsLog> MetricsLog::create(const std::filesystem::path& csv,
@@ -141,15 +143,18 @@ Result<MetricsLog> MetricsLog::resume(const std::filesystem::path& csv,
 }
 
 Status MetricsLog::append(const MetricsRow& r) {
+  // The instruction set of this process's CPU kernels (core/cpu_level.hpp): timings from
+  // machines of different kinds are told apart by it.
+  const char* cpu_kernels = cpu_level_name(cpu_level());
   csv_ << fmt::format(
       "{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{},{},{},{},{},{},{},{},"
-      "{},{},{},{},{},{},{},{},{}\n",
+      "{},{},{},{},{},{},{},{},{},{}\n",
       r.height, r.round_s, r.train_s, r.quantize_s, r.hash_s, r.exchange_s, r.aggregate_s,
       r.consensus_s, r.store_s, r.eval_s, r.bytes_sent, r.consensus_messages, r.consensus_bytes,
       csv_number(r.train_loss), csv_number(r.test_loss), csv_number(r.test_acc), r.proposer,
       r.commit_round, r.state_root, r.clipped, r.block_hash, r.cohort, r.samples_trained,
       r.follower_messages, r.follower_verifications, r.validator_messages,
-      r.validator_verifications);
+      r.validator_verifications, cpu_kernels);
   const nlohmann::json row = {{"height", r.height},
                               {"round_s", r.round_s},
                               {"train_s", r.train_s},
@@ -176,7 +181,8 @@ Status MetricsLog::append(const MetricsRow& r) {
                               {"follower_messages", r.follower_messages},
                               {"follower_verifications", r.follower_verifications},
                               {"validator_messages", r.validator_messages},
-                              {"validator_verifications", r.validator_verifications}};
+                              {"validator_verifications", r.validator_verifications},
+                              {"cpu_kernels", cpu_kernels}};
   jsonl_ << row.dump() << "\n";
   csv_.flush();
   jsonl_.flush();

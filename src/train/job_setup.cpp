@@ -6,22 +6,30 @@
 
 namespace fedchain::train {
 
+Result<PixelScaling> normalization_of(const data::ImageSet& train, const std::string& path) {
+  const data::PixelStats stats = data::pixel_stats(train);
+  PixelScaling scaling;
+  for (std::size_t c = 0; c < stats.mean.size(); ++c) {
+    if (!(stats.stddev[c] > 0.0)) {
+      return config_error(
+          "data.normalize: channel {} of {}'s training split is constant (standard deviation "
+          "0); set data.normalize = false",
+          c, path);
+    }
+    scaling.mean.push_back(static_cast<float>(stats.mean[c]));
+    scaling.stddev.push_back(static_cast<float>(stats.stddev[c]));
+  }
+  return scaling;
+}
+
 Result<JobData> load_job_data(const Job& job) {
   auto dataset = data::read_dataset(job.data.path, job.data.train_limit, job.data.test_limit);
   if (!dataset) return dataset.error();
   PixelScaling scaling;
   if (job.data.normalize) {
-    const data::PixelStats stats = data::pixel_stats(dataset->train);
-    for (std::size_t c = 0; c < stats.mean.size(); ++c) {
-      if (!(stats.stddev[c] > 0.0)) {
-        return config_error(
-            "data.normalize: channel {} of {}'s training split is constant (standard deviation "
-            "0); set data.normalize = false",
-            c, job.data.path);
-      }
-      scaling.mean.push_back(static_cast<float>(stats.mean[c]));
-      scaling.stddev.push_back(static_cast<float>(stats.stddev[c]));
-    }
+    auto normalization = normalization_of(dataset->train, job.data.path);
+    if (!normalization) return normalization.error();
+    scaling = std::move(*normalization);
   }
   auto train_set = to_samples(dataset->train, dataset->num_classes, scaling);
   if (!train_set) return train_set.error();

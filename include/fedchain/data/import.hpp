@@ -36,6 +36,10 @@ struct ImportOptions {
 // "count-mismatch", "label-out-of-range", "bad-option"; options.out is then untouched.
 Result<DatasetInfo> import_dataset(const ImportOptions& options);
 
+// One images array (the --images spelling above) as an unlabelled split: what `fedchain
+// predict` reads for images that are not in a dataset file. Errors as import_dataset's.
+Result<ImageSet> read_image_array(const std::string& spec, bool channels_last = false);
+
 // The held-out rule of --test-percent P: sample i (0-based, file order) goes to the test
 // split when floor((i + 1) P / 100) > floor(i P / 100), which spreads floor(N P / 100) test
 // samples evenly over the file.

@@ -22,6 +22,10 @@ struct JobData {
   PixelScaling scaling;                     // what was applied (empty: none)
 };
 
+// data.normalize's scaling: each channel's mean and standard deviation over `train`
+// (data::pixel_stats); a constant channel is a config error naming `path`.
+Result<PixelScaling> normalization_of(const data::ImageSet& train, const std::string& path);
+
 // Reads data.path with the job's limits and scaling (data.normalize uses the training
 // split's per-channel statistics for both splits).
 Result<JobData> load_job_data(const Job& job);
