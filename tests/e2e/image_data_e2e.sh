@@ -4,7 +4,7 @@
 # per-channel normalisation and crop_flip augmentation; the same state roots on 1 and 2 ranks;
 # arrays imported from .npy with client ids and trained with data.partition = "natural"; and
 # the data's content hash in genesis: resuming or verifying with another dataset file exits 2
-# naming the file.
+# naming the file; predict on raw .npy arrays.
 # Usage: image_data_e2e.sh FEDCHAIN MAKE_IMAGE_FILES_PY
 set -euo pipefail
 fedchain=$1
@@ -55,6 +55,13 @@ train cnn1
 [ "$(roots "$work/cnn2")" = "$(roots "$work/cnn1")" ] || fail "cnn roots differ between 1 and 2 ranks"
 [ "$(roots "$work/cnn2" | wc -l)" -eq 3 ] || fail "cnn: 3 rounds expected"
 "$fedchain" verify "$work/cnn2" --data "$work/c10.h5" >/dev/null || fail "verify with its own data"
+
+# predict on raw arrays: a .npy of the model's shape, and one of another shape (exit 2).
+/usr/bin/python3 "$make_files" "$work/s32" 2 32
+"$fedchain" predict "$work/cnn2" --input "$work/s32/npy/x.npy" --out "$work/pred.h5" \
+  >/dev/null || fail "predict on a .npy image array"
+expect_exit 2 "16x16 images with 3 channel(s), but the model" \
+  "$fedchain" predict "$work/cnn2" --input "$work/src/npy/x.npy" --out "$work/never.h5"
 
 # The mlp on the same data, without augmentation.
 job "$work/c10.h5" 2 mlp iid none
