@@ -14,6 +14,9 @@ namespace fedchain::train {
 
 namespace {
 
+// derive_seed's "rank" for the dropout stream of a train() call ("dropout" in ASCII).
+constexpr std::uint64_t kDropoutStream = 0x64726f706f7574;
+
 Status check_shapes(const Model& model, const Samples& data) {
   const ModelConfig& config = model.config();
   if (data.height != config.height || data.width != config.width ||
@@ -53,9 +56,10 @@ class BatchStage {
   }
 
   // Forward on data[indices] and the per-sample losses; returns their sum.
-  double forward(Model& model, const Samples& data, std::span<const std::int64_t> indices) {
+  double forward(Model& model, const Samples& data, std::span<const std::int64_t> indices,
+                 const ForwardPass& pass = {}) {
     gather(data, indices);
-    return forward_gathered(model, static_cast<std::int64_t>(indices.size()));
+    return forward_gathered(model, static_cast<std::int64_t>(indices.size()), pass);
   }
 
   // data[indices] into the host staging, in batch order.
@@ -81,13 +85,13 @@ class BatchStage {
   }
 
   // Forward on the first `batch` gathered samples; returns the sum of their losses.
-  double forward_gathered(Model& model, std::int64_t batch) {
+  double forward_gathered(Model& model, std::int64_t batch, const ForwardPass& pass = {}) {
     Backend& backend = model.backend();
     const auto count = static_cast<std::size_t>(batch);
     const auto size = static_cast<std::size_t>(model.input_size());
     backend.upload(input_, host_pixels_.data(), count * size * sizeof(float));
     backend.upload(labels_, host_labels_.data(), count * sizeof(std::int32_t));
-    const float* logits = model.forward(input_.f32(), batch);
+    const float* logits = model.forward(input_.f32(), batch, pass);
     backend.softmax_xent_forward(batch, model.config().classes, logits, labels_.i32(), probs_.f32(),
                                  losses_.f32());
     backend.download(host_losses_.data(), losses_, count * sizeof(float));
@@ -205,7 +209,10 @@ Result<LocalResult> LocalTrainer::train(const Samples& data, std::span<const std
     position += batch;
     stage->gather(data, indices);
     if (augment_ == Augment::kCropFlip) stage->crop_flip_gathered(data, batch, augment_random);
-    loss_sum += stage->forward_gathered(model, batch);
+    // Dropout masks per client, round (both in seed) and step, apart from the shuffle's stream.
+    const ForwardPass pass{true,
+                           derive_seed(seed, kDropoutStream, static_cast<std::uint64_t>(step))};
+    loss_sum += stage->forward_gathered(model, batch, pass);
     stage->backward(model, batch);
     optimizer_.step(model.parameters().f32(), model.gradients().f32(),
                     anchor.bytes() > 0 ? anchor.f32() : nullptr);
