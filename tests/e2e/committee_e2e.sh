@@ -14,7 +14,9 @@ work=$(mktemp -d /tmp/fedchain-committee-e2e-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 source "$(dirname "$(realpath "$0")")/../support/e2e_lib.sh"
 
-small_job "$dataset" "[consensus]" "committee = 3" "epoch = 2" "stake = [1, 2, 1, 3, 1, 0, 2]"
+# Equal stakes (rank 5 none): 20 possible committees, so three elections repeat one only
+# once in 400 chains, and the check that the committee changes does not hang on one seed.
+small_job "$dataset" "[consensus]" "committee = 3" "epoch = 2" "stake = [1, 1, 1, 1, 1, 0, 1]"
 mpi=(mpirun -n 7 --oversubscribe)
 
 verify_ok() {  # verify_ok RUN_DIR
