@@ -102,6 +102,28 @@ void print_aggregates(const audit::AggregateSummary& aggregates) {
   }
 }
 
+// The privacy lines: the mechanism genesis records and the epsilon the accountant gives.
+void print_privacy(const std::optional<audit::PrivacySummary>& privacy) {
+  if (!privacy) return;
+  const PrivacySection& section = privacy->section;
+  if (section.dp) {
+    line("privacy",
+         "DP-FedAvg: clip {}, noise multiplier {}, q = {:.6g}; epsilon {:.6g} at delta {} after "
+         "{} rounds (RDP order {}), recomputed from genesis",
+         section.clip, section.noise_multiplier, privacy->sampling_rate, privacy->epsilon,
+         section.delta, privacy->heights, privacy->order);
+    if (section.target_epsilon > 0) {
+      line("budget", "target epsilon {}: {}", section.target_epsilon,
+           privacy->epsilon <= section.target_epsilon ? "within" : "PASSED");
+    }
+  }
+  if (section.secure_aggregation) {
+    line("secure aggregation",
+         "each rank's partial sum was masked: the chain commits to the aggregate, not to any "
+         "client's update in the clear");
+  }
+}
+
 }  // namespace
 
 void print_verified(const std::string& run_dir, const RunReport& report) {
@@ -125,6 +147,7 @@ void print_verified(const std::string& run_dir, const RunReport& report) {
          torn->height, torn->bytes, torn->offset);
   }
   print_aggregates(report.aggregates);
+  print_privacy(report.privacy);
   if (report.initial_checkpoint) {
     line("checkpoint", "height 0 (the initial model) is not checked: genesis holds its root");
   }

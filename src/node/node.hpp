@@ -27,6 +27,7 @@
 #include "fedchain/train/backend.hpp"
 #include "fedchain/train/job_setup.hpp"
 #include "fedchain/train/trainer.hpp"
+#include "privacy.hpp"
 
 namespace fedchain::node {
 
@@ -121,7 +122,8 @@ struct Node {
 
   LocalTraining local;
   GlobalModel global;
-  std::unique_ptr<ChainSide> chain;  // null with consensus.protocol = "none"
+  std::unique_ptr<ChainSide> chain;      // null with consensus.protocol = "none"
+  std::unique_ptr<RankPrivacy> privacy;  // null without privacy.dp and secure_aggregation
 
   std::optional<io::MetricsLog> metrics;     // rank 0 only
   std::optional<io::UpdateArchive> archive;  // with ledger.archive_updates: hosted clients' q
