@@ -29,9 +29,18 @@ aggregate::RdpAccountant accountant_of(const Job& job, int ranks) {
 
 }  // namespace
 
-Status check_privacy_budget(const Job& job, int ranks) {
+Status check_privacy_job(const Job& job, int ranks) {
   const auto& privacy = job.privacy;
-  if (!privacy.dp || privacy.target_epsilon <= 0) return {};
+  if (!privacy.dp) return {};
+  // The noise against the clip bound, without the rounding term (the parameter count is
+  // not known yet): start_privacy checks again with it.
+  auto quantize = aggregate::make_quantize_params(job.aggregate.scale_bits, job.aggregate.clip);
+  if (!quantize) return quantize.error();
+  const auto [per_round, total] = client_counts(job, ranks);
+  if (auto params = aggregate::make_dp_params(privacy, per_round, total, *quantize, 0); !params) {
+    return params.error();
+  }
+  if (privacy.target_epsilon <= 0) return {};
   const auto accountant = accountant_of(job, ranks);
   const auto rounds = static_cast<std::uint64_t>(job.job.rounds);
   const std::uint64_t past =

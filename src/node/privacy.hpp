@@ -31,9 +31,10 @@ struct RankPrivacy {
   std::vector<crypto::SecretKey> pair_keys;
 };
 
-// privacy.target_epsilon against the job's rounds, before anything is written: a config
-// error naming the round at which epsilon would pass it.
-Status check_privacy_budget(const Job& job, int ranks);
+// privacy.dp before anything is written: the noise must fit the clip bound, and
+// privacy.target_epsilon the job's rounds (a config error naming the round at which epsilon
+// would pass it).
+Status check_privacy_job(const Job& job, int ranks);
 
 // Collective: this rank's key, the mechanism and accountant, and with secure aggregation
 // the pair keys every two ranks agree on. Sets node.privacy; does nothing without [privacy].

@@ -155,7 +155,7 @@ Status check_job_against_world(const Job& job, int ranks) {
         job.faults.flip_bit_rank, ranks, ranks - 1, ranks);
   }
   if (auto st = check_clients(job, ranks); !st) return st;
-  if (auto st = check_privacy_budget(job, ranks); !st) return st;
+  if (auto st = check_privacy_job(job, ranks); !st) return st;
   if (job.consensus.protocol == "bft") return check_committee(job, ranks);
   return {};
 }

@@ -56,7 +56,7 @@ diff <(roots "$work/dp") <(roots "$work/dp-masked") || fail "masks changed a DP 
 
 echo "== DP stopped at round 3 and resumed: the same noise, the same roots"
 stop_at_round dp-resumed 3 "${dp[@]}" --set ledger.archive_updates=true
-train dp-resumed --resume
+train dp-resumed --resume "${dp[@]}" --set ledger.archive_updates=true
 diff <(roots "$work/dp") <(roots "$work/dp-resumed") || fail "a resumed DP run drew other noise"
 diff <(epsilon_column "$work/dp") <(epsilon_column "$work/dp-resumed") ||
   fail "a resumed DP run reports another epsilon"
