@@ -13,12 +13,26 @@ namespace {
 
 __extension__ using U128 = unsigned __int128;
 
-// Uniform in [0, n) for 1 <= n < 2^127: words masked to n's bit length, rejected at >= n
-// (fewer than half the draws are rejected).
+// Bits needed to write v (0 for 0).
+int bit_length(U128 v) {
+  const auto high = static_cast<std::uint64_t>(v >> 64);
+  const auto low = static_cast<std::uint64_t>(v);
+  if (high != 0) return 128 - __builtin_clzll(high);
+  return low != 0 ? 64 - __builtin_clzll(low) : 0;
+}
+
+// Uniform in [0, n) for 1 <= n < 2^127: one word (two above 2^64) masked to n's bit
+// length, rejected at >= n (fewer than half the draws are rejected).
 U128 uniform_below(crypto::KeyStream& bits, U128 n) {
-  int length = 0;
-  for (U128 v = n - 1; v != 0; v >>= 1) ++length;
-  const U128 mask = length == 0 ? 0 : (~U128{0} >> (128 - length));
+  const int length = bit_length(n - 1);
+  if (length <= 64) {
+    const std::uint64_t mask = length == 0 ? 0 : (~std::uint64_t{0} >> (64 - length));
+    for (;;) {
+      const U128 draw = bits.next() & mask;
+      if (draw < n) return draw;
+    }
+  }
+  const U128 mask = ~U128{0} >> (128 - length);
   for (;;) {
     const U128 draw = ((U128{bits.next()} << 64) | bits.next()) & mask;
     if (draw < n) return draw;

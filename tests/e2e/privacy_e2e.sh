@@ -37,6 +37,9 @@ echo "== DP: noise moves the model, every aggregate recomputed from the archive"
 dp=(--set privacy.dp=true --set privacy.noise_multiplier=1.0 --set privacy.clip=0.5)
 train dp "${dp[@]}" --set ledger.archive_updates=true
 ! diff -q <(roots "$work/plain") <(roots "$work/dp") >/dev/null || fail "DP changed nothing"
+# Each rank draws its clients' noise from its own secret; both computed every root alike.
+! grep -rq "differs from the committed" "$work/dp/logs" ||
+  fail "a DP rank computed another state root than the one committed"
 verify_ok "$work/dp"
 grep -q "aggregates *recomputed at 6 heights" "$work/verify.log" ||
   { cat "$work/verify.log"; fail "verify did not recompute the DP aggregates"; }
