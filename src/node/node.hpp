@@ -163,6 +163,13 @@ struct MemberUpdate {
   std::optional<ledger::Tx> tx;  // its signed commitment, live with a chain
 };
 
+// The update root each finite member's transaction signs, in order (secure_aggregation.cpp):
+// the Merkle root of q_k, or under privacy.secure_aggregation of its masked update
+// w_k q_k + m_k (u64 words), the members' masks m_k adding up to the rank's masks for
+// `height`, so the masked updates add up to the masked partial sum.
+std::vector<Hash32> update_roots_to_sign(const Node& node, std::uint64_t height,
+                                         std::span<const MemberUpdate> members);
+
 // Keeps the hosted members' q for `height` in the archive, durably, before their
 // transactions leave the rank (a replayed round, without transactions, keeps the files
 // already there). Collective when archiving.

@@ -205,6 +205,8 @@ Result<std::vector<std::uint32_t>> nonfinite_clients(const Node& node, std::uint
 // 4. With a chain, each member's commitment to its update: its Merkle root in a
 // transaction the hosting rank signs.
 void sign_updates(const Node& node, std::uint64_t height, std::span<MemberUpdate> updates) {
+  const std::vector<Hash32> roots = update_roots_to_sign(node, height, updates);
+  std::size_t signed_count = 0;
   for (auto& update : updates) {
     if (!update.finite) continue;  // it has no transaction: nothing of it counts
     ledger::TxBuilder tx;
@@ -213,7 +215,7 @@ void sign_updates(const Node& node, std::uint64_t height, std::span<MemberUpdate
     tx.client = update.client;
     tx.rank = static_cast<std::uint32_t>(node.rank);
     tx.weight = static_cast<std::uint64_t>(node.clients.samples[update.client]);
-    tx.update_root = update_root_of(update.q, node.job);
+    tx.update_root = roots[signed_count++];
     tx.loss = update.trained.mean_loss;
     tx.samples = static_cast<std::uint64_t>(update.trained.samples_seen);
     update.tx = tx.sign(node.chain->key);

@@ -7,6 +7,7 @@
 
 #include "fedchain/core/encoding.hpp"
 #include "fedchain/crypto/key_file.hpp"
+#include "fedchain/crypto/merkle.hpp"
 #include "node.hpp"
 #include "privacy.hpp"
 
@@ -80,6 +81,46 @@ Result<std::vector<crypto::SecretKey>> agree_pair_keys(const Node& node,
   }
   if (auto st = node.comm->agree(agreed); !st) return st.error();
   return pair_keys;
+}
+
+std::vector<Hash32> update_roots_to_sign(const Node& node, std::uint64_t height,
+                                         std::span<const MemberUpdate> members) {
+  std::vector<const MemberUpdate*> finite;
+  for (const auto& member : members) {
+    if (member.finite) finite.push_back(&member);
+  }
+  std::vector<Hash32> roots;
+  if (!node.privacy || node.privacy->pair_keys.empty()) {
+    for (const MemberUpdate* member : finite) roots.push_back(update_root_of(member->q, node.job));
+    return roots;
+  }
+  // What is left of the rank's masks goes to the last member.
+  const std::size_t d = node.global.theta.size();
+  std::vector<std::uint64_t> rest(d, 0);
+  add_masks(node.privacy->pair_keys, static_cast<std::size_t>(node.rank), height, rest);
+  std::vector<std::uint64_t> masked(d);
+  for (std::size_t i = 0; i < finite.size(); ++i) {
+    const MemberUpdate& member = *finite[i];
+    if (i + 1 < finite.size()) {
+      Writer info;
+      info.u32(member.client).u64(height);
+      const auto key = crypto::hkdf_sha256(node.privacy->rank_secret,
+                                           as_bytes("fedchain/client-mask/v1"), info.data());
+      crypto::KeyStream(key, 0).fill(masked);
+      for (std::size_t j = 0; j < d; ++j) rest[j] -= masked[j];
+    } else {
+      masked = rest;
+    }
+    const auto weight = static_cast<std::uint64_t>(aggregation_weight(node, member.client));
+    for (std::size_t j = 0; j < d; ++j) {
+      masked[j] += weight * static_cast<std::uint64_t>(std::int64_t{member.q[j]});
+    }
+    roots.push_back(
+        crypto::merkle_root(bytes_of(std::span<const std::uint64_t>(masked)),
+                            static_cast<std::size_t>(node.job.ledger.merkle_chunk_bytes),
+                            static_cast<int>(node.job.train.threads)));
+  }
+  return roots;
 }
 
 void add_masks(std::span<const crypto::SecretKey> pair_keys, std::size_t self, std::uint64_t height,

@@ -30,6 +30,16 @@ train masked --set privacy.secure_aggregation=true
 diff <(roots "$work/plain") <(roots "$work/masked") ||
   fail "masked partial sums gave another aggregate than plain ones"
 verify_ok "$work/masked"
+# Its transactions commit to masked updates: no update root is the plain run's.
+"$fedchain" inspect "$work/plain" --txs --json >"$work/plain.json"
+"$fedchain" inspect "$work/masked" --txs --json >"$work/masked.json"
+/usr/bin/python3 - "$work/plain.json" "$work/masked.json" <<'PY' || fail "masked tx roots"
+import json, sys
+roots = [{(t["client"], b["height"]): t["update_root"] for b in json.load(open(f)) for t in b["txs"]}
+         for f in sys.argv[1:]]
+assert roots[0].keys() == roots[1].keys() and len(roots[0]) == 24, len(roots[0])
+assert all(roots[0][k] != roots[1][k] for k in roots[0]), "a masked tx signs the plain update"
+PY
 grep -q "secure aggregation" "$work/verify.log" || { cat "$work/verify.log"; fail "no masks line"; }
 ! grep -q "epsilon" <(head -1 "$work/plain/metrics.csv") || fail "epsilon column without DP"
 
