@@ -14,7 +14,11 @@ packages=(
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   clang clang-format libclang-rt-14-dev
   dataset-fashion-mnist
-  python3-h5py python3-matplotlib python3-numpy
+  python3-h5py python3-matplotlib python3-numpy python3-pil
+  # Tests only: e2e_report opens `fedchain report`'s page in headless Chromium (about 360 MB
+  # installed, a minute of apt on a 2-core VM).
+  chromium
+  python3-torch  # tests/e2e/export_e2e.sh: exported models against fedchain's logits
   slurm-wlm munge
 )
 

@@ -31,6 +31,8 @@ if [[ $# -gt 0 && $1 != "--" ]]; then
 fi
 [[ $# -gt 0 && $1 == "--" ]] && shift
 here=$(cd "$(dirname "$0")" && pwd)
+# The PyTorch side: training here; bench/predict/compare.sh sets its inference twin.
+twin=${FEDCHAIN_TORCH_TWIN:-$here/torch_baseline.py}
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 
@@ -39,7 +41,7 @@ for ((round = 1; round <= rounds; ++round)); do
   # Table columns: benchmark (the model), size (the batch), threads, time/iter us,
   # cpu/iter us, throughput, unit, ratio; header lines start with '#'.
   "$bench" "$@" | awk '!/^#/ { print "fedchain", $1, $2, $3, $6, $5 / 1000 }' >>"$results"
-  "$python" "$here/torch_baseline.py" "$@" 2>/dev/null |
+  "$python" "$twin" "$@" 2>/dev/null |
     awk '!/^#/ { print "pytorch", $1, $2, $3, $6, $5 / 1000 }' >>"$results"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

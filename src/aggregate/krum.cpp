@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "cpu_kernels.hpp"
 #include "fedchain/aggregate/rules.hpp"
 
 namespace fedchain::aggregate {
@@ -16,55 +17,70 @@ namespace {
 
 __extension__ using Uint128 = unsigned __int128;
 
-// ||a - b||^2, exactly. Squares are summed in uint64 over chunks short enough that the
-// partial sum cannot wrap (chunk * (2 * max_abs)^2 <= 2^64 - 1), then carried into 128 bits.
-Uint128 squared_distance(std::span<const std::int32_t> a, std::span<const std::int32_t> b,
-                         std::size_t chunk) {
-  Uint128 total = 0;
-  for (std::size_t start = 0; start < a.size(); start += chunk) {
-    const std::size_t end = std::min(a.size(), start + chunk);
-    std::uint64_t partial = 0;
-    for (std::size_t j = start; j < end; ++j) {
-      // |diff| < 2^32, so its square fits in uint64 (though not always in int64).
-      const std::int64_t diff = std::int64_t{a[j]} - b[j];
-      const auto magnitude = static_cast<std::uint64_t>(diff < 0 ? -diff : diff);
-      partial += magnitude * magnitude;
-    }
-    total += partial;
-  }
-  return total;
-}
-
-std::size_t safe_chunk(std::span<const Update> updates) {
-  std::uint64_t max_abs = 0;
-  for (const auto& update : updates) {
-    for (const std::int32_t value : update.values) {
-      const std::uint64_t magnitude = static_cast<std::uint64_t>(std::llabs(value));
-      max_abs = std::max(max_abs, magnitude);
-    }
-  }
-  // A difference is at most 2 * max_abs (and at most 2^32 - 1 for any two int32s); the
-  // division in two steps never forms largest_diff^2, which could be 2^64.
+// Values per uint64 partial sum: chunk * (2 * max_abs)^2 <= 2^64 - 1. A difference is at
+// most 2 * max_abs (and at most 2^32 - 1 for any two int32s); the division in two steps
+// never forms largest_diff^2, which could be 2^64.
+std::size_t chunk_for(std::uint64_t max_abs) {
   const std::uint64_t largest_diff = 2 * max_abs;
   if (largest_diff == 0) return std::numeric_limits<std::size_t>::max();
   const std::uint64_t per_square = std::numeric_limits<std::uint64_t>::max() / largest_diff;
   return std::max<std::uint64_t>(1, per_square / largest_diff);
 }
 
+// Adds the squared distances between every pair of updates over coordinates
+// [start, start + width) to distance (n, n; upper triangle). All n slices of the tile stay
+// in cache while the n^2 / 2 pairs read them.
+void add_tile_distances(std::span<const Update> updates, std::size_t start, std::size_t width,
+                        std::vector<Uint128>& distance) {
+  const std::size_t n = updates.size();
+  const cpu::Kernels& kernels = cpu::kernels();
+  std::uint32_t max_abs = 0;
+  for (const auto& update : updates) {
+    max_abs = std::max(max_abs, kernels.max_magnitude(update.values.data() + start, width));
+  }
+  const std::size_t chunk = chunk_for(max_abs);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = i + 1; k < n; ++k) {
+      const std::int32_t* a = updates[i].values.data() + start;
+      const std::int32_t* b = updates[k].values.data() + start;
+      for (std::size_t from = 0; from < width; from += chunk) {
+        distance[i * n + k] +=
+            kernels.squared_distance(a + from, b + from, std::min(chunk, width - from));
+      }
+    }
+  }
+}
+
+// ||u_i - u_k||^2 for every pair, exactly: (n, n), symmetric. Each thread sums its tiles
+// into its own matrix; 128-bit sums are exact, so merging them in any order gives one answer.
+std::vector<Uint128> pairwise_distances(std::span<const Update> updates, int threads) {
+  const std::size_t n = updates.size();
+  const std::size_t d = updates.front().values.size();
+  const auto tiles = static_cast<std::int64_t>(cpu::tile_count(d));
+  std::vector<Uint128> distance(n * n, 0);
+#pragma omp parallel num_threads(threads) if (threads > 1 && tiles > 1)
+  {
+    std::vector<Uint128> local(n * n, 0);
+#pragma omp for schedule(static)
+    for (std::int64_t t = 0; t < tiles; ++t) {
+      const std::size_t start = static_cast<std::size_t>(t) * cpu::kTile;
+      add_tile_distances(updates, start, std::min(cpu::kTile, d - start), local);
+    }
+#pragma omp critical
+    for (std::size_t x = 0; x < n * n; ++x) distance[x] += local[x];
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = i + 1; k < n; ++k) distance[k * n + i] = distance[i * n + k];
+  }
+  return distance;
+}
+
 }  // namespace
 
 std::vector<std::int64_t> krum_select(std::span<const Update> updates, std::int64_t f,
-                                      std::int64_t m) {
+                                      std::int64_t m, int threads) {
   const std::size_t n = updates.size();
-  const std::size_t chunk = safe_chunk(updates);
-  std::vector<Uint128> distance(n * n, 0);  // (n, n), symmetric
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t k = i + 1; k < n; ++k) {
-      const Uint128 value = squared_distance(updates[i].values, updates[k].values, chunk);
-      distance[i * n + k] = value;
-      distance[k * n + i] = value;
-    }
-  }
+  const std::vector<Uint128> distance = pairwise_distances(updates, threads);
   // score(i) = sum of the n - f - 2 smallest distances from update i to the others.
   const auto closest = static_cast<std::size_t>(static_cast<std::int64_t>(n) - f - 2);
   struct Scored {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "cpu_kernels.hpp"
 #include "fedchain/aggregate/fixed_point.hpp"
 
 namespace fedchain::aggregate {
@@ -39,14 +40,14 @@ Result<QuantizeStats> quantize(std::span<const float> delta, std::span<std::int3
     return runtime_error("quantize: update has {} values but the output has room for {}",
                          delta.size(), q.size());
   }
-  const double scale = fixed::power_of_two(params.scale_bits);
+  std::uint64_t clipped = 0;
+  std::uint64_t nonfinite = 0;
+  cpu::kernels().quantize(delta.data(), q.data(), delta.size(),
+                          fixed::power_of_two(params.scale_bits), params.clip_bound, &clipped,
+                          &nonfinite);
   QuantizeStats stats;
-  for (std::size_t j = 0; j < delta.size(); ++j) {
-    const auto quantized = fixed::quantize_value(delta[j], scale, params.clip_bound);
-    q[j] = quantized.value;
-    stats.clipped += quantized.outcome == fixed::kClipped;
-    stats.nonfinite += quantized.outcome == fixed::kNonFinite;
-  }
+  stats.clipped = static_cast<std::int64_t>(clipped);
+  stats.nonfinite = static_cast<std::int64_t>(nonfinite);
   return stats;
 }
 
@@ -59,10 +60,8 @@ Status dequantize_add(std::span<float> theta, std::span<const std::int32_t> a, i
   // product by a power of two is exact (no underflow: |a| >= 1 gives >= 2^-30); the sum is
   // one rounding. Built with -ffp-contract=off, and even a fused multiply-add would give
   // the same bits, since the product it would skip rounding is exact.
-  const float step = std::ldexp(1.0f, -scale_bits);
-  for (std::size_t j = 0; j < theta.size(); ++j) {
-    theta[j] = theta[j] + static_cast<float>(a[j]) * step;
-  }
+  cpu::kernels().dequantize_add(theta.data(), a.data(), theta.size(),
+                                std::ldexp(1.0f, -scale_bits));
   return {};
 }
 

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "cpu_kernels.hpp"
 #include "fedchain/aggregate/fixed_point.hpp"
 #include "fedchain/aggregate/rules.hpp"
 
@@ -12,8 +13,32 @@ namespace fedchain::aggregate {
 
 namespace {
 
-// Coordinates processed together: a tile of every update and its sums stay in L1 or L2.
-constexpr std::size_t kTile = 1024;
+using cpu::kTile;
+
+// Runs body(start, width) for every tile of d coordinates, the tiles split over `threads`.
+template <typename Body>
+void for_each_tile(std::size_t d, int threads, const Body& body) {
+  const auto tiles = static_cast<std::int64_t>(cpu::tile_count(d));
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && tiles > 1)
+  for (std::int64_t t = 0; t < tiles; ++t) {
+    const std::size_t start = static_cast<std::size_t>(t) * kTile;
+    body(start, std::min(kTile, d - start));
+  }
+}
+
+// out[j] = round_half_even(sum[j] / den). Every rule's sums are means of values in
+// [-B, B] and take the vectorized kernel; a sum from a peer (the allreduce) may be anything,
+// and then the general divider keeps it exact.
+void divide(const std::int64_t* sum, std::size_t width, std::int64_t den, std::int32_t* out) {
+  constexpr std::int64_t kQuotientLimit = std::int64_t{1} << 31;
+  const cpu::Kernels& kernels = cpu::kernels();
+  if (den <= kQuotientLimit && kernels.within(sum, width, den * kQuotientLimit)) {
+    kernels.divide(sum, width, den, out);
+    return;
+  }
+  const fixed::RoundingDivider divider(den);
+  for (std::size_t j = 0; j < width; ++j) out[j] = static_cast<std::int32_t>(divider(sum[j]));
+}
 
 // Batcher's odd-even merge sort network for n values, as (low, high) pairs to compare and
 // swap so that the smaller value ends at `low`. It is the network the CUDA kernels unroll;
@@ -38,35 +63,33 @@ std::vector<std::pair<std::size_t, std::size_t>> sorting_network(std::size_t n) 
 
 // out[j] = the rounded mean of sorted positions first..last of coordinate j's n values.
 std::vector<std::int32_t> sorted_positions_mean(std::span<const Update> updates, std::size_t first,
-                                                std::size_t last) {
+                                                std::size_t last, int threads) {
   const std::size_t n = updates.size();
   const std::size_t d = updates.front().values.size();
   const auto network = sorting_network(n);
-  const fixed::RoundingDivider divide(static_cast<std::int64_t>(last - first + 1));
+  const auto count = static_cast<std::int64_t>(last - first + 1);
+  const cpu::Kernels& kernels = cpu::kernels();
   std::vector<std::int32_t> out(d);
-  std::vector<std::int32_t> tile(n * kTile);  // (n, kTile): row i holds update i's slice
-  std::int64_t sum[kTile];
-  for (std::size_t start = 0; start < d; start += kTile) {
-    const std::size_t width = std::min(kTile, d - start);
-    for (std::size_t i = 0; i < n; ++i) {
-      std::copy_n(updates[i].values.data() + start, width, tile.data() + i * kTile);
-    }
-    for (const auto& [low, high] : network) {
-      std::int32_t* a = tile.data() + low * kTile;
-      std::int32_t* b = tile.data() + high * kTile;
-      for (std::size_t j = 0; j < width; ++j) {
-        const std::int32_t smaller = std::min(a[j], b[j]);
-        b[j] = std::max(a[j], b[j]);
-        a[j] = smaller;
+  const auto tiles = static_cast<std::int64_t>(cpu::tile_count(d));
+#pragma omp parallel num_threads(threads) if (threads > 1 && tiles > 1)
+  {
+    std::vector<std::int32_t> tile(n * kTile);  // (n, kTile): row i holds update i's slice
+    std::vector<std::int64_t> sum(kTile);
+#pragma omp for schedule(static)
+    for (std::int64_t t = 0; t < tiles; ++t) {
+      const std::size_t start = static_cast<std::size_t>(t) * kTile;
+      const std::size_t width = std::min(kTile, d - start);
+      for (std::size_t i = 0; i < n; ++i) {
+        std::copy_n(updates[i].values.data() + start, width, tile.data() + i * kTile);
       }
-    }
-    std::fill(sum, sum + width, 0);
-    for (std::size_t i = first; i <= last; ++i) {
-      const std::int32_t* row = tile.data() + i * kTile;
-      for (std::size_t j = 0; j < width; ++j) sum[j] += row[j];
-    }
-    for (std::size_t j = 0; j < width; ++j) {
-      out[start + j] = static_cast<std::int32_t>(divide(sum[j]));
+      for (const auto& [low, high] : network) {
+        kernels.compare_swap(tile.data() + low * kTile, tile.data() + high * kTile, width);
+      }
+      std::fill_n(sum.data(), width, 0);
+      for (std::size_t i = first; i <= last; ++i) {
+        kernels.add_weighted(sum.data(), 1, tile.data() + i * kTile, width);
+      }
+      divide(sum.data(), width, count, out.data() + start);
     }
   }
   return out;
@@ -78,7 +101,7 @@ std::int64_t total_weight(std::span<const Update> updates) {
   return total;
 }
 
-Status check_updates(std::span<const Update> updates, std::int32_t bound) {
+Status check_updates(std::span<const Update> updates, std::int32_t bound, int threads) {
   const std::size_t d = updates.front().values.size();
   std::vector<std::int64_t> ranks;
   for (const auto& update : updates) {
@@ -90,24 +113,33 @@ Status check_updates(std::span<const Update> updates, std::int32_t bound) {
       return reject("bad-weight", "rank {} has weight {}, expected >= 1", update.rank,
                     update.weight);
     }
-    // One branch-free pass that vectorizes; the offending index is looked up only when
-    // something is out of range.
-    bool outside = false;
-    for (const std::int32_t value : update.values) outside |= (value < -bound) | (value > bound);
-    if (outside) {
-      const auto bad =
-          std::find_if(update.values.begin(), update.values.end(),
-                       [&](std::int32_t value) { return value < -bound || value > bound; });
-      return reject("update-out-of-range",
-                    "rank {} sent value {} at index {}, outside the clip bound [-{}, {}]",
-                    update.rank, *bad, bad - update.values.begin(), bound, bound);
-    }
     ranks.push_back(update.rank);
   }
   std::sort(ranks.begin(), ranks.end());
   const auto twin = std::adjacent_find(ranks.begin(), ranks.end());
   if (twin != ranks.end()) {
     return reject("duplicate-rank", "two updates claim rank {}", *twin);
+  }
+  // The range scan reads every value once, split over threads; the offending index is
+  // looked up only when something is out of range.
+  std::vector<char> outside(updates.size(), 0);
+  for_each_tile(d, threads, [&](std::size_t start, std::size_t width) {
+    for (std::size_t i = 0; i < updates.size(); ++i) {
+      if (cpu::kernels().any_outside(updates[i].values.data() + start, width, bound)) {
+#pragma omp atomic write
+        outside[i] = 1;
+      }
+    }
+  });
+  for (std::size_t i = 0; i < updates.size(); ++i) {
+    if (!outside[i]) continue;
+    const auto& values = updates[i].values;
+    const auto bad = std::find_if(values.begin(), values.end(), [&](std::int32_t value) {
+      return value < -bound || value > bound;
+    });
+    return reject("update-out-of-range",
+                  "rank {} sent value {} at index {}, outside the clip bound [-{}, {}]",
+                  updates[i].rank, *bad, bad - values.begin(), bound, bound);
   }
   return {};
 }
@@ -121,34 +153,30 @@ std::vector<std::int64_t> sorted_ranks(std::span<const Update> updates) {
 
 }  // namespace
 
-std::vector<std::int32_t> fedavg(std::span<const Update> updates) {
+std::vector<std::int32_t> fedavg(std::span<const Update> updates, int threads) {
   const std::size_t d = updates.front().values.size();
-  const fixed::RoundingDivider divide(total_weight(updates));
+  const std::int64_t total = total_weight(updates);
   std::vector<std::int32_t> out(d);
-  std::int64_t sum[kTile];
-  for (std::size_t start = 0; start < d; start += kTile) {
-    const std::size_t width = std::min(kTile, d - start);
-    std::fill(sum, sum + width, 0);
+  for_each_tile(d, threads, [&](std::size_t start, std::size_t width) {
+    std::int64_t sum[kTile] = {};
     for (const auto& update : updates) {
-      const std::int32_t* row = update.values.data() + start;
-      for (std::size_t j = 0; j < width; ++j) sum[j] += update.weight * row[j];
+      cpu::kernels().add_weighted(sum, update.weight, update.values.data() + start, width);
     }
-    for (std::size_t j = 0; j < width; ++j) {
-      out[start + j] = static_cast<std::int32_t>(divide(sum[j]));
-    }
-  }
+    divide(sum, width, total, out.data() + start);
+  });
   return out;
 }
 
-std::vector<std::int32_t> coordinate_median(std::span<const Update> updates) {
+std::vector<std::int32_t> coordinate_median(std::span<const Update> updates, int threads) {
   // Odd n: the middle value; even n: the mean of the two middle values, halves to even.
   const std::size_t n = updates.size();
-  return sorted_positions_mean(updates, (n - 1) / 2, n / 2);
+  return sorted_positions_mean(updates, (n - 1) / 2, n / 2, threads);
 }
 
-std::vector<std::int32_t> trimmed_mean(std::span<const Update> updates, std::int64_t trim) {
+std::vector<std::int32_t> trimmed_mean(std::span<const Update> updates, std::int64_t trim,
+                                       int threads) {
   const auto cut = static_cast<std::size_t>(trim);
-  return sorted_positions_mean(updates, cut, updates.size() - 1 - cut);
+  return sorted_positions_mean(updates, cut, updates.size() - 1 - cut, threads);
 }
 
 Status add_weighted(std::span<std::int64_t> sum, std::int64_t weight,
@@ -157,7 +185,7 @@ Status add_weighted(std::span<std::int64_t> sum, std::int64_t weight,
     return runtime_error("add_weighted: sum has {} values but the update has {}", sum.size(),
                          q.size());
   }
-  for (std::size_t j = 0; j < q.size(); ++j) sum[j] += weight * q[j];
+  cpu::kernels().add_weighted(sum.data(), weight, q.data(), q.size());
   return {};
 }
 
@@ -170,8 +198,7 @@ Status fedavg_from_sum(std::span<const std::int64_t> sum, std::int64_t total_wei
   if (total_weight < 1) {
     return runtime_error("fedavg_from_sum: total weight {} must be >= 1", total_weight);
   }
-  const fixed::RoundingDivider divide(total_weight);
-  for (std::size_t j = 0; j < sum.size(); ++j) out[j] = static_cast<std::int32_t>(divide(sum[j]));
+  divide(sum.data(), sum.size(), total_weight, out.data());
   return {};
 }
 
@@ -197,7 +224,7 @@ Result<AggregateResult> aggregate(const AggregateConfig& config, std::span<const
   if (updates.empty()) return runtime_error("aggregate: no updates to aggregate");
   std::vector<std::int64_t> weights;
   for (const auto& update : updates) weights.push_back(update.weight);
-  if (auto status = check_updates(updates, config.quantize.clip_bound); !status) {
+  if (auto status = check_updates(updates, config.quantize.clip_bound, config.threads); !status) {
     return status.error();
   }
   if (auto status = check_bounds(config, weights); !status) return status.error();
@@ -206,13 +233,13 @@ Result<AggregateResult> aggregate(const AggregateConfig& config, std::span<const
   AggregateResult result;
   switch (config.rule) {
     case Rule::kFedAvg:
-      result.values = fedavg(updates);
+      result.values = fedavg(updates, config.threads);
       break;
     case Rule::kMedian:
-      result.values = coordinate_median(updates);
+      result.values = coordinate_median(updates, config.threads);
       break;
     case Rule::kTrimmedMean:
-      result.values = trimmed_mean(updates, trim_count(config.trim_beta, n));
+      result.values = trimmed_mean(updates, trim_count(config.trim_beta, n), config.threads);
       break;
     case Rule::kKrum:
     case Rule::kMultiKrum: {
@@ -220,7 +247,7 @@ Result<AggregateResult> aggregate(const AggregateConfig& config, std::span<const
       if (config.rule == Rule::kMultiKrum) {
         m = config.multi_krum_m == 0 ? n - config.krum_f : config.multi_krum_m;
       }
-      auto chosen = krum_select(updates, config.krum_f, m);
+      auto chosen = krum_select(updates, config.krum_f, m, config.threads);
       std::sort(chosen.begin(), chosen.end());
       std::vector<Update> selected;
       for (const auto& update : updates) {
@@ -230,7 +257,7 @@ Result<AggregateResult> aggregate(const AggregateConfig& config, std::span<const
       }
       // The selected updates are averaged with their weights, like fedavg; for Krum
       // (m = 1) that is the chosen update itself, exactly.
-      result.values = fedavg(selected);
+      result.values = fedavg(selected, config.threads);
       result.selected_ranks = std::move(chosen);
       return result;
     }

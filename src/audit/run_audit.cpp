@@ -198,6 +198,7 @@ class AggregateAudit {
     auto config = aggregate::aggregate_config(job->aggregate);
     if (!config) return config.error();
     config_ = *config;
+    config_.threads = static_cast<int>(job->train.threads);
     // privacy.dp: unit weights and the fixed denominator, the clients per round.
     dp_ = job->privacy.dp;
     denominator_ = genesis.fields().cohort.rule.per_round;

@@ -1,11 +1,10 @@
-// `fedchain inspect RUN_DIR [--txs] [--json]`: what is on the chain, one block per line
-// (height, hash prefix, proposer, txs, evidence, rule, state root prefix, commit round,
-// time; an epoch's first block with its committee under it), with --txs each block's transactions
-// under it (client, rank, weight, loss, samples), and a line per piece of equivocation evidence; or
-// all of it as a JSON array with full hashes for scripts. Reads only; `fedchain verify` audits.
-#include <algorithm>
+// `fedchain inspect RUN_DIR [--txs] [--json] [--height H]`: what is on the chain, one block per
+// line (height, hash prefix, proposer, txs, evidence, rule, state root prefix, commit round, time;
+// an epoch's first block with its committee under it), with --txs each block's transactions under
+// it (client, rank, weight, loss, samples), and a line per piece of equivocation evidence; or all
+// of it as a JSON array with full hashes for scripts; with --height, one block whole
+// (inspect_block.cpp). Reads only; `fedchain verify` audits.
 #include <cstdio>
-#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,8 +13,10 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "chain_view.hpp"
 #include "commands.hpp"
 #include "fedchain/ledger/chain_store.hpp"
+#include "inspect_block.hpp"
 
 namespace fedchain::cli {
 
@@ -25,68 +26,21 @@ struct InspectArgs {
   std::string run_dir;
   bool txs = false;
   bool json = false;
+  std::optional<std::uint64_t> height;  // --height: one block whole
 };
-
-bool is_rejected(const ledger::Block& block, const ledger::Tx& tx) {
-  const auto& rejected = block.header().rejected_clients;
-  return std::binary_search(rejected.begin(), rejected.end(), tx.client());
-}
-
-nlohmann::json txs_json(const ledger::Block& block) {
-  auto txs = nlohmann::json::array();
-  for (const auto& tx : block.txs()) {
-    txs.push_back({{"client", tx.client()},
-                   {"rank", tx.rank()},
-                   {"weight", tx.weight()},
-                   {"loss", tx.loss()},
-                   {"samples", tx.samples()},
-                   {"update_root", tx.update_root().hex()},
-                   {"rejected", is_rejected(block, tx)}});
-  }
-  return txs;
-}
-
-std::string vote_target(const std::optional<Hash32>& block) {
-  return block ? block->short_hex() : std::string("nil");
-}
-
-const char* vote_type(ledger::VoteType type) {
-  return type == ledger::VoteType::kPrevote ? "prevote" : "precommit";
-}
-
-std::string utc_time(std::uint64_t time_ms) {
-  const std::time_t seconds = static_cast<std::time_t>(time_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
 
 // Every block with full hashes, its transactions and evidence: for scripts.
 void print_json(const ledger::ChainStore& store) {
   auto rows = nlohmann::json::array();
   for (const auto& stored : store.blocks()) {
     const auto& h = stored.block.header();
-    auto evidence = nlohmann::json::array();
-    for (const auto& e : stored.block.evidence()) {
-      auto block = [](const std::optional<Hash32>& b) {
-        return b ? nlohmann::json(b->hex()) : nlohmann::json(nullptr);
-      };
-      evidence.push_back({{"validator", e.validator()},
-                          {"height", e.height()},
-                          {"round", e.first().round},
-                          {"type", vote_type(e.first().type)},
-                          {"first_block", block(e.first().block_hash)},
-                          {"second_block", block(e.second().block_hash)}});
-    }
     rows.push_back({{"height", h.height},
                     {"hash", stored.block.hash().hex()},
                     {"prev_hash", h.prev_hash.hex()},
                     {"proposer", h.proposer},
                     {"state_root", h.state_root.hex()},
                     {"txs", txs_json(stored.block)},
-                    {"evidence", evidence},
+                    {"evidence", evidence_json(stored.block)},
                     {"round", stored.certificate.round()},
                     {"rule", h.rule.name},
                     {"committee_hash", h.committee_hash.hex()},
@@ -140,13 +94,9 @@ void print_table(const ledger::ChainStore& store, bool with_txs) {
   }
   for (const auto& stored : store.blocks()) {
     for (const auto& e : stored.block.evidence()) {
-      std::printf("%s\n",
-                  fmt::format("evidence in block {}: validator {} signed two {}s at "
-                              "height {} round {}: {} and {}",
-                              stored.block.height(), e.validator(), vote_type(e.first().type),
-                              e.height(), e.first().round, vote_target(e.first().block_hash),
-                              vote_target(e.second().block_hash))
-                      .c_str());
+      std::printf(
+          "%s\n",
+          fmt::format("evidence in block {}: {}", stored.block.height(), evidence_text(e)).c_str());
     }
   }
   if (const auto& torn = store.torn_tail()) {
@@ -160,6 +110,7 @@ void print_table(const ledger::ChainStore& store, bool with_txs) {
 int run_inspect(const InspectArgs& args) {
   auto store = ledger::ChainStore::open(args.run_dir, ledger::OpenMode::kReadOnly);
   if (!store) return report(store.error());
+  if (args.height) return inspect_block(*store, *args.height, args.json);
   if (args.json) {
     print_json(*store);
   } else {
@@ -179,8 +130,17 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
                     "Under each block, its transactions: client, rank, weight, loss, samples");
   inspect->add_flag("--json", args->json,
                     "JSON array: height, hash, prev_hash, proposer, state_root, txs (client, "
-                    "rank, weight, loss, samples, update_root, rejected), evidence, round, ...");
-  inspect->callback([args, &exit_code] { exit_code = run_inspect(*args); });
+                    "rank, weight, loss, samples, update_root, rejected), evidence, round, ...; "
+                    "with --height, one object for that block");
+  auto height = std::make_shared<std::uint64_t>(0);
+  auto* height_option = inspect->add_option(
+      "--height", *height,
+      "One block whole: header, every transaction, certificate signers, evidence, and what it "
+      "changed in the chain state (validators, jail, contributions, cohort, committee)");
+  inspect->callback([args, height, height_option, &exit_code] {
+    if (height_option->count() > 0) args->height = *height;
+    exit_code = run_inspect(*args);
+  });
 }
 
 }  // namespace fedchain::cli

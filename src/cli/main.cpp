@@ -14,8 +14,12 @@
 
 namespace fedchain::cli {
 
+std::string error_text(const Error& error) {
+  return fmt::format("fedchain: error: {}\n", error.message);
+}
+
 int report(const Error& error) {
-  std::fprintf(stderr, "fedchain: error: %s\n", error.message.c_str());
+  std::fputs(error_text(error).c_str(), stderr);
   return exit_code(error.kind);
 }
 
@@ -48,6 +52,10 @@ int main(int argc, char** argv) {
   add_keygen_command(app, exit_code);
   add_verify_command(app, exit_code);
   add_inspect_command(app, exit_code);
+  add_report_command(app, exit_code);
+  add_export_command(app, exit_code);
+  add_predict_command(app, exit_code);
+  add_receipt_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,9 +1,11 @@
 // `fedchain verify RUN_DIR`: the audit of invariant 6 (docs/architecture.md) that
 // audit::audit_run makes: every record, hash link, signature, certificate quorum and the
-// genesis, every checkpoint, the aggregates where updates were archived, every replica.
+// genesis, every checkpoint, the aggregates where updates were archived, every replica,
+// and every prediction receipt in receipts.log against the chain.
 // A one-line verdict and a summary (verify_report.cpp prints them); exit 0 when everything
 // holds, 3 naming the first bad height otherwise, 2 when the run directory or the dataset
-// cannot be read.
+// cannot be read (verify_report.cpp says which).
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -16,23 +18,10 @@ namespace fedchain::cli {
 namespace {
 
 int run_verify(const std::string& run_dir, const std::string& data_path) {
-  const audit::RunReport audited = audit::audit_run(run_dir, {data_path});
-  switch (audited.outcome()) {
-    case audit::Outcome::kVerifies:
-      print_verified(run_dir, audited);
-      return 0;
-    case audit::Outcome::kError:
-      return report(*audited.unplaced_error());
-    case audit::Outcome::kPrimaryMissing:
-      return print_primary_missing(run_dir, audited);
-    case audit::Outcome::kChainFails:
-      print_chain_failure(run_dir, audited);
-      return 3;
-    case audit::Outcome::kReplicaFails:
-      print_replica_failures(audited);
-      return 3;
-  }
-  return 1;  // not reached: every outcome returns above
+  const AuditText said = audit_text(run_dir, audit::audit_run(run_dir, {data_path}));
+  std::fputs(said.error.c_str(), stderr);
+  std::fputs(said.text.c_str(), stdout);
+  return said.exit_code;
 }
 
 }  // namespace

@@ -1,11 +1,15 @@
-// The lines `fedchain verify` prints (verify_report.hpp). Tests and the end-to-end scripts
-// grep them: tests/cli/cli_test.cpp, tests/e2e/*.sh.
+// The lines `fedchain verify` prints (verify_report.hpp), written into a string so that
+// `fedchain report` shows the same text. Tests and the end-to-end scripts grep them:
+// tests/cli/cli_test.cpp, tests/e2e/*.sh.
 #include "verify_report.hpp"
+
+#include <iterator>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "commands.hpp"
+#include "fedchain/serve/predict.hpp"
 
 namespace fedchain::cli {
 
@@ -16,12 +20,20 @@ using audit::RunReport;
 
 // A line below the verdict: its label in a column of its own, none on a continuation line.
 template <typename... Args>
-void line(std::string_view label, fmt::format_string<Args...> text, Args&&... args) {
-  fmt::print("  {:<12} {}\n", label, fmt::format(text, std::forward<Args>(args)...));
+void line(std::string& out, std::string_view label, fmt::format_string<Args...> text,
+          Args&&... args) {
+  fmt::format_to(std::back_inserter(out), "  {:<12} {}\n", label,
+                 fmt::format(text, std::forward<Args>(args)...));
 }
 
-void print_failed(const std::string& what, std::uint64_t height, const Error& error) {
-  fmt::print("FAILED: {}: height {}: {} [{}]\n", what, height, error.message, error.code);
+template <typename... Args>
+void put(std::string& out, fmt::format_string<Args...> format, Args&&... args) {
+  fmt::format_to(std::back_inserter(out), format, std::forward<Args>(args)...);
+}
+
+void print_failed(std::string& out, const std::string& what, std::uint64_t height,
+                  const Error& error) {
+  put(out, "FAILED: {}: height {}: {} [{}]\n", what, height, error.message, error.code);
 }
 
 // What the replica line says after the path: against a primary of `primary_height` when that
@@ -48,12 +60,13 @@ std::string replica_state(const ReplicaCheck& replica, std::optional<std::uint64
                      one ? "it" : "them");
 }
 
-void print_replica(const ReplicaCheck& replica, std::optional<std::uint64_t> primary_height,
-                   bool with_reason) {
-  line("replica", "{}: {}", replica.shown, replica_state(replica, primary_height, with_reason));
+void print_replica(std::string& out, const ReplicaCheck& replica,
+                   std::optional<std::uint64_t> primary_height, bool with_reason) {
+  line(out, "replica", "{}: {}", replica.shown,
+       replica_state(replica, primary_height, with_reason));
   if (replica.ok() && replica.store->torn_tail()) {
     const auto& torn = *replica.store->torn_tail();
-    line("",
+    line(out, "",
          "torn tail at height {}: {} bytes at byte {} were never committed; a resumed run "
          "cuts them off",
          torn.height, torn.bytes, torn.offset);
@@ -62,17 +75,17 @@ void print_replica(const ReplicaCheck& replica, std::optional<std::uint64_t> pri
 
 // The primary is missing or damaged: each replica on its own, and the one to copy over
 // chain/blocks.log (the same rule a resumed run restores by).
-void print_restore_advice(const RunReport& report) {
-  for (const auto& replica : report.replicas) print_replica(replica, std::nullopt, true);
+void print_restore_advice(std::string& out, const RunReport& report) {
+  for (const auto& replica : report.replicas) print_replica(out, replica, std::nullopt, true);
   if (!report.restore_from) {
-    line("restore", "no replica verifies: none can replace chain/blocks.log");
+    line(out, "restore", "no replica verifies: none can replace chain/blocks.log");
   } else if (report.replicas_disagree) {
-    line("restore",
+    line(out, "restore",
          "the replicas that verify disagree (above): compare them before copying one "
          "over chain/blocks.log");
   } else {
     const ReplicaCheck& chosen = report.replicas[*report.restore_from];
-    line("restore",
+    line(out, "restore",
          "{}copy {} (height {}, the longest replica that verifies) to "
          "chain/blocks.log, then resume",
          report.primary_exists ? "move chain/blocks.log aside, " : "", chosen.shown,
@@ -81,21 +94,21 @@ void print_restore_advice(const RunReport& report) {
 }
 
 // The aggregates line: recomputed from the archived updates, or why not.
-void print_aggregates(const audit::AggregateSummary& aggregates) {
+void print_aggregates(std::string& out, const audit::AggregateSummary& aggregates) {
   using Kind = audit::AggregateSummary::Kind;
   if (aggregates.kind != Kind::kRecomputed) {
-    line("aggregates", "not recomputed: {}",
+    line(out, "aggregates", "not recomputed: {}",
          aggregates.kind == Kind::kNoBlocks
              ? "the chain has no blocks yet"
              : "the run did not archive its updates (ledger.archive_updates = false)");
     return;
   }
-  line("aggregates",
+  line(out, "aggregates",
        "recomputed at {} heights from {}: {} archived updates match their signed "
        "roots, every state root reproduced",
        aggregates.heights, aggregates.updates_dir.string(), aggregates.updates);
   if (aggregates.uncommitted > 0) {
-    line("",
+    line(out, "",
          "{} archived updates are for heights after the tip (a run killed before their block "
          "committed; --resume removes them)",
          aggregates.uncommitted);
@@ -103,96 +116,157 @@ void print_aggregates(const audit::AggregateSummary& aggregates) {
 }
 
 // The privacy lines: the mechanism genesis records and the epsilon the accountant gives.
-void print_privacy(const std::optional<audit::PrivacySummary>& privacy) {
+void print_privacy(std::string& out, const std::optional<audit::PrivacySummary>& privacy) {
   if (!privacy) return;
   const PrivacySection& section = privacy->section;
   if (section.dp) {
-    line("privacy",
+    line(out, "privacy",
          "DP-FedAvg: clip {}, noise multiplier {}, q = {:.6g}; epsilon {:.6g} at delta {} after "
          "{} rounds (RDP order {}), recomputed from genesis",
          section.clip, section.noise_multiplier, privacy->sampling_rate, privacy->epsilon,
          section.delta, privacy->heights, privacy->order);
     if (section.target_epsilon > 0) {
-      line("budget", "target epsilon {}: {}", section.target_epsilon,
+      line(out, "budget", "target epsilon {}: {}", section.target_epsilon,
            privacy->epsilon <= section.target_epsilon ? "within" : "PASSED");
     }
   }
   if (section.secure_aggregation) {
-    line("secure aggregation",
+    line(out, "secure aggregation",
          "each rank's partial sum was masked: the chain commits to the aggregate, not to any "
          "client's update in the clear");
   }
 }
 
-}  // namespace
-
-void print_verified(const std::string& run_dir, const RunReport& report) {
+// "OK: ..." and the summary: the tip, validators, aggregates, checkpoints, each replica.
+void print_verified(std::string& out, const std::string& run_dir, const RunReport& report) {
   const ledger::VerifyReport& chain = report.chain;
   const ledger::ChainState& state = *chain.final_state;
-  fmt::print("OK: {} verifies: {} blocks, {} txs, {} signatures, {} evidence, {} checkpoints\n",
-             run_dir, chain.blocks_verified, chain.txs, chain.signatures, chain.evidence,
-             report.checkpoints_checked);
-  line("tip", "height {}, block {}", state.height(), state.last_block_hash().hex());
+  put(out, "OK: {} verifies: {} blocks, {} txs, {} signatures, {} evidence, {} checkpoints\n",
+      run_dir, chain.blocks_verified, chain.txs, chain.signatures, chain.evidence,
+      report.checkpoints_checked);
+  line(out, "tip", "height {}, block {}", state.height(), state.last_block_hash().hex());
   std::string jailed;
   for (std::size_t i = 0; i < state.validators().size(); ++i) {
     if (state.validators()[i].jailed) jailed += fmt::format("{}{}", jailed.empty() ? "" : " ", i);
   }
-  line("validators", "{}, jailed: {}", state.validators().size(), jailed.empty() ? "none" : jailed);
-  line("committee", "{} of them ({}), voting power {}", state.committee().size(),
+  line(out, "validators", "{}, jailed: {}", state.validators().size(),
+       jailed.empty() ? "none" : jailed);
+  line(out, "committee", "{} of them ({}), voting power {}", state.committee().size(),
        fmt::join(state.committee(), " "), state.voting_power());
   if (const auto& torn = chain.torn_tail) {
-    line("torn tail",
+    line(out, "torn tail",
          "height {}: {} bytes at byte {} were never committed (a crash mid-append); "
          "a resumed run cuts them off",
          torn->height, torn->bytes, torn->offset);
   }
-  print_aggregates(report.aggregates);
-  print_privacy(report.privacy);
+  print_aggregates(out, report.aggregates);
+  print_privacy(out, report.privacy);
   if (report.initial_checkpoint) {
-    line("checkpoint", "height 0 (the initial model) is not checked: genesis holds its root");
+    line(out, "checkpoint", "height 0 (the initial model) is not checked: genesis holds its root");
   }
   if (report.replicas.empty()) {
-    line("replicas",
+    line(out, "replicas",
          "none: only chain/blocks.log holds the chain (ledger.replicas = \"all\", or "
          "\"per-node\" over several nodes, has other ranks write copies)");
   }
-  for (const auto& replica : report.replicas) print_replica(replica, chain.height, true);
+  for (const auto& replica : report.replicas) print_replica(out, replica, chain.height, true);
 }
 
-int print_primary_missing(const std::string& run_dir, const RunReport& report) {
+// The error (a config error) and the replica to copy over the lost primary.
+Error primary_missing(const std::string& run_dir, const RunReport& report) {
   const auto primary = ledger::ChainStore::log_path(run_dir).string();
-  const int code = cli::report(config_error(
+  return config_error(
       "{} is missing but {} replica(s) of it exist: copy the longest that verifies (listed "
       "below) to {} and resume",
-      primary, report.replicas.size(), primary));
-  print_restore_advice(report);
-  return code;
+      primary, report.replicas.size(), primary);
 }
 
-void print_chain_failure(const std::string& run_dir, const RunReport& report) {
+// "FAILED: RUN_DIR: height H: ..." and what a replica can do about it.
+void print_chain_failure(std::string& out, const std::string& run_dir, const RunReport& report) {
   const ledger::VerifyReport& chain = report.chain;
-  print_failed(run_dir, *chain.bad_height, *chain.error);
+  print_failed(out, run_dir, *chain.bad_height, *chain.error);
   if (chain.blocks_verified > 0) {
-    fmt::print("  heights 1 to {} verified before it\n", chain.blocks_verified);
+    put(out, "  heights 1 to {} verified before it\n", chain.blocks_verified);
   } else if (*chain.bad_height > 1) {
-    fmt::print(
+    put(out,
         "  the chain file must read cleanly before anything is audited: restore blocks.log from "
         "a replica, or keep the run's heights before {}\n",
         *chain.bad_height);
   }
   // Only the chain file's own damage can be repaired from a replica.
-  if (report.chain_file_failed && !report.replicas.empty()) print_restore_advice(report);
+  if (report.chain_file_failed && !report.replicas.empty()) print_restore_advice(out, report);
 }
 
-void print_replica_failures(const RunReport& report) {
+// A FAILED line for each replica that fails, then each replica against the primary.
+void print_replica_failures(std::string& out, const RunReport& report) {
   for (const auto& replica : report.replicas) {
-    if (!replica.ok()) print_failed(replica.path.string(), *replica.bad_height, *replica.error);
+    if (!replica.ok()) {
+      print_failed(out, replica.path.string(), *replica.bad_height, *replica.error);
+    }
   }
-  line("primary", "chain/blocks.log verifies: height {}", report.chain.height);
-  for (const auto& replica : report.replicas) print_replica(replica, report.chain.height, false);
-  fmt::print(
+  line(out, "primary", "chain/blocks.log verifies: height {}", report.chain.height);
+  for (const auto& replica : report.replicas) {
+    print_replica(out, replica, report.chain.height, false);
+  }
+  put(out,
       "  move each replica that fails aside, then resume: a rank that writes replicas starts a "
       "new copy from chain/blocks.log\n");
+}
+
+// A chain that verifies, then every prediction receipt in receipts.log against it.
+void verified_with_receipts(AuditText& out, const std::string& run_dir, const RunReport& report) {
+  auto receipts = serve::check_receipts(run_dir);
+  if (!receipts) {
+    if (receipts.error().kind != ErrorKind::kVerification) {
+      out.error = error_text(receipts.error());
+      out.exit_code = exit_code(receipts.error().kind);
+      return;
+    }
+    put(out.text, "FAILED: {} [{}]\n", receipts.error().message, receipts.error().code);
+    out.exit_code = 3;
+    return;
+  }
+  print_verified(out.text, run_dir, report);
+  if (*receipts == 0) {
+    line(out.text, "receipts", "none");
+  } else {
+    line(out.text, "receipts",
+         "{} in receipts.log, each signed and naming a state root this chain committed", *receipts);
+  }
+}
+
+}  // namespace
+
+AuditText audit_text(const std::string& run_dir, const RunReport& report) {
+  AuditText out;
+  switch (report.outcome()) {
+    case audit::Outcome::kVerifies:
+      verified_with_receipts(out, run_dir, report);
+      return out;
+    case audit::Outcome::kError: {
+      const Error& error = *report.unplaced_error();
+      out.error = error_text(error);
+      out.exit_code = exit_code(error.kind);
+      return out;
+    }
+    case audit::Outcome::kPrimaryMissing: {
+      const Error error = primary_missing(run_dir, report);
+      out.error = error_text(error);
+      out.exit_code = exit_code(error.kind);
+      print_restore_advice(out.text, report);
+      return out;
+    }
+    case audit::Outcome::kChainFails:
+      print_chain_failure(out.text, run_dir, report);
+      out.exit_code = 3;
+      return out;
+    case audit::Outcome::kReplicaFails:
+      print_replica_failures(out.text, report);
+      out.exit_code = 3;
+      return out;
+  }
+  out.exit_code = 1;  // not reached: every outcome returns above
+  return out;
 }
 
 }  // namespace fedchain::cli

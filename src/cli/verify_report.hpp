@@ -1,6 +1,6 @@
-// How `fedchain verify` prints an audit::RunReport: a function for each audit::Outcome that
-// is more than an error message, printing the verdict line and what follows it.
-// verify_command.cpp picks the function and the exit code.
+// What `fedchain verify` says about an audit::RunReport: the verdict line and what follows
+// it, an error message where there is one, and the exit code; `fedchain report` shows the
+// same text in its audit section, so the two never disagree.
 #pragma once
 
 #include <string>
@@ -9,13 +9,12 @@
 
 namespace fedchain::cli {
 
-// "OK: ..." and the summary: the tip, validators, aggregates, checkpoints, each replica.
-void print_verified(const std::string& run_dir, const audit::RunReport& report);
-// The error (a config error, so exit 2) and the replica to copy over the lost primary.
-int print_primary_missing(const std::string& run_dir, const audit::RunReport& report);
-// "FAILED: RUN_DIR: height H: ..." and what a replica can do about it.
-void print_chain_failure(const std::string& run_dir, const audit::RunReport& report);
-// A FAILED line for each replica that fails, then each replica against the primary.
-void print_replica_failures(const audit::RunReport& report);
+struct AuditText {
+  int exit_code = 0;  // 0 verifies, 3 a height or replica fails, else the error's (2, 1)
+  std::string error;  // "fedchain: error: ..." for stderr; empty when there is none
+  std::string text;   // the verdict and summary ("OK: ...", "FAILED: ...") for stdout
+};
+
+AuditText audit_text(const std::string& run_dir, const audit::RunReport& report);
 
 }  // namespace fedchain::cli

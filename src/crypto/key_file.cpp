@@ -120,6 +120,25 @@ Result<SigningKey> read_private_key(const std::filesystem::path& path) {
   return SigningKey::from_seed(seed);
 }
 
+Result<SigningKey> load_or_create_private_key(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return read_private_key(path);
+  auto key = SigningKey::generate();
+  if (!key) return key.error();
+  auto pem = to_pem(*key);
+  if (!pem) return pem.error();
+  const auto temp = std::filesystem::path(path.string() + fmt::format(".tmp.{}", ::getpid()));
+  std::filesystem::remove(temp, ec);
+  if (auto st = write_new_file(temp, *pem, 0600); !st) return st.error();
+  const int linked = ::link(temp.c_str(), path.c_str());
+  const int link_errno = errno;
+  std::filesystem::remove(temp, ec);
+  if (linked != 0 && link_errno != EEXIST) {
+    return runtime_error("cannot create {}: {}", path.string(), std::strerror(link_errno));
+  }
+  return read_private_key(path);
+}
+
 Result<std::vector<PublicKey>> read_public_keys(const std::filesystem::path& dir) {
   const auto path = public_key_list_path(dir);
   std::ifstream in(path);

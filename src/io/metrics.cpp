@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "fedchain/core/cpu_level.hpp"
 #include "fedchain/core/durable_file.hpp"
 
 namespace fedchain::io {
@@ -112,7 +113,8 @@ std::string MetricsLog::csv_header(bool epsilon) {
       "height,round_s,train_s,quantize_s,hash_s,exchange_s,aggregate_s,consensus_s,store_s,"
       "eval_s,bytes_sent,consensus_messages,consensus_bytes,train_loss,test_loss,test_acc,"
       "proposer,commit_round,state_root,clipped,block_hash,cohort,samples_trained,"
-      "follower_messages,follower_verifications,validator_messages,validator_verifications";
+      "follower_messages,follower_verifications,validator_messages,validator_verifications,"
+      "cpu_kernels";
   if (epsilon) header += ",epsilon";
   return header;
 }
@@ -148,44 +150,48 @@ Result<MetricsLog> MetricsLog::resume(const std::filesystem::path& csv,
 }
 
 Status MetricsLog::append(const MetricsRow& r) {
+  // The instruction set of this process's CPU kernels (core/cpu_level.hpp): timings from
+  // machines of different kinds are told apart by it.
+  const char* cpu_kernels = cpu_level_name(cpu_level());
   std::string epsilon_tail;
   if (epsilon_) epsilon_tail.append(",").append(epsilon_cell(r.epsilon));
   csv_ << fmt::format(
       "{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{},{},{},{},{},{},{},{},"
-      "{},{},{},{},{},{},{},{},{}{}\n",
+      "{},{},{},{},{},{},{},{},{},{}{}\n",
       r.height, r.round_s, r.train_s, r.quantize_s, r.hash_s, r.exchange_s, r.aggregate_s,
       r.consensus_s, r.store_s, r.eval_s, r.bytes_sent, r.consensus_messages, r.consensus_bytes,
       csv_number(r.train_loss), csv_number(r.test_loss), csv_number(r.test_acc), r.proposer,
       r.commit_round, r.state_root, r.clipped, r.block_hash, r.cohort, r.samples_trained,
       r.follower_messages, r.follower_verifications, r.validator_messages,
-      r.validator_verifications, epsilon_tail);
+      r.validator_verifications, cpu_kernels, epsilon_tail);
   nlohmann::json row = {{"height", r.height},
-                        {"round_s", r.round_s},
-                        {"train_s", r.train_s},
-                        {"quantize_s", r.quantize_s},
-                        {"hash_s", r.hash_s},
-                        {"exchange_s", r.exchange_s},
-                        {"aggregate_s", r.aggregate_s},
-                        {"consensus_s", r.consensus_s},
-                        {"store_s", r.store_s},
-                        {"eval_s", r.eval_s},
-                        {"bytes_sent", r.bytes_sent},
-                        {"consensus_messages", r.consensus_messages},
-                        {"consensus_bytes", r.consensus_bytes},
-                        {"train_loss", json_number(r.train_loss)},
-                        {"test_loss", json_number(r.test_loss)},
-                        {"test_acc", json_number(r.test_acc)},
-                        {"proposer", r.proposer},
-                        {"commit_round", r.commit_round},
-                        {"state_root", r.state_root},
-                        {"clipped", r.clipped},
-                        {"block_hash", r.block_hash},
-                        {"cohort", r.cohort},
-                        {"samples_trained", r.samples_trained},
-                        {"follower_messages", r.follower_messages},
-                        {"follower_verifications", r.follower_verifications},
-                        {"validator_messages", r.validator_messages},
-                        {"validator_verifications", r.validator_verifications}};
+                              {"round_s", r.round_s},
+                              {"train_s", r.train_s},
+                              {"quantize_s", r.quantize_s},
+                              {"hash_s", r.hash_s},
+                              {"exchange_s", r.exchange_s},
+                              {"aggregate_s", r.aggregate_s},
+                              {"consensus_s", r.consensus_s},
+                              {"store_s", r.store_s},
+                              {"eval_s", r.eval_s},
+                              {"bytes_sent", r.bytes_sent},
+                              {"consensus_messages", r.consensus_messages},
+                              {"consensus_bytes", r.consensus_bytes},
+                              {"train_loss", json_number(r.train_loss)},
+                              {"test_loss", json_number(r.test_loss)},
+                              {"test_acc", json_number(r.test_acc)},
+                              {"proposer", r.proposer},
+                              {"commit_round", r.commit_round},
+                              {"state_root", r.state_root},
+                              {"clipped", r.clipped},
+                              {"block_hash", r.block_hash},
+                              {"cohort", r.cohort},
+                              {"samples_trained", r.samples_trained},
+                              {"follower_messages", r.follower_messages},
+                              {"follower_verifications", r.follower_verifications},
+                              {"validator_messages", r.validator_messages},
+                              {"validator_verifications", r.validator_verifications},
+                              {"cpu_kernels", cpu_kernels}};
   if (epsilon_) row["epsilon"] = json_number(r.epsilon);
   jsonl_ << row.dump() << "\n";
   csv_.flush();

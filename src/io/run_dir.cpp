@@ -104,6 +104,22 @@ Result<RunLock> RunLock::acquire(const fs::path& root) {
   return RunLock(fd);
 }
 
+std::optional<std::string> RunLock::holder(const fs::path& root) {
+  const int fd = ::open((root / "run.lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct flock lock = {};
+  lock.l_type = F_WRLCK;  // would a writer's lock be granted? Only if nobody holds one
+  lock.l_whence = SEEK_SET;
+  const bool held = ::fcntl(fd, F_OFD_GETLK, &lock) == 0 && lock.l_type != F_UNLCK;
+  std::optional<std::string> text;
+  if (held) {
+    text = read_holder(fd);
+    while (!text->empty() && text->back() == '\n') text->pop_back();
+  }
+  ::close(fd);
+  return text;
+}
+
 Status RunLock::announce(const fs::path& root) const {
   // Only informs the next job that finds the lock taken, so no fsync.
   const std::string holder = holder_text() + "\n";

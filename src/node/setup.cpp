@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "exchange.hpp"
+#include "fedchain/core/cpu_level.hpp"
 #include "fedchain/core/encoding.hpp"
 #include "fedchain/core/job_file.hpp"
 #include "fedchain/core/log.hpp"
@@ -201,6 +202,7 @@ Status build_node(Node& node, const Job& job) {
   auto aggregate = aggregate::aggregate_config(job.aggregate);
   if (!aggregate) return aggregate.error();
   node.aggregate = *aggregate;
+  node.aggregate.threads = static_cast<int>(job.train.threads);
   auto data = train::load_job_data(job);
   if (!data) return data.error();
   node.local.data = std::move(*data);
@@ -282,10 +284,11 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
   for (const auto& [client, samples] : node->local.shards) hosted_samples += samples.size();
   spdlog::info(
       "{} ranks, {} clients ({} per round, {} here with {} samples), model {} ({} parameters), "
-      "rule {}, backend {}",
+      "rule {}, backend {}, CPU kernels {}",
       node->ranks, node->clients.count(), node->clients.cohort.per_round, node->local.shards.size(),
       hosted_samples, job.model.arch, node->global.theta.size(),
-      aggregate::rule_name(node->aggregate.rule), node->local.backend->name());
+      aggregate::rule_name(node->aggregate.rule), node->local.backend->name(),
+      cpu_level_name(cpu_level()));
   return node;
 }
 

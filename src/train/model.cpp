@@ -90,45 +90,48 @@ class StackBuilder {
   std::vector<Layer> layers_;
 };
 
+LayerSpec layer(std::string type, std::string name = {}, std::int64_t out = 0,
+                std::int64_t kernel = 0, std::int64_t padding = 0) {
+  LayerSpec spec;
+  spec.type = std::move(type);
+  spec.name = std::move(name);
+  spec.out = out;
+  spec.kernel = kernel;
+  spec.padding = padding;
+  return spec;
+}
+LayerSpec conv2d(std::string name, std::int64_t out, std::int64_t kernel, std::int64_t padding) {
+  return layer("conv2d", std::move(name), out, kernel, padding);
+}
+LayerSpec dense(std::string name, std::int64_t out) {
+  return layer("dense", std::move(name), out);
+}
+LayerSpec relu() {
+  return layer("relu");
+}
+LayerSpec maxpool2() {
+  return layer("maxpool", {}, 0, 2);
+}
+LayerSpec flatten() {
+  return layer("flatten");
+}
+
 Result<std::vector<Layer>> build_stack(const ModelConfig& config) {
+  auto specs = layer_specs(config);
+  if (!specs) return specs.error();
   StackBuilder stack({config.height, config.width, config.channels});
-  if (config.arch == "logreg") {
-    stack.flatten();
-    stack.dense("fc", config.classes);
-  } else if (config.arch == "mlp") {
-    stack.flatten();
-    for (std::size_t i = 0; i < config.hidden.size(); ++i) {
-      if (config.hidden[i] < 1) return config_error("model.hidden: widths must be >= 1");
-      stack.dense(fmt::format("fc{}", i + 1), config.hidden[i]);
+  for (const LayerSpec& spec : *specs) {
+    if (spec.type == "conv2d") {
+      stack.conv(spec.name, spec.out, spec.kernel, spec.padding);
+    } else if (spec.type == "dense") {
+      stack.dense(spec.name, spec.out);
+    } else if (spec.type == "relu") {
       stack.relu();
+    } else if (spec.type == "maxpool") {
+      stack.pool();
+    } else {
+      stack.flatten();
     }
-    stack.dense(fmt::format("fc{}", config.hidden.size() + 1), config.classes);
-  } else if (config.arch == "cnn") {  // McMahan et al. 2017, 'same' padding
-    stack.conv("conv1", 32, 5, 2);
-    stack.relu();
-    stack.pool();
-    stack.conv("conv2", 64, 5, 2);
-    stack.relu();
-    stack.pool();
-    stack.flatten();
-    stack.dense("fc1", 512);
-    stack.relu();
-    stack.dense("fc2", config.classes);
-  } else if (config.arch == "lenet") {  // NIID-Bench's simple CNN, 'valid' padding
-    stack.conv("conv1", 6, 5, 0);
-    stack.relu();
-    stack.pool();
-    stack.conv("conv2", 16, 5, 0);
-    stack.relu();
-    stack.pool();
-    stack.flatten();
-    stack.dense("fc1", 120);
-    stack.relu();
-    stack.dense("fc2", 84);
-    stack.relu();
-    stack.dense("fc3", config.classes);
-  } else {
-    return config_error("model.arch = \"{}\": expected logreg, mlp, cnn or lenet", config.arch);
   }
   if (!stack.valid()) {
     return config_error("model.arch = \"{}\" needs a larger input than {}x{}", config.arch,
@@ -138,6 +141,58 @@ Result<std::vector<Layer>> build_stack(const ModelConfig& config) {
 }
 
 }  // namespace
+
+Result<std::vector<LayerSpec>> layer_specs(const ModelConfig& config) {
+  std::vector<LayerSpec> specs;
+  if (config.arch == "logreg") {
+    specs = {flatten(), dense("fc", config.classes)};
+  } else if (config.arch == "mlp") {
+    specs.push_back(flatten());
+    for (std::size_t i = 0; i < config.hidden.size(); ++i) {
+      if (config.hidden[i] < 1) return config_error("model.hidden: widths must be >= 1");
+      specs.push_back(dense(fmt::format("fc{}", i + 1), config.hidden[i]));
+      specs.push_back(relu());
+    }
+    specs.push_back(dense(fmt::format("fc{}", config.hidden.size() + 1), config.classes));
+  } else if (config.arch == "cnn") {  // McMahan et al. 2017, 'same' padding
+    specs = {conv2d("conv1", 32, 5, 2),
+             relu(),
+             maxpool2(),
+             conv2d("conv2", 64, 5, 2),
+             relu(),
+             maxpool2(),
+             flatten(),
+             dense("fc1", 512),
+             relu(),
+             dense("fc2", config.classes)};
+  } else if (config.arch == "lenet") {  // NIID-Bench's simple CNN, 'valid' padding
+    specs = {conv2d("conv1", 6, 5, 0),
+             relu(),
+             maxpool2(),
+             conv2d("conv2", 16, 5, 0),
+             relu(),
+             maxpool2(),
+             flatten(),
+             dense("fc1", 120),
+             relu(),
+             dense("fc2", 84),
+             relu(),
+             dense("fc3", config.classes)};
+  } else {
+    return config_error("model.arch = \"{}\": expected logreg, mlp, cnn or lenet", config.arch);
+  }
+  return specs;
+}
+
+Result<std::vector<LayerShape>> layer_input_shapes(const ModelConfig& config) {
+  auto stack = build_stack(config);
+  if (!stack) return stack.error();
+  std::vector<LayerShape> shapes;
+  for (const Layer& layer : *stack) {
+    shapes.push_back({layer.in.height, layer.in.width, layer.in.channels});
+  }
+  return shapes;
+}
 
 ModelConfig model_config(const ModelSection& section) {
   ModelConfig config;

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fedchain/aggregate/fixed_point.hpp"
 #include "fedchain/aggregate/rules.hpp"
 #include "fedchain/core/job_file.hpp"
 
@@ -199,6 +200,43 @@ TEST(Rules, KrumDistancesAreExactAtTheClipBound) {
     updates.push_back({static_cast<std::int64_t>(i), 1, rows[i]});
   }
   EXPECT_EQ(krum_select(updates, 1, 5), brute_krum(updates, 1, 5));
+}
+
+// The rules split whole tiles of coordinates over threads: any thread count, and a length
+// that is no multiple of the tile, must give the one-thread bits.
+TEST(Rules, EveryRuleGivesTheSameBitsOnAnyThreadCount) {
+  auto fixture = make_updates(9, 5 * 1024 + 37, 1 << 20, 11);
+  const auto& updates = fixture.updates;
+  for (const int threads : {2, 3, 8}) {
+    EXPECT_EQ(fedavg(updates, threads), brute_fedavg(updates)) << threads;
+    EXPECT_EQ(coordinate_median(updates, threads), brute_median(updates)) << threads;
+    EXPECT_EQ(trimmed_mean(updates, 2, threads), trimmed_mean(updates, 2)) << threads;
+    EXPECT_EQ(krum_select(updates, 1, 4, threads), brute_krum(updates, 1, 4)) << threads;
+  }
+}
+
+// fedavg_from_sum divides sums a peer may have sent: values at and beyond the fast path's
+// limit (|sum| < den * 2^31) and any divisor must still round exactly, half to even.
+TEST(Rules, FedAvgFromSumRoundsEverySumExactly) {
+  std::mt19937_64 random(5);
+  for (const std::int64_t den :
+       {std::int64_t{1}, std::int64_t{2}, std::int64_t{6007}, std::int64_t{1} << 31,
+        (std::int64_t{1} << 31) + 1, std::int64_t{1} << 40}) {
+    const std::int64_t limit = den <= (std::int64_t{1} << 31) ? den << 31 : den;
+    std::vector<std::int64_t> sum{0,      1,           -1,          den / 2,    -den / 2,
+                                  den,    -den,        limit - 1,   -limit + 1, limit,
+                                  -limit, 3 * den / 2, -3 * den / 2};
+    for (int i = 0; i < 2000; ++i) {
+      sum.push_back(static_cast<std::int64_t>(random() % (2 * static_cast<std::uint64_t>(limit))) -
+                    limit);
+    }
+    std::vector<std::int32_t> out(sum.size());
+    ASSERT_TRUE(fedavg_from_sum(sum, den, out));
+    for (std::size_t j = 0; j < sum.size(); ++j) {
+      const std::int64_t expected = fedchain::fixed::divide_round_half_even(sum[j], den);
+      ASSERT_EQ(out[j], static_cast<std::int32_t>(expected)) << sum[j] << " / " << den;
+    }
+  }
 }
 
 TEST(Rules, KrumKeepsHonestUpdatesAgainstOutliers) {

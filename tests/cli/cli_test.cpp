@@ -292,6 +292,55 @@ TEST_F(CliTest, InspectPrintsATableAndJson) {
       << table.output;
 }
 
+// One block whole: block 3 holds evidence against validator 2, which jails it.
+TEST_F(CliTest, InspectHeightShowsOneBlockWholeWithItsStateChanges) {
+  const StoredBlock& third = chain.blocks()[2];
+  const CommandResult table = fedchain("inspect --height 3 " + dir.path().string());
+  ASSERT_EQ(table.exit_code, 0) << table.output;
+  for (const std::string& expected :
+       {third.block.hash().hex(), third.block.header().state_root.hex(),
+        third.block.header().chain_state_hash.hex(), chain.state().hash().hex(),
+        std::string("validator 2 signed two precommits at height 2"),
+        std::string("validator 2: power 1 -> 1, jailed false -> true"),
+        to_hex(third.block.txs()[0].signature().view())}) {
+    EXPECT_NE(table.output.find(expected), std::string::npos) << expected << "\n" << table.output;
+  }
+
+  const CommandResult json = fedchain("inspect --json --height 2 " + dir.path().string());
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  const auto block = nlohmann::json::parse(json.output);
+  const StoredBlock& second = chain.blocks()[1];
+  EXPECT_EQ(block["hash"], second.block.hash().hex());
+  EXPECT_EQ(block["header"]["height"], 2);
+  EXPECT_EQ(block["header"]["rejected_clients"], std::vector<std::uint32_t>{3});
+  EXPECT_EQ(block["certificate"]["round"], 1);
+  std::vector<std::uint32_t> signers;
+  for (const auto& s : second.certificate.signatures()) signers.push_back(s.validator);
+  EXPECT_EQ(block["certificate"]["signers"], signers);
+  ASSERT_EQ(block["txs"].size(), second.block.txs().size());
+  EXPECT_EQ(block["txs"][3]["rejected"], true);
+  EXPECT_EQ(block["txs"][3]["signature"], to_hex(second.block.txs()[3].signature().view()));
+  // Client 3's update was rejected: rank 3's streak and rejected count move, nobody is jailed.
+  const auto& validators = block["state_change"]["validators"];
+  ASSERT_EQ(validators.size(), 1u);
+  EXPECT_EQ(validators[0]["validator"], 3);
+  EXPECT_EQ(validators[0]["after"]["rejected_streak"], 1);
+  EXPECT_EQ(validators[0]["after"]["jailed"], false);
+  EXPECT_EQ(block["state_change"]["contributions"][3]["after"]["updates_rejected"], 1);
+  EXPECT_EQ(block["state_change"]["contributions"][0]["after"]["updates_accepted"], 2);
+}
+
+TEST_F(CliTest, InspectHeightPastTheTipNamesTheTip) {
+  const CommandResult past = fedchain("inspect --height 4 " + dir.path().string());
+  EXPECT_EQ(past.exit_code, 2) << past.output;
+  EXPECT_NE(past.output.find("no block at height 4: the chain's tip is height 3"),
+            std::string::npos)
+      << past.output;
+  const CommandResult genesis = fedchain("inspect --height 0 --json " + dir.path().string());
+  EXPECT_EQ(genesis.exit_code, 2) << genesis.output;
+  EXPECT_NE(genesis.output.find("height 0 is genesis"), std::string::npos) << genesis.output;
+}
+
 // Checkpoints are checked against the block they name: its hash and its state root.
 TEST(VerifyCli, ChecksCheckpointsAgainstTheirBlock) {
   TempDir dir;

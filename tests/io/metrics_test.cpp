@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fedchain/core/cpu_level.hpp"
 #include "fedchain/io/metrics.hpp"
 #include "temp_dir.hpp"
 
@@ -48,9 +49,11 @@ TEST(Metrics, WritesHeaderAndOneRowPerHeight) {
   EXPECT_EQ(csv[0], MetricsLog::csv_header());
   EXPECT_EQ(csv[1].substr(0, 11), "1,1.500000,");
   EXPECT_NE(csv[1].find(",0.25,,,"), std::string::npos) << "NaN must be an empty cell: " << csv[1];
-  EXPECT_EQ(csv[1].substr(csv[1].size() - 23), ",ab,7,cd,3,96,1,2,30,40")
+  const std::string kernels = cpu_level_name(cpu_level());
+  EXPECT_EQ(csv[1].substr(csv[1].size() - 24 - kernels.size()),
+            ",ab,7,cd,3,96,1,2,30,40," + kernels)
       << "state_root, clipped, block_hash, cohort, samples_trained, follower_messages, "
-         "follower_verifications, validator_messages, validator_verifications";
+         "follower_verifications, validator_messages, validator_verifications, cpu_kernels";
   const auto jsonl = lines(tmp.path() / "m.jsonl");
   ASSERT_EQ(jsonl.size(), 2u);
   EXPECT_NE(jsonl[1].find("\"height\":2"), std::string::npos);
@@ -58,6 +61,7 @@ TEST(Metrics, WritesHeaderAndOneRowPerHeight) {
   EXPECT_NE(jsonl[1].find("\"block_hash\":\"cd\""), std::string::npos);
   EXPECT_NE(jsonl[1].find("\"clipped\":7"), std::string::npos);
   EXPECT_NE(jsonl[1].find("\"validator_verifications\":40"), std::string::npos);
+  EXPECT_NE(jsonl[1].find("\"cpu_kernels\":\"" + kernels + "\""), std::string::npos);
 }
 
 TEST(Metrics, ResumeDropsRowsPastTheChainTip) {
@@ -113,7 +117,7 @@ TEST(Metrics, ResumeRewritesAnOlderLayout) {
   const auto csv = lines(tmp.path() / "m.csv");
   ASSERT_EQ(csv.size(), 4u);  // header, 1, 2, 3
   EXPECT_EQ(csv[0], MetricsLog::csv_header());
-  EXPECT_EQ(csv[2], "2,1.0,0.5,0,0,0,0,0.1,0,0,800,,,0.8,0.7,0.6,3,1,bb,,,,,,,,");
+  EXPECT_EQ(csv[2], "2,1.0,0.5,0,0,0,0,0.1,0,0,800,,,0.8,0.7,0.6,3,1,bb,,,,,,,,,");
   const auto cells = [](const std::string& line) {
     return std::count(line.begin(), line.end(), ',');
   };

@@ -61,6 +61,24 @@ TEST(RunDir, ASecondJobOnALockedRunDirectoryIsRefusedNamingTheHolder) {
   EXPECT_TRUE(RunDir::open(tmp.path())) << "readers (verify, inspect) take no lock";
 }
 
+// `fedchain report` says whether a job is still writing the run, without taking its lock.
+TEST(RunDir, TheHolderIsSeenWithoutTakingTheLock) {
+  testing::TempDir tmp;
+  EXPECT_FALSE(RunLock::holder(tmp.path())) << "no run.lock at all";
+  {
+    auto job = RunDir::create(tmp.path(), "a = 1\n");
+    ASSERT_TRUE(job) << job.error().message;
+    ASSERT_TRUE(job->announce_holder());
+    const auto holder = RunLock::holder(tmp.path());
+    ASSERT_TRUE(holder);
+    EXPECT_EQ(holder->rfind(fmt::format("pid {} on ", ::getpid()), 0), 0u) << *holder;
+    EXPECT_TRUE(RunLock::holder(tmp.path())) << "asking twice does not take or drop the lock";
+    EXPECT_FALSE(RunDir::resume(tmp.path(), "a = 1\n")) << "the job still holds it";
+  }
+  EXPECT_FALSE(RunLock::holder(tmp.path())) << "the job ended: run.lock is left, unheld";
+  EXPECT_TRUE(std::filesystem::exists(tmp.path() / "run.lock"));
+}
+
 TEST(RunDir, ResumeRefusesAnotherJobNamingTheLine) {
   testing::TempDir tmp;
   ASSERT_TRUE(RunDir::create(tmp.path(), "x = 1\ny = 2\n"));

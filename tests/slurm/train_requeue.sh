@@ -7,7 +7,10 @@
 #      limit: the ranks stop together and checkpoint, the script requeues the job;
 #   4. the second start (SLURM_RESTART_COUNT=1) resumes from the chain and finishes, and
 #      is not requeued again; `fedchain verify` accepts the chain, and its state root at
-#      every height equals the reference run's.
+#      every height equals the reference run's;
+#   5. a step whose rank is killed by a signal before any round (as Open MPI's start-up
+#      race does) is retried once and finishes; one that is killed every time is retried
+#      once, then the job fails and is not requeued.
 # Usage: train_requeue.sh FEDCHAIN DATASET_H5 SBATCH_TEMPLATE
 set -euo pipefail
 fedchain=$(realpath "$1")
@@ -135,3 +138,37 @@ diff <(chain_roots "$work/reference") <(chain_roots "$work/run") ||
   fail "the chains' block state roots differ"
 echo "slurm requeue: stopped after round $stopped_at, requeued, resumed and finished;" \
   "$rounds state roots equal the uninterrupted run's"
+
+# A fedchain that dies by SIGSEGV before MPI_Init: the first rank to start in a step when
+# $1 is "once" (a marker directory says it happened), every rank when $1 is "always".
+crashing_fedchain() {
+  cat >"$work/fedchain-$1" <<SCRIPT
+#!/usr/bin/env bash
+if [ "$1" = always ] || mkdir "$work/crashed-$1" 2>/dev/null; then kill -SEGV \$\$; fi
+exec "$fedchain" "\$@"
+SCRIPT
+  chmod +x "$work/fedchain-$1"
+}
+sed -i 's/^rounds = .*/rounds = 3/' "$work/job.toml"
+for mode in once always; do
+  crashing_fedchain $mode
+  job_id=$(FEDCHAIN=$work/fedchain-$mode sbatch --parsable --output="$work/job-%j.out" \
+    "$template" "$work/job.toml" "$work/crash-$mode")
+  job_id=${job_id%%;*}
+  out=$work/job-$job_id.out
+  ended() { [ -n "$(job_field JobState | grep -Ev 'PENDING|RUNNING|CONFIGURING|COMPLETING')" ]; }
+  wait_for "the $mode-crashing job to end" ended
+  cat "$out"
+  [ "$(grep -c "before finishing a round; retrying the step once" "$out")" -eq 1 ] ||
+    fail "the $mode-crashing step was not retried exactly once"
+  if [ $mode = once ]; then
+    [ "$(job_field JobState)" = COMPLETED ] || fail "the retried job ended $(job_field JobState)"
+    grep -q "fedchain train: done, 3 rounds" "$out" || fail "the retried step did not finish"
+    "$fedchain" verify "$work/crash-once" || fail "fedchain verify refused the retried run"
+  else
+    [ "$(job_field JobState)" = FAILED ] || fail "the always-crashing job ended $(job_field JobState)"
+    grep -q "not requeued" "$out" || fail "the always-crashing job did not say it stops"
+    [ "$(job_field Restarts)" = 0 ] || fail "the always-crashing job was requeued"
+  fi
+done
+echo "slurm start-up crash: retried once and finished; a repeated crash fails without a requeue"

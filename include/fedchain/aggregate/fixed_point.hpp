@@ -47,10 +47,11 @@ FEDCHAIN_HOST_DEVICE inline double power_of_two(int scale_bits) {
 // the GPU runs it without divergence.
 FEDCHAIN_HOST_DEVICE inline QuantizedValue quantize_value(float delta, double scale,
                                                           std::int32_t bound) {
+  // The flags are int64 (0 or 1) rather than bool so that a loop over this vectorizes.
   const double x = static_cast<double>(delta) * scale;
-  const bool nan = x != x;
+  const std::int64_t nan = x != x;
   constexpr double kMaxFinite = 1.7976931348623157e308;
-  const bool infinite = x > kMaxFinite || x < -kMaxFinite;
+  const std::int64_t nonfinite = nan | (x > kMaxFinite) | (x < -kMaxFinite);
   // Pull x into [-(B + 1), B + 1] (NaN to 0) so that the conversion below is exact and
   // defined; B + 1 rounds beyond B and is clipped, as anything larger would be.
   const double limit = static_cast<double>(bound) + 1.0;  // exact: bound < 2^31
@@ -65,16 +66,17 @@ FEDCHAIN_HOST_DEVICE inline QuantizedValue quantize_value(float delta, double sc
   // |clamped| <= 2^31: truncation to int64 is exact, and so is the remainder.
   std::int64_t t = static_cast<std::int64_t>(clamped);
   const double remainder = clamped - static_cast<double>(t);
-  const bool odd = (t & 1) != 0;
-  const bool up = (remainder > 0.5) | ((remainder == 0.5) & odd);
-  const bool down = (remainder < -0.5) | ((remainder == -0.5) & odd);
-  t += static_cast<std::int64_t>(up) - static_cast<std::int64_t>(down);
+  const std::int64_t odd = t & 1;
+  const std::int64_t up = (remainder > 0.5) | ((remainder == 0.5) & odd);
+  const std::int64_t down = (remainder < -0.5) | ((remainder == -0.5) & odd);
+  t += up - down;
 #endif
-  const bool clipped = (t > bound) | (t < -bound);
-  t = t > bound ? bound : t;
-  t = t < -bound ? -bound : t;
-  const std::uint32_t outcome = (nan | infinite) ? kNonFinite : (clipped ? kClipped : kInRange);
-  return {static_cast<std::int32_t>(t), outcome};
+  const std::int64_t b = bound;
+  const std::int64_t clipped = (t > b) | (t < -b);
+  t = t > b ? b : t;
+  t = t < -b ? -b : t;
+  const std::int64_t outcome = nonfinite ? kNonFinite : (clipped ? kClipped : kInRange);
+  return {static_cast<std::int32_t>(t), static_cast<std::uint32_t>(outcome)};
 }
 
 // num / den rounded to the nearest integer, halves to the even one; den > 0.

@@ -31,6 +31,9 @@ struct AggregateConfig {
   double trim_beta = 0.1;
   std::int64_t krum_f = 1;
   std::int64_t multi_krum_m = 0;  // 0: n - krum_f
+  // CPU threads the rules split the coordinates over (train.threads in a run); the result
+  // does not depend on it.
+  int threads = 1;
 };
 
 // Checks what does not depend on the rank count: names, the clip bound, exchange = allreduce
@@ -61,13 +64,15 @@ struct AggregateResult {
 Result<AggregateResult> aggregate(const AggregateConfig& config, std::span<const Update> updates);
 
 // The rules one by one, for tests, benchmarks and the verifier. Each expects updates that
-// aggregate() has already checked (equal lengths, distinct ranks, values in [-B, B]).
-std::vector<std::int32_t> fedavg(std::span<const Update> updates);
-std::vector<std::int32_t> coordinate_median(std::span<const Update> updates);
-std::vector<std::int32_t> trimmed_mean(std::span<const Update> updates, std::int64_t trim);
+// aggregate() has already checked (equal lengths, distinct ranks, values in [-B, B]), and
+// splits the coordinates over `threads` without changing a bit of the result.
+std::vector<std::int32_t> fedavg(std::span<const Update> updates, int threads = 1);
+std::vector<std::int32_t> coordinate_median(std::span<const Update> updates, int threads = 1);
+std::vector<std::int32_t> trimmed_mean(std::span<const Update> updates, std::int64_t trim,
+                                       int threads = 1);
 // Krum scores and the m best ranks, best first; krum is multi_krum with m = 1.
 std::vector<std::int64_t> krum_select(std::span<const Update> updates, std::int64_t f,
-                                      std::int64_t m);
+                                      std::int64_t m, int threads = 1);
 
 // k = floor(beta * n): values cut from each end by trimmed_mean.
 std::int64_t trim_count(double beta, std::int64_t n);

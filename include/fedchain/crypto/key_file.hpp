@@ -24,6 +24,11 @@ std::filesystem::path public_key_list_path(const std::filesystem::path& dir);
 Status write_key_directory(const std::filesystem::path& dir, const std::vector<SigningKey>& keys);
 
 Result<SigningKey> read_private_key(const std::filesystem::path& path);
+
+// The key at `path`, made (fresh from the OS's random source, mode 0600) when there is none.
+// A new key is written whole to a temp file and linked into place, so two processes making
+// it at once both end up with the one that was linked first, never a partial file.
+Result<SigningKey> load_or_create_private_key(const std::filesystem::path& path);
 // Public keys in rank order, exactly ranks 0..N-1.
 Result<std::vector<PublicKey>> read_public_keys(const std::filesystem::path& dir);
 

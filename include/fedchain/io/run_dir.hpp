@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fedchain/core/error.hpp"
@@ -27,6 +28,10 @@ class RunLock {
   // Takes the lock, or a config error naming the job that holds it. The file is not
   // written yet: a command that then refuses the directory leaves it as it was.
   static Result<RunLock> acquire(const std::filesystem::path& root);
+  // Whether a job holds RUN_DIR/run.lock now, tested without taking it (F_OFD_GETLK), for
+  // readers that report on a running job: what the file says about its holder, or nullopt
+  // when no job holds it (or there is no such file, or locks are unsupported there).
+  static std::optional<std::string> holder(const std::filesystem::path& root);
   // Writes who holds the lock (pid, host, Slurm job, start) for the next job to name.
   Status announce(const std::filesystem::path& root) const;
   RunLock(RunLock&& other) noexcept;

@@ -16,6 +16,17 @@
 
 namespace fedchain::train {
 
+// One layer as a job file spells it (`model.layers`, docs/training.md); every preset arch is
+// such a list too (layer_specs), so the model, its summary and its export read one description.
+struct LayerSpec {
+  std::string type;          // conv2d | maxpool | relu | flatten | dense
+  std::string name;          // parameter prefix ("conv1", "fc2"); empty without parameters
+  std::int64_t out = 0;      // conv2d: output channels; dense: units
+  std::int64_t kernel = 0;   // conv2d, maxpool: square window
+  std::int64_t stride = 0;   // 0: the default (1 for conv2d, the window for pooling)
+  std::int64_t padding = 0;  // conv2d: zeros on every side
+};
+
 struct ModelConfig {
   std::string arch = "mlp";                    // logreg | mlp | cnn | lenet
   std::vector<std::int64_t> hidden{200, 200};  // mlp hidden widths
@@ -26,6 +37,20 @@ struct ModelConfig {
 };
 
 ModelConfig model_config(const ModelSection& section);
+
+// The layers of config's arch, in order, with parameter layers named. An unknown arch or a
+// bad width is a config error.
+Result<std::vector<LayerSpec>> layer_specs(const ModelConfig& config);
+
+// One sample's shape where a layer reads it, channels-last.
+struct LayerShape {
+  std::int64_t height = 1;
+  std::int64_t width = 1;
+  std::int64_t channels = 1;
+};
+// The input shape of each of layer_specs(config), in order: what an export needs to
+// re-lay parameters for another framework (a dense layer after a flatten reads (H, W, C)).
+Result<std::vector<LayerShape>> layer_input_shapes(const ModelConfig& config);
 
 // One parameter tensor's slice of the model's buffer.
 struct ParamView {
