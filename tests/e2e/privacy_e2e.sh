@@ -48,6 +48,7 @@ dp=(--set privacy.dp=true --set privacy.noise_multiplier=1.0 --set privacy.clip=
 train dp "${dp[@]}" --set ledger.archive_updates=true
 ! diff -q <(roots "$work/plain") <(roots "$work/dp") >/dev/null || fail "DP changed nothing"
 # Each rank draws its clients' noise from its own secret; both computed every root alike.
+[ -s "$work/dp/logs/rank-0.log" ] && [ -s "$work/dp/logs/rank-1.log" ] || fail "no rank logs"
 ! grep -rq "differs from the committed" "$work/dp/logs" ||
   fail "a DP rank computed another state root than the one committed"
 verify_ok "$work/dp"
