@@ -33,6 +33,7 @@ namespace fedchain::gpu::train_ops {
 using train::AdamSettings;
 using train::ConvShape;
 using train::DenseShape;
+using train::GroupNormShape;
 using train::PoolShape;
 using train::SgdSettings;
 
@@ -196,59 +197,248 @@ FEDCHAIN_HOST_DEVICE inline float larger(float a, float b) {
   return a < b ? b : a;
 }
 
-// y (B, H/2, W/2, C), element i = (b, oy, ox, ch).
+// The shape numbers the pool element functions index with (PoolShape's helpers are host
+// functions).
+struct PoolGeometry {
+  std::int64_t height, width, channels, kernel, stride, out_height, out_width;
+};
+
+inline PoolGeometry geometry(const PoolShape& s) {
+  return {s.height, s.width, s.channels, s.kernel, s.stride, s.out_height(), s.out_width()};
+}
+
+// The flat index of the first maximum of window (b, oy, ox) in channel ch, in row-major
+// order (a later value wins only if strictly larger), as cpu::maxpool_backward finds it.
+FEDCHAIN_HOST_DEVICE inline std::int64_t window_winner(const PoolGeometry& g, const float* x,
+                                                       std::int64_t b, std::int64_t oy,
+                                                       std::int64_t ox, std::int64_t ch) {
+  const std::int64_t corner = (b * g.height + oy * g.stride) * g.width + ox * g.stride;
+  std::int64_t winner = corner * g.channels + ch;
+  for (std::int64_t ky = 0; ky < g.kernel; ++ky) {
+    for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
+      const std::int64_t at = (corner + ky * g.width + kx) * g.channels + ch;
+      winner = x[at] > x[winner] ? at : winner;
+    }
+  }
+  return winner;
+}
+
+// y (B, OH, OW, C), element i = (b, oy, ox, ch): the window's first maximum.
 struct MaxPoolForward {
-  PoolShape s;
+  PoolGeometry g;
   const float* x;
   float* y;
   FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
-    const std::int64_t out_h = s.height / 2;
-    const std::int64_t out_w = s.width / 2;
-    const std::int64_t c = s.channels;
-    const std::int64_t ch = i % c;
-    const std::int64_t ox = (i / c) % out_w;
-    const std::int64_t oy = (i / (c * out_w)) % out_h;
-    const std::int64_t b = i / (c * out_w * out_h);
-    const float* t = x + ((b * s.height + 2 * oy) * s.width + 2 * ox) * c + ch;
-    const float* u = t + s.width * c;
-    y[i] = larger(larger(t[0], t[c]), larger(u[0], u[c]));
+    const std::int64_t ch = i % g.channels;
+    const std::int64_t ox = (i / g.channels) % g.out_width;
+    const std::int64_t oy = (i / (g.channels * g.out_width)) % g.out_height;
+    const std::int64_t b = i / (g.channels * g.out_width * g.out_height);
+    y[i] = x[window_winner(g, x, b, oy, ox, ch)];
   }
 };
 
-// dx (B, H, W, C), element i = (b, iy, ix, ch): finds its window's first maximum with
-// cpu::maxpool2x2_backward's comparisons (top-left, top-right, bottom-left, bottom-right; a
-// later value wins only if strictly larger) and takes dy if it is that element, else 0; a
-// dropped odd row or column gets 0.
+// The windows covering input pixel (iy, ix): rows [first_y, last_y] and columns
+// [first_x, last_x] of the output (empty where first > last: a dropped row or column).
+struct CoveringWindows {
+  std::int64_t first_y, last_y, first_x, last_x;
+};
+
+FEDCHAIN_HOST_DEVICE inline CoveringWindows covering(const PoolGeometry& g, std::int64_t iy,
+                                                     std::int64_t ix) {
+  const std::int64_t last_y = g.out_height - 1 < iy / g.stride ? g.out_height - 1 : iy / g.stride;
+  const std::int64_t last_x = g.out_width - 1 < ix / g.stride ? g.out_width - 1 : ix / g.stride;
+  return {first_covering(iy, g.kernel, g.stride), last_y, first_covering(ix, g.kernel, g.stride),
+          last_x};
+}
+
+// dx (B, H, W, C), element i = (b, iy, ix, ch): the sum of dy over the windows whose first
+// maximum it is, in cpu::maxpool_backward's order (oy, then ox, ascending); 0 if none.
 struct MaxPoolBackward {
-  PoolShape s;
+  PoolGeometry g;
   const float* x;
   const float* dy;
   float* dx;
   FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
-    const std::int64_t out_h = s.height / 2;
-    const std::int64_t out_w = s.width / 2;
-    const std::int64_t c = s.channels;
-    const std::int64_t ch = i % c;
-    const std::int64_t ix = (i / c) % s.width;
-    const std::int64_t iy = (i / (c * s.width)) % s.height;
-    const std::int64_t b = i / (c * s.width * s.height);
-    const std::int64_t oy = iy / 2;
-    const std::int64_t ox = ix / 2;
-    if (oy >= out_h || ox >= out_w) {
-      dx[i] = 0.0f;
-      return;
+    const std::int64_t ch = i % g.channels;
+    const std::int64_t ix = (i / g.channels) % g.width;
+    const std::int64_t iy = (i / (g.channels * g.width)) % g.height;
+    const std::int64_t b = i / (g.channels * g.width * g.height);
+    const CoveringWindows w = covering(g, iy, ix);
+    float sum = 0.0f;
+    for (std::int64_t oy = w.first_y; oy <= w.last_y; ++oy) {
+      for (std::int64_t ox = w.first_x; ox <= w.last_x; ++ox) {
+        if (window_winner(g, x, b, oy, ox, ch) != i) continue;
+        sum += dy[((b * g.out_height + oy) * g.out_width + ox) * g.channels + ch];
+      }
     }
-    const float* t = x + ((b * s.height + 2 * oy) * s.width + 2 * ox) * c + ch;
-    const float* u = t + s.width * c;
-    float best = t[0];
-    const bool right = t[c] > best;
-    best = right ? t[c] : best;
-    const bool below = u[0] > best;
-    best = below ? u[0] : best;
-    const bool below_right = u[c] > best;
-    const int winner = below_right ? 3 : below ? 2 : right ? 1 : 0;
-    const auto position = static_cast<int>((iy - 2 * oy) * 2 + (ix - 2 * ox));
-    dx[i] = position == winner ? dy[((b * out_h + oy) * out_w + ox) * c + ch] : 0.0f;
+    dx[i] = sum;
+  }
+};
+
+// y = the window's sum in row-major order / (kernel * kernel), as cpu::avgpool_forward.
+struct AvgPoolForward {
+  PoolGeometry g;
+  const float* x;
+  float* y;
+  FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
+    const std::int64_t ch = i % g.channels;
+    const std::int64_t ox = (i / g.channels) % g.out_width;
+    const std::int64_t oy = (i / (g.channels * g.out_width)) % g.out_height;
+    const std::int64_t b = i / (g.channels * g.out_width * g.out_height);
+    const float* corner =
+        x + ((b * g.height + oy * g.stride) * g.width + ox * g.stride) * g.channels;
+    float sum = 0.0f;
+    for (std::int64_t ky = 0; ky < g.kernel; ++ky) {
+      for (std::int64_t kx = 0; kx < g.kernel; ++kx) {
+        sum += corner[(ky * g.width + kx) * g.channels + ch];
+      }
+    }
+    y[i] = sum / static_cast<float>(g.kernel * g.kernel);
+  }
+};
+
+// dx = the sum of dy / area over the covering windows, in cpu::avgpool_backward's order.
+struct AvgPoolBackward {
+  PoolGeometry g;
+  const float* dy;
+  float* dx;
+  FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
+    const std::int64_t ch = i % g.channels;
+    const std::int64_t ix = (i / g.channels) % g.width;
+    const std::int64_t iy = (i / (g.channels * g.width)) % g.height;
+    const std::int64_t b = i / (g.channels * g.width * g.height);
+    const CoveringWindows w = covering(g, iy, ix);
+    const auto area = static_cast<float>(g.kernel * g.kernel);
+    float sum = 0.0f;
+    for (std::int64_t oy = w.first_y; oy <= w.last_y; ++oy) {
+      for (std::int64_t ox = w.first_x; ox <= w.last_x; ++ox) {
+        sum += dy[((b * g.out_height + oy) * g.out_width + ox) * g.channels + ch] / area;
+      }
+    }
+    dx[i] = sum;
+  }
+};
+
+// Group norm's plain shape numbers.
+struct NormGeometry {
+  std::int64_t pixels, channels, groups, per_group;
+  FEDCHAIN_HOST_DEVICE std::int64_t group_of(std::int64_t i) const {
+    return (i / (pixels * channels)) * groups + (i % channels) / per_group;
+  }
+};
+
+inline NormGeometry geometry(const GroupNormShape& s) {
+  return {s.pixels, s.channels, s.groups, s.channels / s.groups};
+}
+
+// Element (b * groups + g): that group's mean and 1 / sqrt(var + eps), summed pixel by pixel
+// and channel by channel as cpu::groupnorm_forward sums them.
+struct GroupNormStats {
+  NormGeometry g;
+  const float* x;
+  float* stats;
+  FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
+    const float* sample = x + (i / g.groups) * g.pixels * g.channels;
+    const std::int64_t first = (i % g.groups) * g.per_group;
+    const auto count = static_cast<float>(g.pixels * g.per_group);
+    float sum = 0.0f;
+    for (std::int64_t p = 0; p < g.pixels; ++p) {
+      for (std::int64_t ch = first; ch < first + g.per_group; ++ch)
+        sum += sample[p * g.channels + ch];
+    }
+    const float mean = sum / count;
+    float squares = 0.0f;
+    for (std::int64_t p = 0; p < g.pixels; ++p) {
+      for (std::int64_t ch = first; ch < first + g.per_group; ++ch) {
+        const float centred = sample[p * g.channels + ch] - mean;
+        squares += centred * centred;
+      }
+    }
+    stats[i * 2] = mean;
+    stats[i * 2 + 1] = 1.0f / sqrtf(squares / count + train::kGroupNormEpsilon);
+  }
+};
+
+struct GroupNormForward {
+  NormGeometry g;
+  const float* x;
+  const float* weight;
+  const float* bias;
+  const float* stats;
+  float* y;
+  FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
+    const float* group = stats + g.group_of(i) * 2;
+    const std::int64_t ch = i % g.channels;
+    y[i] = (x[i] - group[0]) * group[1] * weight[ch] + bias[ch];
+  }
+};
+
+// product[i] = dy[i] * xhat[i], whose column sums are dweight.
+struct GroupNormWeightTerms {
+  NormGeometry g;
+  const float* x;
+  const float* stats;
+  const float* dy;
+  float* product;
+  FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
+    const float* group = stats + g.group_of(i) * 2;
+    product[i] = dy[i] * ((x[i] - group[0]) * group[1]);
+  }
+};
+
+// Element (b * groups + g): sums[2i] = sum dy * w, sums[2i + 1] = sum dy * w * xhat over the
+// group, in cpu::groupnorm_backward's order.
+struct GroupNormGroupSums {
+  NormGeometry g;
+  const float* x;
+  const float* weight;
+  const float* stats;
+  const float* dy;
+  float* sums;
+  FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
+    const std::int64_t base = (i / g.groups) * g.pixels * g.channels;
+    const std::int64_t first = (i % g.groups) * g.per_group;
+    float sum = 0.0f;
+    float projected = 0.0f;
+    for (std::int64_t p = 0; p < g.pixels; ++p) {
+      for (std::int64_t ch = first; ch < first + g.per_group; ++ch) {
+        const std::int64_t at = base + p * g.channels + ch;
+        const float scaled = dy[at] * weight[ch];
+        sum += scaled;
+        projected += scaled * ((x[at] - stats[i * 2]) * stats[i * 2 + 1]);
+      }
+    }
+    sums[i * 2] = sum;
+    sums[i * 2 + 1] = projected;
+  }
+};
+
+struct GroupNormInputGrad {
+  NormGeometry g;
+  const float* x;
+  const float* weight;
+  const float* stats;
+  const float* sums;
+  const float* dy;
+  float* dx;
+  FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
+    const std::int64_t group = g.group_of(i);
+    const std::int64_t ch = i % g.channels;
+    const auto count = static_cast<float>(g.pixels * g.per_group);
+    const float mean = stats[group * 2];
+    const float rstd = stats[group * 2 + 1];
+    const float xhat = (x[i] - mean) * rstd;
+    dx[i] = rstd *
+            (dy[i] * weight[ch] - sums[group * 2] / count - xhat * (sums[group * 2 + 1] / count));
+  }
+};
+
+struct Dropout {
+  train::DropoutMask mask;
+  const float* x;
+  float* y;
+  FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
+    y[i] = mask.keeps(i) ? x[i] * mask.scale : 0.0f;
   }
 };
 
@@ -414,14 +604,58 @@ class TrainOps : public train::Backend {
     }
   }
 
-  void maxpool2x2_forward(const PoolShape& s, const float* x, float* y) override {
-    device_.for_each("maxpool2x2_forward", s.batch * s.out_height() * s.out_width() * s.channels,
-                     MaxPoolForward{s, x, y});
+  void maxpool_forward(const PoolShape& s, const float* x, float* y) override {
+    device_.for_each("maxpool_forward", s.batch * s.out_height() * s.out_width() * s.channels,
+                     MaxPoolForward{geometry(s), x, y});
   }
-  void maxpool2x2_backward(const PoolShape& s, const float* x, const float* dy,
-                           float* dx) override {
-    device_.for_each("maxpool2x2_backward", s.batch * s.height * s.width * s.channels,
-                     MaxPoolBackward{s, x, dy, dx});
+  void maxpool_backward(const PoolShape& s, const float* x, const float* dy, float* dx) override {
+    device_.for_each("maxpool_backward", s.batch * s.height * s.width * s.channels,
+                     MaxPoolBackward{geometry(s), x, dy, dx});
+  }
+  void avgpool_forward(const PoolShape& s, const float* x, float* y) override {
+    device_.for_each("avgpool_forward", s.batch * s.out_height() * s.out_width() * s.channels,
+                     AvgPoolForward{geometry(s), x, y});
+  }
+  void avgpool_backward(const PoolShape& s, const float* dy, float* dx) override {
+    device_.for_each("avgpool_backward", s.batch * s.height * s.width * s.channels,
+                     AvgPoolBackward{geometry(s), dy, dx});
+  }
+
+  // dy * xhat for dweight's column sums, then each group's two sums for dx.
+  std::int64_t groupnorm_workspace(const GroupNormShape& s) const override {
+    return s.batch * s.pixels * s.channels + 2 * s.batch * s.groups;
+  }
+  void groupnorm_forward(const GroupNormShape& s, const float* x, const float* weight,
+                         const float* bias, float* y, float* stats) override {
+    device_.for_each("groupnorm_forward stats", s.batch * s.groups,
+                     GroupNormStats{geometry(s), x, stats});
+    device_.for_each("groupnorm_forward", s.batch * s.pixels * s.channels,
+                     GroupNormForward{geometry(s), x, weight, bias, stats, y});
+  }
+  void groupnorm_backward(const GroupNormShape& s, const float* x, const float* weight,
+                          const float* stats, const float* dy, float* dx, float* dweight,
+                          float* dbias, float* workspace) override {
+    const std::int64_t rows = s.batch * s.pixels;
+    float* product = workspace;
+    float* sums = workspace + rows * s.channels;
+    device_.for_each("groupnorm_backward dweight terms", rows * s.channels,
+                     GroupNormWeightTerms{geometry(s), x, stats, dy, product});
+    device_.column_sums("groupnorm_backward dweight", product, rows, s.channels, dweight);
+    device_.column_sums("groupnorm_backward dbias", dy, rows, s.channels, dbias);
+    if (dx == nullptr) return;
+    device_.for_each("groupnorm_backward sums", s.batch * s.groups,
+                     GroupNormGroupSums{geometry(s), x, weight, stats, dy, sums});
+    device_.for_each("groupnorm_backward dx", rows * s.channels,
+                     GroupNormInputGrad{geometry(s), x, weight, stats, sums, dy, dx});
+  }
+
+  void dropout_forward(std::int64_t n, const train::DropoutMask& mask, const float* x,
+                       float* y) override {
+    device_.for_each("dropout_forward", n, Dropout{mask, x, y});
+  }
+  void dropout_backward(std::int64_t n, const train::DropoutMask& mask, const float* dy,
+                        float* dx) override {
+    device_.for_each("dropout_backward", n, Dropout{mask, dy, dx});
   }
   void relu_forward(std::int64_t n, const float* x, float* y) override {
     device_.for_each("relu_forward", n, ReluForward{x, y});

@@ -5,8 +5,10 @@
 // / the same model and batch at the first of --threads. bench/predict/compare.sh runs it
 // beside bench/predict/torch_predict.py (the same models in PyTorch, eval mode, no grad).
 //
-//   fedchain_predict_bench [--device cpu|cuda] [--models cnn,mlp] [shared flags]
+//   fedchain_predict_bench [--device cpu|cuda] [--models cnn,mlp,cifar-cnn] [shared flags]
+//   fedchain_predict_bench --layers [--models ...]   the layer lists torch_predict.py builds
 //
+// cifar-cnn takes 32x32x3 images, the others 28x28x1 (bench/train/bench_models.hpp).
 // --device cuda where no GPU answers prints "SKIPPED: why" and exits 77. The batch is
 // uploaded once, before the timing (predict uploads each batch; a copy, small beside the
 // forward pass).
@@ -16,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "../train/bench_models.hpp"
 #include "bench_flags.hpp"
 #include "fedchain/core/random.hpp"
 #include "fedchain/train/backend.hpp"
@@ -34,9 +37,7 @@ struct Inference {
 
 fedchain::Result<Inference> make_inference(Backend& backend, const std::string& arch,
                                            std::int64_t batch) {
-  fedchain::train::ModelConfig config;
-  config.arch = arch;
-  auto model = Model::create(backend, config, batch);
+  auto model = Model::create(backend, bench::model_config_for(arch), batch);
   if (!model) return model.error();
   model->initialize(1);
   Inference run{std::move(*model), {}, {}, {}, {}};
@@ -71,11 +72,22 @@ int main(int argc, char** argv) {
                          .threads = {1, 2}};
   CLI::App app;
   std::string device = "cpu";
-  std::vector<std::string> models{"logreg", "mlp", "cnn", "lenet"};
+  std::vector<std::string> models{"logreg", "mlp", "cnn", "lenet", "cifar-cnn"};
   app.add_option("--device", device, "Backend")->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("--models", models, "Models, a,b,c")->delimiter(',')->capture_default_str();
+  bool print_layers = false;
+  app.add_flag("--layers", print_layers, "Print the models' layer lists as JSON and exit");
   bench::Flags flags;
   if (const auto exit_code = bench::parse_flags(app, spec, flags, argc, argv)) return *exit_code;
+  if (print_layers) {
+    auto json = bench::layers_json(models);
+    if (!json) {
+      std::fprintf(stderr, "fedchain_predict_bench: %s\n", json.error().message.c_str());
+      return fedchain::exit_code(json.error().kind);
+    }
+    std::fputs(json->c_str(), stdout);
+    return 0;
+  }
   if (device == "cuda") flags.threads.resize(1);
   std::optional<bench::Table> table;
   std::map<std::pair<std::string, std::uint64_t>, double> first;  // (model, batch): samples/s

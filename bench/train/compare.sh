@@ -13,7 +13,7 @@
 #   cpu ratio   PyTorch cpu ms / fedchain cpu ms
 #
 # usage: bench/train/compare.sh BENCH_BINARY PYTHON [ROUNDS] [-- args for both: --models and
-#        the shared -w, -n, --sizes (the batch) and --threads, e.g. --models cnn,lenet
+#        the shared -w, -n, --sizes (the batch) and --threads, e.g. --models cnn,cifar-cnn
 #        --threads 1,2 -n 20]
 set -euo pipefail
 
@@ -34,14 +34,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 # The PyTorch side: training here; bench/predict/compare.sh sets its inference twin.
 twin=${FEDCHAIN_TORCH_TWIN:-$here/torch_baseline.py}
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+layers=$(mktemp)
+trap 'rm -f "$results" "$layers"' EXIT
+# PyTorch builds its networks from the bench's layer lists (--layers): the same stacks on both
+# sides.
+"$bench" --layers "$@" >"$layers"
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((round = 1; round <= rounds; ++round)); do
   # Table columns: benchmark (the model), size (the batch), threads, time/iter us,
   # cpu/iter us, throughput, unit, ratio; header lines start with '#'.
   "$bench" "$@" | awk '!/^#/ { print "fedchain", $1, $2, $3, $6, $5 / 1000 }' >>"$results"
-  "$python" "$twin" "$@" 2>/dev/null |
+  "$python" "$twin" --layers "$layers" "$@" 2>/dev/null |
     awk '!/^#/ { print "pytorch", $1, $2, $3, $6, $5 / 1000 }' >>"$results"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,31 +4,56 @@
 shared -w/--warmup, -n/--iterations, --sizes for the batch, --threads) and the same table
 (bench/common/bench_flags.hpp); bench/train/compare.sh runs the two side by side.
 
+The networks are built from fedchain's own layer lists (--layers FILE, the JSON that
+`fedchain_train_bench --layers --models ...` prints), so both sides train the same stack:
+nn.Conv2d, MaxPool2d, AvgPool2d, ReLU, Flatten, Linear, Dropout and GroupNorm in the same
+order and sizes, in training mode (dropout on).
+
 torch is not a fedchain dependency; install it only for this comparison, e.g.
   python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch
 """
 import argparse
+import json
 import time
 
 import torch
 from torch import nn
 
 
-def make_model(arch):
-    if arch == "logreg":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
-    if arch == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 200), nn.ReLU(), nn.Linear(200, 200),
-                             nn.ReLU(), nn.Linear(200, 10))
-    if arch == "cnn":  # McMahan et al. 2017, 'same' padding
-        return nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Flatten(), nn.Linear(3136, 512), nn.ReLU(), nn.Linear(512, 10))
-    if arch == "lenet":
-        return nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5),
-                             nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120),
-                             nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-    raise ValueError(arch)
+def make_model(described):
+    """nn.Sequential from one model of fedchain_train_bench --layers: input [H, W, C] and the
+    layers as fedchain's LayerSpec (stride 0: the default)."""
+    height, width, channels = described["input"]
+    flat = None  # features after a flatten
+    modules = []
+    for layer in described["layers"]:
+        kind = layer["type"]
+        if kind in ("conv2d", "maxpool", "avgpool"):
+            kernel, padding = layer["kernel"], layer["padding"]
+            stride = layer["stride"] or (1 if kind == "conv2d" else kernel)
+            if kind == "conv2d":
+                modules.append(nn.Conv2d(channels, layer["out"], kernel, stride, padding))
+                channels = layer["out"]
+            else:
+                pool = nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d
+                modules.append(pool(kernel, stride))
+            height = (height + 2 * padding - kernel) // stride + 1
+            width = (width + 2 * padding - kernel) // stride + 1
+        elif kind == "relu":
+            modules.append(nn.ReLU())
+        elif kind == "flatten":
+            modules.append(nn.Flatten())
+            flat = height * width * channels if flat is None else flat
+        elif kind == "dense":
+            modules.append(nn.Linear(flat, layer["out"]))
+            flat = layer["out"]
+        elif kind == "dropout":
+            modules.append(nn.Dropout(layer["rate"]))
+        elif kind == "groupnorm":
+            modules.append(nn.GroupNorm(layer["groups"], flat if flat is not None else channels))
+        else:
+            raise ValueError(f"unknown layer type {kind}")
+    return nn.Sequential(*modules)
 
 
 # fedchain_train_bench's Spec: the default and the smoke-test (--sizes small) batch.
@@ -43,12 +68,16 @@ def counts(text):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--models", default="logreg,mlp,cnn,lenet")
+    parser.add_argument("--models", default="logreg,mlp,cnn,lenet,cifar-cnn")
+    parser.add_argument("--layers", required=True,
+                        help="JSON of `fedchain_train_bench --layers --models ...`")
     parser.add_argument("--sizes", default=str(BATCH), help="batches, a,b,c, or small")
     parser.add_argument("--threads", type=counts, default=[1, 2])
     parser.add_argument("-w", "--warmup", type=int, default=3)
     parser.add_argument("-n", "--iterations", type=int, default=20)
     args = parser.parse_args()
+    with open(args.layers) as layers:
+        described = json.load(layers)
     batches = [SMALL_BATCH] if args.sizes == "small" else counts(args.sizes)
     torch.manual_seed(1)
     print("# torch_baseline.py: size = the batch; ratio = throughput / the same model and batch "
@@ -62,10 +91,11 @@ def main():
         torch.set_num_threads(threads)
         for batch in batches:
             for arch in args.models.split(","):
-                model = make_model(arch)
+                model = make_model(described[arch]).train()
                 optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
-                x = torch.rand(batch, 1, 28, 28)
-                y = torch.randint(0, 10, (batch,))
+                height, width, channels = described[arch]["input"]
+                x = torch.rand(batch, channels, height, width)
+                y = torch.randint(0, described[arch]["classes"], (batch,))
 
                 def step():
                     optimizer.zero_grad(set_to_none=True)

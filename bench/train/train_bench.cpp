@@ -5,8 +5,12 @@
 // of --threads (the thread scaling). bench/train/compare.sh runs it beside
 // bench/train/torch_baseline.py (the same models in PyTorch, the same flags and table).
 //
-//   fedchain_train_bench [--device cpu|cuda] [--models cnn,mlp] [shared flags]
+//   fedchain_train_bench [--device cpu|cuda] [--models cnn,mlp,cifar-cnn] [shared flags]
+//   fedchain_train_bench --layers [--models ...]   the models' layer lists as JSON, from which
+//                                                   torch_baseline.py builds the same networks
 //
+// cifar-cnn takes 32x32x3 images, the others 28x28x1; dropout is on (training mode), as in
+// PyTorch's model.train().
 // --device cuda where no GPU answers (or without CUDA in the build) prints "SKIPPED: why" and
 // exits 77. The batch is uploaded once, before the timing: steps read it from the backend.
 #include <cstdio>
@@ -16,6 +20,7 @@
 #include <vector>
 
 #include "bench_flags.hpp"
+#include "bench_models.hpp"
 #include "fedchain/core/random.hpp"
 #include "fedchain/train/backend.hpp"
 #include "fedchain/train/model.hpp"
@@ -36,8 +41,7 @@ struct Step {
 
 // Builds `arch` on `backend` with one batch of random data uploaded.
 fedchain::Result<Step> make_step(Backend& backend, const std::string& arch, std::int64_t batch) {
-  fedchain::train::ModelConfig config;
-  config.arch = arch;
+  const auto config = bench::model_config_for(arch);
   auto model = Model::create(backend, config, batch);
   if (!model) return model.error();
   model->initialize(1);
@@ -81,11 +85,22 @@ int main(int argc, char** argv) {
                          .threads = {1, 2}};
   CLI::App app;
   std::string device = "cpu";
-  std::vector<std::string> models{"logreg", "mlp", "cnn", "lenet"};
+  std::vector<std::string> models{"logreg", "mlp", "cnn", "lenet", "cifar-cnn"};
   app.add_option("--device", device, "Backend")->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("--models", models, "Models, a,b,c")->delimiter(',')->capture_default_str();
+  bool print_layers = false;
+  app.add_flag("--layers", print_layers, "Print the models' layer lists as JSON and exit");
   bench::Flags flags;
   if (const auto exit_code = bench::parse_flags(app, spec, flags, argc, argv)) return *exit_code;
+  if (print_layers) {
+    auto json = bench::layers_json(models);
+    if (!json) {
+      std::fprintf(stderr, "fedchain_train_bench: %s\n", json.error().message.c_str());
+      return fedchain::exit_code(json.error().kind);
+    }
+    std::fputs(json->c_str(), stdout);
+    return 0;
+  }
   // One backend does not depend on a thread count: the GPU's.
   if (device == "cuda") flags.threads.resize(1);
   std::optional<bench::Table> table;
@@ -103,10 +118,11 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "fedchain_train_bench: %s\n", step.error().message.c_str());
           return fedchain::exit_code(step.error().kind);
         }
+        std::uint64_t steps = 0;  // each step's dropout masks from its own seed
         const auto time = bench::measure(
             flags,
             [&] {
-              const float* logits = step->model.forward(step->input.f32(), b);
+              const float* logits = step->model.forward(step->input.f32(), b, {true, ++steps});
               backend.softmax_xent_forward(b, 10, logits, step->labels.i32(), step->probs.f32(),
                                            step->losses.f32());
               backend.softmax_xent_backward(b, 10, step->probs.f32(), step->labels.i32(),

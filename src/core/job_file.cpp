@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include <toml++/toml.h>
@@ -130,6 +131,23 @@ Status check_privacy(const Job& job) {
         "privacy.target_epsilon = {} is a budget for privacy.dp, which is false: set "
         "privacy.dp = true, or leave privacy.target_epsilon out",
         privacy.target_epsilon);
+  }
+  return {};
+}
+
+// model.layers implies arch = "custom"; a preset arch beside it would be silently dropped, so
+// the pair is refused. The raw table is read because the layers key overwrites the arch.
+Status check_model_keys(const toml::table& root, const Job& job, std::string_view source) {
+  const auto* model = root["model"].as_table();
+  const auto arch = model == nullptr ? std::nullopt : (*model)["arch"].value<std::string>();
+  if (!job.model.layers.empty() && arch && *arch != "custom") {
+    return config_error(
+        "{}: model.arch = \"{}\" and model.layers are both given: model.layers is a stack of "
+        "its own (arch = \"custom\"); remove one of them",
+        source, *arch);
+  }
+  if (job.model.arch == "custom" && job.model.layers.empty()) {
+    return config_error("{}: model.arch = \"custom\" needs model.layers, the layer stack", source);
   }
   return {};
 }
@@ -308,6 +326,7 @@ Result<Job> parse_job(std::string_view toml_text, std::string_view source,
       }
     }
   }
+  if (auto st = check_model_keys(root, job, source); !st) return st.error();
   if (auto st = check_cross_keys(job, source); !st) return st.error();
   return job;
 }

@@ -3,8 +3,10 @@
 // docs/job-file.md (a test checks that the doc lists every key).
 #include "job_schema.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -216,6 +218,138 @@ JobKeySpec classes_per_rank_key() {
   return spec;
 }
 
+// model.layers: an array of inline tables, one per layer. Each table's keys are checked
+// against its type: unknown, missing and out-of-range keys name the entry (index and type).
+// Shapes need the data, so Model::size_of checks them.
+struct LayerKeys {
+  std::vector<std::string> required;
+  std::vector<std::string> optional;
+};
+
+const std::map<std::string, LayerKeys>& layer_keys() {
+  static const std::map<std::string, LayerKeys> keys{
+      {"conv2d", {{"out", "kernel"}, {"stride", "padding"}}},
+      {"maxpool", {{"kernel"}, {"stride"}}},
+      {"avgpool", {{"kernel"}, {"stride"}}},
+      {"relu", {}},
+      {"flatten", {}},
+      {"dense", {{"out"}, {}}},
+      {"dropout", {{"rate"}, {}}},
+      {"groupnorm", {{"groups"}, {}}},
+  };
+  return keys;
+}
+
+// Reads one key of a layer entry into `layer`; returns what is wrong, or "".
+std::string read_layer_key(const std::string& key, const toml::node& node, LayerSection& layer) {
+  if (key == "rate") {
+    const auto value = node.value<double>();
+    if (!value || node.is_boolean() || node.is_string()) {
+      return fmt::format("expected a number, got {}", node_type_name(node));
+    }
+    if (!(*value >= 0.0 && *value < 1.0)) return fmt::format("{} is outside [0, 1)", *value);
+    layer.rate = *value;
+    return "";
+  }
+  const auto value = node.value_exact<std::int64_t>();
+  if (!value) return fmt::format("expected an integer, got {}", node_type_name(node));
+  // Bounds keep every shape product far inside int64.
+  const std::int64_t min = key == "padding" ? 0 : 1;
+  const std::int64_t max = key == "out" || key == "groups" ? 65536 : 1024;
+  if (*value < min || *value > max) {
+    return fmt::format("{} is out of range: allowed {} to {}", *value, min, max);
+  }
+  std::int64_t LayerSection::*field = key == "out"      ? &LayerSection::out
+                                      : key == "kernel" ? &LayerSection::kernel
+                                      : key == "stride" ? &LayerSection::stride
+                                      : key == "groups" ? &LayerSection::groups
+                                                        : &LayerSection::padding;
+  layer.*field = *value;
+  return "";
+}
+
+std::string read_layer(const toml::node& node, std::size_t index, LayerSection& layer) {
+  const auto* table = node.as_table();
+  if (table == nullptr) {
+    return fmt::format("[{}]: expected a table such as {{ type = \"relu\" }}, got {}", index,
+                       node_type_name(node));
+  }
+  const auto type = (*table)["type"].value_exact<std::string>();
+  std::string names;
+  for (const auto& [name, keys] : layer_keys()) names += (names.empty() ? "" : ", ") + name;
+  if (!type) return fmt::format("[{}]: needs key 'type', one of {}", index, names);
+  const auto known = layer_keys().find(*type);
+  if (known == layer_keys().end()) {
+    return fmt::format("[{}] ({}): unknown type: expected one of {}", index, *type, names);
+  }
+  layer.type = *type;
+  const LayerKeys& keys = known->second;
+  for (auto&& [name_key, value] : *table) {
+    const std::string name(name_key.str());
+    if (name == "type") continue;
+    const auto& req = keys.required;
+    const auto& opt = keys.optional;
+    if (std::find(req.begin(), req.end(), name) == req.end() &&
+        std::find(opt.begin(), opt.end(), name) == opt.end()) {
+      std::vector<std::string> all = req;
+      all.insert(all.end(), opt.begin(), opt.end());
+      return fmt::format(
+          "[{}] ({}): unknown key '{}'; a {} takes {}", index, *type, name, *type,
+          all.empty() ? std::string("no other key") : fmt::format("{}", fmt::join(all, ", ")));
+    }
+    if (auto problem = read_layer_key(name, value, layer); !problem.empty()) {
+      return fmt::format("[{}] ({}): key '{}': {}", index, *type, name, problem);
+    }
+  }
+  for (const std::string& name : keys.required) {
+    if (!table->contains(name)) {
+      return fmt::format("[{}] ({}): needs key '{}'", index, *type, name);
+    }
+  }
+  return "";
+}
+
+JobKeySpec layers_key() {
+  return {"model.layers",
+          "table list",
+          "e.g. [{ type = \"dense\", out = 10 }]",
+          "The layer stack (docs/training.md, \"Layers\"); implies arch = \"custom\"",
+          [](const toml::node& node, Job& job) -> std::string {
+            const auto* array = node.as_array();
+            if (array == nullptr) {
+              return fmt::format("expected an array of tables, got {}", node_type_name(node));
+            }
+            if (array->empty()) return "lists no layer";
+            std::vector<LayerSection> layers(array->size());
+            for (std::size_t i = 0; i < array->size(); ++i) {
+              if (auto problem = read_layer(*array->get(i), i, layers[i]); !problem.empty()) {
+                return "layer " + problem;
+              }
+            }
+            job.model.layers = std::move(layers);
+            job.model.arch = "custom";
+            return "";
+          },
+          [](const Job& job, toml::table& t) {
+            if (job.model.layers.empty()) return;  // preset jobs resolve as before
+            toml::array array;
+            for (const LayerSection& layer : job.model.layers) {
+              toml::table entry;
+              entry.insert("type", layer.type);
+              for (const auto& [name, value] :
+                   {std::pair{"out", layer.out}, std::pair{"kernel", layer.kernel},
+                    std::pair{"stride", layer.stride}, std::pair{"padding", layer.padding},
+                    std::pair{"groups", layer.groups}}) {
+                if (value > 0) entry.insert(name, value);
+              }
+              if (layer.type == "dropout") entry.insert("rate", layer.rate);
+              entry.is_inline(true);
+              array.push_back(std::move(entry));
+            }
+            t.insert_or_assign("layers", std::move(array));
+          }};
+}
+
 std::vector<JobKeySpec> make_schema() {
   using J = JobSection;
   using D = DataSection;
@@ -264,10 +398,12 @@ std::vector<JobKeySpec> make_schema() {
                  {"uniform", "by_samples"},
                  "How a round's cohort is drawn: uniform, or in proportion to clients' samples"),
 
-      string_key("model.arch", &M::arch, &Job::model, {"logreg", "mlp", "cnn", "lenet"},
-                 "Model architecture"),
+      string_key("model.arch", &M::arch, &Job::model,
+                 {"logreg", "mlp", "cnn", "lenet", "mnist-cnn", "cifar-cnn", "custom"},
+                 "Model architecture (docs/training.md); custom: the stack in model.layers"),
       integer_list_key("model.hidden", &M::hidden, &Job::model, 1,
                        "Hidden layer widths for arch = mlp"),
+      layers_key(),
 
       integer_key("train.local_epochs", &T::local_epochs, &Job::train, 0, 10000,
                   "Local epochs over the rank's shard per round"),

@@ -154,6 +154,8 @@ std::string architecture_json(const PinnedModel& model) {
     if (spec.kernel != 0) layer["kernel"] = spec.kernel;
     if (spec.stride != 0) layer["stride"] = spec.stride;
     if (spec.padding != 0) layer["padding"] = spec.padding;
+    if (spec.groups != 0) layer["groups"] = spec.groups;
+    if (spec.type == "dropout") layer["rate"] = spec.rate;
     layers.push_back(std::move(layer));
   }
   const auto& c = model.config;

@@ -96,12 +96,36 @@ class CpuBackend final : public Backend {
       cpu::conv2d_backward(s, x, w, dy, dx, dw, db, workspace, cpu::kConvBlockFloats, threads_);
     }
   }
-  void maxpool2x2_forward(const PoolShape& s, const float* x, float* y) override {
-    cpu::maxpool2x2_forward(s, x, y);
+  void maxpool_forward(const PoolShape& s, const float* x, float* y) override {
+    cpu::maxpool_forward(s, x, y);
   }
-  void maxpool2x2_backward(const PoolShape& s, const float* x, const float* dy,
-                           float* dx) override {
-    cpu::maxpool2x2_backward(s, x, dy, dx);
+  void maxpool_backward(const PoolShape& s, const float* x, const float* dy, float* dx) override {
+    cpu::maxpool_backward(s, x, dy, dx);
+  }
+  void avgpool_forward(const PoolShape& s, const float* x, float* y) override {
+    cpu::avgpool_forward(s, x, y);
+  }
+  void avgpool_backward(const PoolShape& s, const float* dy, float* dx) override {
+    cpu::avgpool_backward(s, dy, dx);
+  }
+  std::int64_t groupnorm_workspace(const GroupNormShape& /*s*/) const override {
+    return 0;
+  }
+  void groupnorm_forward(const GroupNormShape& s, const float* x, const float* weight,
+                         const float* bias, float* y, float* stats) override {
+    cpu::groupnorm_forward(s, x, weight, bias, y, stats);
+  }
+  void groupnorm_backward(const GroupNormShape& s, const float* x, const float* weight,
+                          const float* stats, const float* dy, float* dx, float* dweight,
+                          float* dbias, float* /*workspace*/) override {
+    cpu::groupnorm_backward(s, x, weight, stats, dy, dx, dweight, dbias);
+  }
+  void dropout_forward(std::int64_t n, const DropoutMask& mask, const float* x, float* y) override {
+    cpu::dropout(n, mask, x, y);
+  }
+  void dropout_backward(std::int64_t n, const DropoutMask& mask, const float* dy,
+                        float* dx) override {
+    cpu::dropout(n, mask, dy, dx);
   }
   void relu_forward(std::int64_t n, const float* x, float* y) override {
     cpu::relu_forward(n, x, y);

@@ -323,6 +323,215 @@ void maxpool2x2_backward(const PoolShape& s, const T* x, const T* dy, T* dx) {
   }
 }
 
+// Any window and stride. Forward: the largest value of each window, the first in row-major
+// order winning ties (a later value only if strictly larger, as in the 2x2 path).
+template <typename T>
+void maxpool_forward(const PoolShape& s, const T* x, T* y) {
+  if (s.kernel == 2 && s.stride == 2) return maxpool2x2_forward(s, x, y);
+  const std::int64_t out_h = s.out_height();
+  const std::int64_t out_w = s.out_width();
+  const std::int64_t c = s.channels;
+  FEDCHAIN_PARALLEL_FOR
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    for (std::int64_t oy = 0; oy < out_h; ++oy) {
+      for (std::int64_t ox = 0; ox < out_w; ++ox) {
+        const T* corner = x + ((b * s.height + oy * s.stride) * s.width + ox * s.stride) * c;
+        T* out = y + ((b * out_h + oy) * out_w + ox) * c;
+        for (std::int64_t ch = 0; ch < c; ++ch) {
+          T best = corner[ch];
+          for (std::int64_t ky = 0; ky < s.kernel; ++ky) {
+            for (std::int64_t kx = 0; kx < s.kernel; ++kx) {
+              const T value = corner[(ky * s.width + kx) * c + ch];
+              best = value > best ? value : best;
+            }
+          }
+          out[ch] = best;
+        }
+      }
+    }
+  }
+}
+
+// Each window's dy goes to its first maximum; dx is cleared first and the windows are
+// visited in (oy, ox) order, so overlapping windows add in a fixed order.
+template <typename T>
+void maxpool_backward(const PoolShape& s, const T* x, const T* dy, T* dx) {
+  if (s.kernel == 2 && s.stride == 2) return maxpool2x2_backward(s, x, dy, dx);
+  const std::int64_t out_h = s.out_height();
+  const std::int64_t out_w = s.out_width();
+  const std::int64_t c = s.channels;
+  const std::int64_t image = s.height * s.width * c;
+  FEDCHAIN_PARALLEL_FOR
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    std::fill(dx + b * image, dx + (b + 1) * image, T(0));
+    for (std::int64_t oy = 0; oy < out_h; ++oy) {
+      for (std::int64_t ox = 0; ox < out_w; ++ox) {
+        const std::int64_t corner = (b * s.height + oy * s.stride) * s.width + ox * s.stride;
+        const T* grad = dy + ((b * out_h + oy) * out_w + ox) * c;
+        for (std::int64_t ch = 0; ch < c; ++ch) {
+          std::int64_t winner = corner * c + ch;
+          for (std::int64_t ky = 0; ky < s.kernel; ++ky) {
+            for (std::int64_t kx = 0; kx < s.kernel; ++kx) {
+              const std::int64_t at = (corner + ky * s.width + kx) * c + ch;
+              winner = x[at] > x[winner] ? at : winner;
+            }
+          }
+          dx[winner] += grad[ch];
+        }
+      }
+    }
+  }
+}
+
+// The window's sum in row-major order, divided by kernel * kernel.
+template <typename T>
+void avgpool_forward(const PoolShape& s, const T* x, T* y) {
+  const std::int64_t out_h = s.out_height();
+  const std::int64_t out_w = s.out_width();
+  const std::int64_t c = s.channels;
+  const T area = static_cast<T>(s.kernel * s.kernel);
+  FEDCHAIN_PARALLEL_FOR
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    for (std::int64_t oy = 0; oy < out_h; ++oy) {
+      for (std::int64_t ox = 0; ox < out_w; ++ox) {
+        const T* corner = x + ((b * s.height + oy * s.stride) * s.width + ox * s.stride) * c;
+        T* out = y + ((b * out_h + oy) * out_w + ox) * c;
+        for (std::int64_t ch = 0; ch < c; ++ch) {
+          T sum = 0;
+          for (std::int64_t ky = 0; ky < s.kernel; ++ky) {
+            for (std::int64_t kx = 0; kx < s.kernel; ++kx)
+              sum += corner[(ky * s.width + kx) * c + ch];
+          }
+          out[ch] = sum / area;
+        }
+      }
+    }
+  }
+}
+
+// dx = the sum, over the windows covering each pixel in (oy, ox) order, of dy / area.
+template <typename T>
+void avgpool_backward(const PoolShape& s, const T* dy, T* dx) {
+  const std::int64_t out_h = s.out_height();
+  const std::int64_t out_w = s.out_width();
+  const std::int64_t c = s.channels;
+  const std::int64_t image = s.height * s.width * c;
+  const T area = static_cast<T>(s.kernel * s.kernel);
+  FEDCHAIN_PARALLEL_FOR
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    std::fill(dx + b * image, dx + (b + 1) * image, T(0));
+    for (std::int64_t oy = 0; oy < out_h; ++oy) {
+      for (std::int64_t ox = 0; ox < out_w; ++ox) {
+        const T* grad = dy + ((b * out_h + oy) * out_w + ox) * c;
+        T* corner = dx + ((b * s.height + oy * s.stride) * s.width + ox * s.stride) * c;
+        for (std::int64_t ky = 0; ky < s.kernel; ++ky) {
+          for (std::int64_t kx = 0; kx < s.kernel; ++kx) {
+            T* at = corner + (ky * s.width + kx) * c;
+            for (std::int64_t ch = 0; ch < c; ++ch) at[ch] += grad[ch] / area;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Group g of sample b: its mean and 1 / sqrt(var + eps), summed pixel by pixel, channel by
+// channel (the order the CUDA backend follows too).
+template <typename T>
+void groupnorm_forward(const GroupNormShape& s, const T* x, const T* weight, const T* bias, T* y,
+                       T* stats) {
+  const std::int64_t per_group = s.channels / s.groups;
+  const T count = static_cast<T>(s.group_size());
+  FEDCHAIN_PARALLEL_FOR
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    const T* sample = x + b * s.pixels * s.channels;
+    T* out = y + b * s.pixels * s.channels;
+    for (std::int64_t g = 0; g < s.groups; ++g) {
+      const std::int64_t first = g * per_group;
+      T sum = 0;
+      for (std::int64_t p = 0; p < s.pixels; ++p) {
+        for (std::int64_t ch = first; ch < first + per_group; ++ch)
+          sum += sample[p * s.channels + ch];
+      }
+      const T mean = sum / count;
+      T squares = 0;
+      for (std::int64_t p = 0; p < s.pixels; ++p) {
+        for (std::int64_t ch = first; ch < first + per_group; ++ch) {
+          const T centred = sample[p * s.channels + ch] - mean;
+          squares += centred * centred;
+        }
+      }
+      const T rstd = T(1) / std::sqrt(squares / count + T(kGroupNormEpsilon));
+      stats[(b * s.groups + g) * 2] = mean;
+      stats[(b * s.groups + g) * 2 + 1] = rstd;
+      for (std::int64_t p = 0; p < s.pixels; ++p) {
+        for (std::int64_t ch = first; ch < first + per_group; ++ch) {
+          const std::int64_t at = p * s.channels + ch;
+          out[at] = (sample[at] - mean) * rstd * weight[ch] + bias[ch];
+        }
+      }
+    }
+  }
+}
+
+// dbias[c] = sum dy, dweight[c] = sum dy * xhat over every sample and pixel, in that order;
+// dx = rstd * (dy * w - mean(dy * w) - xhat * mean(dy * w * xhat)), the means over the group.
+template <typename T>
+void groupnorm_backward(const GroupNormShape& s, const T* x, const T* weight, const T* stats,
+                        const T* dy, T* dx, T* dweight, T* dbias) {
+  const std::int64_t per_group = s.channels / s.groups;
+  const T count = static_cast<T>(s.group_size());
+  auto xhat = [&](std::int64_t b, std::int64_t at, std::int64_t ch) {
+    const T* group = stats + (b * s.groups + ch / per_group) * 2;
+    return (x[at] - group[0]) * group[1];
+  };
+  std::fill(dweight, dweight + s.channels, T(0));
+  std::fill(dbias, dbias + s.channels, T(0));
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    for (std::int64_t p = 0; p < s.pixels; ++p) {
+      for (std::int64_t ch = 0; ch < s.channels; ++ch) {
+        const std::int64_t at = (b * s.pixels + p) * s.channels + ch;
+        dweight[ch] += dy[at] * xhat(b, at, ch);
+        dbias[ch] += dy[at];
+      }
+    }
+  }
+  if (dx == nullptr) return;
+  FEDCHAIN_PARALLEL_FOR
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    for (std::int64_t g = 0; g < s.groups; ++g) {
+      const std::int64_t first = g * per_group;
+      const T rstd = stats[(b * s.groups + g) * 2 + 1];
+      T sum = 0, projected = 0;
+      for (std::int64_t p = 0; p < s.pixels; ++p) {
+        for (std::int64_t ch = first; ch < first + per_group; ++ch) {
+          const std::int64_t at = (b * s.pixels + p) * s.channels + ch;
+          const T scaled = dy[at] * weight[ch];
+          sum += scaled;
+          projected += scaled * xhat(b, at, ch);
+        }
+      }
+      const T mean_scaled = sum / count;
+      const T mean_projected = projected / count;
+      for (std::int64_t p = 0; p < s.pixels; ++p) {
+        for (std::int64_t ch = first; ch < first + per_group; ++ch) {
+          const std::int64_t at = (b * s.pixels + p) * s.channels + ch;
+          dx[at] = rstd * (dy[at] * weight[ch] - mean_scaled - xhat(b, at, ch) * mean_projected);
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void dropout(std::int64_t n, const DropoutMask& mask, const T* x, T* y) {
+  const T scale = static_cast<T>(mask.scale);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (n >= kParallelElements)
+#endif
+  for (std::int64_t i = 0; i < n; ++i) y[i] = mask.keeps(i) ? x[i] * scale : T(0);
+}
+
 template <typename T>
 void relu_forward(std::int64_t n, const T* x, T* y) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);

@@ -13,6 +13,9 @@ namespace fedchain::train {
 
 namespace {
 
+// derive_seed's "rank" for the dropout stream of a train() call ("dropout" in ASCII).
+constexpr std::uint64_t kDropoutStream = 0x64726f706f7574;
+
 Status check_shapes(const Model& model, const Samples& data) {
   const ModelConfig& config = model.config();
   if (data.height != config.height || data.width != config.width ||
@@ -52,7 +55,8 @@ class BatchStage {
   }
 
   // Forward on data[indices] and the per-sample losses; returns their sum.
-  double forward(Model& model, const Samples& data, std::span<const std::int64_t> indices) {
+  double forward(Model& model, const Samples& data, std::span<const std::int64_t> indices,
+                 const ForwardPass& pass = {}) {
     Backend& backend = model.backend();
     const auto size = static_cast<std::size_t>(data.sample_size());
     for (std::size_t i = 0; i < indices.size(); ++i) {
@@ -64,7 +68,7 @@ class BatchStage {
     const auto batch = static_cast<std::int64_t>(indices.size());
     backend.upload(input_, host_pixels_.data(), indices.size() * size * sizeof(float));
     backend.upload(labels_, host_labels_.data(), indices.size() * sizeof(std::int32_t));
-    const float* logits = model.forward(input_.f32(), batch);
+    const float* logits = model.forward(input_.f32(), batch, pass);
     backend.softmax_xent_forward(batch, model.config().classes, logits, labels_.i32(), probs_.f32(),
                                  losses_.f32());
     backend.download(host_losses_.data(), losses_, indices.size() * sizeof(float));
@@ -176,7 +180,10 @@ Result<LocalResult> LocalTrainer::train(const Samples& data, std::span<const std
     const std::span<const std::int64_t> indices(order.data() + position,
                                                 static_cast<std::size_t>(batch));
     position += batch;
-    loss_sum += stage->forward(model, data, indices);
+    // Dropout masks per client, round (both in seed) and step, apart from the shuffle's stream.
+    const ForwardPass pass{true,
+                           derive_seed(seed, kDropoutStream, static_cast<std::uint64_t>(step))};
+    loss_sum += stage->forward(model, data, indices, pass);
     stage->backward(model, batch);
     optimizer_.step(model.parameters().f32(), model.gradients().f32(),
                     anchor.bytes() > 0 ? anchor.f32() : nullptr);

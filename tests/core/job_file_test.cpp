@@ -147,6 +147,87 @@ TEST(JobFile, ResolvedTomlReadsBackToTheSameJob) {
   EXPECT_EQ(again->model.arch, "lenet");
 }
 
+// model.layers as docs/job-file.md spells it: arch = "custom" implied, each entry's keys read,
+// and the resolved job writes the stack back so that it reads to the same job.
+TEST(JobFile, ModelLayersReadAndResolve) {
+  auto job = parse_job(R"([model]
+layers = [{ type = "conv2d", out = 8, kernel = 3, padding = 1 }, { type = "relu" },
+          { type = "maxpool", kernel = 2 }, { type = "groupnorm", groups = 4 },
+          { type = "avgpool", kernel = 3, stride = 1 }, { type = "dropout", rate = 0.25 },
+          { type = "flatten" }, { type = "dense", out = 10 }]
+)",
+                       "l.toml");
+  ASSERT_TRUE(job) << job.error().message;
+  EXPECT_EQ(job->model.arch, "custom");
+  const auto& layers = job->model.layers;
+  ASSERT_EQ(layers.size(), 8u);
+  EXPECT_EQ(layers[0].type, "conv2d");
+  EXPECT_EQ(layers[0].out, 8);
+  EXPECT_EQ(layers[0].kernel, 3);
+  EXPECT_EQ(layers[0].padding, 1);
+  EXPECT_EQ(layers[0].stride, 0);  // not given: the default
+  EXPECT_EQ(layers[3].groups, 4);
+  EXPECT_EQ(layers[4].stride, 1);
+  EXPECT_DOUBLE_EQ(layers[5].rate, 0.25);
+  EXPECT_EQ(layers[7].out, 10);
+  const auto text = job_to_toml(*job);
+  auto again = parse_job(text, "resolved.toml");
+  ASSERT_TRUE(again) << again.error().message << "\n" << text;
+  EXPECT_EQ(job_to_toml(*again), text);
+  EXPECT_EQ(again->model.arch, "custom");
+  ASSERT_EQ(again->model.layers.size(), 8u);
+  EXPECT_DOUBLE_EQ(again->model.layers[5].rate, 0.25);
+  EXPECT_EQ(again->model.layers[4].stride, 1);
+  // A preset job's resolved text has no layers key (resolved jobs of old runs still match).
+  auto preset = parse_job("[model]\narch = \"cnn\"\n", "p.toml");
+  EXPECT_EQ(job_to_toml(*preset).find("layers"), std::string::npos);
+  // --set takes the same TOML, and arch = "custom" beside layers is accepted.
+  auto overridden = parse_job("[model]\narch = \"custom\"\n", "o.toml",
+                              {"model.layers=[{type=\"flatten\"},{type=\"dense\",out=10}]"});
+  ASSERT_TRUE(overridden) << overridden.error().message;
+  EXPECT_EQ(overridden->model.layers.size(), 2u);
+}
+
+// Bad entries are exit-2 errors naming model.layers, the entry's index and type, and the key.
+TEST(JobFile, BadLayersNameTheEntryAndKey) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"(layers = [{ type = "relu" }, { type = "conv3d", out = 2 }])",
+       "model.layers': layer [1] (conv3d): unknown type: expected one of"},
+      {R"(layers = [{ type = "conv2d", kernel = 3 }])",
+       "model.layers': layer [0] (conv2d): needs key 'out'"},
+      {R"(layers = [{ type = "flatten" }, { type = "dense" }])",
+       "layer [1] (dense): needs key 'out'"},
+      {R"(layers = [{ type = "conv2d", out = 4, kernal = 3 }])",
+       "layer [0] (conv2d): unknown key 'kernal'; a conv2d takes out, kernel, stride, padding"},
+      {R"(layers = [{ type = "relu", out = 4 }])",
+       "layer [0] (relu): unknown key 'out'; a relu takes no other key"},
+      {R"(layers = [{ type = "dropout", rate = 1.0 }])",
+       "layer [0] (dropout): key 'rate': 1 is outside [0, 1)"},
+      {R"(layers = [{ type = "dropout", rate = -0.1 }])", "layer [0] (dropout): key 'rate'"},
+      {R"(layers = [{ type = "groupnorm", groups = 0 }])",
+       "layer [0] (groupnorm): key 'groups': 0 is out of range"},
+      {R"(layers = [{ type = "maxpool", kernel = "2" }])",
+       "layer [0] (maxpool): key 'kernel': expected an integer, got a string"},
+      {R"(layers = [{ out = 3 }])", "layer [0]: needs key 'type'"},
+      {R"(layers = [3])", "layer [0]: expected a table"},
+      {R"(layers = [])", "lists no layer"},
+      {"arch = \"cnn\"\nlayers = [{ type = \"flatten\" }, { type = \"dense\", out = 10 }]",
+       "model.arch = \"cnn\" and model.layers are both given"},
+      {"arch = \"mlp\"\nlayers = [{ type = \"flatten\" }, { type = \"dense\", out = 10 }]",
+       "model.arch = \"mlp\" and model.layers are both given"},
+      {"arch = \"custom\"", "model.arch = \"custom\" needs model.layers"},
+  };
+  for (const auto& [model, expected] : cases) {
+    auto job = parse_job("[model]\n" + model + "\n", "bad-layers.toml");
+    ASSERT_FALSE(job) << model;
+    EXPECT_EQ(job.error().kind, ErrorKind::kConfig);
+    EXPECT_NE(job.error().message.find(expected), std::string::npos) << model << "\n"
+                                                                     << job.error().message;
+    EXPECT_NE(job.error().message.find("bad-layers.toml"), std::string::npos)
+        << job.error().message;
+  }
+}
+
 TEST(JobFile, MissingFileIsAConfigError) {
   auto job = load_job("/nonexistent/job.toml");
   ASSERT_FALSE(job);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End to end: using a trained model (docs/export.md).
-#   1. every built-in model (logreg, mlp with data.normalize, cnn, lenet): a short run,
+#   1. every built-in model (logreg, mlp with data.normalize, cnn, lenet, mnist-cnn) and a
+#      model.layers stack with every layer type (strided conv, group norm, average and
+#      overlapping max pooling, dropout): a short run,
 #      `export` as safetensors and HDF5, `predict` on 300 test samples; where Debian's
 #      python3-torch is installed, python/fedchain_torch.py loads each export and its logits
 #      match fedchain's within 1e-4 (export_check.py);
@@ -34,10 +36,23 @@ predict() {  # predict RUN_DIR OUT [ARGS...]: the receipt JSON goes to OUT.json
 }
 
 echo "== 1. every built-in model: export, predict, PyTorch's logits"
-for arch in logreg mlp cnn lenet; do
-  extra=()
-  [ "$arch" = mlp ] && extra=(--set data.normalize=true)
-  train "$arch" --set model.arch="$arch" --set job.rounds=3 --set train.local_steps=8 "${extra[@]}"
+# The custom stack: a copy of the job whose [model] is a layer list.
+awk '/^\[model\]/ { print; print "layers = ["
+  print "  { type = \"conv2d\", out = 8, kernel = 3, stride = 2, padding = 1 },"
+  print "  { type = \"groupnorm\", groups = 4 }, { type = \"relu\" },"
+  print "  { type = \"avgpool\", kernel = 2 }, { type = \"maxpool\", kernel = 3, stride = 2 },"
+  print "  { type = \"flatten\" }, { type = \"dropout\", rate = 0.2 }, { type = \"dense\", out = 10 } ]"
+  skip = 1; next }
+  /^\[/ { skip = 0 } !skip' "$work/job.toml" >"$work/job-custom.toml"
+for arch in logreg mlp cnn lenet mnist-cnn custom; do
+  extra=(--set model.arch="$arch")
+  [ "$arch" = mlp ] && extra+=(--set data.normalize=true)
+  if [ "$arch" = custom ]; then
+    "${mpi[@]}" "$fedchain" train "$work/job-custom.toml" --run-dir "$work/$arch" --set job.rounds=3 \
+      --set train.local_steps=8 >"$work/$arch.log" 2>&1 || { cat "$work/$arch.log"; fail "run $arch"; }
+  else
+    train "$arch" "${extra[@]}" --set job.rounds=3 --set train.local_steps=8
+  fi
   "$fedchain" export "$work/$arch" --format safetensors --out "$work/$arch.safetensors" >/dev/null
   "$fedchain" export "$work/$arch" --format hdf5 --out "$work/$arch-export.h5" >/dev/null
   predict "$work/$arch" "$work/$arch-pred.h5"

@@ -132,5 +132,35 @@ TEST(CudaDeviceCodeOnHost, OptimizerStepsGiveTheCpuBits) {
   EXPECT_EQ(twin_adam, cpu_adam);
 }
 
+// Pooling and dropout follow the CPU's order of additions (dropout: the same integer mask and
+// one multiply), so they give the CPU's bits, overlapping windows included.
+TEST(CudaDeviceCodeOnHost, PoolsAndDropoutGiveTheCpuBits) {
+  HostTwinBackend twin(train_ops::kConvBlockFloats);
+  auto cpu = train::make_cpu_backend(2);
+  const train::PoolShape pool{3, 9, 8, 5, 3, 2};
+  const auto in_size = static_cast<std::size_t>(3 * 9 * 8 * 5);
+  const auto out_size = static_cast<std::size_t>(3 * pool.out_height() * pool.out_width() * 5);
+  const auto x = train::testing::random_floats(in_size, 31);
+  const auto dy = train::testing::random_floats(out_size, 32);
+  const train::DropoutMask mask = train::dropout_mask(0.4, 33);
+  auto run = [&](train::Backend& backend) {
+    train::testing::DeviceArrays d(backend);
+    const float *x_in = d.put(x), *dy_in = d.put(dy);
+    float *max_y = d.zeros(out_size), *max_dx = d.zeros(in_size), *avg_y = d.zeros(out_size),
+          *avg_dx = d.zeros(in_size), *dropped = d.zeros(in_size);
+    backend.maxpool_forward(pool, x_in, max_y);
+    backend.maxpool_backward(pool, x_in, dy_in, max_dx);
+    backend.avgpool_forward(pool, x_in, avg_y);
+    backend.avgpool_backward(pool, dy_in, avg_dx);
+    backend.dropout_forward(static_cast<std::int64_t>(in_size), mask, x_in, dropped);
+    return std::vector{d.get(max_y, out_size), d.get(max_dx, in_size), d.get(avg_y, out_size),
+                       d.get(avg_dx, in_size), d.get(dropped, in_size)};
+  };
+  const auto on_twin = run(twin);
+  const auto on_cpu = run(*cpu);
+  const char* names[] = {"maxpool y", "maxpool dx", "avgpool y", "avgpool dx", "dropout y"};
+  for (std::size_t i = 0; i < on_twin.size(); ++i) EXPECT_EQ(on_twin[i], on_cpu[i]) << names[i];
+}
+
 }  // namespace
 }  // namespace fedchain::gpu

@@ -132,8 +132,8 @@ inline void check_pool_relu_softmax(Backend& backend, const PoolShape& s, std::i
   const auto dy = random_floats(out_size, 10);
   std::vector<double> pooled(out_size), pool_dx(in_size), relu_y(in_size), relu_dx(in_size);
   const auto xd = widen(x), dyd = widen(dy);
-  cpu::maxpool2x2_forward(s, xd.data(), pooled.data());
-  cpu::maxpool2x2_backward(s, xd.data(), dyd.data(), pool_dx.data());
+  cpu::maxpool_forward(s, xd.data(), pooled.data());
+  cpu::maxpool_backward(s, xd.data(), dyd.data(), pool_dx.data());
   cpu::relu_forward(std::int64_t(in_size), xd.data(), relu_y.data());
   cpu::relu_backward(std::int64_t(in_size), relu_y.data(), xd.data(), relu_dx.data());
 
@@ -155,8 +155,8 @@ inline void check_pool_relu_softmax(Backend& backend, const PoolShape& s, std::i
         *relu_out = d.zeros(in_size), *relu_dx_out = d.zeros(in_size),
         *probs_out = d.zeros(probs.size()), *losses_out = d.zeros(losses.size()),
         *dlogits_out = d.zeros(dlogits.size());
-  backend.maxpool2x2_forward(s, x_in, pooled_out);
-  backend.maxpool2x2_backward(s, x_in, dy_in, pool_dx_out);
+  backend.maxpool_forward(s, x_in, pooled_out);
+  backend.maxpool_backward(s, x_in, dy_in, pool_dx_out);
   backend.relu_forward(std::int64_t(in_size), x_in, relu_out);
   backend.relu_backward(std::int64_t(in_size), relu_out, x_in, relu_dx_out);
   backend.softmax_xent_forward(batch, classes, logits_in, labels_in, probs_out, losses_out);
@@ -168,6 +168,97 @@ inline void check_pool_relu_softmax(Backend& backend, const PoolShape& s, std::i
   expect_close("softmax probs", d.get(probs_out, probs.size()), probs);
   expect_close("softmax losses", d.get(losses_out, losses.size()), losses);
   expect_close("softmax dlogits", d.get(dlogits_out, dlogits.size()), dlogits);
+}
+
+inline std::string pool_name(const char* op, const PoolShape& s) {
+  return std::string(op) + " " + std::to_string(s.height) + "x" + std::to_string(s.width) + "x" +
+         std::to_string(s.channels) + " k" + std::to_string(s.kernel) + " s" +
+         std::to_string(s.stride);
+}
+
+// Max- and average-pooling of any window and stride against the double reference.
+inline void check_pools(Backend& backend, const PoolShape& s) {
+  const auto in_size = std::size_t(s.batch * s.height * s.width * s.channels);
+  const auto out_size = std::size_t(s.batch * s.out_height() * s.out_width() * s.channels);
+  const auto x = random_floats(in_size, 15);
+  const auto dy = random_floats(out_size, 16);
+  const auto xd = widen(x), dyd = widen(dy);
+  std::vector<double> max_y(out_size), max_dx(in_size), avg_y(out_size), avg_dx(in_size);
+  cpu::maxpool_forward(s, xd.data(), max_y.data());
+  cpu::maxpool_backward(s, xd.data(), dyd.data(), max_dx.data());
+  cpu::avgpool_forward(s, xd.data(), avg_y.data());
+  cpu::avgpool_backward(s, dyd.data(), avg_dx.data());
+
+  DeviceArrays d(backend);
+  const float *x_in = d.put(x), *dy_in = d.put(dy);
+  float *max_y_out = d.zeros(out_size), *avg_y_out = d.zeros(out_size);
+  float *max_dx_out = d.put(std::vector<float>(in_size, std::nanf(""))),
+        *avg_dx_out = d.put(std::vector<float>(in_size, std::nanf("")));
+  backend.maxpool_forward(s, x_in, max_y_out);
+  backend.maxpool_backward(s, x_in, dy_in, max_dx_out);
+  backend.avgpool_forward(s, x_in, avg_y_out);
+  backend.avgpool_backward(s, dy_in, avg_dx_out);
+  expect_close(pool_name("maxpool y", s), d.get(max_y_out, out_size), max_y);
+  expect_close(pool_name("maxpool dx", s), d.get(max_dx_out, in_size), max_dx);
+  expect_close(pool_name("avgpool y", s), d.get(avg_y_out, out_size), avg_y);
+  expect_close(pool_name("avgpool dx", s), d.get(avg_dx_out, in_size), avg_dx);
+}
+
+// Group norm forward and backward (with and without dx) against the double reference.
+inline void check_groupnorm(Backend& backend, const GroupNormShape& s) {
+  const auto size = std::size_t(s.batch * s.pixels * s.channels);
+  const auto channels = std::size_t(s.channels);
+  auto x = random_floats(size, 17);
+  for (float& v : x) v = 3.0f * v + 0.5f;  // off-centre, wider than 1
+  const auto weight = random_floats(channels, 18), bias = random_floats(channels, 19);
+  const auto dy = random_floats(size, 20);
+  const auto xd = widen(x), wd = widen(weight), bd = widen(bias), dyd = widen(dy);
+  std::vector<double> y(size), stats(std::size_t(s.batch * s.groups * 2)), dx(size),
+      dweight(channels), dbias(channels);
+  cpu::groupnorm_forward(s, xd.data(), wd.data(), bd.data(), y.data(), stats.data());
+  cpu::groupnorm_backward(s, xd.data(), wd.data(), stats.data(), dyd.data(), dx.data(),
+                          dweight.data(), dbias.data());
+
+  DeviceArrays d(backend);
+  const float *x_in = d.put(x), *w_in = d.put(weight), *b_in = d.put(bias), *dy_in = d.put(dy);
+  float *y_out = d.zeros(size), *stats_out = d.zeros(stats.size()), *dx_out = d.zeros(size),
+        *dw_out = d.zeros(channels), *db_out = d.zeros(channels), *dw_only = d.zeros(channels),
+        *db_only = d.zeros(channels),
+        *work = d.zeros(std::size_t(std::max<std::int64_t>(backend.groupnorm_workspace(s), 1)));
+  backend.groupnorm_forward(s, x_in, w_in, b_in, y_out, stats_out);
+  backend.groupnorm_backward(s, x_in, w_in, stats_out, dy_in, dx_out, dw_out, db_out, work);
+  backend.groupnorm_backward(s, x_in, w_in, stats_out, dy_in, nullptr, dw_only, db_only, work);
+  const std::string shape = "groupnorm " + std::to_string(s.pixels) + "px x" +
+                            std::to_string(s.channels) + " g" + std::to_string(s.groups);
+  expect_close(shape + " y", d.get(y_out, size), y);
+  expect_close(shape + " stats", d.get(stats_out, stats.size()), stats);
+  expect_close(shape + " dx", d.get(dx_out, size), dx);
+  expect_close(shape + " dweight", d.get(dw_out, channels), dweight);
+  expect_close(shape + " dbias", d.get(db_out, channels), dbias);
+  expect_close(shape + " dweight without dx", d.get(dw_only, channels), dweight);
+  expect_close(shape + " dbias without dx", d.get(db_only, channels), dbias);
+}
+
+// Dropout's mask is counter-based integer arithmetic: every backend keeps exactly the
+// reference's elements.
+inline void check_dropout(Backend& backend, std::int64_t n, double rate, std::uint64_t seed) {
+  const auto x = random_floats(std::size_t(n), 21), dy = random_floats(std::size_t(n), 22);
+  const DropoutMask mask = dropout_mask(rate, seed);
+  const auto xd = widen(x), dyd = widen(dy);
+  std::vector<double> y(x.size()), dx(x.size());
+  cpu::dropout(n, mask, xd.data(), y.data());
+  cpu::dropout(n, mask, dyd.data(), dx.data());
+  DeviceArrays d(backend);
+  const float *x_in = d.put(x), *dy_in = d.put(dy);
+  float *y_out = d.zeros(x.size()), *dx_out = d.zeros(x.size());
+  backend.dropout_forward(n, mask, x_in, y_out);
+  backend.dropout_backward(n, mask, dy_in, dx_out);
+  const auto y_host = d.get(y_out, x.size()), dx_host = d.get(dx_out, x.size());
+  expect_close("dropout y", y_host, y);
+  expect_close("dropout dx", dx_host, dx);
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    ASSERT_EQ(y_host[i] == 0.0f, y[i] == 0.0) << "dropout mask differs at " << i;
+  }
 }
 
 inline void check_optimizers(Backend& backend, std::int64_t n) {
@@ -208,6 +299,20 @@ inline void check_backend_ops(Backend& backend) {
   }
   check_pool_relu_softmax(backend, PoolShape{3, 7, 6, 5}, 10);
   check_pool_relu_softmax(backend, PoolShape{1, 2, 2, 1}, 2);
+  // (batch, height, width, channels, kernel, stride): overlapping, skipping, uneven.
+  for (const PoolShape& s :
+       {PoolShape{2, 7, 6, 3, 3, 2}, PoolShape{1, 8, 9, 2, 3, 3}, PoolShape{3, 5, 5, 4, 2, 1},
+        PoolShape{2, 11, 10, 5, 4, 3}, PoolShape{2, 5, 4, 3, 2, 2}}) {
+    check_pools(backend, s);
+  }
+  // (batch, pixels, channels, groups)
+  for (const GroupNormShape& s :
+       {GroupNormShape{2, 6, 4, 2}, GroupNormShape{3, 25, 6, 1}, GroupNormShape{1, 4, 3, 3},
+        GroupNormShape{4, 64, 32, 8}, GroupNormShape{5, 1, 8, 4}}) {
+    check_groupnorm(backend, s);
+  }
+  check_dropout(backend, 1000, 0.5, 1);
+  check_dropout(backend, 100003, 0.25, 2);
   check_optimizers(backend, 1000);
   check_optimizers(backend, 100003);  // above the CPU's parallel threshold
 }

@@ -109,11 +109,11 @@ TEST(Gradient, MaxPool) {
   const Vec r = random_vector(out_size, 10);
   auto loss = [&] {
     Vec y(out_size);
-    cpu::maxpool2x2_forward(s, x.data(), y.data());
+    cpu::maxpool_forward(s, x.data(), y.data());
     return dot(y, r);
   };
   Vec dx(in_size);
-  cpu::maxpool2x2_backward(s, x.data(), r.data(), dx.data());
+  cpu::maxpool_backward(s, x.data(), r.data(), dx.data());
   expect_matches_finite_differences("dx", x, dx, loss);
 }
 
@@ -136,13 +136,163 @@ TEST(MaxPool, TiesGoToTheFirstMaximumAndEveryGradientIsWritten) {
   x[at(1, 1, 1)] = 2.0;
   const Vec dy{10.0, 20.0, 30.0, 40.0};  // (1, 1, 2, 2)
   Vec dx(x.size(), std::nan(""));
-  cpu::maxpool2x2_backward(s, x.data(), dy.data(), dx.data());
+  cpu::maxpool_backward(s, x.data(), dy.data(), dx.data());
   Vec expected(x.size(), 0.0);
   expected[at(0, 0, 0)] = 10.0;
   expected[at(0, 1, 1)] = 20.0;
   expected[at(0, 2, 0)] = 30.0;  // the second window: all -9, a tie of four
   expected[at(0, 2, 1)] = 40.0;
   EXPECT_EQ(dx, expected);
+}
+
+// Any window and stride, max and average: overlapping windows (stride below the kernel)
+// sum their gradients, wider strides skip pixels, and a trailing row or column no window
+// reaches gets none.
+class PoolGradient : public ::testing::TestWithParam<PoolShape> {};
+
+TEST_P(PoolGradient, MatchesFiniteDifferences) {
+  const PoolShape s = GetParam();
+  const auto in_size = static_cast<std::size_t>(s.batch * s.height * s.width * s.channels);
+  const auto out_size =
+      static_cast<std::size_t>(s.batch * s.out_height() * s.out_width() * s.channels);
+  ASSERT_GT(out_size, 0u);
+  Vec x = random_vector(in_size, 31);
+  const Vec r = random_vector(out_size, 32);
+  auto max_loss = [&] {
+    Vec y(out_size);
+    cpu::maxpool_forward(s, x.data(), y.data());
+    return dot(y, r);
+  };
+  auto avg_loss = [&] {
+    Vec y(out_size);
+    cpu::avgpool_forward(s, x.data(), y.data());
+    return dot(y, r);
+  };
+  Vec max_dx(in_size, std::nan("")), avg_dx(in_size, std::nan(""));
+  cpu::maxpool_backward(s, x.data(), r.data(), max_dx.data());
+  cpu::avgpool_backward(s, r.data(), avg_dx.data());
+  expect_matches_finite_differences("maxpool dx", x, max_dx, max_loss);
+  expect_matches_finite_differences("avgpool dx", x, avg_dx, avg_loss);
+}
+
+// (batch, height, width, channels, kernel, stride)
+INSTANTIATE_TEST_SUITE_P(Windows, PoolGradient,
+                         ::testing::Values(PoolShape{2, 7, 6, 3, 3, 2}, PoolShape{1, 8, 9, 2, 3, 3},
+                                           PoolShape{2, 5, 5, 2, 2, 1}, PoolShape{1, 6, 7, 4, 4, 2},
+                                           PoolShape{2, 5, 4, 3, 2, 2},
+                                           PoolShape{1, 3, 3, 2, 3, 1}));
+
+// Overlapping windows: a pixel that is the first maximum of two windows gets both gradients,
+// and of tied values the first in row-major order wins each window.
+TEST(MaxPool, OverlappingWindowsSumAndTiesGoFirst) {
+  const PoolShape s{1, 1, 4, 1, 2, 1};  // rows of 1 cannot hold a 2x2 window...
+  EXPECT_EQ(s.out_height(), 0);
+  const PoolShape t{1, 2, 3, 1, 2, 1};  // ...two rows hold two windows, overlapping in column 1
+  const Vec x{0.0, 5.0, 5.0, 1.0, 2.0, 3.0};
+  const Vec dy{10.0, 100.0};
+  Vec y(2), dx(6, std::nan(""));
+  cpu::maxpool_forward(t, x.data(), y.data());
+  cpu::maxpool_backward(t, x.data(), dy.data(), dx.data());
+  EXPECT_EQ(y, (Vec{5.0, 5.0}));
+  EXPECT_EQ(dx, (Vec{0.0, 110.0, 0.0, 0.0, 0.0, 0.0}));
+}
+
+class GroupNormGradient : public ::testing::TestWithParam<GroupNormShape> {};
+
+TEST_P(GroupNormGradient, MatchesFiniteDifferences) {
+  const GroupNormShape s = GetParam();
+  const auto size = static_cast<std::size_t>(s.batch * s.pixels * s.channels);
+  const auto channels = static_cast<std::size_t>(s.channels);
+  Vec x = random_vector(size, 41, -2.0, 3.0), weight = random_vector(channels, 42, 0.5, 1.5),
+      bias = random_vector(channels, 43);
+  const Vec r = random_vector(size, 44);
+  Vec stats(static_cast<std::size_t>(s.batch * s.groups * 2));
+  auto loss = [&] {
+    Vec y(size);
+    cpu::groupnorm_forward(s, x.data(), weight.data(), bias.data(), y.data(), stats.data());
+    return dot(y, r);
+  };
+  // The normalised output: each group's mean 0 and variance var / (var + eps), var the
+  // group's (biased) variance of x.
+  {
+    const Vec unit(channels, 1.0), zero(channels, 0.0);
+    Vec y(size);
+    cpu::groupnorm_forward(s, x.data(), unit.data(), zero.data(), y.data(), stats.data());
+    const std::int64_t per_group = s.channels / s.groups;
+    for (std::int64_t b = 0; b < s.batch; ++b) {
+      for (std::int64_t g = 0; g < s.groups; ++g) {
+        double sum = 0, squares = 0, x_sum = 0, x_squares = 0;
+        for (std::int64_t p = 0; p < s.pixels; ++p) {
+          for (std::int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+            const auto at = std::size_t((b * s.pixels + p) * s.channels + c);
+            sum += y[at];
+            squares += y[at] * y[at];
+            x_sum += x[at];
+            x_squares += x[at] * x[at];
+          }
+        }
+        const double n = double(s.group_size());
+        const double var = x_squares / n - (x_sum / n) * (x_sum / n);
+        EXPECT_NEAR(sum / n, 0.0, 1e-12);
+        EXPECT_NEAR(squares / n, var / (var + double(kGroupNormEpsilon)), 1e-9);
+      }
+    }
+  }
+  loss();
+  Vec dx(size), dweight(channels), dbias(channels);
+  cpu::groupnorm_backward(s, x.data(), weight.data(), stats.data(), r.data(), dx.data(),
+                          dweight.data(), dbias.data());
+  expect_matches_finite_differences("dx", x, dx, loss);
+  expect_matches_finite_differences("dweight", weight, dweight, loss);
+  expect_matches_finite_differences("dbias", bias, dbias, loss);
+  // Without dx (a first layer) the parameter gradients are the same.
+  Vec dweight_only(channels), dbias_only(channels);
+  cpu::groupnorm_backward<double>(s, x.data(), weight.data(), stats.data(), r.data(), nullptr,
+                                  dweight_only.data(), dbias_only.data());
+  EXPECT_EQ(dweight_only, dweight);
+  EXPECT_EQ(dbias_only, dbias);
+}
+
+// (batch, pixels, channels, groups): one group (layer norm), one channel per group
+// (instance norm), and between.
+INSTANTIATE_TEST_SUITE_P(Groups, GroupNormGradient,
+                         ::testing::Values(GroupNormShape{2, 6, 4, 2}, GroupNormShape{3, 5, 6, 1},
+                                           GroupNormShape{1, 4, 3, 3}, GroupNormShape{2, 1, 8, 4}));
+
+// Dropout is linear in x for a fixed mask; about `rate` of the elements are zeroed, the rest
+// scaled by 1 / (1 - rate); the same seed gives the same mask and another seed another.
+TEST(Gradient, Dropout) {
+  constexpr std::int64_t n = 4000;
+  const DropoutMask mask = dropout_mask(0.3, 77);
+  Vec x = random_vector(n, 51, 0.5, 1.5);
+  const Vec r = random_vector(n, 52);
+  auto loss = [&] {
+    Vec y(n);
+    cpu::dropout(n, mask, x.data(), y.data());
+    return dot(y, r);
+  };
+  Vec dx(n);
+  cpu::dropout(n, mask, r.data(), dx.data());
+  expect_matches_finite_differences("dx", x, dx, loss);
+  Vec y(n);
+  cpu::dropout(n, mask, x.data(), y.data());
+  std::int64_t zeros = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (y[std::size_t(i)] == 0.0) {
+      ++zeros;
+    } else {
+      EXPECT_EQ(y[std::size_t(i)], x[std::size_t(i)] * double(float(1.0 / 0.7)));
+    }
+  }
+  EXPECT_NEAR(double(zeros) / n, 0.3, 0.03);
+  Vec again(n), other(n);
+  cpu::dropout(n, dropout_mask(0.3, 77), x.data(), again.data());
+  cpu::dropout(n, dropout_mask(0.3, 78), x.data(), other.data());
+  EXPECT_EQ(again, y);
+  EXPECT_NE(other, y);
+  Vec kept(n);
+  cpu::dropout(n, dropout_mask(0.0, 77), x.data(), kept.data());
+  EXPECT_EQ(kept, x);
 }
 
 TEST(Gradient, Relu) {

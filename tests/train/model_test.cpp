@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "backend_ops.hpp"
+#include "fedchain/core/job_file.hpp"
 #include "fedchain/core/random.hpp"
 #include "fedchain/train/backend.hpp"
 #include "fedchain/train/model.hpp"
@@ -17,9 +18,49 @@
 namespace fedchain::train {
 namespace {
 
+LayerSpec spec(std::string type, std::int64_t out = 0, std::int64_t kernel = 0,
+               std::int64_t stride = 0, std::int64_t padding = 0) {
+  LayerSpec layer;
+  layer.type = std::move(type);
+  layer.out = out;
+  layer.kernel = kernel;
+  layer.stride = stride;
+  layer.padding = padding;
+  return layer;
+}
+LayerSpec groupnorm(std::int64_t groups) {
+  LayerSpec layer = spec("groupnorm");
+  layer.groups = groups;
+  return layer;
+}
+LayerSpec dropout(double rate) {
+  LayerSpec layer = spec("dropout");
+  layer.rate = rate;
+  return layer;
+}
+
+// Every layer type, strides, overlapping and average pools, dropout twice, for 28x28x1.
+std::vector<LayerSpec> every_layer_type() {
+  return {spec("conv2d", 8, 3, 1, 1),
+          groupnorm(4),
+          spec("relu"),
+          spec("maxpool", 0, 2),
+          spec("conv2d", 16, 3, 2),
+          spec("relu"),
+          spec("avgpool", 0, 3, 1),
+          dropout(0.25),
+          spec("flatten"),
+          spec("dense", 32),
+          spec("relu"),
+          dropout(0.5),
+          spec("dense", 10)};
+}
+
+// A preset arch, or "custom" for every_layer_type().
 ModelConfig config_for(const std::string& arch) {
   ModelConfig config;
   config.arch = arch;
+  if (arch == "custom") config.layers = every_layer_type();
   return config;
 }
 
@@ -100,6 +141,177 @@ TEST(Model, ParameterCountsMatchThePublishedOnes) {
   }
 }
 
+// The two image presets: PyTorch's MNIST example net and Keras' CIFAR-10 CNN, whose
+// published parameter counts these are; and the summary lists every layer with its shape.
+TEST(Model, ImagePresetsHaveThePublishedParameterCounts) {
+  auto backend = make_cpu_backend(1);
+  ModelConfig mnist = config_for("mnist-cnn");
+  ModelConfig cifar = config_for("cifar-cnn");
+  cifar.height = 32;
+  cifar.width = 32;
+  cifar.channels = 3;
+  for (const auto& [config, count] : {std::pair{mnist, 1'199'882}, std::pair{cifar, 1'250'858}}) {
+    auto model = Model::create(*backend, config, 2);
+    ASSERT_TRUE(model) << model.error().message;
+    EXPECT_EQ(model->parameter_count(), count) << config.arch << "\n" << model->summary();
+    EXPECT_EQ(Model::size_of(config)->parameters, count);
+    EXPECT_EQ(*Model::summary_of(config), model->summary());
+  }
+  const std::string summary = *Model::summary_of(cifar);
+  EXPECT_NE(summary.find("cifar-cnn (1250858 parameters)"), std::string::npos) << summary;
+  // The line of a parameter layer: its name, output shape and parameter count.
+  auto line_of = [&](const std::string& name) {
+    const auto at = summary.find(" " + name + " ");
+    const auto begin = summary.rfind('\n', at) + 1;
+    return summary.substr(begin, summary.find('\n', at) - begin);
+  };
+  EXPECT_NE(line_of("conv4").find("(13, 13, 64)"), std::string::npos) << summary;
+  EXPECT_NE(line_of("conv4").find(" 36928"), std::string::npos) << summary;
+  EXPECT_NE(line_of("fc1").find("(1, 1, 512)"), std::string::npos) << summary;
+  EXPECT_NE(line_of("fc1").find(" 1180160"), std::string::npos) << summary;
+}
+
+// A custom stack's parameters: named by type and count, weights channels-last, group norm
+// starting as the identity (weight 1, bias 0).
+TEST(Model, CustomLayersNameAndLayTheirParameters) {
+  auto backend = make_cpu_backend(1);
+  auto model = Model::create(*backend, config_for("custom"), 2);
+  ASSERT_TRUE(model) << model.error().message;
+  std::vector<std::string> names;
+  for (const ParamView& view : model->parameter_views()) names.push_back(view.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"conv1.weight", "conv1.bias", "norm1.weight",
+                                             "norm1.bias", "conv2.weight", "conv2.bias",
+                                             "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}));
+  const auto& views = model->parameter_views();
+  EXPECT_EQ(views[0].shape, (std::vector<std::int64_t>{8, 3, 3, 1}));
+  EXPECT_EQ(views[2].shape, (std::vector<std::int64_t>{8}));
+  EXPECT_EQ(views[4].shape, (std::vector<std::int64_t>{16, 3, 3, 8}));
+  EXPECT_EQ(views[6].shape, (std::vector<std::int64_t>{32, 4 * 4 * 16}));
+  model->initialize(1);
+  const float* p = model->parameters().f32();
+  for (std::int64_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(p[views[2].offset + i], 1.0f);
+    EXPECT_EQ(p[views[3].offset + i], 0.0f);
+  }
+  EXPECT_EQ(model->parameter_count(), Model::size_of(config_for("custom"))->parameters);
+}
+
+// A layer that does not fit is a config error naming the entry (index, type) and the key.
+TEST(Model, BadLayersNameTheLayerAndKey) {
+  auto backend = make_cpu_backend(1);
+  const std::vector<std::pair<std::vector<LayerSpec>, std::string>> cases = {
+      {{spec("conv2d", 4, 29), spec("flatten"), spec("dense", 10)},
+       "model.layers[0] (conv2d): key 'kernel' = 29 is larger than its 28x28 input"},
+      {{spec("conv2d", 6, 3), groupnorm(4), spec("flatten"), spec("dense", 10)},
+       "model.layers[1] (groupnorm): key 'groups' = 4 does not divide its 6 channels"},
+      {{spec("maxpool", 0, 2), spec("maxpool", 0, 20), spec("flatten"), spec("dense", 10)},
+       "model.layers[1] (maxpool): key 'kernel' = 20 is larger than its 14x14 input"},
+      {{spec("flatten"), dropout(1.0), spec("dense", 10)},
+       "model.layers[1] (dropout): key 'rate' = 1 is outside [0, 1)"},
+      {{spec("dense", 10)}, "model.layers[0] (dense): its input is 28x28x1: put a flatten"},
+      {{spec("flatten"), spec("conv2d", 4, 3)}, "model.layers[1] (conv2d): follows a flatten"},
+      {{spec("flatten"), spec("dense", 0)}, "model.layers[1] (dense): key 'out' must be >= 1"},
+      {{spec("flatten"), spec("softmax")}, "model.layers[1] (softmax): unknown type"},
+      {{spec("flatten"), spec("dense", 12)},
+       "the last layer (dense) gives 1x1x12 values, but the data has 10 classes"},
+      {{spec("conv2d", 10, 28)}, "the last layer (conv2d) gives 1x1x10 values"},
+  };
+  for (const auto& [layers, expected] : cases) {
+    ModelConfig config = config_for("custom");
+    config.layers = layers;
+    auto model = Model::create(*backend, config, 1);
+    ASSERT_FALSE(model) << expected;
+    EXPECT_EQ(model.error().kind, ErrorKind::kConfig);
+    EXPECT_NE(model.error().message.find(expected), std::string::npos) << model.error().message;
+    EXPECT_FALSE(Model::size_of(config)) << expected;
+  }
+  ModelConfig empty = config_for("custom");
+  empty.layers.clear();
+  EXPECT_FALSE(Model::create(*backend, empty, 1));
+}
+
+// Memory sizing counts what the new layers allocate: a dropout layer that drops owns an
+// output buffer (rate 0 passes through and owns none); group norm its output, statistics and
+// (on the GPU) a backward scratch; and the sizes are what a built model reports.
+TEST(Model, SizeOfCountsDropoutAndGroupNorm) {
+  auto size_with = [](std::vector<LayerSpec> layers) {
+    ModelConfig config = config_for("custom");
+    config.layers = std::move(layers);
+    return Model::size_of(config).value();
+  };
+  const ModelSize plain = size_with({spec("flatten"), spec("dense", 10)});
+  const ModelSize dropping = size_with({spec("flatten"), dropout(0.5), spec("dense", 10)});
+  const ModelSize passing = size_with({spec("flatten"), dropout(0.0), spec("dense", 10)});
+  EXPECT_EQ(dropping.activation_floats_per_sample - plain.activation_floats_per_sample, 784);
+  EXPECT_EQ(passing.activation_floats_per_sample, plain.activation_floats_per_sample);
+  EXPECT_EQ(dropping.parameters, plain.parameters);
+  const ModelSize conv =
+      size_with({spec("conv2d", 4, 3, 1, 1), spec("flatten"), spec("dense", 10)});
+  const ModelSize normed =
+      size_with({spec("conv2d", 4, 3, 1, 1), groupnorm(2), spec("flatten"), spec("dense", 10)});
+  EXPECT_EQ(normed.parameters - conv.parameters, 8);  // weight and bias of 4 channels
+  // Its output (28 * 28 * 4) and statistics (2 groups x 2); the scratch stays the conv's.
+  EXPECT_EQ(normed.activation_floats_per_sample - conv.activation_floats_per_sample,
+            28 * 28 * 4 + 4);
+}
+
+// Dropout draws its mask from the pass's seed in training and passes everything through in
+// evaluation.
+TEST(Model, DropoutIsSeededInTrainingAndOffInEvaluation) {
+  auto backend = make_cpu_backend(1);
+  const Samples data = synthetic_samples(4, 3);
+  ModelConfig config = config_for("custom");
+  config.layers = {spec("flatten"), dropout(0.5), spec("dense", 10)};
+  auto model = Model::create(*backend, config, 4);
+  ASSERT_TRUE(model);
+  model->initialize(2);
+  auto logits = [&](const ForwardPass& pass) {
+    const float* out = model->forward(data.pixels.data(), 4, pass);
+    return std::vector<float>(out, out + 40);
+  };
+  const auto eval = logits({});
+  EXPECT_EQ(logits({}), eval);
+  const auto train_a = logits({true, 5});
+  EXPECT_EQ(logits({true, 5}), train_a);
+  EXPECT_NE(logits({true, 6}), train_a);
+  EXPECT_NE(train_a, eval);
+  // Without dropout the same weights give the evaluation logits.
+  ModelConfig plain = config;
+  plain.layers = {spec("flatten"), spec("dense", 10)};
+  auto reference = Model::create(*backend, plain, 4);
+  reference->initialize(2);
+  const float* out = reference->forward(data.pixels.data(), 4, {true, 5});
+  EXPECT_EQ(std::vector<float>(out, out + 40), eval);
+}
+
+// jobs/mnist-cnn.toml spells arch = "mnist-cnn" layer by layer: the same parameter names,
+// shapes and initial bits, the same summary below its first line.
+TEST(Model, TheMnistJobsLayersAreThePreset) {
+  auto job = load_job(std::string(FEDCHAIN_SOURCE_DIR) + "/jobs/mnist-cnn.toml");
+  ASSERT_TRUE(job) << job.error().message;
+  const ModelConfig spelled = model_config(job->model);
+  ASSERT_EQ(spelled.arch, "custom");
+  auto backend = make_cpu_backend(1);
+  auto custom = Model::create(*backend, spelled, 1);
+  auto preset = Model::create(*backend, config_for("mnist-cnn"), 1);
+  ASSERT_TRUE(custom && preset);
+  ASSERT_EQ(custom->parameter_views().size(), preset->parameter_views().size());
+  for (std::size_t i = 0; i < custom->parameter_views().size(); ++i) {
+    const ParamView& a = custom->parameter_views()[i];
+    const ParamView& b = preset->parameter_views()[i];
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.offset, b.offset) << a.name;
+    EXPECT_EQ(a.shape, b.shape) << a.name;
+  }
+  custom->initialize(4);
+  preset->initialize(4);
+  EXPECT_EQ(std::memcmp(custom->parameters().data(), preset->parameters().data(),
+                        preset->parameters().bytes()),
+            0);
+  const std::string a = custom->summary(), b = preset->summary();
+  EXPECT_EQ(a.substr(a.find('\n')), b.substr(b.find('\n')));
+}
+
 TEST(Model, UnknownArchIsAConfigError) {
   auto backend = make_cpu_backend(1);
   auto model = Model::create(*backend, config_for("resnet"), 1);
@@ -136,12 +348,14 @@ TEST(Model, InitialisationIsSeeded) {
 TEST(Model, BackwardMatchesFiniteDifferences) {
   auto backend = make_cpu_backend(1);
   const Samples data = synthetic_samples(4, 3);
-  for (const char* arch : {"logreg", "mlp", "cnn", "lenet"}) {
+  // custom: every layer type, dropout on (the same masks in every forward of the check).
+  for (const char* arch : {"logreg", "mlp", "cnn", "lenet", "custom"}) {
     auto model = Model::create(*backend, config_for(arch), 4);
     model->initialize(11);
+    const ForwardPass pass{std::string(arch) == "custom", 21};
     auto mean_loss = [&](bool with_backward) {
       std::vector<float> probs(40), losses(4), dlogits(40);
-      const float* logits = model->forward(data.pixels.data(), 4);
+      const float* logits = model->forward(data.pixels.data(), 4, pass);
       backend->softmax_xent_forward(4, 10, logits, data.labels.data(), probs.data(), losses.data());
       if (with_backward) {
         backend->softmax_xent_backward(4, 10, probs.data(), data.labels.data(), dlogits.data());
@@ -198,13 +412,15 @@ TEST(Trainer, LossFallsAndAccuracyRises) {
   auto backend = make_cpu_backend(2);
   const Samples train_data = synthetic_samples(512, 5, 0.8);
   const Samples test_data = synthetic_samples(256, 6, 0.8);
-  for (const char* arch : {"logreg", "lenet"}) {
+  for (const char* arch : {"logreg", "lenet", "custom"}) {
     auto model = Model::create(*backend, config_for(arch), 32);
     model->initialize(2);
     auto before = evaluate(*model, test_data);
     TrainOptions options;
     options.batch_size = 32;
-    options.lr = 0.01;
+    // The custom stack (dropout 0.5 before its output layer) learns slower: 4 passes, not 2.
+    const bool custom = std::string(arch) == "custom";
+    options.lr = custom ? 0.05 : 0.01;
     options.momentum = 0.9;
     auto trainer = LocalTrainer::create(*model, options);
     auto first_pass = trainer->train(train_data, first(512), 1);
@@ -213,6 +429,9 @@ TEST(Trainer, LossFallsAndAccuracyRises) {
     EXPECT_EQ(first_pass->samples, 512);
     EXPECT_EQ(first_pass->steps, 16);
     EXPECT_LT(second_pass->mean_loss, first_pass->mean_loss) << arch;
+    for (std::uint64_t pass = 3; custom && pass <= 4; ++pass) {
+      ASSERT_TRUE(trainer->train(train_data, first(512), pass));
+    }
     auto after = evaluate(*model, test_data);
     EXPECT_LT(after->loss, before->loss) << arch;
     EXPECT_GT(after->accuracy, 0.5) << arch;  // chance is 0.1
@@ -250,6 +469,9 @@ TEST(Trainer, SameSeedAndThreadsGiveIdenticalBits) {
     const auto c = train_a_few_steps("mlp", "adam", threads, 0.0);
     const auto d = train_a_few_steps("mlp", "adam", threads, 0.0);
     EXPECT_EQ(std::memcmp(c.data(), d.data(), c.size() * sizeof(float)), 0) << threads;
+    const auto e = train_a_few_steps("custom", "sgd", threads, 0.0);
+    const auto f = train_a_few_steps("custom", "sgd", threads, 0.0);
+    EXPECT_EQ(std::memcmp(e.data(), f.data(), e.size() * sizeof(float)), 0) << threads;
   }
 }
 

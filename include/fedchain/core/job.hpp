@@ -32,9 +32,23 @@ struct DataSection {
   bool normalize = false;               // standardise pixels with the dataset mean/std
 };
 
+// One entry of model.layers as the job file spells it (docs/training.md, "Layers"); 0 in a
+// field means the key was not given.
+struct LayerSection {
+  std::string type;  // conv2d | maxpool | avgpool | relu | flatten | dense | dropout | groupnorm
+  std::int64_t out = 0;
+  std::int64_t kernel = 0;
+  std::int64_t stride = 0;
+  std::int64_t padding = 0;
+  std::int64_t groups = 0;
+  double rate = 0.0;
+};
+
 struct ModelSection {
-  std::string arch = "mlp";                    // logreg | mlp | cnn | lenet
+  // logreg | mlp | cnn | lenet | mnist-cnn | cifar-cnn | custom (implied by layers)
+  std::string arch = "mlp";
   std::vector<std::int64_t> hidden{200, 200};  // mlp hidden layer widths
+  std::vector<LayerSection> layers;            // arch = custom: the layer stack
 };
 
 struct TrainSection {

@@ -66,15 +66,62 @@ struct ConvShape {
   std::int64_t patch_size() const { return kernel * kernel * in_channels; }  // im2col row
 };
 
-// Max-pooling with a 2x2 window and stride 2; an odd trailing row or column is dropped.
+// Max- or average-pooling over kernel x kernel windows every `stride` pixels, no padding; a
+// trailing row or column no window reaches is dropped. The defaults are the 2x2 pool of the
+// preset CNNs.
 struct PoolShape {
   std::int64_t batch = 0;
   std::int64_t height = 0;  // input
   std::int64_t width = 0;
   std::int64_t channels = 0;
-  std::int64_t out_height() const { return height / 2; }
-  std::int64_t out_width() const { return width / 2; }
+  std::int64_t kernel = 2;
+  std::int64_t stride = 2;
+  std::int64_t out_height() const { return height < kernel ? 0 : (height - kernel) / stride + 1; }
+  std::int64_t out_width() const { return width < kernel ? 0 : (width - kernel) / stride + 1; }
 };
+
+// Group normalisation of (B, H, W, C): each sample's channels split into `groups` runs of
+// C / groups adjacent channels, each run normalised over its pixels and channels, then a
+// per-channel affine weight and bias (Wu and He 2018; PyTorch's GroupNorm).
+struct GroupNormShape {
+  std::int64_t batch = 0;
+  std::int64_t pixels = 0;  // H * W
+  std::int64_t channels = 0;
+  std::int64_t groups = 1;  // divides channels
+  std::int64_t group_size() const { return pixels * (channels / groups); }
+};
+// Added to the variance before the square root, as PyTorch's default.
+inline constexpr float kGroupNormEpsilon = 1e-5f;
+
+#if defined(__CUDACC__)
+#define FEDCHAIN_DROPOUT_HOST_DEVICE __host__ __device__
+#else
+#define FEDCHAIN_DROPOUT_HOST_DEVICE
+#endif
+
+// Which elements a dropout step keeps, the same bits on every backend: element i is kept when
+// the top 24 bits of SplitMix64(seed + (i + 1) * golden) are at least `threshold`
+// (rate * 2^24, rounded down); a kept element is scaled by `scale` = 1 / (1 - rate) rounded
+// to float. Counter-based, so backward recomputes the mask instead of storing it.
+struct DropoutMask {
+  std::uint64_t seed = 0;
+  std::uint64_t threshold = 0;
+  float scale = 1.0f;
+
+  FEDCHAIN_DROPOUT_HOST_DEVICE bool keeps(std::int64_t i) const {
+    std::uint64_t z = seed + (static_cast<std::uint64_t>(i) + 1) * 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return (z >> 40) >= threshold;
+  }
+};
+
+// rate in [0, 1).
+inline DropoutMask dropout_mask(double rate, std::uint64_t seed) {
+  return {seed, static_cast<std::uint64_t>(rate * 16777216.0),
+          static_cast<float>(1.0 / (1.0 - rate))};
+}
 
 struct SgdSettings {
   float lr = 0.05f;
@@ -125,10 +172,31 @@ class Backend {
   virtual void conv2d_backward(const ConvShape& s, const float* x, const float* w, const float* dy,
                                float* dx, float* dw, float* db, float* workspace) = 0;
 
-  // y (B, H/2, W/2, C); backward routes dy to the first maximum of each window.
-  virtual void maxpool2x2_forward(const PoolShape& s, const float* x, float* y) = 0;
-  virtual void maxpool2x2_backward(const PoolShape& s, const float* x, const float* dy,
-                                   float* dx) = 0;
+  // y (B, OH, OW, C) = the largest x of each window; backward routes dy to the window's first
+  // maximum (row-major order), summing where windows overlap.
+  virtual void maxpool_forward(const PoolShape& s, const float* x, float* y) = 0;
+  virtual void maxpool_backward(const PoolShape& s, const float* x, const float* dy, float* dx) = 0;
+  // y = the window's sum / (kernel * kernel); backward spreads dy / (kernel * kernel).
+  virtual void avgpool_forward(const PoolShape& s, const float* x, float* y) = 0;
+  virtual void avgpool_backward(const PoolShape& s, const float* dy, float* dx) = 0;
+
+  // Floats of scratch group-norm backward needs for shape s.
+  virtual std::int64_t groupnorm_workspace(const GroupNormShape& s) const = 0;
+  // y = (x - mean) / sqrt(var + eps) * weight[c] + bias[c] per (sample, group), mean and
+  // (biased) variance over the group; stats (B * groups * 2) receives each group's mean and
+  // 1 / sqrt(var + eps) for backward.
+  virtual void groupnorm_forward(const GroupNormShape& s, const float* x, const float* weight,
+                                 const float* bias, float* y, float* stats) = 0;
+  // Reads the forward's x and stats; dx may be null.
+  virtual void groupnorm_backward(const GroupNormShape& s, const float* x, const float* weight,
+                                  const float* stats, const float* dy, float* dx, float* dweight,
+                                  float* dbias, float* workspace) = 0;
+
+  // y = x * mask.scale where mask.keeps(i), else 0; dx likewise from dy. In place is allowed.
+  virtual void dropout_forward(std::int64_t n, const DropoutMask& mask, const float* x,
+                               float* y) = 0;
+  virtual void dropout_backward(std::int64_t n, const DropoutMask& mask, const float* dy,
+                                float* dx) = 0;
 
   // y = max(x, 0); dx = dy where y > 0, else 0. In place is allowed (y == x, dx == dy).
   virtual void relu_forward(std::int64_t n, const float* x, float* y) = 0;

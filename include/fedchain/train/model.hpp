@@ -19,17 +19,20 @@ namespace fedchain::train {
 // One layer as a job file spells it (`model.layers`, docs/training.md); every preset arch is
 // such a list too (layer_specs), so the model, its summary and its export read one description.
 struct LayerSpec {
-  std::string type;          // conv2d | maxpool | relu | flatten | dense
-  std::string name;          // parameter prefix ("conv1", "fc2"); empty without parameters
+  std::string type;  // conv2d | maxpool | avgpool | relu | flatten | dense | dropout | groupnorm
+  std::string name;  // parameter prefix ("conv1", "fc2", "norm1"); empty without parameters
   std::int64_t out = 0;      // conv2d: output channels; dense: units
-  std::int64_t kernel = 0;   // conv2d, maxpool: square window
+  std::int64_t kernel = 0;   // conv2d, maxpool, avgpool: square window
   std::int64_t stride = 0;   // 0: the default (1 for conv2d, the window for pooling)
   std::int64_t padding = 0;  // conv2d: zeros on every side
+  std::int64_t groups = 0;   // groupnorm: channel groups (divides the channels)
+  double rate = 0.0;         // dropout: probability of zeroing an element, in [0, 1)
 };
 
 struct ModelConfig {
-  std::string arch = "mlp";                    // logreg | mlp | cnn | lenet
+  std::string arch = "mlp";  // logreg | mlp | cnn | lenet | mnist-cnn | cifar-cnn | custom
   std::vector<std::int64_t> hidden{200, 200};  // mlp hidden widths
+  std::vector<LayerSpec> layers;               // custom: the stack as model.layers lists it
   std::int64_t height = 28;                    // input image, channels-last
   std::int64_t width = 28;
   std::int64_t channels = 1;
@@ -38,8 +41,9 @@ struct ModelConfig {
 
 ModelConfig model_config(const ModelSection& section);
 
-// The layers of config's arch, in order, with parameter layers named. An unknown arch or a
-// bad width is a config error.
+// The layers of config's arch (for custom, config.layers), in order, with parameter layers
+// named. An unknown arch or a bad width is a config error. Shapes are checked by building
+// the model (Model::size_of, summary_of).
 Result<std::vector<LayerSpec>> layer_specs(const ModelConfig& config);
 
 // One sample's shape where a layer reads it, channels-last.
@@ -57,7 +61,15 @@ struct ParamView {
   std::string name;                 // "conv1.weight", "fc2.bias"
   std::int64_t offset = 0;          // floats from the start of parameters()
   std::int64_t count = 0;           // floats
-  std::vector<std::int64_t> shape;  // dense weight (out, in); conv weight (out, k, k, in)
+  std::vector<std::int64_t> shape;  // dense weight (out, in); conv weight (out, k, k, in);
+                                    // groupnorm weight and bias (channels)
+};
+
+// How a forward pass runs: for evaluation (dropout passes everything through) unless
+// `training`, when each dropout layer draws its mask from `seed` and the layer's index.
+struct ForwardPass {
+  bool training = false;
+  std::uint64_t seed = 0;
 };
 
 // What a model of `config` holds, known without allocating it: for sizing a job.
@@ -71,6 +83,9 @@ struct ModelSize {
 class Model {
  public:
   static Result<ModelSize> size_of(const ModelConfig& config);
+  // summary() of a model of `config`, without allocating it. A layer that does not fit its
+  // input is a config error naming the layer (model.layers[i] and its type) and the key.
+  static Result<std::string> summary_of(const ModelConfig& config);
 
   // Builds the layer stack for `config` with room for batches of up to max_batch samples;
   // parameters start at zero (call initialize). An unknown arch or an input too small for
@@ -101,11 +116,12 @@ class Model {
 
   // input (batch, H, W, C) in backend memory, batch <= max_batch. Returns the logits
   // (batch, classes) in backend memory, valid until the next forward.
-  const float* forward(const float* input, std::int64_t batch);
+  const float* forward(const float* input, std::int64_t batch, const ForwardPass& pass = {});
   // dlogits (batch, classes) for the batch of the last forward; overwrites gradients().
   void backward(const float* dlogits);
 
-  // One line per layer: name, output shape, parameter count.
+  // A line naming the arch and the parameter count, then one line per layer: index, type,
+  // parameter name, output shape (H, W, C), parameter count.
   std::string summary() const;
 
  private:
