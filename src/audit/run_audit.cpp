@@ -82,6 +82,27 @@ Status check_checkpoint(const std::filesystem::path& path, const ledger::Genesis
   return {};
 }
 
+// The dataset the run trained on: the arrays the job loads must hash to genesis's data_hash.
+// A dataset that cannot be read, or other data, is the user's to fix (exit 2).
+Status check_data(const Job& job, const ledger::Genesis& genesis) {
+  auto dataset = data::read_dataset(job.data.path, job.data.train_limit, job.data.test_limit);
+  if (!dataset) {
+    return config_error(
+        "checking the run's dataset (data.path = \"{}\"): {}; run verify from the folder the "
+        "run was started in, or pass --data FILE",
+        job.data.path, dataset.error().message);
+  }
+  const Hash32 hash = data::content_hash(*dataset);
+  if (hash != genesis.fields().data_hash) {
+    return config_error(
+        "{}: its arrays (data.train_limit {}, data.test_limit {}) hash to {}, but genesis "
+        "records data {}: it is not the dataset this run used; pass that file with --data FILE",
+        job.data.path, job.data.train_limit, job.data.test_limit, hash.short_hex(),
+        genesis.fields().data_hash.short_hex());
+  }
+  return {};
+}
+
 // The model every rank started from: train::make_job_model for the job and its seed, on
 // the CPU. Only the dataset's shape is read, not its arrays: it sizes the input layer.
 Result<std::vector<float>> initial_model(const Job& job) {
@@ -94,6 +115,7 @@ Result<std::vector<float>> initial_model(const Job& job) {
         job.data.path, info.error().message);
   }
   data::ImageSet shape;
+  shape.channels = info->channels;
   shape.rows = info->rows;
   shape.cols = info->cols;
   auto samples = train::to_samples(shape, info->num_classes);
@@ -193,8 +215,11 @@ class AggregateAudit {
   Status start(const ledger::Genesis& genesis) {
     auto job = parse_job(genesis.fields().job_toml, "the job recorded in genesis");
     if (!job) return job.error();
-    if (!job->ledger.archive_updates) return {};
     if (!data_path_.empty()) job->data.path = data_path_;
+    // The dataset is read where the audit needs it, or where the user named one.
+    if (!job->ledger.archive_updates && data_path_.empty()) return {};
+    if (auto st = check_data(*job, genesis); !st) return st;
+    if (!job->ledger.archive_updates) return {};
     auto config = aggregate::aggregate_config(job->aggregate);
     if (!config) return config.error();
     config_ = *config;

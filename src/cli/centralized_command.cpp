@@ -47,7 +47,9 @@ Status run_centralized(const CentralizedArgs& args) {
   train::TrainOptions options = train::train_options(job->train);
   options.epochs = 1;  // one call per epoch, so each epoch is evaluated
   options.steps = 0;
-  auto trainer = train::LocalTrainer::create(*model, options);
+  auto augment = train::augment_from_name(job->data.augment);
+  if (!augment) return augment.error();
+  auto trainer = train::LocalTrainer::create(*model, options, *augment);
   if (!trainer) return trainer.error();
 
   std::printf(

@@ -1,17 +1,20 @@
-// `fedchain data prepare|show|partition`: make the dataset file training reads, look inside
-// it, and see how a job's partition would spread samples and classes over the clients
-// before spending cluster time on it.
+// `fedchain data prepare|import|show|partition`: make the dataset file training reads (from
+// a published dataset's files or from the user's arrays), look inside it, and see how a job's
+// partition would spread samples and classes over the clients before spending cluster time on it.
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "commands.hpp"
 #include "fedchain/core/job_file.hpp"
 #include "fedchain/data/dataset.hpp"
+#include "fedchain/data/import.hpp"
 #include "fedchain/data/partition.hpp"
 #include "fedchain/data/prepare.hpp"
 
@@ -21,8 +24,14 @@ namespace {
 
 struct PrepareArgs {
   std::string dataset;
-  std::string out = "data/fashion-mnist.h5";
-  std::string idx_dir = std::string(data::kFashionMnistIdxDir);
+  std::string out;   // default: data/DATASET.h5
+  std::string from;  // default for fashion-mnist: Debian's package directory
+};
+
+struct ShowArgs {
+  std::string file;
+  std::int64_t train_limit = 0;
+  std::int64_t test_limit = 0;
 };
 
 struct PartitionArgs {
@@ -36,8 +45,69 @@ struct PartitionArgs {
 constexpr std::size_t kAllRowsUpTo = 100;
 constexpr std::size_t kHeadRows = 20;
 
-void print_source(const char* array, const data::SourceFile& source) {
-  std::printf("  %-14s %-28s sha256 %s\n", array, source.name.c_str(), source.sha256_hex.c_str());
+void print_written(const std::string& out, const data::DatasetInfo& info) {
+  std::printf(
+      "wrote %s: %lld train and %lld test images of %lld x %lld x %lld (C x H x W), %lld "
+      "classes%s\n",
+      out.c_str(), static_cast<long long>(info.train_count),
+      static_cast<long long>(info.test_count), static_cast<long long>(info.channels),
+      static_cast<long long>(info.rows), static_cast<long long>(info.cols),
+      static_cast<long long>(info.num_classes), info.has_clients ? ", client ids" : "");
+}
+
+int run_prepare(const PrepareArgs& args) {
+  static const std::map<std::string, data::Published> kByName{
+      {"mnist", data::Published::kMnist},
+      {"fashion-mnist", data::Published::kFashionMnist},
+      {"cifar10", data::Published::kCifar10},
+      {"cifar100", data::Published::kCifar100}};
+  const data::Published dataset = kByName.at(args.dataset);
+  std::string from = args.from;
+  if (from.empty()) {
+    if (dataset != data::Published::kFashionMnist) {
+      return report(
+          config_error("data prepare {}: pass --from DIR, the folder holding its files (nothing is "
+                       "downloaded; docs/data.md says where to get them)",
+                       args.dataset));
+    }
+    from = std::string(data::kFashionMnistIdxDir);
+  }
+  const std::string out = args.out.empty() ? "data/" + args.dataset + ".h5" : args.out;
+  const bool idx = dataset == data::Published::kMnist || dataset == data::Published::kFashionMnist;
+  auto info =
+      idx ? data::prepare_idx_dataset(dataset, from, out) : data::prepare_cifar(dataset, from, out);
+  if (!info) return report(info.error());
+  print_written(out, *info);
+  return 0;
+}
+
+int run_show(const ShowArgs& args) {
+  auto info = data::read_dataset_info(args.file);
+  if (!info) return report(info.error());
+  auto dataset = data::read_dataset(args.file, args.train_limit, args.test_limit);
+  if (!dataset) return report(dataset.error());
+  std::printf("%s: source %s, %lld classes, images %lld x %lld x %lld (C x H x W) %s%s\n",
+              args.file.c_str(), info->source.c_str(), static_cast<long long>(info->num_classes),
+              static_cast<long long>(info->channels), static_cast<long long>(info->rows),
+              static_cast<long long>(info->cols),
+              info->type == data::PixelType::kFloat32 ? "float32" : "uint8",
+              info->has_clients ? ", client ids" : "");
+  std::printf("  train %lld samples, test %lld samples\n",
+              static_cast<long long>(info->train_count), static_cast<long long>(info->test_count));
+  const std::string limits =
+      args.train_limit > 0 || args.test_limit > 0
+          ? fmt::format(" (train_limit {}, test_limit {})", args.train_limit, args.test_limit)
+          : "";
+  std::printf("  content sha256%s %s\n", limits.c_str(),
+              data::content_hash(*dataset).hex().c_str());
+  const data::PixelStats stats = data::pixel_stats(dataset->train);
+  std::printf("  train per-channel mean [%s], std [%s]\n",
+              fmt::format("{:.6f}", fmt::join(stats.mean, ", ")).c_str(),
+              fmt::format("{:.6f}", fmt::join(stats.stddev, ", ")).c_str());
+  for (const auto& source : info->sources) {
+    std::printf("  source %-28s sha256 %s\n", source.name.c_str(), source.sha256_hex.c_str());
+  }
+  return 0;
 }
 
 // "min median max" of the values (the lower median for an even count).
@@ -64,7 +134,7 @@ int run_partition(const PartitionArgs& args) {
   if (!dataset) return report(dataset.error());
   const auto& labels = dataset->train.labels;
   auto parts = data::partition(labels, dataset->num_classes, clients, job->data,
-                               static_cast<std::uint64_t>(job->job.seed));
+                               static_cast<std::uint64_t>(job->job.seed), dataset->train.clients);
   if (!parts) return report(parts.error());
   const auto histogram = data::class_histogram(labels, *parts, dataset->num_classes);
 
@@ -105,59 +175,78 @@ void add_data_commands(CLI::App& app, int& exit_code) {
   data_cmd->require_subcommand(1);
 
   auto prepare_args = std::make_shared<PrepareArgs>();
-  auto* prepare =
-      data_cmd->add_subcommand("prepare", "Convert a published dataset into fedchain's HDF5 file");
+  auto* prepare = data_cmd->add_subcommand(
+      "prepare", "Convert a published dataset's files into fedchain's HDF5 file");
   prepare->add_option("dataset", prepare_args->dataset, "Dataset to prepare")
       ->required()
-      ->check(CLI::IsMember({"fashion-mnist"}));
-  prepare->add_option("--out", prepare_args->out, "HDF5 file to write")->capture_default_str();
-  prepare->add_option("--idx-dir", prepare_args->idx_dir, "Directory of the gzipped IDX files")
+      ->check(CLI::IsMember({"mnist", "fashion-mnist", "cifar10", "cifar100"}));
+  prepare->add_option("--out", prepare_args->out, "HDF5 file to write (default data/DATASET.h5)");
+  prepare->add_option("--from,--idx-dir", prepare_args->from,
+                      "Directory of the distribution files (fashion-mnist default: " +
+                          std::string(data::kFashionMnistIdxDir) + "); --idx-dir is its old name");
+  prepare->callback([prepare_args, &exit_code] { exit_code = run_prepare(*prepare_args); });
+
+  auto import_args = std::make_shared<data::ImportOptions>();
+  auto out_path = std::make_shared<std::string>();
+  auto* import = data_cmd->add_subcommand(
+      "import", "Make a dataset file from .npy or HDF5 arrays (any image-classification set)");
+  import
+      ->add_option("--images", import_args->images,
+                   "Training images: FILE.npy, FILE.h5:DATASET or FILE.h5 (dataset 'images'); "
+                   "(N, H, W) or (N, C, H, W), uint8 or float32")
+      ->required();
+  import->add_option("--labels", import_args->labels, "Training labels (N), integers 0 to 255")
+      ->required();
+  import->add_option("--clients", import_args->clients,
+                     "Client id of each training sample (N), for data.partition = \"natural\"");
+  import->add_option("--test-images", import_args->test_images, "Test images");
+  import->add_option("--test-labels", import_args->test_labels, "Test labels");
+  import
+      ->add_option("--test-percent", import_args->test_percent,
+                   "Without test arrays: hold out every (100/P)-th training sample as test")
+      ->check(CLI::Range(1, 99));
+  import
+      ->add_option("--classes", import_args->classes,
+                   "Number of classes (default: the largest label + 1)")
+      ->check(CLI::Range(1, 256));
+  import->add_flag("--channels-last", import_args->channels_last, "Images are (N, H, W, C)");
+  import->add_option("--name", import_args->name, "Source name recorded in the file")
       ->capture_default_str();
-  prepare->callback([prepare_args, &exit_code] {
-    auto info = data::prepare_fashion_mnist(prepare_args->idx_dir, prepare_args->out);
-    if (!info) {
-      exit_code = report(info.error());
-      return;
-    }
-    std::printf("wrote %s: %lld train and %lld test images of %lld x %lld, %lld classes\n",
-                prepare_args->out.c_str(), static_cast<long long>(info->train_count),
-                static_cast<long long>(info->test_count), static_cast<long long>(info->rows),
-                static_cast<long long>(info->cols), static_cast<long long>(info->num_classes));
-  });
+  import->add_option("--out", *out_path, "HDF5 file to write")->required();
+  import->callback([import_args, out_path, &exit_code] {
+    import_args->out = *out_path;
+  auto info = data::import_dataset(*import_args);
+  if (!info) {
+    exit_code = report(info.error());
+    return;
+  }
+  print_written(*out_path, *info);
+});
 
-  auto show_path = std::make_shared<std::string>();
-  auto* show = data_cmd->add_subcommand("show", "Print a dataset file's sizes and provenance");
-  show->add_option("file", *show_path, "Dataset file (HDF5)")->required();
-  show->callback([show_path, &exit_code] {
-    auto info = data::read_dataset_info(*show_path);
-    if (!info) {
-      exit_code = report(info.error());
-      return;
-    }
-    std::printf("%s: source %s, %lld classes, images %lld x %lld\n", show_path->c_str(),
-                info->source.c_str(), static_cast<long long>(info->num_classes),
-                static_cast<long long>(info->rows), static_cast<long long>(info->cols));
-    std::printf("  train %lld samples, test %lld samples\n",
-                static_cast<long long>(info->train_count),
-                static_cast<long long>(info->test_count));
-    print_source("/train/images", info->train_images);
-    print_source("/train/labels", info->train_labels);
-    print_source("/test/images", info->test_images);
-    print_source("/test/labels", info->test_labels);
-  });
+auto show_args = std::make_shared<ShowArgs>();
+auto* show = data_cmd->add_subcommand(
+    "show", "Print a dataset file's sizes, content hash, channel statistics and provenance");
+show->add_option("file", show_args->file, "Dataset file (HDF5)")->required();
+show->add_option("--train-limit", show_args->train_limit,
+                 "Hash only the first N training samples, as a job with data.train_limit = N")
+    ->check(CLI::NonNegativeNumber);
+show->add_option("--test-limit", show_args->test_limit,
+                 "Hash only the first N test samples, as a job with data.test_limit = N")
+    ->check(CLI::NonNegativeNumber);
+show->callback([show_args, &exit_code] { exit_code = run_show(*show_args); });
 
-  auto partition_args = std::make_shared<PartitionArgs>();
-  auto* partition = data_cmd->add_subcommand(
-      "partition", "Print the per-client class histogram a job's [data] section gives");
-  partition->add_option("job", partition_args->job, "Job file (TOML)")->required();
-  partition
-      ->add_option("--clients,--ranks", partition_args->clients,
-                   "Clients to partition over (default: clients.total, else job.ranks: one "
-                   "client per rank); --ranks is its old name")
-      ->check(CLI::Range(1, 100000));  // clients.total's range
-  partition->add_option("--set", partition_args->overrides,
-                        "Override a key: --set data.alpha=0.1 (repeatable)");
-  partition->callback([partition_args, &exit_code] { exit_code = run_partition(*partition_args); });
-}
+auto partition_args = std::make_shared<PartitionArgs>();
+auto* partition = data_cmd->add_subcommand(
+    "partition", "Print the per-client class histogram a job's [data] section gives");
+partition->add_option("job", partition_args->job, "Job file (TOML)")->required();
+partition
+    ->add_option("--clients,--ranks", partition_args->clients,
+                 "Clients to partition over (default: clients.total, else job.ranks: one "
+                 "client per rank); --ranks is its old name")
+    ->check(CLI::Range(1, 100000));  // clients.total's range
+partition->add_option("--set", partition_args->overrides,
+                      "Override a key: --set data.alpha=0.1 (repeatable)");
+partition->callback([partition_args, &exit_code] { exit_code = run_partition(*partition_args); });
+}  // namespace fedchain::cli
 
 }  // namespace fedchain::cli

@@ -58,12 +58,13 @@ void print_table(const ledger::ChainStore& store, bool with_txs) {
   const auto& committee = genesis.fields().committee;
   std::printf("%s\n", fmt::format("chain {}: genesis {}, {} validators (a committee of {} elected "
                                   "every {} heights), {} clients ({} per round, {}), rule {}, "
-                                  "chunk {} bytes",
+                                  "chunk {} bytes, data {}",
                                   genesis.chain_id().short_hex(), genesis.hash().short_hex(),
                                   genesis.validator_count(), committee.size, committee.epoch,
                                   genesis.fields().shards.size(), cohort.per_round,
                                   ledger::cohort_sampling_name(cohort.sampling),
-                                  genesis.fields().rule.name, genesis.fields().merkle_chunk_bytes)
+                                  genesis.fields().rule.name, genesis.fields().merkle_chunk_bytes,
+                                  genesis.fields().data_hash.short_hex())
                           .c_str());
   std::printf("%s\n", fmt::format("{:>8}  {:<12}  {:>8}  {:>4}  {:>8}  {:<12}  {:<12}  {:>5}  {}",
                                   "height", "hash", "proposer", "txs", "evidence", "rule",

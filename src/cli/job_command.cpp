@@ -37,14 +37,7 @@ int check_model(const std::string& path, const Job& job) {
   train::ModelConfig config = train::model_config(job.model);
   config.height = info->rows;
   config.width = info->cols;
-  // Channels where the dataset records them (colour datasets), else 1.
-  config.channels = [](const auto& header) -> std::int64_t {
-    if constexpr (requires { header.channels; }) {
-      return header.channels;
-    } else {
-      return 1;
-    }
-  }(*info);
+  config.channels = info->channels;
   config.classes = info->num_classes;
   auto summary = train::Model::summary_of(config);
   if (!summary) {

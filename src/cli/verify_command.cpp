@@ -35,8 +35,9 @@ void add_verify_command(CLI::App& app, int& exit_code) {
       "aggregates where updates were archived");
   verify->add_option("run_dir", *run_dir, "Run directory (holds chain/blocks.log)")->required();
   verify->add_option("--data", *data_path,
-                     "Dataset file, where the job's data.path does not resolve from here (only "
-                     "its shape is read, to rebuild the initial model)");
+                     "Dataset file, where the job's data.path does not resolve from here: its "
+                     "arrays must hash to the data genesis records; its shape rebuilds the "
+                     "initial model");
   verify->callback(
       [run_dir, data_path, &exit_code] { exit_code = run_verify(*run_dir, *data_path); });
 }

@@ -182,7 +182,7 @@ constexpr auto kInf = std::numeric_limits<double>::infinity();
 // run directories still load, and the resolved job spells it the new way.
 JobKeySpec partition_key() {
   auto spec = string_key("data.partition", &DataSection::partition, &Job::data,
-                         {"iid", "dirichlet", "label_shards", "quantity", "shards"},
+                         {"iid", "dirichlet", "label_shards", "quantity", "natural", "shards"},
                          "How training samples are split over the clients (docs/data.md); "
                          "shards: the old name of label_shards");
   spec.read = [read = spec.read](const toml::node& node, Job& job) {
@@ -375,7 +375,7 @@ std::vector<JobKeySpec> make_schema() {
                   "limit"),
 
       string_key("data.path", &D::path, &Job::data, {},
-                 "HDF5 dataset written by `fedchain data prepare`"),
+                 "HDF5 dataset written by `fedchain data prepare` or `fedchain data import`"),
       partition_key(),
       float_key("data.alpha", &D::alpha, &Job::data, 0.0, kInf, true,
                 "Dirichlet concentration of each class over the clients (dirichlet) or of the "
@@ -388,7 +388,11 @@ std::vector<JobKeySpec> make_schema() {
       integer_key("data.test_limit", &D::test_limit, &Job::data, 0, kNoMax,
                   "Use only the first N test samples; 0 uses all"),
       bool_key("data.normalize", &D::normalize, &Job::data,
-               "Standardise pixels with the training set's mean and deviation"),
+               "Standardise each channel with the training split's mean and deviation"),
+      string_key("data.augment", &D::augment, &Job::data, {"none", "crop_flip"},
+                 "Training augmentation: crop_flip takes a random 4-pixel-padded crop and a "
+                 "random horizontal flip of each training sample, seeded by job seed, client "
+                 "and round"),
 
       integer_key("clients.total", &ClientsSection::total, &Job::clients, 0, 100000,
                   "Clients that hold data and train (K); 0: one per rank"),

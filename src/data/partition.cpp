@@ -315,8 +315,30 @@ Result<Partition> partition_quantity(std::int64_t num_samples, std::int64_t num_
   return partition;
 }
 
+Result<Partition> partition_natural(std::span<const std::int64_t> client_ids,
+                                    std::int64_t num_clients) {
+  std::vector<std::int64_t> distinct(client_ids.begin(), client_ids.end());
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  if (static_cast<std::int64_t>(distinct.size()) != num_clients) {
+    return config_error(
+        "data.partition = \"natural\": the training samples carry {} distinct client ids, but "
+        "the job has {} clients; set clients.total = {} (with data.train_limit, count the ids "
+        "of the samples kept)",
+        distinct.size(), num_clients, distinct.size());
+  }
+  Partition partition(distinct.size());
+  for (std::size_t i = 0; i < client_ids.size(); ++i) {
+    const auto k =
+        std::lower_bound(distinct.begin(), distinct.end(), client_ids[i]) - distinct.begin();
+    partition[static_cast<std::size_t>(k)].push_back(static_cast<std::int64_t>(i));
+  }
+  return partition;
+}
+
 Result<Partition> partition(std::span<const std::uint8_t> labels, std::int64_t num_classes,
-                            std::int64_t num_clients, const DataSection& data, std::uint64_t seed) {
+                            std::int64_t num_clients, const DataSection& data, std::uint64_t seed,
+                            std::span<const std::int64_t> client_ids) {
   const auto num_samples = static_cast<std::int64_t>(labels.size());
   if (data.partition == "iid") {
     if (auto st = check_common(labels, num_classes, num_clients); !st) return st.error();
@@ -332,8 +354,17 @@ Result<Partition> partition(std::span<const std::uint8_t> labels, std::int64_t n
     if (auto st = check_common(labels, num_classes, num_clients); !st) return st.error();
     return partition_quantity(num_samples, num_clients, data.alpha, seed);
   }
+  if (data.partition == "natural") {
+    if (client_ids.empty()) {
+      return config_error(
+          "data.partition = \"natural\" needs client ids in the dataset (/train/clients), and "
+          "data.path has none: import the data with `fedchain data import --clients FILE`, or "
+          "choose iid | dirichlet | label_shards | quantity");
+    }
+    return partition_natural(client_ids, num_clients);
+  }
   return config_error(
-      "data.partition = '{}' is not one of iid | dirichlet | label_shards | quantity",
+      "data.partition = '{}' is not one of iid | dirichlet | label_shards | quantity | natural",
       data.partition);
 }
 

@@ -78,6 +78,7 @@ Result<ledger::Genesis> make_genesis(const Node& node, const RunOptions& options
   g.merkle_chunk_bytes = static_cast<std::uint32_t>(node.job.ledger.merkle_chunk_bytes);
   g.committee = {static_cast<std::uint32_t>(committee_size(node.job, node.ranks)),
                  static_cast<std::uint64_t>(node.job.consensus.epoch)};
+  g.data_hash = node.local.data.content_hash;
   return g.build();
 }
 
@@ -402,6 +403,15 @@ Status check_chain_fits_job(const Node& node, const ledger::Genesis& genesis,
           "resume with the keys the run started with (keys.dir)",
           r);
     }
+  }
+  if (genesis.fields().data_hash != node.local.data.content_hash) {
+    return config_error(
+        "data.path = {}: the arrays this job loads from it (data.train_limit {}, "
+        "data.test_limit {}) hash to {}, but the chain's genesis records data {}: it is not "
+        "the dataset the run started with; resume with that file (`fedchain data show FILE` "
+        "prints a file's content hash)",
+        node.job.data.path, node.job.data.train_limit, node.job.data.test_limit,
+        node.local.data.content_hash.short_hex(), genesis.fields().data_hash.short_hex());
   }
   if (genesis.fields().initial_state_root != node.global.state_root) {
     return runtime_error(

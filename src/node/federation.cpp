@@ -196,7 +196,7 @@ Status check_memory_fits(const Job& job, int ranks, int ranks_here) {
   needs.model = train::model_config(job.model);
   needs.model.height = info->rows;
   needs.model.width = info->cols;
-  needs.model.channels = 1;
+  needs.model.channels = info->channels;
   needs.model.classes = info->num_classes;
   needs.train = train::train_options(job.train);
   needs.train_samples = limited(info->train_count, job.data.train_limit);

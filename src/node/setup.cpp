@@ -7,6 +7,7 @@
 #include <limits>
 #include <regex>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "exchange.hpp"
@@ -173,8 +174,9 @@ Status build_clients(Node& node, const Job& job) {
       job.clients.per_round > 0 ? static_cast<std::uint32_t>(job.clients.per_round) : total;
   node.clients.cohort.sampling = *sampling;
   node.clients.seed = static_cast<std::uint64_t>(job.job.seed);
-  auto partition = data::partition(node.local.data.train_labels, node.local.data.train.classes,
-                                   total, job.data, static_cast<std::uint64_t>(job.job.seed));
+  auto partition =
+      data::partition(node.local.data.train_labels, node.local.data.train.classes, total, job.data,
+                      static_cast<std::uint64_t>(job.job.seed), node.local.data.train_clients);
   if (!partition) return partition.error();
   for (std::uint32_t client = 0; client < total; ++client) {
     auto& indices = (*partition)[client];
@@ -194,6 +196,47 @@ Status build_clients(Node& node, const Job& job) {
         total, node.ranks, total, node.ranks - 1);
   }
   return aggregate::check_bounds(node.aggregate, node.clients.samples);
+}
+
+// Every rank read data.path on its own machine: the copies must hold the same arrays, or the
+// ranks would train on different data under one genesis. Collective; every rank returns the
+// same verdict.
+Status check_same_data(const Node& node) {
+  const Hash32& mine = node.local.data.content_hash;
+  std::vector<std::uint8_t> all(Hash32::size() * static_cast<std::size_t>(node.ranks));
+  if (const int rc =
+          MPI_Allgather(mine.bytes.data(), static_cast<int>(Hash32::size()), MPI_BYTE, all.data(),
+                        static_cast<int>(Hash32::size()), MPI_BYTE, MPI_COMM_WORLD);
+      rc != MPI_SUCCESS) {
+    return mpi_failure("MPI_Allgather (dataset hashes)", rc);
+  }
+  std::vector<int> differ;
+  for (int r = 1; r < node.ranks; ++r) {
+    if (!std::equal(all.begin(), all.begin() + Hash32::size(),
+                    all.begin() + static_cast<std::ptrdiff_t>(r * Hash32::size()))) {
+      differ.push_back(r);
+    }
+  }
+  if (differ.empty()) return {};
+  Hash32 rank0;
+  std::copy_n(all.begin(), Hash32::size(), rank0.bytes.begin());
+  Error error = config_error(
+      "data.path = {}: ranks {} read arrays that differ from rank 0's (content hash {}): every "
+      "machine must hold the same dataset file",
+      node.job.data.path, fmt::join(differ, " "), rank0.short_hex());
+  error.every_rank = true;
+  return error;
+}
+
+void log_data(const Node& node) {
+  const train::JobData& data = node.local.data;
+  spdlog::info("data {}: {} train and {} test samples of {}x{}x{} (H x W x C), content sha256 {}",
+               node.job.data.path, data.train.count, data.test.count, data.train.height,
+               data.train.width, data.train.channels, data.content_hash.hex());
+  if (!data.scaling.mean.empty()) {
+    spdlog::info("data.normalize: per-channel mean [{}], std [{}] of the training split",
+                 fmt::join(data.scaling.mean, ", "), fmt::join(data.scaling.stddev, ", "));
+  }
 }
 
 }  // namespace
@@ -225,7 +268,9 @@ Status build_node(Node& node, const Job& job) {
   if (!model) return model.error();
   node.local.model = std::make_unique<train::Model>(std::move(*model));
   node.local.options = train::train_options(job.train);
-  auto trainer = train::LocalTrainer::create(*node.local.model, node.local.options);
+  auto augment = train::augment_from_name(job.data.augment);
+  if (!augment) return augment.error();
+  auto trainer = train::LocalTrainer::create(*node.local.model, node.local.options, *augment);
   if (!trainer) return trainer.error();
   node.local.trainer.emplace(std::move(*trainer));
   node.global.theta.resize(static_cast<std::size_t>(node.local.model->parameter_count()));
@@ -259,6 +304,8 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
                  node->run_dir.root().string());
   }
   if (auto st = agree(build_node(*node, job), MPI_COMM_WORLD); !st) return st.error();
+  if (auto st = check_same_data(*node); !st) return st.error();
+  if (node->rank == 0) log_data(*node);
   if (job.consensus.protocol == "bft") {
     // start_chain agrees on its own failures before each collective it enters.
     if (auto st = agree(start_chain(*node, options), MPI_COMM_WORLD); !st) return st.error();

@@ -11,6 +11,7 @@
 #include "fedchain/data/dataset.hpp"
 #include "fedchain/io/run_dir.hpp"
 #include "fedchain/ledger/chain_store.hpp"
+#include "fedchain/train/job_setup.hpp"
 
 namespace fedchain::serve {
 
@@ -44,14 +45,16 @@ Status size_from_dataset(PinnedModel& model) {
   model.config = train::model_config(job.model);
   model.config.height = info->rows;
   model.config.width = info->cols;
-  model.config.channels = 1;
+  model.config.channels = info->channels;
   model.config.classes = info->num_classes;
+  model.input_scale = info->type == data::PixelType::kFloat32 ? 1.0 : 1.0 / 255.0;
   model.normalized = job.data.normalize;
   if (job.data.normalize) {
     auto dataset = data::read_dataset(job.data.path, job.data.train_limit, 1);
     if (!dataset) return dataset.error();
-    const data::PixelStats stats = data::pixel_stats(dataset->train);
-    model.scaling = {static_cast<float>(stats.mean), static_cast<float>(stats.stddev)};
+    auto scaling = train::normalization_of(dataset->train, job.data.path);
+    if (!scaling) return scaling.error();
+    model.scaling = std::move(*scaling);
   }
   auto layers = train::layer_specs(model.config);
   if (!layers) return layers.error();
@@ -159,21 +162,21 @@ std::string architecture_json(const PinnedModel& model) {
     layers.push_back(std::move(layer));
   }
   const auto& c = model.config;
-  nlohmann::ordered_json arch{
-      {"arch", c.arch},
-      // uint8 pixels are scaled to [0, 1] before anything else (train::to_samples).
-      {"input",
-       {{"channels", c.channels},
-        {"height", c.height},
-        {"width", c.width},
-        {"scale", 1.0 / 255.0}}},
-      {"classes", c.classes},
-      {"layers", std::move(layers)},
-      {"normalization", nullptr}};
+  nlohmann::ordered_json arch{{"arch", c.arch},
+                              // uint8 pixels are scaled to [0, 1] before anything else, float32
+                              // ones are not (train::to_samples).
+                              {"input",
+                               {{"channels", c.channels},
+                                {"height", c.height},
+                                {"width", c.width},
+                                {"scale", model.input_scale}}},
+                              {"classes", c.classes},
+                              {"layers", std::move(layers)},
+                              {"normalization", nullptr}};
   if (model.normalized) {
     // Per channel, (x - mean) / std after the input scale.
-    const std::vector<double> mean(static_cast<std::size_t>(c.channels), model.scaling.mean);
-    const std::vector<double> stddev(static_cast<std::size_t>(c.channels), model.scaling.stddev);
+    const std::vector<double> mean(model.scaling.mean.begin(), model.scaling.mean.end());
+    const std::vector<double> stddev(model.scaling.stddev.begin(), model.scaling.stddev.end());
     arch["normalization"] = {{"mean", mean}, {"std", stddev}};
   }
   return arch.dump();

@@ -7,6 +7,7 @@
 
 #include "fedchain/crypto/sha256.hpp"
 #include "fedchain/data/dataset.hpp"
+#include "fedchain/data/import.hpp"
 #include "fedchain/ledger/chain_store.hpp"
 #include "fedchain/serve/receipt_log.hpp"
 #include "fedchain/train/backend.hpp"
@@ -35,11 +36,7 @@ Status check_shape(const std::filesystem::path& path, const data::ImageSet& imag
 }  // namespace
 
 Result<data::ImageSet> read_image_array(const std::filesystem::path& path) {
-  return config_error(
-      "{} is not a fedchain dataset file: raw image arrays (.npy, HDF5) are read by "
-      "`fedchain data import`'s array reader, which this build lacks; import the images into a "
-      "dataset file with it, or prepare one with `fedchain data prepare`",
-      path.string());
+  return data::read_image_array(path.string());
 }
 
 Result<PredictionInput> read_prediction_input(const std::filesystem::path& path,
@@ -67,7 +64,7 @@ Result<PredictionInput> read_prediction_input(const std::filesystem::path& path,
     if (!array) return array.error();
     images = std::move(*array);
   }
-  if (auto st = check_shape(path, images, 1, model); !st) return st.error();
+  if (auto st = check_shape(path, images, images.channels, model); !st) return st.error();
   if (images.count == 0)
     return config_error("{}: the {} split holds no images", path.string(), split);
   if (!labelled) images.labels.assign(static_cast<std::size_t>(images.count), 0);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fedchain/core/random.hpp"
+#include "fedchain/train/augment.hpp"
 
 namespace fedchain::train {
 
@@ -57,7 +58,12 @@ class BatchStage {
   // Forward on data[indices] and the per-sample losses; returns their sum.
   double forward(Model& model, const Samples& data, std::span<const std::int64_t> indices,
                  const ForwardPass& pass = {}) {
-    Backend& backend = model.backend();
+    gather(data, indices);
+    return forward_gathered(model, static_cast<std::int64_t>(indices.size()), pass);
+  }
+
+  // data[indices] into the host staging, in batch order.
+  void gather(const Samples& data, std::span<const std::int64_t> indices) {
     const auto size = static_cast<std::size_t>(data.sample_size());
     for (std::size_t i = 0; i < indices.size(); ++i) {
       const auto sample = static_cast<std::size_t>(indices[i]);
@@ -65,15 +71,32 @@ class BatchStage {
                   host_pixels_.begin() + static_cast<std::ptrdiff_t>(i * size));
       host_labels_[i] = data.labels[sample];
     }
-    const auto batch = static_cast<std::int64_t>(indices.size());
-    backend.upload(input_, host_pixels_.data(), indices.size() * size * sizeof(float));
-    backend.upload(labels_, host_labels_.data(), indices.size() * sizeof(std::int32_t));
+  }
+
+  // data.augment = crop_flip on the gathered batch: one draw per sample, in batch order.
+  void crop_flip_gathered(const Samples& data, std::int64_t batch, SeededRandom& random) {
+    const auto size = static_cast<std::size_t>(data.sample_size());
+    scratch_.resize(size);
+    for (std::size_t i = 0; i < static_cast<std::size_t>(batch); ++i) {
+      const std::span<float> image(host_pixels_.data() + i * size, size);
+      std::copy(image.begin(), image.end(), scratch_.begin());
+      apply_crop_flip(scratch_, image, data.height, data.width, data.fill, draw_crop_flip(random));
+    }
+  }
+
+  // Forward on the first `batch` gathered samples; returns the sum of their losses.
+  double forward_gathered(Model& model, std::int64_t batch, const ForwardPass& pass = {}) {
+    Backend& backend = model.backend();
+    const auto count = static_cast<std::size_t>(batch);
+    const auto size = static_cast<std::size_t>(model.input_size());
+    backend.upload(input_, host_pixels_.data(), count * size * sizeof(float));
+    backend.upload(labels_, host_labels_.data(), count * sizeof(std::int32_t));
     const float* logits = model.forward(input_.f32(), batch, pass);
     backend.softmax_xent_forward(batch, model.config().classes, logits, labels_.i32(), probs_.f32(),
                                  losses_.f32());
-    backend.download(host_losses_.data(), losses_, indices.size() * sizeof(float));
+    backend.download(host_losses_.data(), losses_, count * sizeof(float));
     double sum = 0.0;
-    for (std::size_t i = 0; i < indices.size(); ++i) sum += host_losses_[i];
+    for (std::size_t i = 0; i < count; ++i) sum += host_losses_[i];
     return sum;
   }
 
@@ -107,14 +130,17 @@ class BatchStage {
   std::vector<std::int32_t> host_labels_;
   std::vector<float> host_losses_;
   std::vector<float> host_probs_;
+  std::vector<float> scratch_;  // one image, for augmentation
 };
 
 }  // namespace
 
-LocalTrainer::LocalTrainer(Model& model, const TrainOptions& options, Optimizer optimizer)
-    : model_(&model), options_(options), optimizer_(std::move(optimizer)) {}
+LocalTrainer::LocalTrainer(Model& model, const TrainOptions& options, Optimizer optimizer,
+                           Augment augment)
+    : model_(&model), options_(options), optimizer_(std::move(optimizer)), augment_(augment) {}
 
-Result<LocalTrainer> LocalTrainer::create(Model& model, const TrainOptions& options) {
+Result<LocalTrainer> LocalTrainer::create(Model& model, const TrainOptions& options,
+                                          Augment augment) {
   if (options.batch_size < 1) {
     return config_error("train.batch_size = {}: must be at least 1", options.batch_size);
   }
@@ -123,7 +149,7 @@ Result<LocalTrainer> LocalTrainer::create(Model& model, const TrainOptions& opti
   }
   auto optimizer = Optimizer::create(model.backend(), options, model.parameter_count());
   if (!optimizer) return optimizer.error();
-  return LocalTrainer(model, options, std::move(optimizer.value()));
+  return LocalTrainer(model, options, std::move(optimizer.value()), augment);
 }
 
 void LocalTrainer::reset_optimizer() {
@@ -160,6 +186,7 @@ Result<LocalResult> LocalTrainer::train(const Samples& data, std::span<const std
   }
 
   SeededRandom random(seed);
+  SeededRandom augment_random(augment_seed(seed));
   std::vector<std::int64_t> order(shard.begin(), shard.end());
   const auto shard_size = static_cast<std::int64_t>(order.size());
   const std::int64_t batches_per_pass =
@@ -180,10 +207,12 @@ Result<LocalResult> LocalTrainer::train(const Samples& data, std::span<const std
     const std::span<const std::int64_t> indices(order.data() + position,
                                                 static_cast<std::size_t>(batch));
     position += batch;
+    stage->gather(data, indices);
+    if (augment_ == Augment::kCropFlip) stage->crop_flip_gathered(data, batch, augment_random);
     // Dropout masks per client, round (both in seed) and step, apart from the shuffle's stream.
     const ForwardPass pass{true,
                            derive_seed(seed, kDropoutStream, static_cast<std::uint64_t>(step))};
-    loss_sum += stage->forward(model, data, indices, pass);
+    loss_sum += stage->forward_gathered(model, batch, pass);
     stage->backward(model, batch);
     optimizer_.step(model.parameters().f32(), model.gradients().f32(),
                     anchor.bytes() > 0 ? anchor.f32() : nullptr);

@@ -13,13 +13,17 @@ set(check [=[
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")
 assert f.attrs["source"] == "fashion-mnist", f.attrs["source"]
-assert f.attrs["num_classes"] == 10
+assert f.attrs["num_classes"] == 10 and f.attrs["channels"] == 1
+assert f.attrs["format_version"] == 2
+sources = f.attrs["source_sha256"].splitlines()
+assert len(sources) == 4, sources
+for line in sources:
+    digest, name = line.split("  ")
+    assert len(digest) == 64 and name.endswith("-ubyte.gz"), line
 for split, n in (("train", 60000), ("test", 10000)):
     images, labels = f[split + "/images"], f[split + "/labels"]
-    assert images.shape == (n, 28, 28) and str(images.dtype) == "uint8", images
+    assert images.shape == (n, 1, 28, 28) and str(images.dtype) == "uint8", images
     assert labels.shape == (n,) and str(labels.dtype) == "uint8", labels
-    for d in (images, labels):
-        assert len(d.attrs["sha256"]) == 64 and d.attrs["source_file"].endswith(".gz")
     counts = [0] * 10
     for y in labels[:]:
         counts[y] += 1

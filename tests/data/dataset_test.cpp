@@ -3,6 +3,8 @@
 #include <hdf5.h>
 
 #include <array>
+#include <cmath>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -29,10 +31,10 @@ ImageSet pattern_set(std::uint32_t n, std::uint32_t rows, std::uint32_t cols) {
 DatasetInfo provenance() {
   DatasetInfo info;
   info.source = "synthetic";
-  info.train_images = {"a.gz", std::string(64, 'a')};
-  info.train_labels = {"b.gz", std::string(64, 'b')};
-  info.test_images = {"c.gz", std::string(64, 'c')};
-  info.test_labels = {"d.gz", std::string(64, 'd')};
+  info.sources = {{"a.gz", std::string(64, 'a')},
+                  {"b.gz", std::string(64, 'b')},
+                  {"c.gz", std::string(64, 'c')},
+                  {"d.gz", std::string(64, 'd')}};
   return info;
 }
 
@@ -77,10 +79,12 @@ TEST(Dataset, RoundTripsArraysAndProvenance) {
   EXPECT_EQ(info->test_count, 20);
   EXPECT_EQ(info->rows, 4);
   EXPECT_EQ(info->cols, 3);
-  EXPECT_EQ(info->train_images.name, "a.gz");
-  EXPECT_EQ(info->train_labels.sha256_hex, std::string(64, 'b'));
-  EXPECT_EQ(info->test_images.name, "c.gz");
-  EXPECT_EQ(info->test_labels.sha256_hex, std::string(64, 'd'));
+  EXPECT_EQ(info->channels, 1);
+  ASSERT_EQ(info->sources.size(), 4u);
+  EXPECT_EQ(info->sources[0].name, "a.gz");
+  EXPECT_EQ(info->sources[1].sha256_hex, std::string(64, 'b'));
+  EXPECT_EQ(info->sources[2].name, "c.gz");
+  EXPECT_EQ(info->sources[3].sha256_hex, std::string(64, 'd'));
 }
 
 TEST(Dataset, LimitsKeepTheFirstSamples) {
@@ -140,7 +144,7 @@ void write_custom_array(const std::filesystem::path& path, const char* name, hid
 TEST(Dataset, RefusesWrongDtypeAndShape) {
   TempDir dir;
   const auto float_images = dir.path() / "float.h5";
-  write_custom_array(float_images, "/train/images", H5T_IEEE_F32LE, {10, 28, 28});
+  write_custom_array(float_images, "/train/images", H5T_STD_I16LE, {10, 28, 28});
   const auto flat_images = dir.path() / "flat.h5";
   write_custom_array(flat_images, "/train/images", H5T_STD_U8LE, {10, 784});
   const auto no_labels = dir.path() / "nolabels.h5";
@@ -148,11 +152,13 @@ TEST(Dataset, RefusesWrongDtypeAndShape) {
 
   auto read = read_dataset(float_images);
   ASSERT_FALSE(read);
-  EXPECT_NE(read.error().message.find("/train/images must hold unsigned 8-bit"), std::string::npos)
+  EXPECT_NE(read.error().message.find("/train/images must hold unsigned 8-bit integers (uint8) or "
+                                      "float32"),
+            std::string::npos)
       << read.error().message;
   read = read_dataset(flat_images);
   ASSERT_FALSE(read);
-  EXPECT_NE(read.error().message.find("/train/images has 2 dimensions, expected 3"),
+  EXPECT_NE(read.error().message.find("/train/images has 2 dimensions, expected 3 or 4"),
             std::string::npos)
       << read.error().message;
   read = read_dataset(no_labels);
@@ -232,8 +238,153 @@ TEST(Dataset, PixelStatsAreExact) {
   set.cols = 4;
   set.pixels = {0, 255, 0, 255};
   const PixelStats stats = pixel_stats(set);
-  EXPECT_DOUBLE_EQ(stats.mean, 0.5);
-  EXPECT_DOUBLE_EQ(stats.stddev, 0.5);
+  ASSERT_EQ(stats.mean.size(), 1u);
+  EXPECT_DOUBLE_EQ(stats.mean[0], 0.5);
+  EXPECT_DOUBLE_EQ(stats.stddev[0], 0.5);
+}
+
+// Two images of 3 channels x 1 x 2: channel c of image i holds {10 c + i, 10 c + i + 2}.
+ImageSet three_channel_set() {
+  ImageSet set;
+  set.count = 2;
+  set.channels = 3;
+  set.rows = 1;
+  set.cols = 2;
+  for (std::uint8_t i = 0; i < 2; ++i) {
+    for (std::uint8_t c = 0; c < 3; ++c) {
+      set.pixels.push_back(static_cast<std::uint8_t>(10 * c + i));
+      set.pixels.push_back(static_cast<std::uint8_t>(10 * c + i + 2));
+    }
+  }
+  set.labels = {1, 2};
+  return set;
+}
+
+TEST(Dataset, PixelStatsArePerChannel) {
+  const PixelStats stats = pixel_stats(three_channel_set());
+  ASSERT_EQ(stats.mean.size(), 3u);
+  for (int c = 0; c < 3; ++c) {
+    // Channel c holds 10c, 10c + 2, 10c + 1, 10c + 3: mean 10c + 1.5, variance 1.25.
+    EXPECT_NEAR(stats.mean[c] * 255.0, 10.0 * c + 1.5, 1e-9) << c;
+    EXPECT_NEAR(stats.stddev[c] * 255.0, std::sqrt(1.25), 1e-9) << c;
+  }
+  ImageSet floats = three_channel_set();
+  floats.type = PixelType::kFloat32;
+  floats.float_pixels.assign(floats.pixels.begin(), floats.pixels.end());
+  floats.pixels.clear();
+  const PixelStats float_stats = pixel_stats(floats);
+  EXPECT_NEAR(float_stats.mean[2], 21.5, 1e-9) << "float32 data is not divided by 255";
+  EXPECT_NEAR(float_stats.stddev[2], std::sqrt(1.25), 1e-9);
+}
+
+TEST(Dataset, RoundTripsChannelsFloatsAndClientIds) {
+  TempDir dir;
+  Dataset written;
+  written.num_classes = 3;
+  written.train = three_channel_set();
+  written.train.clients = {7, -3};
+  written.test = three_channel_set();
+  ASSERT_TRUE(write_dataset(dir.path() / "rgb.h5", written, provenance()));
+  auto read = read_dataset(dir.path() / "rgb.h5");
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(read->train.channels, 3);
+  EXPECT_EQ(read->train.pixels, written.train.pixels);
+  EXPECT_EQ(read->train.clients, (std::vector<std::int64_t>{7, -3}));
+  EXPECT_TRUE(read->test.clients.empty());
+  auto info = read_dataset_info(dir.path() / "rgb.h5");
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_EQ(info->channels, 3);
+  EXPECT_TRUE(info->has_clients);
+
+  for (ImageSet* set : {&written.train, &written.test}) {
+    set->type = PixelType::kFloat32;
+    for (const std::uint8_t p : set->pixels) set->float_pixels.push_back(p / 7.0f);
+    set->pixels.clear();
+  }
+  ASSERT_TRUE(write_dataset(dir.path() / "float.h5", written, provenance()));
+  read = read_dataset(dir.path() / "float.h5", 1);
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(read->train.type, PixelType::kFloat32);
+  EXPECT_EQ(read->train.count, 1);
+  EXPECT_EQ(read->train.float_pixels, std::vector<float>(written.train.float_pixels.begin(),
+                                                         written.train.float_pixels.begin() + 6));
+  EXPECT_EQ(read->train.clients, (std::vector<std::int64_t>{7}));
+}
+
+// The first layout, as files prepared before channels existed hold it: 3-D uint8 images and
+// provenance on each array.
+void write_version1_file(const std::filesystem::path& path, const Dataset& dataset) {
+  const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  for (auto [name, set] : {std::pair{"train", &dataset.train}, std::pair{"test", &dataset.test}}) {
+    const hid_t group = H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const std::array<hsize_t, 3> dims{static_cast<hsize_t>(set->count),
+                                      static_cast<hsize_t>(set->rows),
+                                      static_cast<hsize_t>(set->cols)};
+    for (auto [array, rank, data] : {std::tuple{"images", 3, set->pixels.data()},
+                                     std::tuple{"labels", 1, set->labels.data()}}) {
+      const hid_t space = H5Screate_simple(rank, dims.data(), nullptr);
+      const hid_t d =
+          H5Dcreate2(group, array, H5T_STD_U8LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+      const hid_t type = H5Tcopy(H5T_C_S1);
+      H5Tset_size(type, 5);
+      const hid_t scalar = H5Screate(H5S_SCALAR);
+      const hid_t attr = H5Acreate2(d, "source_file", type, scalar, H5P_DEFAULT, H5P_DEFAULT);
+      H5Awrite(attr, type, "x.gz");
+      H5Aclose(attr);
+      H5Sclose(scalar);
+      H5Tclose(type);
+      H5Dclose(d);
+      H5Sclose(space);
+    }
+    H5Gclose(group);
+  }
+  H5Fclose(file);
+}
+
+TEST(Dataset, ReadsVersion1FilesAsOneChannelWithTheSameContentHash) {
+  TempDir dir;
+  const Dataset dataset = small_dataset();
+  write_version1_file(dir.path() / "v1.h5", dataset);
+  auto old = read_dataset(dir.path() / "v1.h5");
+  ASSERT_TRUE(old) << old.error().message;
+  EXPECT_EQ(old->train.channels, 1);
+  EXPECT_EQ(old->train.pixels, dataset.train.pixels);
+  auto info = read_dataset_info(dir.path() / "v1.h5");
+  ASSERT_TRUE(info) << info.error().message;
+  ASSERT_EQ(info->sources.size(), 4u);
+  EXPECT_EQ(info->sources[0].name, "x.gz");
+
+  ASSERT_TRUE(write_dataset(dir.path() / "v2.h5", *old, provenance()));
+  auto rewritten = read_dataset(dir.path() / "v2.h5");
+  ASSERT_TRUE(rewritten) << rewritten.error().message;
+  EXPECT_EQ(content_hash(*rewritten), content_hash(*old))
+      << "the hash is of the arrays, not of the file's layout";
+}
+
+TEST(Dataset, ContentHashSeesEveryArray) {
+  Dataset base;
+  base.num_classes = 3;
+  base.train = three_channel_set();
+  base.test = three_channel_set();
+  const Hash32 hash = content_hash(base);
+  EXPECT_EQ(content_hash(base), hash);
+  std::vector<Dataset> changed(5, base);
+  changed[0].train.pixels[5] ^= 1;
+  changed[1].test.labels[0] = 0;
+  changed[2].train.clients = {0, 0};
+  changed[3].num_classes = 4;
+  changed[4].train.channels = 1;  // same bytes read as 1 x 1 x 6 would be another dataset
+  changed[4].train.cols = 6;
+  for (const auto& other : changed) EXPECT_NE(content_hash(other), hash);
+}
+
+TEST(Dataset, RefusesClientIdsOfAnotherLength) {
+  TempDir dir;
+  Dataset dataset = small_dataset();
+  dataset.train.clients.assign(49, 1);
+  ASSERT_FALSE(write_dataset(dir.path() / "bad.h5", dataset, provenance()));
 }
 
 }  // namespace

@@ -42,7 +42,7 @@ TEST(Prepare, WritesASyntheticDirectoryWithHashes) {
   TempDir dir;
   write_fake_fashion(dir.path() / "idx", 30, 12);
   const auto out = dir.path() / "out" / "fm.h5";
-  auto info = prepare_fashion_mnist(dir.path() / "idx", out);
+  auto info = prepare_idx_dataset(Published::kFashionMnist, dir.path() / "idx", out);
   ASSERT_TRUE(info) << info.error().message;
   EXPECT_EQ(info->train_count, 30);
   EXPECT_EQ(info->test_count, 12);
@@ -50,11 +50,12 @@ TEST(Prepare, WritesASyntheticDirectoryWithHashes) {
   auto stored = read_dataset_info(out);
   ASSERT_TRUE(stored) << stored.error().message;
   EXPECT_EQ(stored->source, "fashion-mnist");
-  EXPECT_EQ(stored->train_images.name, Files::kTrainImages);
-  EXPECT_EQ(stored->test_labels.name, Files::kTestLabels);
-  EXPECT_EQ(stored->train_images.sha256_hex,
+  ASSERT_EQ(stored->sources.size(), 4u);
+  EXPECT_EQ(stored->sources[0].name, Files::kTrainImages);
+  EXPECT_EQ(stored->sources[3].name, Files::kTestLabels);
+  EXPECT_EQ(stored->sources[0].sha256_hex,
             file_sha256_hex(dir.path() / "idx" / Files::kTrainImages).value());
-  EXPECT_EQ(stored->test_labels.sha256_hex,
+  EXPECT_EQ(stored->sources[3].sha256_hex,
             file_sha256_hex(dir.path() / "idx" / Files::kTestLabels).value());
 
   auto dataset = read_dataset(out);
@@ -68,12 +69,12 @@ TEST(Prepare, BadInputsAreConfigErrorsAndLeaveTheOldOutputAlone) {
   const auto idx = dir.path() / "idx";
   write_fake_fashion(idx, 10, 10);
   const auto out = dir.path() / "fm.h5";
-  ASSERT_TRUE(prepare_fashion_mnist(idx, out));
+  ASSERT_TRUE(prepare_idx_dataset(Published::kFashionMnist, idx, out));
   const auto before = testing::read_raw(out);
 
   // Bad magic: test images replaced by a labels file.
   write_gz(idx / Files::kTestImages, idx_bytes(kIdxLabelsMagic, {10}, pattern_labels(10)));
-  auto result = prepare_fashion_mnist(idx, out);
+  auto result = prepare_idx_dataset(Published::kFashionMnist, idx, out);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::kConfig);
   EXPECT_EQ(result.error().code, "bad-magic");
@@ -82,13 +83,13 @@ TEST(Prepare, BadInputsAreConfigErrorsAndLeaveTheOldOutputAlone) {
   // Wrong image size for Fashion-MNIST.
   write_gz(idx / Files::kTestImages,
            idx_bytes(kIdxImagesMagic, {10, 14, 14}, pattern_pixels(10, 14, 14)));
-  result = prepare_fashion_mnist(idx, out);
+  result = prepare_idx_dataset(Published::kFashionMnist, idx, out);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, "bad-shape");
 
   // A missing file.
   std::filesystem::remove(idx / Files::kTrainLabels);
-  result = prepare_fashion_mnist(idx, out);
+  result = prepare_idx_dataset(Published::kFashionMnist, idx, out);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, "missing-file");
   EXPECT_NE(result.error().message.find(Files::kTrainLabels), std::string::npos);
@@ -104,7 +105,8 @@ TEST(Prepare, BadInputsAreConfigErrorsAndLeaveTheOldOutputAlone) {
 
 TEST(Prepare, MissingDirectoryNamesThePackage) {
   TempDir dir;
-  auto result = prepare_fashion_mnist(dir.path() / "nowhere", dir.path() / "fm.h5");
+  auto result =
+      prepare_idx_dataset(Published::kFashionMnist, dir.path() / "nowhere", dir.path() / "fm.h5");
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::kConfig);
   EXPECT_NE(result.error().message.find("dataset-fashion-mnist"), std::string::npos);
@@ -119,7 +121,7 @@ TEST(Prepare, RealFashionMnist) {
   }
   TempDir dir;
   const auto out = dir.path() / "fashion-mnist.h5";
-  auto info = prepare_fashion_mnist(idx, out);
+  auto info = prepare_idx_dataset(Published::kFashionMnist, idx, out);
   ASSERT_TRUE(info) << info.error().message;
   auto dataset = read_dataset(out);
   ASSERT_TRUE(dataset) << dataset.error().message;
@@ -142,8 +144,9 @@ TEST(Prepare, RealFashionMnist) {
 
   auto stored = read_dataset_info(out);
   ASSERT_TRUE(stored);
-  EXPECT_EQ(stored->train_images.sha256_hex, file_sha256_hex(idx / Files::kTrainImages).value());
-  EXPECT_EQ(stored->train_images.sha256_hex.size(), 64U);
+  ASSERT_EQ(stored->sources.size(), 4U);
+  EXPECT_EQ(stored->sources[0].sha256_hex, file_sha256_hex(idx / Files::kTrainImages).value());
+  EXPECT_EQ(stored->sources[0].sha256_hex.size(), 64U);
 }
 
 }  // namespace

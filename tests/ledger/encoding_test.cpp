@@ -244,17 +244,17 @@ TEST_F(LedgerEncoding, EveryTypeKeepsItsPinnedBytes) {
   };
   const std::vector<Pinned> pinned = {
       {"genesis", chain.genesis().encode(),
-       "8839ae6df94946c5a8f38d2b73cca5dab0916260bfd05745557a318e8233784b"},
+       "153b184eff6d9377e0eca7e1796d8464e1a6373c81cd2916f832604f05c0b0f0"},
       {"block", stored.block.encode(),
-       "636aa39bd9ffd420dc4a7d334c89270263aab011f0bccdad2edac59f44b5c620"},
+       "4ecdcd5b0842eae410525da5693d2e96c6bbf88aacf174de65326262f64b9ce5"},
       {"certificate", stored.certificate.encode(),
-       "e1a82cb74bef65942efc013f5e17e758626e697d0fd2e1fe3146a76f3d03dcd5"},
+       "11cbf201dbe7775a8ca5e468790f5d1efd746c5a79aeda42b60217ca24258dae"},
       {"evidence", stored.block.evidence()[0].encode(),
        "9b0618cf65b272fc4c255bf05c840a45c50d94501319cdcd8bb7501a2ebf5753"},
       {"record", encode_block_record(stored.block, stored.certificate),
-       "333064b5ccd7aaaaad23a222a20e43b836b50036ce4b2a8605c9edb3a9c90020"},
+       "305e4d4906b2293d7b65463d45e0239df9f5b32e48b1389149899124c4b13342"},
       {"chain state", chain.state().encode(),
-       "842170299a21773db41f6abb1216d9a937e8aa8d2450ec16d03f201b5f7ceecb"},
+       "74cf7b992ca0740b0b6e7e294e8b4fbfb2c8df48188bac3df9c742644e9b0534"},
   };
   for (const auto& p : pinned) EXPECT_EQ(crypto::sha256(p.encoding).hex(), p.sha256) << p.type;
 }

@@ -24,12 +24,13 @@ struct JobSection {
 
 struct DataSection {
   std::string path = "data/fashion-mnist.h5";
-  std::string partition = "iid";        // iid | dirichlet | label_shards | quantity
+  std::string partition = "iid";        // iid | dirichlet | label_shards | quantity | natural
   double alpha = 0.5;                   // dirichlet, quantity: Dirichlet concentration
   std::int64_t classes_per_client = 2;  // label_shards: classes each client holds
   std::int64_t train_limit = 0;         // use only the first N training samples (0: all)
   std::int64_t test_limit = 0;          // use only the first N test samples (0: all)
-  bool normalize = false;               // standardise pixels with the dataset mean/std
+  bool normalize = false;               // standardise each channel with the train split's mean/std
+  std::string augment = "none";         // none | crop_flip: per-batch training augmentation
 };
 
 // One entry of model.layers as the job file spells it (docs/training.md, "Layers"); 0 in a

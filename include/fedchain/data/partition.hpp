@@ -1,6 +1,7 @@
 // Splitting the training set over the clients (the K data holders, docs/clients.md): iid,
 // dirichlet (label skew as in NIID-Bench, Li et al. 2021), label_shards (McMahan et al.
-// 2017; NIID-Bench's #C=k) and quantity (NIID-Bench's quantity skew). Every partitioner is a
+// 2017; NIID-Bench's #C=k), quantity (NIID-Bench's quantity skew) and natural (the dataset's
+// own client ids). Every partitioner is a
 // pure function of its inputs and the seed, built on SeededRandom (core/random.hpp), so
 // every rank computes the same partition on any platform and for any rank count;
 // docs/data.md gives the exact rules.
@@ -71,10 +72,18 @@ Result<Partition> partition_label_shards(std::span<const std::uint8_t> labels,
 Result<Partition> partition_quantity(std::int64_t num_samples, std::int64_t num_clients,
                                      double alpha, std::uint64_t seed);
 
-// Dispatches on data.partition ("iid" | "dirichlet" | "label_shards" | "quantity") with
-// data.alpha and data.classes_per_client. Errors are config errors naming the key at fault.
+// The dataset's own clients (/train/clients, e.g. FEMNIST's writers): client k holds the
+// samples whose id is the k-th smallest distinct id. The job's client count must equal the
+// number of distinct ids (a config error naming clients.total otherwise).
+Result<Partition> partition_natural(std::span<const std::int64_t> client_ids,
+                                    std::int64_t num_clients);
+
+// Dispatches on data.partition ("iid" | "dirichlet" | "label_shards" | "quantity" |
+// "natural") with data.alpha and data.classes_per_client; "natural" needs the training
+// split's client ids. Errors are config errors naming the key at fault.
 Result<Partition> partition(std::span<const std::uint8_t> labels, std::int64_t num_classes,
-                            std::int64_t num_clients, const DataSection& data, std::uint64_t seed);
+                            std::int64_t num_clients, const DataSection& data, std::uint64_t seed,
+                            std::span<const std::int64_t> client_ids = {});
 
 // histogram[client][class] = samples of that class the client holds; shape (clients,
 // num_classes).

@@ -19,9 +19,10 @@
 
 namespace fedchain::ledger {
 
-// Version 3: validators' power is their stake (0 allowed), and the committee rule is
-// recorded. Version 2 made shards per client and recorded the cohort rule.
-inline constexpr std::uint8_t kGenesisVersion = 3;
+// Version 4: the content hash of the job's data is recorded. Version 3: validators' power is
+// their stake (0 allowed), and the committee rule is recorded. Version 2 made shards per
+// client and recorded the cohort rule.
+inline constexpr std::uint8_t kGenesisVersion = 4;
 // clients.total's bound: a genesis of 100,000 clients is 4 MB of shard commitments.
 inline constexpr std::uint32_t kMaxClients = 100000;
 inline constexpr std::size_t kMaxJobTomlBytes = 1 << 20;
@@ -101,11 +102,12 @@ struct GenesisBuilder {
   std::uint32_t merkle_chunk_bytes = 65536;
   ContractParams contract;
   CommitteeParams committee;
+  Hash32 data_hash;  // SHA-256 of the arrays the job trains and tests on (the data module's)
 
   static void wire_fields(auto& s, auto& g) {
     s(limit(g.job_toml, kMaxJobTomlBytes), g.time_ms, limit(g.validators, kMaxValidators), g.model,
       g.initial_state_root, limit(g.shards, kMaxClients), g.cohort, g.rule, g.quantization,
-      g.merkle_chunk_bytes, g.contract, g.committee);
+      g.merkle_chunk_bytes, g.contract, g.committee, g.data_hash);
   }
 
   // Checks the fields (check_genesis) and makes the genesis.

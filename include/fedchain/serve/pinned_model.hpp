@@ -30,9 +30,10 @@ struct PinnedModel {
   Job job;                    // as genesis records it
   train::ModelConfig config;  // sized for the job's dataset
   std::vector<train::LayerSpec> layers;
-  bool normalized = false;      // data.normalize: scaling below applies to every input
-  train::PixelScaling scaling;  // the training split's statistics, as the job computed them
-  io::Checkpoint checkpoint;    // names and shapes in fedchain's layout, model order
+  bool normalized = false;           // data.normalize: scaling below applies to every input
+  train::PixelScaling scaling;       // the training split's statistics, as the job computed them
+  double input_scale = 1.0 / 255.0;  // before normalisation: 1/255 for uint8 data, 1 for float32
+  io::Checkpoint checkpoint;         // names and shapes in fedchain's layout, model order
 };
 
 // Reads RUN_DIR read-only (no run.lock: a running job may be appending). Errors: a height

@@ -27,10 +27,9 @@ Result<PredictionInput> read_prediction_input(const std::filesystem::path& path,
                                               const std::string& split, std::int64_t limit,
                                               const PinnedModel& model);
 
-// Raw images that are not a fedchain dataset: a .npy or HDF5 array, (N, H, W) or
-// (N, C, H, W). The one place such arrays are decoded; it takes the array reader of
-// `fedchain data import` (data/), which this build does not have yet, so it refuses them
-// naming the file and the way round (import them into a dataset file first).
+// Raw images that are not a fedchain dataset: a .npy file or an HDF5 array (FILE:DATASET, or
+// FILE for the dataset "images"), (N, H, W) or (N, C, H, W), uint8 or float32, read by
+// `fedchain data import`'s array reader (data::read_image_array).
 Result<data::ImageSet> read_image_array(const std::filesystem::path& path);
 
 struct InferenceOptions {

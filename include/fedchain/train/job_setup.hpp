@@ -16,11 +16,18 @@ namespace fedchain::train {
 struct JobData {
   Samples train;
   Samples test;
-  std::vector<std::uint8_t> train_labels;  // (train.count) as stored, for partitioning
+  std::vector<std::uint8_t> train_labels;   // (train.count) as stored, for partitioning
+  std::vector<std::int64_t> train_clients;  // (train.count) client ids as stored, or empty
+  Hash32 content_hash;                      // data::content_hash of the arrays loaded
+  PixelScaling scaling;                     // what was applied (empty: none)
 };
 
+// data.normalize's scaling: each channel's mean and standard deviation over `train`
+// (data::pixel_stats); a constant channel is a config error naming `path`.
+Result<PixelScaling> normalization_of(const data::ImageSet& train, const std::string& path);
+
 // Reads data.path with the job's limits and scaling (data.normalize uses the training
-// split's statistics for both splits).
+// split's per-channel statistics for both splits).
 Result<JobData> load_job_data(const Job& job);
 
 // The largest batch training on `samples` samples takes: min(batch_size, samples), at

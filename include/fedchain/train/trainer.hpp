@@ -12,6 +12,7 @@
 #include <span>
 
 #include "fedchain/core/error.hpp"
+#include "fedchain/train/augment.hpp"
 #include "fedchain/train/model.hpp"
 #include "fedchain/train/optimizer.hpp"
 #include "fedchain/train/samples.hpp"
@@ -28,12 +29,14 @@ struct LocalResult {
 class LocalTrainer {
  public:
   // Each call to train() takes batches of min(batch_size, shard size), which must fit the
-  // model's max_batch().
-  static Result<LocalTrainer> create(Model& model, const TrainOptions& options);
+  // model's max_batch(). `augment` applies to every training batch (augment.hpp).
+  static Result<LocalTrainer> create(Model& model, const TrainOptions& options,
+                                     Augment augment = Augment::kNone);
 
   // Trains the model's current parameters on data[shard] for options.epochs passes (or
   // options.steps minibatches), reshuffling the shard each pass with `seed`; the last
   // minibatch of a pass may be smaller. The parameters at the start are FedProx's anchor.
+  // Augmentation draws come from augment_seed(seed), a stream of their own.
   // Optimizer state carries over between calls until reset_optimizer().
   Result<LocalResult> train(const Samples& data, std::span<const std::int64_t> shard,
                             std::uint64_t seed);
@@ -42,10 +45,11 @@ class LocalTrainer {
   void set_learning_rate(double lr) { optimizer_.set_learning_rate(lr); }
 
  private:
-  LocalTrainer(Model& model, const TrainOptions& options, Optimizer optimizer);
+  LocalTrainer(Model& model, const TrainOptions& options, Optimizer optimizer, Augment augment);
   Model* model_;
   TrainOptions options_;
   Optimizer optimizer_;
+  Augment augment_;
 };
 
 struct Evaluation {
