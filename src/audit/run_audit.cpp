@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "fedchain/aggregate/dp_accountant.hpp"
+#include "fedchain/aggregate/privacy.hpp"
 #include "fedchain/aggregate/rules.hpp"
 #include "fedchain/consensus/chain_validators.hpp"
 #include "fedchain/core/job_file.hpp"
@@ -222,6 +224,9 @@ class AggregateAudit {
     if (!config) return config.error();
     config_ = *config;
     config_.threads = static_cast<int>(job->train.threads);
+    // privacy.dp: unit weights and the fixed denominator, the clients per round.
+    dp_ = job->privacy.dp;
+    denominator_ = genesis.fields().cohort.rule.per_round;
     for (const auto& shard : genesis.fields().shards) {
       weights_.push_back(static_cast<std::int64_t>(shard.samples));
     }
@@ -274,11 +279,11 @@ class AggregateAudit {
       std::vector<std::int64_t> sum(theta_.size());
       std::vector<std::uint32_t> counted;
       for (const auto& update : archived) {
-        if (auto st = aggregate::add_weighted(sum, weights_[update.client], update.values); !st) {
-          return st.error();
-        }
+        const std::int64_t weight = dp_ ? 1 : weights_[update.client];
+        if (auto st = aggregate::add_weighted(sum, weight, update.values); !st) return st.error();
         counted.push_back(update.client);
       }
+      if (dp_) return aggregate::private_fedavg_over_sum(sum, counted, denominator_);
       return aggregate::fedavg_over_sum(sum, counted, weights_);
     }
     std::vector<aggregate::Update> updates;
@@ -294,6 +299,8 @@ class AggregateAudit {
   std::optional<io::UpdateArchive> archive_;  // set when the job archived its updates
   aggregate::AggregateConfig config_;
   std::vector<std::int64_t> weights_;  // (clients) genesis shard sizes
+  bool dp_ = false;                    // privacy.dp: DP-FedAvg's average
+  std::int64_t denominator_ = 1;       // privacy.dp: clients per round
   std::vector<float> theta_;           // (parameters) the model after the last height checked
   std::uint64_t heights_recomputed_ = 0;
   std::uint64_t updates_checked_ = 0;
@@ -425,8 +432,33 @@ Outcome RunReport::outcome() const {
   return ok() ? Outcome::kVerifies : Outcome::kReplicaFails;
 }
 
+namespace {
+
+// [privacy] of the job genesis records, and the epsilon spent after `height` rounds:
+// recomputed from genesis alone (the job's keys, the cohort rule, the clients).
+std::optional<PrivacySummary> privacy_of(const ledger::Genesis& genesis, std::uint64_t height) {
+  auto job = parse_job(genesis.fields().job_toml, "the job recorded in genesis");
+  if (!job || (!job->privacy.dp && !job->privacy.secure_aggregation)) return std::nullopt;
+  PrivacySummary out;
+  out.section = job->privacy;
+  out.heights = height;
+  if (job->privacy.dp) {
+    const double per_round = genesis.fields().cohort.rule.per_round;
+    const auto clients = static_cast<double>(genesis.fields().shards.size());
+    out.sampling_rate = per_round >= clients ? 1.0 : per_round / clients;
+    const aggregate::RdpAccountant accountant(out.sampling_rate, job->privacy.noise_multiplier);
+    const auto spent = accountant.spent(height, job->privacy.delta);
+    out.epsilon = spent.epsilon;
+    out.order = spent.order;
+  }
+  return out;
+}
+
+}  // namespace
+
 RunReport audit_run(const std::filesystem::path& run_dir, const AuditOptions& options) {
   RunReport report;
+  std::optional<ledger::Genesis> genesis_seen;
   const auto checkpoints = find_checkpoints(run_dir / "checkpoints");
   AggregateAudit aggregates(run_dir, options.data_path);
   bool extra_failed = false;
@@ -434,6 +466,7 @@ RunReport audit_run(const std::filesystem::path& run_dir, const AuditOptions& op
   verify.proposer_rule = consensus::proposer_of;
   verify.check_block_extra = [&](const ledger::Genesis& genesis, const ledger::Block& block,
                                  const ledger::ChainState&) -> Status {
+    if (!genesis_seen) genesis_seen = genesis;
     Status checked;
     const auto it = checkpoints.by_height.find(block.height());
     if (it != checkpoints.by_height.end()) {
@@ -462,6 +495,7 @@ RunReport audit_run(const std::filesystem::path& run_dir, const AuditOptions& op
   }
   report.aggregates =
       aggregates.summary(chain.final_state ? chain.final_state->client_count() : 0, chain.height);
+  if (genesis_seen) report.privacy = privacy_of(*genesis_seen, chain.blocks_verified);
 
   for (const auto& path : ledger::ChainStore::replica_paths(run_dir)) {
     report.replicas.push_back(verify_replica(run_dir, path));

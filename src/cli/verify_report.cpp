@@ -115,6 +115,28 @@ void print_aggregates(std::string& out, const audit::AggregateSummary& aggregate
   }
 }
 
+// The privacy lines: the mechanism genesis records and the epsilon the accountant gives.
+void print_privacy(std::string& out, const std::optional<audit::PrivacySummary>& privacy) {
+  if (!privacy) return;
+  const PrivacySection& section = privacy->section;
+  if (section.dp) {
+    line(out, "privacy",
+         "DP-FedAvg: clip {}, noise multiplier {}, q = {:.6g}; epsilon {:.6g} at delta {} after "
+         "{} rounds (RDP order {}), recomputed from genesis",
+         section.clip, section.noise_multiplier, privacy->sampling_rate, privacy->epsilon,
+         section.delta, privacy->heights, privacy->order);
+    if (section.target_epsilon > 0) {
+      line(out, "budget", "target epsilon {}: {}", section.target_epsilon,
+           privacy->epsilon <= section.target_epsilon ? "within" : "PASSED");
+    }
+  }
+  if (section.secure_aggregation) {
+    line(out, "secure aggregation",
+         "each rank's partial sum was masked: the chain commits to the aggregate, not to any "
+         "client's update in the clear");
+  }
+}
+
 // "OK: ..." and the summary: the tip, validators, aggregates, checkpoints, each replica.
 void print_verified(std::string& out, const std::string& run_dir, const RunReport& report) {
   const ledger::VerifyReport& chain = report.chain;
@@ -138,6 +160,7 @@ void print_verified(std::string& out, const std::string& run_dir, const RunRepor
          torn->height, torn->bytes, torn->offset);
   }
   print_aggregates(out, report.aggregates);
+  print_privacy(out, report.privacy);
   if (report.initial_checkpoint) {
     line(out, "checkpoint", "height 0 (the initial model) is not checked: genesis holds its root");
   }

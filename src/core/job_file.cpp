@@ -100,6 +100,41 @@ Status apply_override(toml::table& root, const std::string& assignment,
   return {};
 }
 
+// [privacy] against the rest of the job: both modes act on fedavg's sum (docs/privacy.md).
+Status check_privacy(const Job& job) {
+  const auto& privacy = job.privacy;
+  const bool robust = job.aggregate.rule != "fedavg";
+  const bool gathers = job.aggregate.exchange == "allgather";
+  if (privacy.secure_aggregation && (robust || gathers)) {
+    return config_error(
+        "privacy.secure_aggregation = true masks each rank's partial sum of fedavg's allreduce, "
+        "but aggregate.rule = '{}', aggregate.exchange = '{}' needs every update in the clear: "
+        "set aggregate.rule = \"fedavg\" with aggregate.exchange = \"auto\", or "
+        "privacy.secure_aggregation = false",
+        job.aggregate.rule, job.aggregate.exchange);
+  }
+  if (privacy.secure_aggregation && job.ledger.archive_updates) {
+    return config_error(
+        "privacy.secure_aggregation = true with ledger.archive_updates = true: the archive would "
+        "keep every client's update in the clear, which the masks are there to hide; set one "
+        "of them to false");
+  }
+  if (privacy.dp && (robust || gathers)) {
+    return config_error(
+        "privacy.dp = true is DP-FedAvg: noise on fedavg's sum over the allreduce, but "
+        "aggregate.rule = '{}', aggregate.exchange = '{}': set aggregate.rule = \"fedavg\" "
+        "with aggregate.exchange = \"auto\", or privacy.dp = false",
+        job.aggregate.rule, job.aggregate.exchange);
+  }
+  if (!privacy.dp && privacy.target_epsilon > 0) {
+    return config_error(
+        "privacy.target_epsilon = {} is a budget for privacy.dp, which is false: set "
+        "privacy.dp = true, or leave privacy.target_epsilon out",
+        privacy.target_epsilon);
+  }
+  return {};
+}
+
 // model.layers implies arch = "custom"; a preset arch beside it would be silently dropped, so
 // the pair is refused. The raw table is read because the layers key overwrites the arch.
 Status check_model_keys(const toml::table& root, const Job& job, std::string_view source) {
@@ -132,6 +167,9 @@ Status check_cross_keys(const Job& job, std::string_view source) {
     return config_error("{}: {}", source, st.error().message);
   }
   if (auto st = check_committee(job, job.job.ranks); !st) {
+    return config_error("{}: {}", source, st.error().message);
+  }
+  if (auto st = check_privacy(job); !st) {
     return config_error("{}: {}", source, st.error().message);
   }
   if (job.ledger.archive_updates && job.consensus.protocol != "bft") {

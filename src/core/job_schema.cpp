@@ -491,6 +491,26 @@ std::vector<JobKeySpec> make_schema() {
                  "primary: none; per-node: the first rank on every other node; all: every "
                  "rank. Copies go to chain/replicas/rank-R/blocks.log"),
 
+      bool_key("privacy.dp", &PrivacySection::dp, &Job::privacy,
+               "Client-level differential privacy (DP-FedAvg): each client's update clipped to "
+               "privacy.clip in L2, discrete Gaussian noise on the sum, epsilon accounted "
+               "(docs/privacy.md)"),
+      float_key("privacy.clip", &PrivacySection::clip, &Job::privacy, 0.0, kInf, true,
+                "L2 norm each client's update is clipped to (privacy.dp)"),
+      float_key("privacy.noise_multiplier", &PrivacySection::noise_multiplier, &Job::privacy, 0.0,
+                kInf, false,
+                "Standard deviation of the noise on the sum of updates, in units of "
+                "privacy.clip (privacy.dp)"),
+      float_key("privacy.delta", &PrivacySection::delta, &Job::privacy, 0.0, 1.0, true,
+                "The delta of the (epsilon, delta) guarantee reported (privacy.dp)"),
+      float_key("privacy.target_epsilon", &PrivacySection::target_epsilon, &Job::privacy, 0.0, kInf,
+                false,
+                "Refuse at start a job whose epsilon would pass this within job.rounds, naming "
+                "the round; 0: no budget (privacy.dp)"),
+      bool_key("privacy.secure_aggregation", &PrivacySection::secure_aggregation, &Job::privacy,
+               "Pairwise masks on each rank's partial sum, cancelling in the allreduce: no "
+               "rank sees another's (fedavg over allreduce only; docs/privacy.md)"),
+
       string_key("keys.dir", &K::dir, &Job::keys, {},
                  "Directory of rank keys written by `fedchain keygen`"),
       bool_key("keys.derive_from_seed", &K::derive_from_seed, &Job::keys,

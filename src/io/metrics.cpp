@@ -20,6 +20,10 @@ namespace {
 std::string csv_number(double v) {
   return std::isnan(v) ? "" : fmt::format("{:.6g}", v);
 }
+// Epsilon to 9 significant digits; +inf (no noise) as "inf".
+std::string epsilon_cell(double v) {
+  return std::isnan(v) ? "" : fmt::format("{:.9g}", v);
+}
 nlohmann::json json_number(double v) {
   return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v);
 }
@@ -51,14 +55,14 @@ std::vector<std::string> split_cells(const std::string& line) {
 
 // Keeps the CSV rows up to `keep`, rewritten to today's columns when the file comes from an
 // older fedchain (the header names the columns; cells of new columns stay empty).
-Status resume_csv(const std::filesystem::path& path, std::uint64_t keep) {
+Status resume_csv(const std::filesystem::path& path, std::uint64_t keep, bool epsilon) {
   std::ifstream in(path);
   if (!in) return {};
   std::string line;
   if (!std::getline(in, line) || line.empty()) {
-    return write_file_atomically(path, as_bytes(std::string(MetricsLog::csv_header()) + "\n"));
+    return write_file_atomically(path, as_bytes(MetricsLog::csv_header(epsilon) + "\n"));
   }
-  const std::vector<std::string> columns = split_cells(MetricsLog::csv_header());
+  const std::vector<std::string> columns = split_cells(MetricsLog::csv_header(epsilon));
   const std::vector<std::string> old_columns = split_cells(line);
   std::vector<std::size_t> source;  // for each column, its index in the old rows
   for (const auto& column : columns) {
@@ -73,7 +77,7 @@ Status resume_csv(const std::filesystem::path& path, std::uint64_t keep) {
           path.string(), column);
     }
   }
-  std::string kept = std::string(MetricsLog::csv_header()) + "\n";
+  std::string kept = MetricsLog::csv_header(epsilon) + "\n";
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     const std::vector<std::string> cells = split_cells(line);
@@ -104,34 +108,37 @@ Result<std::ofstream> open_append(const std::filesystem::path& path) {
 
 }  // namespace
 
-const char* MetricsLog::csv_header() {
-  return "height,round_s,train_s,quantize_s,hash_s,exchange_s,aggregate_s,consensus_s,store_s,"
-         "eval_s,bytes_sent,consensus_messages,consensus_bytes,train_loss,test_loss,test_acc,"
-         "proposer,commit_round,state_root,clipped,block_hash,cohort,samples_trained,"
-         "follower_messages,follower_verifications,validator_messages,validator_verifications,"
-         "cpu_kernels";
+std::string MetricsLog::csv_header(bool epsilon) {
+  std::string header =
+      "height,round_s,train_s,quantize_s,hash_s,exchange_s,aggregate_s,consensus_s,store_s,"
+      "eval_s,bytes_sent,consensus_messages,consensus_bytes,train_loss,test_loss,test_acc,"
+      "proposer,commit_round,state_root,clipped,block_hash,cohort,samples_trained,"
+      "follower_messages,follower_verifications,validator_messages,validator_verifications,"
+      "cpu_kernels";
+  if (epsilon) header += ",epsilon";
+  return header;
 }
 
 Result<MetricsLog> MetricsLog::create(const std::filesystem::path& csv,
-                                      const std::filesystem::path& jsonl) {
-  const std::string header = std::string(csv_header()) + "\n";
+                                      const std::filesystem::path& jsonl, bool epsilon) {
+  const std::string header = csv_header(epsilon) + "\n";
   if (auto st = write_file_atomically(csv, as_bytes(header)); !st) return st.error();
   if (auto st = write_file_atomically(jsonl, {}); !st) return st.error();
   auto c = open_append(csv);
   if (!c) return c.error();
   auto j = open_append(jsonl);
   if (!j) return j.error();
-  return MetricsLog(std::move(*c), std::move(*j));
+  return MetricsLog(std::move(*c), std::move(*j), epsilon);
 }
 
 Result<MetricsLog> MetricsLog::resume(const std::filesystem::path& csv,
                                       const std::filesystem::path& jsonl,
-                                      std::uint64_t keep_through_height) {
-  if (!std::filesystem::exists(csv)) return create(csv, jsonl);
+                                      std::uint64_t keep_through_height, bool epsilon) {
+  if (!std::filesystem::exists(csv)) return create(csv, jsonl, epsilon);
   auto json_height = [](const std::string& line) {
     return nlohmann::json::parse(line, nullptr, false).value("height", std::uint64_t{0});
   };
-  if (auto st = resume_csv(csv, keep_through_height); !st) return st.error();
+  if (auto st = resume_csv(csv, keep_through_height, epsilon); !st) return st.error();
   if (auto st = truncate_rows(jsonl, keep_through_height, json_height); !st) {
     return st.error();
   }
@@ -139,50 +146,53 @@ Result<MetricsLog> MetricsLog::resume(const std::filesystem::path& csv,
   if (!c) return c.error();
   auto j = open_append(jsonl);
   if (!j) return j.error();
-  return MetricsLog(std::move(*c), std::move(*j));
+  return MetricsLog(std::move(*c), std::move(*j), epsilon);
 }
 
 Status MetricsLog::append(const MetricsRow& r) {
   // The instruction set of this process's CPU kernels (core/cpu_level.hpp): timings from
   // machines of different kinds are told apart by it.
   const char* cpu_kernels = cpu_level_name(cpu_level());
+  std::string epsilon_tail;
+  if (epsilon_) epsilon_tail.append(",").append(epsilon_cell(r.epsilon));
   csv_ << fmt::format(
       "{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{},{},{},{},{},{},{},{},"
-      "{},{},{},{},{},{},{},{},{},{}\n",
+      "{},{},{},{},{},{},{},{},{},{}{}\n",
       r.height, r.round_s, r.train_s, r.quantize_s, r.hash_s, r.exchange_s, r.aggregate_s,
       r.consensus_s, r.store_s, r.eval_s, r.bytes_sent, r.consensus_messages, r.consensus_bytes,
       csv_number(r.train_loss), csv_number(r.test_loss), csv_number(r.test_acc), r.proposer,
       r.commit_round, r.state_root, r.clipped, r.block_hash, r.cohort, r.samples_trained,
       r.follower_messages, r.follower_verifications, r.validator_messages,
-      r.validator_verifications, cpu_kernels);
-  const nlohmann::json row = {{"height", r.height},
-                              {"round_s", r.round_s},
-                              {"train_s", r.train_s},
-                              {"quantize_s", r.quantize_s},
-                              {"hash_s", r.hash_s},
-                              {"exchange_s", r.exchange_s},
-                              {"aggregate_s", r.aggregate_s},
-                              {"consensus_s", r.consensus_s},
-                              {"store_s", r.store_s},
-                              {"eval_s", r.eval_s},
-                              {"bytes_sent", r.bytes_sent},
-                              {"consensus_messages", r.consensus_messages},
-                              {"consensus_bytes", r.consensus_bytes},
-                              {"train_loss", json_number(r.train_loss)},
-                              {"test_loss", json_number(r.test_loss)},
-                              {"test_acc", json_number(r.test_acc)},
-                              {"proposer", r.proposer},
-                              {"commit_round", r.commit_round},
-                              {"state_root", r.state_root},
-                              {"clipped", r.clipped},
-                              {"block_hash", r.block_hash},
-                              {"cohort", r.cohort},
-                              {"samples_trained", r.samples_trained},
-                              {"follower_messages", r.follower_messages},
-                              {"follower_verifications", r.follower_verifications},
-                              {"validator_messages", r.validator_messages},
-                              {"validator_verifications", r.validator_verifications},
-                              {"cpu_kernels", cpu_kernels}};
+      r.validator_verifications, cpu_kernels, epsilon_tail);
+  nlohmann::json row = {{"height", r.height},
+                        {"round_s", r.round_s},
+                        {"train_s", r.train_s},
+                        {"quantize_s", r.quantize_s},
+                        {"hash_s", r.hash_s},
+                        {"exchange_s", r.exchange_s},
+                        {"aggregate_s", r.aggregate_s},
+                        {"consensus_s", r.consensus_s},
+                        {"store_s", r.store_s},
+                        {"eval_s", r.eval_s},
+                        {"bytes_sent", r.bytes_sent},
+                        {"consensus_messages", r.consensus_messages},
+                        {"consensus_bytes", r.consensus_bytes},
+                        {"train_loss", json_number(r.train_loss)},
+                        {"test_loss", json_number(r.test_loss)},
+                        {"test_acc", json_number(r.test_acc)},
+                        {"proposer", r.proposer},
+                        {"commit_round", r.commit_round},
+                        {"state_root", r.state_root},
+                        {"clipped", r.clipped},
+                        {"block_hash", r.block_hash},
+                        {"cohort", r.cohort},
+                        {"samples_trained", r.samples_trained},
+                        {"follower_messages", r.follower_messages},
+                        {"follower_verifications", r.follower_verifications},
+                        {"validator_messages", r.validator_messages},
+                        {"validator_verifications", r.validator_verifications},
+                        {"cpu_kernels", cpu_kernels}};
+  if (epsilon_) row["epsilon"] = json_number(r.epsilon);
   jsonl_ << row.dump() << "\n";
   csv_.flush();
   jsonl_.flush();

@@ -98,6 +98,19 @@ class MpiCollectives final : public Collectives {
     return total;
   }
 
+  Result<std::vector<std::uint64_t>> sum_modular(std::span<const std::uint64_t> partial) override {
+    if (auto st = check_count(partial.size(), "allreduce of the masked sum"); !st) {
+      return st.error();
+    }
+    std::vector<std::uint64_t> total(partial.size());
+    const int rc = collective("MPI_Allreduce (masked update sum)", [&](MPI_Request* request) {
+      return MPI_Iallreduce(partial.data(), total.data(), static_cast<int>(partial.size()),
+                            MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD, request);
+    });
+    if (rc != MPI_SUCCESS) return mpi_failure("MPI_Allreduce (masked update sum)", rc);
+    return total;
+  }
+
   Result<GatheredUpdates> gather_updates(std::span<const std::uint32_t> clients,
                                          std::span<const std::int32_t> values, std::size_t length,
                                          std::size_t max_per_rank) override {

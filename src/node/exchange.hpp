@@ -35,6 +35,10 @@ class Collectives {
   // allreduce mode: the element-wise sum of every rank's `partial` (its counted clients'
   // w_k * q_k), exact in int64.
   virtual Result<std::vector<std::int64_t>> sum(std::span<const std::int64_t> partial) = 0;
+  // privacy.secure_aggregation: the element-wise sum of every rank's masked partial sum,
+  // modulo 2^64 (unsigned: the masks wrap, and cancel in the sum).
+  virtual Result<std::vector<std::uint64_t>> sum_modular(
+      std::span<const std::uint64_t> partial) = 0;
   // allgather mode: every rank's `clients` and their updates (`values`, `length` per client).
   virtual Result<GatheredUpdates> gather_updates(std::span<const std::uint32_t> clients,
                                                  std::span<const std::int32_t> values,

@@ -27,6 +27,7 @@
 #include "fedchain/train/backend.hpp"
 #include "fedchain/train/job_setup.hpp"
 #include "fedchain/train/trainer.hpp"
+#include "privacy.hpp"
 
 namespace fedchain::node {
 
@@ -121,7 +122,8 @@ struct Node {
 
   LocalTraining local;
   GlobalModel global;
-  std::unique_ptr<ChainSide> chain;  // null with consensus.protocol = "none"
+  std::unique_ptr<ChainSide> chain;      // null with consensus.protocol = "none"
+  std::unique_ptr<RankPrivacy> privacy;  // null without privacy.dp and secure_aggregation
 
   std::optional<io::MetricsLog> metrics;     // rank 0 only
   std::optional<io::UpdateArchive> archive;  // with ledger.archive_updates: hosted clients' q
@@ -160,6 +162,13 @@ struct MemberUpdate {
   bool finite = true;            // loss and every delta value finite
   std::optional<ledger::Tx> tx;  // its signed commitment, live with a chain
 };
+
+// The update root each finite member's transaction signs, in order (secure_aggregation.cpp):
+// the Merkle root of q_k, or under privacy.secure_aggregation of its masked update
+// w_k q_k + m_k (u64 words), the members' masks m_k adding up to the rank's masks for
+// `height`, so the masked updates add up to the masked partial sum.
+std::vector<Hash32> update_roots_to_sign(const Node& node, std::uint64_t height,
+                                         std::span<const MemberUpdate> members);
 
 // Keeps the hosted members' q for `height` in the archive, durably, before their
 // transactions leave the rank (a replayed round, without transactions, keeps the files

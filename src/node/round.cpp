@@ -75,7 +75,8 @@ Status train_member(Node& node, std::uint64_t height, std::uint32_t client,
 
 // 3. Fixed point: q_k = clamp(round(delta_k * 2^s)).
 Status quantize_member(const Node& node, std::uint64_t height, MemberUpdate& update,
-                       std::span<const float> delta) {
+                       std::span<float> delta) {
+  clip_update(node, delta);  // privacy.dp: the L2 clip
   update.q.resize(delta.size());
   auto quantized = aggregate::quantize(delta, update.q, node.aggregate.quantize);
   if (!quantized) return quantized.error();
@@ -87,6 +88,7 @@ Status quantize_member(const Node& node, std::uint64_t height, MemberUpdate& upd
         "NaN or infinite",
         update.client, height, update.trained.mean_loss, quantized->nonfinite, delta.size());
   }
+  update.clipped += add_noise_share(node, height, update.client, update.q);  // privacy.dp
   return {};
 }
 
@@ -203,6 +205,8 @@ Result<std::vector<std::uint32_t>> nonfinite_clients(const Node& node, std::uint
 // 4. With a chain, each member's commitment to its update: its Merkle root in a
 // transaction the hosting rank signs.
 void sign_updates(const Node& node, std::uint64_t height, std::span<MemberUpdate> updates) {
+  const std::vector<Hash32> roots = update_roots_to_sign(node, height, updates);
+  std::size_t signed_count = 0;
   for (auto& update : updates) {
     if (!update.finite) continue;  // it has no transaction: nothing of it counts
     ledger::TxBuilder tx;
@@ -211,7 +215,7 @@ void sign_updates(const Node& node, std::uint64_t height, std::span<MemberUpdate
     tx.client = update.client;
     tx.rank = static_cast<std::uint32_t>(node.rank);
     tx.weight = static_cast<std::uint64_t>(node.clients.samples[update.client]);
-    tx.update_root = update_root_of(update.q, node.job);
+    tx.update_root = roots[signed_count++];
     tx.loss = update.trained.mean_loss;
     tx.samples = static_cast<std::uint64_t>(update.trained.samples_seen);
     update.tx = tx.sign(node.chain->key);
@@ -384,22 +388,23 @@ struct RoundAggregate {
 // 6a. allreduce (fedavg, trusting every rank): each rank sums w_k * q_k over the counted
 // members it hosts, one int64 allreduce adds the ranks' partial sums (exact, so the order
 // does not matter), then the average over the counted clients' total weight.
-Result<RoundAggregate> fedavg_by_allreduce(const Node& node, std::span<const MemberUpdate> updates,
-                                           Participation who, io::MetricsRow& row) {
+Result<RoundAggregate> fedavg_by_allreduce(const Node& node, std::uint64_t height,
+                                           std::span<const MemberUpdate> updates, Participation who,
+                                           io::MetricsRow& row) {
   const std::size_t d = node.global.theta.size();
   auto sum = timed(row.exchange_s, [&]() -> Result<std::vector<std::int64_t>> {
     std::vector<std::int64_t> partial(d, 0);
     for (const auto& update : updates) {
       if (!std::binary_search(who.counted.begin(), who.counted.end(), update.client)) continue;
       // The same arithmetic `fedchain verify` recomputes the sum with from the archive.
-      const auto weight = node.clients.samples[update.client];
+      const auto weight = aggregation_weight(node, update.client);
       if (auto st = aggregate::add_weighted(partial, weight, update.q); !st) return st.error();
     }
-    return node.comm->sum(partial);
+    return sum_over_ranks(node, height, partial);  // masked with secure aggregation
   });
   if (!sum) return sum.error();
   return timed(row.aggregate_s, [&]() -> Result<RoundAggregate> {
-    auto averaged = aggregate::fedavg_over_sum(*sum, who.counted, node.clients.samples);
+    auto averaged = average_of_sum(node, *sum, who.counted);
     if (!averaged) return averaged.error();
     return RoundAggregate{std::move(*averaged), std::move(who.txs), {}, d * sizeof(std::int64_t)};
   });
@@ -479,7 +484,7 @@ Result<RoundAggregate> exchange_and_aggregate(const Node& node, std::uint64_t he
                                               std::span<const MemberUpdate> updates,
                                               Participation who, io::MetricsRow& row) {
   if (node.aggregate.exchange == aggregate::Exchange::kAllreduce) {
-    return fedavg_by_allreduce(node, updates, std::move(who), row);
+    return fedavg_by_allreduce(node, height, updates, std::move(who), row);
   }
   return robust_by_allgather(node, updates, who, height, row);
 }
@@ -756,6 +761,7 @@ Result<std::optional<io::MetricsRow>> run_round(Node& node) {
   auto aggregated = exchange_and_aggregate(node, height, *updates, std::move(*who), row);
   if (!aggregated) return aggregated.error();
   row.bytes_sent = tx_bytes + aggregated->update_bytes_sent;
+  row.epsilon = epsilon_after(node, height);
 
   auto next = timed(row.aggregate_s,
                     [&] { return next_model(node, aggregated->result.values, height, replay); });

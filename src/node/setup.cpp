@@ -157,6 +157,7 @@ Status check_job_against_world(const Job& job, int ranks) {
         job.faults.flip_bit_rank, ranks, ranks - 1, ranks);
   }
   if (auto st = check_clients(job, ranks); !st) return st;
+  if (auto st = check_privacy_job(job, ranks); !st) return st;
   if (job.consensus.protocol == "bft") return check_committee(job, ranks);
   return {};
 }
@@ -309,6 +310,7 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
     // start_chain agrees on its own failures before each collective it enters.
     if (auto st = agree(start_chain(*node, options), MPI_COMM_WORLD); !st) return st.error();
   }
+  if (auto st = start_privacy(*node); !st) return st.error();
   // After the chain is read: the checkpoint must match what it committed.
   if (options.resume) {
     if (auto st = agree(resume_from_checkpoint(*node), MPI_COMM_WORLD); !st) return st.error();
@@ -318,8 +320,9 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
     auto metrics =
         options.resume
             ? io::MetricsLog::resume(node->run_dir.metrics_csv(), node->run_dir.metrics_jsonl(),
-                                     node->global.height)
-            : io::MetricsLog::create(node->run_dir.metrics_csv(), node->run_dir.metrics_jsonl());
+                                     node->global.height, job.privacy.dp)
+            : io::MetricsLog::create(node->run_dir.metrics_csv(), node->run_dir.metrics_jsonl(),
+                                     job.privacy.dp);
     if (!metrics) return metrics.error();
     node->metrics.emplace(std::move(*metrics));
   }

@@ -247,5 +247,45 @@ TEST(JobFile, DocumentationListsEveryKey) {
   }
 }
 
+// [privacy]: bad values and combinations are config errors naming the key (docs/privacy.md).
+TEST(JobFile, PrivacyRefusesBadValuesNamingTheKey) {
+  const auto refused = [](const std::string& toml, const std::string& key) {
+    auto job = parse_job(toml, "p.toml");
+    ASSERT_FALSE(job) << toml;
+    EXPECT_EQ(job.error().kind, ErrorKind::kConfig);
+    EXPECT_NE(job.error().message.find(key), std::string::npos) << job.error().message;
+  };
+  refused("[privacy]\ndp = true\nclip = 0.0\n", "privacy.clip");
+  refused("[privacy]\nclip = -1.0\n", "privacy.clip");
+  refused("[privacy]\nnoise_multiplier = -0.1\n", "privacy.noise_multiplier");
+  refused("[privacy]\ndelta = 0.0\n", "privacy.delta");
+  refused("[privacy]\ndelta = 1.0\n", "privacy.delta");
+  refused("[privacy]\ndelta = 1.5\n", "privacy.delta");
+  refused("[privacy]\ntarget_epsilon = 4.0\n", "privacy.target_epsilon");
+  for (const char* rule : {"median", "trimmed_mean", "krum", "multi_krum"}) {
+    refused(fmt::format("[privacy]\nsecure_aggregation = true\n[aggregate]\nrule = \"{}\"\n", rule),
+            "privacy.secure_aggregation");
+    refused(fmt::format("[privacy]\ndp = true\n[aggregate]\nrule = \"{}\"\n", rule), "privacy.dp");
+  }
+  refused("[privacy]\nsecure_aggregation = true\n[aggregate]\nexchange = \"allgather\"\n",
+          "privacy.secure_aggregation");
+  refused("[privacy]\nsecure_aggregation = true\n[ledger]\narchive_updates = true\n",
+          "ledger.archive_updates");
+}
+
+TEST(JobFile, PrivacyAcceptsFedavgOverTheAllreduce) {
+  auto job = parse_job(
+      "[privacy]\ndp = true\nsecure_aggregation = true\nclip = 0.5\nnoise_multiplier = 0.0\n"
+      "delta = 1e-6\ntarget_epsilon = 8.0\n[aggregate]\nexchange = \"allreduce\"\n",
+      "ok.toml");
+  ASSERT_TRUE(job) << job.error().message;
+  EXPECT_TRUE(job->privacy.dp);
+  EXPECT_TRUE(job->privacy.secure_aggregation);
+  EXPECT_DOUBLE_EQ(job->privacy.clip, 0.5);
+  EXPECT_DOUBLE_EQ(job->privacy.delta, 1e-6);
+  // DP with archived updates is auditable, and allowed.
+  EXPECT_TRUE(parse_job("[privacy]\ndp = true\n[ledger]\narchive_updates = true\n", "a.toml"));
+}
+
 }  // namespace
 }  // namespace fedchain

@@ -134,5 +134,35 @@ TEST(Metrics, ResumeRefusesAColumnItNeverWrote) {
   EXPECT_NE(log.error().message.find("m.csv"), std::string::npos);
 }
 
+TEST(Metrics, AnEpsilonColumnOnlyWhenTheJobSpendsPrivacy) {
+  testing::TempDir tmp;
+  auto plain = MetricsLog::create(tmp.path() / "p.csv", tmp.path() / "p.jsonl");
+  ASSERT_TRUE(plain);
+  ASSERT_TRUE(plain->append(row(1)));
+  EXPECT_EQ(lines(tmp.path() / "p.csv")[0].find("epsilon"), std::string::npos);
+  EXPECT_EQ(lines(tmp.path() / "p.jsonl")[0].find("epsilon"), std::string::npos);
+
+  auto log = MetricsLog::create(tmp.path() / "m.csv", tmp.path() / "m.jsonl", true);
+  ASSERT_TRUE(log);
+  MetricsRow first = row(1);
+  first.epsilon = 0.123456789012;
+  ASSERT_TRUE(log->append(first));
+  const auto csv = lines(tmp.path() / "m.csv");
+  EXPECT_EQ(csv[0], MetricsLog::csv_header() + ",epsilon");
+  EXPECT_EQ(csv[1].substr(csv[1].size() - 12), ",0.123456789") << csv[1];
+  EXPECT_NE(lines(tmp.path() / "m.jsonl")[0].find("\"epsilon\":0.123456789012"), std::string::npos);
+
+  // A resumed run keeps the column and the rows up to the tip.
+  auto resumed = MetricsLog::resume(tmp.path() / "m.csv", tmp.path() / "m.jsonl", 1, true);
+  ASSERT_TRUE(resumed) << resumed.error().message;
+  MetricsRow second = row(2);
+  second.epsilon = 0.25;
+  ASSERT_TRUE(resumed->append(second));
+  const auto after = lines(tmp.path() / "m.csv");
+  ASSERT_EQ(after.size(), 3u);
+  EXPECT_EQ(after[1], csv[1]);
+  EXPECT_EQ(after[2].substr(after[2].size() - 5), ",0.25");
+}
+
 }  // namespace
 }  // namespace fedchain::io

@@ -46,6 +46,19 @@ class FakeCollectives final : public Collectives {
     return total;
   }
 
+  // The other ranks' masked partial sums, added modulo 2^64 to this node's.
+  std::vector<std::vector<std::uint64_t>> peer_masked_partials;
+  std::vector<std::uint64_t> last_masked_partial;
+
+  Result<std::vector<std::uint64_t>> sum_modular(std::span<const std::uint64_t> partial) override {
+    last_masked_partial.assign(partial.begin(), partial.end());
+    std::vector<std::uint64_t> total = last_masked_partial;
+    for (const auto& peer : peer_masked_partials) {
+      for (std::size_t j = 0; j < total.size() && j < peer.size(); ++j) total[j] += peer[j];
+    }
+    return total;
+  }
+
   Result<GatheredUpdates> gather_updates(std::span<const std::uint32_t> clients,
                                          std::span<const std::int32_t> values, std::size_t d,
                                          std::size_t) override {

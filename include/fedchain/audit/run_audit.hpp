@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fedchain/core/error.hpp"
+#include "fedchain/core/job.hpp"
 #include "fedchain/ledger/chain_store.hpp"
 #include "fedchain/ledger/verify.hpp"
 
@@ -73,6 +74,16 @@ enum class Outcome {
   kReplicaFails,    // the primary verifies; some replica fails at its bad_height
 };
 
+// The job's [privacy] as genesis records it, and the epsilon spent by the verified heights,
+// recomputed by the accountant (docs/privacy.md, "What the chain can audit").
+struct PrivacySummary {
+  PrivacySection section;
+  std::uint64_t heights = 0;   // verified heights: the rounds the mechanism ran
+  double sampling_rate = 1.0;  // q = clients per round / clients (privacy.dp)
+  double epsilon = 0;          // after `heights` rounds at section.delta (privacy.dp)
+  double order = 0;            // the RDP order that gave it
+};
+
 struct RunReport {
   // The primary, with every checkpoint and aggregate check folded in: its error names the
   // first height that fails, whatever failed there.
@@ -84,6 +95,7 @@ struct RunReport {
   std::size_t checkpoints_checked = 0;
   bool initial_checkpoint = false;  // height 0 is not checked: genesis holds its root
   AggregateSummary aggregates;
+  std::optional<PrivacySummary> privacy;  // set when the job has privacy.dp or secure aggregation
   // Each replica, compared with the primary when the primary verifies (those ahead of it
   // also with the one a resume restores from), else with the one to restore from.
   std::vector<ReplicaCheck> replicas;

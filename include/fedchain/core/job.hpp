@@ -137,6 +137,17 @@ struct KeysSection {
   bool derive_from_seed = false;  // derive keys from job.seed: demos and tests only
 };
 
+// Privacy (docs/privacy.md): client-level differential privacy (DP-FedAvg with distributed
+// discrete Gaussian noise and an RDP accountant) and pairwise-masked secure aggregation.
+struct PrivacySection {
+  bool dp = false;                  // clip each client's update, add noise, account epsilon
+  double clip = 1.0;                // L2 norm each client's update is clipped to
+  double noise_multiplier = 1.0;    // noise std on the sum = noise_multiplier * clip
+  double delta = 1e-5;              // the delta of the reported (epsilon, delta)
+  double target_epsilon = 0.0;      // refuse a job whose epsilon would pass it; 0: no budget
+  bool secure_aggregation = false;  // pairwise masks on each rank's partial sum (fedavg)
+};
+
 struct Job {
   JobSection job;
   DataSection data;
@@ -149,6 +160,7 @@ struct Job {
   KeysSection keys;
   ConsensusSection consensus;
   CheckpointSection checkpoint;
+  PrivacySection privacy;
 };
 
 }  // namespace fedchain

@@ -4,6 +4,7 @@
 // (docs/architecture.md, "One round, file by file").
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -45,6 +46,9 @@ struct MetricsRow {
   std::uint64_t follower_verifications = 0;
   std::uint64_t validator_messages = 0;
   std::uint64_t validator_verifications = 0;
+  // privacy.dp: the epsilon spent after this height at privacy.delta (the `epsilon`
+  // column, written only when the log was opened with it); NaN otherwise.
+  double epsilon = std::nan("");
 };
 
 class MetricsLog {
@@ -53,21 +57,23 @@ class MetricsLog {
   // the chain tip belong to rounds that will be run again) and appends after them. A CSV
   // written by an older fedchain with fewer columns is rewritten to today's columns, the
   // missing cells left empty; one with a column fedchain never wrote is refused.
+  // `epsilon`: the job spends privacy (privacy.dp), so the rows carry an epsilon column.
   static Result<MetricsLog> create(const std::filesystem::path& csv,
-                                   const std::filesystem::path& jsonl);
+                                   const std::filesystem::path& jsonl, bool epsilon = false);
   static Result<MetricsLog> resume(const std::filesystem::path& csv,
                                    const std::filesystem::path& jsonl,
-                                   std::uint64_t keep_through_height);
+                                   std::uint64_t keep_through_height, bool epsilon = false);
 
   Status append(const MetricsRow& row);
 
-  static const char* csv_header();
+  static std::string csv_header(bool epsilon = false);
 
  private:
-  MetricsLog(std::ofstream csv, std::ofstream jsonl)
-      : csv_(std::move(csv)), jsonl_(std::move(jsonl)) {}
+  MetricsLog(std::ofstream csv, std::ofstream jsonl, bool epsilon)
+      : csv_(std::move(csv)), jsonl_(std::move(jsonl)), epsilon_(epsilon) {}
   std::ofstream csv_;
   std::ofstream jsonl_;
+  bool epsilon_ = false;
 };
 
 }  // namespace fedchain::io
