@@ -1,7 +1,9 @@
 #include "fedchain/io/metrics.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <sstream>
 #include <vector>
@@ -147,6 +149,27 @@ Result<MetricsLog> MetricsLog::resume(const std::filesystem::path& csv,
   auto j = open_append(jsonl);
   if (!j) return j.error();
   return MetricsLog(std::move(*c), std::move(*j), epsilon);
+}
+
+std::optional<std::uint64_t> MetricsLog::last_height(const std::filesystem::path& csv) {
+  std::ifstream in(csv);
+  if (!in) return std::nullopt;
+  std::string line;
+  std::string last;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (header || line.empty()) {
+      header = false;
+      continue;
+    }
+    last = line;
+  }
+  if (last.empty()) return std::uint64_t{0};
+  std::uint64_t height = 0;
+  const char* end = last.data() + last.size();
+  const auto [at, error] = std::from_chars(last.data(), end, height);
+  if (error != std::errc() || at == last.data() || (at != end && *at != ',')) return std::nullopt;
+  return height;
 }
 
 Status MetricsLog::append(const MetricsRow& r) {

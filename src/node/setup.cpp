@@ -80,14 +80,32 @@ Result<io::RunDir> open_run_dir(RunOptions& options, int rank) {
 // those rounds run again). Whatever it is, its parameters must be this run's model: they
 // hash to the root it records, and with a chain, to the state root the chain committed at
 // its height, in this chain (a checkpoint forged, or copied from another run, is refused).
+// The height of rank 0's last metrics row, on every rank (no limit without a metrics.csv).
+// A kill between a round's checkpoint and its row leaves the row missing; resuming from
+// below it replays that round and writes the row again.
+std::uint64_t metrics_end(const Node& node) {
+  std::uint64_t end = std::numeric_limits<std::uint64_t>::max();
+  if (node.rank == 0) end = io::MetricsLog::last_height(node.run_dir.metrics_csv()).value_or(end);
+  MPI_Allreduce(MPI_IN_PLACE, &end, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+  return end;
+}
+
 Status resume_from_checkpoint(Node& node) {
   const std::uint64_t tip =
       node.chain ? node.chain->committed.size() : std::numeric_limits<std::uint64_t>::max();
+  const std::uint64_t rows_end = metrics_end(node);
   std::uint64_t height = 0;
   for (const std::uint64_t h : checkpoint_heights(node.run_dir)) {
-    if (h <= tip) {
+    if (h <= tip && h <= rows_end) {
       height = h;
       break;
+    }
+    if (h <= tip) {
+      spdlog::warn(
+          "resume: checkpoint {} is at height {}, beyond metrics.csv's last row {}: not used; "
+          "the rounds after height {} run again and write their rows",
+          node.run_dir.checkpoint_path(h).string(), h, rows_end, rows_end);
+      continue;
     }
     spdlog::warn(
         "resume: checkpoint {} is at height {}, beyond the chain's last block {}: not used; "

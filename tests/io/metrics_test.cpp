@@ -64,6 +64,19 @@ TEST(Metrics, WritesHeaderAndOneRowPerHeight) {
   EXPECT_NE(jsonl[1].find("\"cpu_kernels\":\"" + kernels + "\""), std::string::npos);
 }
 
+TEST(Metrics, LastHeightIsTheLastRowsHeight) {
+  testing::TempDir tmp;
+  const auto csv = tmp.path() / "m.csv";
+  EXPECT_FALSE(MetricsLog::last_height(csv)) << "no file";
+  auto log = MetricsLog::create(csv, tmp.path() / "m.jsonl");
+  ASSERT_TRUE(log);
+  EXPECT_EQ(MetricsLog::last_height(csv), std::uint64_t{0}) << "a header alone";
+  for (std::uint64_t h = 1; h <= 12; ++h) ASSERT_TRUE(log->append(row(h)));
+  EXPECT_EQ(MetricsLog::last_height(csv), std::uint64_t{12});
+  std::ofstream(csv, std::ios::app) << "x,1\n";
+  EXPECT_FALSE(MetricsLog::last_height(csv)) << "a last row without a height";
+}
+
 TEST(Metrics, ResumeDropsRowsPastTheChainTip) {
   testing::TempDir tmp;
   {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "fedchain/core/error.hpp"
@@ -65,6 +66,10 @@ class MetricsLog {
                                    std::uint64_t keep_through_height, bool epsilon = false);
 
   Status append(const MetricsRow& row);
+
+  // The height of the CSV's last row: 0 for a header alone; nothing when the file is absent
+  // or its last row does not start with a height.
+  static std::optional<std::uint64_t> last_height(const std::filesystem::path& csv);
 
   static std::string csv_header(bool epsilon = false);
 
