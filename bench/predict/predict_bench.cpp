@@ -12,8 +12,6 @@
 // --device cuda where no GPU answers prints "SKIPPED: why" and exits 77. The batch is
 // uploaded once, before the timing (predict uploads each batch; a copy, small beside the
 // forward pass).
-#include <cstdio>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,53 +68,19 @@ int main(int argc, char** argv) {
                          .sizes = {256},
                          .small_sizes = {8},
                          .threads = {1, 2}};
-  CLI::App app;
-  std::string device = "cpu";
-  std::vector<std::string> models{"logreg", "mlp", "cnn", "lenet", "cifar-cnn"};
-  app.add_option("--device", device, "Backend")->check(CLI::IsMember({"cpu", "cuda"}));
-  app.add_option("--models", models, "Models, a,b,c")->delimiter(',')->capture_default_str();
-  bool print_layers = false;
-  app.add_flag("--layers", print_layers, "Print the models' layer lists as JSON and exit");
-  bench::Flags flags;
-  if (const auto exit_code = bench::parse_flags(app, spec, flags, argc, argv)) return *exit_code;
-  if (print_layers) {
-    auto json = bench::layers_json(models);
-    if (!json) {
-      std::fprintf(stderr, "fedchain_predict_bench: %s\n", json.error().message.c_str());
-      return fedchain::exit_code(json.error().kind);
-    }
-    std::fputs(json->c_str(), stdout);
-    return 0;
-  }
-  if (device == "cuda") flags.threads.resize(1);
-  std::optional<bench::Table> table;
-  std::map<std::pair<std::string, std::uint64_t>, double> first;  // (model, batch): samples/s
-  for (const int threads : flags.threads) {
-    auto made = fedchain::train::make_backend(device, threads);
-    if (!made) return bench::skip(made.error().message);
-    Backend& backend = *made.value();
-    if (!table) table.emplace(spec, flags);
-    for (const std::uint64_t batch : flags.sizes) {
-      for (const std::string& arch : models) {
-        const auto b = static_cast<std::int64_t>(batch);
-        auto run = make_inference(backend, arch, b);
-        if (!run) {
-          std::fprintf(stderr, "fedchain_predict_bench: %s\n", run.error().message.c_str());
-          return fedchain::exit_code(run.error().kind);
-        }
-        const auto time = bench::measure(
+  return bench::run_model_bench(
+      spec, argc, argv,
+      [](Backend& backend, const std::string& arch, std::int64_t batch,
+         const bench::Flags& flags) -> fedchain::Result<bench::Timing> {
+        auto run = make_inference(backend, arch, batch);
+        if (!run) return run.error();
+        return bench::measure(
             flags,
             [&] {
-              const float* logits = run->model.forward(run->input.f32(), b);
-              backend.softmax_xent_forward(b, 10, logits, run->labels.i32(), run->probs.f32(),
+              const float* logits = run->model.forward(run->input.f32(), batch);
+              backend.softmax_xent_forward(batch, 10, logits, run->labels.i32(), run->probs.f32(),
                                            run->losses.f32());
             },
             [&] { backend.synchronize(); });
-        const double samples = static_cast<double>(batch) / time.seconds;
-        const double baseline = first.try_emplace({arch, batch}, samples).first->second;
-        table->add({arch, batch, backend.threads(), time, samples, "samples/s", baseline});
-      }
-    }
-  }
-  return table->finish();
+      });
 }

@@ -66,12 +66,14 @@ def counts(text):
     return [int(part) for part in text.split(",")]
 
 
-def main():
+def run_bench(program, batch, make_step):
+    """The twins' shared main: flags, the table, and one row per (threads, batch, model),
+    timed over make_step(model, x, y, classes), the step for one batch of that model."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default="logreg,mlp,cnn,lenet,cifar-cnn")
     parser.add_argument("--layers", required=True,
-                        help="JSON of `fedchain_train_bench --layers --models ...`")
-    parser.add_argument("--sizes", default=str(BATCH), help="batches, a,b,c, or small")
+                        help="JSON of the fedchain bench's `--layers --models ...`")
+    parser.add_argument("--sizes", default=str(batch), help="batches, a,b,c, or small")
     parser.add_argument("--threads", type=counts, default=[1, 2])
     parser.add_argument("-w", "--warmup", type=int, default=3)
     parser.add_argument("-n", "--iterations", type=int, default=20)
@@ -80,7 +82,7 @@ def main():
         described = json.load(layers)
     batches = [SMALL_BATCH] if args.sizes == "small" else counts(args.sizes)
     torch.manual_seed(1)
-    print("# torch_baseline.py: size = the batch; ratio = throughput / the same model and batch "
+    print(f"# {program}: size = the batch; ratio = throughput / the same model and batch "
           "at the first of --threads, in the same run")
     print(f"# {args.warmup} warm-up and {args.iterations} timed iterations per row; times are the "
           "mean per iteration")
@@ -89,20 +91,13 @@ def main():
     first = {}
     for threads in args.threads:
         torch.set_num_threads(threads)
-        for batch in batches:
+        for size in batches:
             for arch in args.models.split(","):
-                model = make_model(described[arch]).train()
-                optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
                 height, width, channels = described[arch]["input"]
-                x = torch.rand(batch, channels, height, width)
-                y = torch.randint(0, described[arch]["classes"], (batch,))
-
-                def step():
-                    optimizer.zero_grad(set_to_none=True)
-                    loss = nn.functional.cross_entropy(model(x), y)
-                    loss.backward()
-                    optimizer.step()
-
+                classes = described[arch]["classes"]
+                x = torch.rand(size, channels, height, width)
+                y = torch.randint(0, classes, (size,))
+                step = make_step(make_model(described[arch]), x, y)
                 for _ in range(args.warmup):
                     step()
                 start = time.perf_counter()
@@ -111,10 +106,28 @@ def main():
                     step()
                 seconds = (time.perf_counter() - start) / args.iterations
                 cpu_seconds = (time.process_time() - cpu_start) / args.iterations
-                rate = batch / seconds
-                baseline = first.setdefault((arch, batch), rate)
-                print(ROW.format(arch, batch, threads, seconds * 1e6, cpu_seconds * 1e6, rate,
+                rate = size / seconds
+                baseline = first.setdefault((arch, size), rate)
+                print(ROW.format(arch, size, threads, seconds * 1e6, cpu_seconds * 1e6, rate,
                                  "samples/s", rate / baseline), flush=True)
+
+
+def training_step(model, x, y):
+    """One SGD-with-momentum step on the batch, as fedchain_train_bench times it."""
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def main():
+    run_bench("torch_baseline.py", BATCH, training_step)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@
 // PyTorch's model.train().
 // --device cuda where no GPU answers (or without CUDA in the build) prints "SKIPPED: why" and
 // exits 77. The batch is uploaded once, before the timing: steps read it from the backend.
-#include <cstdio>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -83,60 +81,25 @@ int main(int argc, char** argv) {
                          .sizes = {64},
                          .small_sizes = {8},
                          .threads = {1, 2}};
-  CLI::App app;
-  std::string device = "cpu";
-  std::vector<std::string> models{"logreg", "mlp", "cnn", "lenet", "cifar-cnn"};
-  app.add_option("--device", device, "Backend")->check(CLI::IsMember({"cpu", "cuda"}));
-  app.add_option("--models", models, "Models, a,b,c")->delimiter(',')->capture_default_str();
-  bool print_layers = false;
-  app.add_flag("--layers", print_layers, "Print the models' layer lists as JSON and exit");
-  bench::Flags flags;
-  if (const auto exit_code = bench::parse_flags(app, spec, flags, argc, argv)) return *exit_code;
-  if (print_layers) {
-    auto json = bench::layers_json(models);
-    if (!json) {
-      std::fprintf(stderr, "fedchain_train_bench: %s\n", json.error().message.c_str());
-      return fedchain::exit_code(json.error().kind);
-    }
-    std::fputs(json->c_str(), stdout);
-    return 0;
-  }
-  // One backend does not depend on a thread count: the GPU's.
-  if (device == "cuda") flags.threads.resize(1);
-  std::optional<bench::Table> table;
-  std::map<std::pair<std::string, std::uint64_t>, double> first;  // (model, batch): samples/s
-  for (const int threads : flags.threads) {
-    auto made = fedchain::train::make_backend(device, threads);
-    if (!made) return bench::skip(made.error().message);
-    Backend& backend = *made.value();
-    if (!table) table.emplace(spec, flags);  // the header once a backend is there
-    for (const std::uint64_t batch : flags.sizes) {
-      for (const std::string& arch : models) {
-        const auto b = static_cast<std::int64_t>(batch);
-        auto step = make_step(backend, arch, b);
-        if (!step) {
-          std::fprintf(stderr, "fedchain_train_bench: %s\n", step.error().message.c_str());
-          return fedchain::exit_code(step.error().kind);
-        }
+  return bench::run_model_bench(
+      spec, argc, argv,
+      [](Backend& backend, const std::string& arch, std::int64_t batch,
+         const bench::Flags& flags) -> fedchain::Result<bench::Timing> {
+        auto step = make_step(backend, arch, batch);
+        if (!step) return step.error();
         std::uint64_t steps = 0;  // each step's dropout masks from its own seed
-        const auto time = bench::measure(
+        return bench::measure(
             flags,
             [&] {
-              const float* logits = step->model.forward(step->input.f32(), b, {true, ++steps});
-              backend.softmax_xent_forward(b, 10, logits, step->labels.i32(), step->probs.f32(),
+              const float* logits = step->model.forward(step->input.f32(), batch, {true, ++steps});
+              backend.softmax_xent_forward(batch, 10, logits, step->labels.i32(), step->probs.f32(),
                                            step->losses.f32());
-              backend.softmax_xent_backward(b, 10, step->probs.f32(), step->labels.i32(),
+              backend.softmax_xent_backward(batch, 10, step->probs.f32(), step->labels.i32(),
                                             step->dlogits.f32());
               step->model.backward(step->dlogits.f32());
               step->optimizer.step(step->model.parameters().f32(), step->model.gradients().f32(),
                                    nullptr);
             },
             [&] { backend.synchronize(); });
-        const double samples = static_cast<double>(batch) / time.seconds;
-        const double baseline = first.try_emplace({arch, batch}, samples).first->second;
-        table->add({arch, batch, backend.threads(), time, samples, "samples/s", baseline});
-      }
-    }
-  }
-  return table->finish();
+      });
 }
