@@ -160,6 +160,17 @@ FEDCHAIN_HOST_DEVICE inline std::int64_t first_covering(std::int64_t position, s
   return lowest <= 0 ? 0 : (lowest + stride - 1) / stride;
 }
 
+// Element i of a channels-last (B, height, width, channels) array, channels fastest.
+struct Pixel {
+  std::int64_t b, y, x, ch;
+};
+
+FEDCHAIN_HOST_DEVICE inline Pixel pixel_of(std::int64_t i, std::int64_t height, std::int64_t width,
+                                           std::int64_t channels) {
+  return {i / (channels * width * height), (i / (channels * width)) % height,
+          (i / channels) % width, i % channels};
+}
+
 // col2im as a gather: input element i = (b, iy, ix, ch) sums the dcols entries im2col copied
 // it to, i.e. output pixels (oy, ox) with ky = iy + padding - oy * stride in [0, kernel)
 // (likewise x), in cpu::col2im's order (oy, then ox, ascending). No scatter, so no atomics;
@@ -169,10 +180,7 @@ struct Col2imGather {
   const float* dcols;
   float* dx;
   FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
-    const std::int64_t ch = i % g.channels;
-    const std::int64_t ix = (i / g.channels) % g.width;
-    const std::int64_t iy = (i / (g.channels * g.width)) % g.height;
-    const std::int64_t b = i / (g.channels * g.width * g.height);
+    const auto [b, iy, ix, ch] = pixel_of(i, g.height, g.width, g.channels);
     const std::int64_t py = iy + g.padding;
     const std::int64_t px = ix + g.padding;
     const std::int64_t y_last = g.out_height - 1 < py / g.stride ? g.out_height - 1 : py / g.stride;
@@ -229,10 +237,7 @@ struct MaxPoolForward {
   const float* x;
   float* y;
   FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
-    const std::int64_t ch = i % g.channels;
-    const std::int64_t ox = (i / g.channels) % g.out_width;
-    const std::int64_t oy = (i / (g.channels * g.out_width)) % g.out_height;
-    const std::int64_t b = i / (g.channels * g.out_width * g.out_height);
+    const auto [b, oy, ox, ch] = pixel_of(i, g.out_height, g.out_width, g.channels);
     y[i] = x[window_winner(g, x, b, oy, ox, ch)];
   }
 };
@@ -259,10 +264,7 @@ struct MaxPoolBackward {
   const float* dy;
   float* dx;
   FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
-    const std::int64_t ch = i % g.channels;
-    const std::int64_t ix = (i / g.channels) % g.width;
-    const std::int64_t iy = (i / (g.channels * g.width)) % g.height;
-    const std::int64_t b = i / (g.channels * g.width * g.height);
+    const auto [b, iy, ix, ch] = pixel_of(i, g.height, g.width, g.channels);
     const CoveringWindows w = covering(g, iy, ix);
     float sum = 0.0f;
     for (std::int64_t oy = w.first_y; oy <= w.last_y; ++oy) {
@@ -281,10 +283,7 @@ struct AvgPoolForward {
   const float* x;
   float* y;
   FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
-    const std::int64_t ch = i % g.channels;
-    const std::int64_t ox = (i / g.channels) % g.out_width;
-    const std::int64_t oy = (i / (g.channels * g.out_width)) % g.out_height;
-    const std::int64_t b = i / (g.channels * g.out_width * g.out_height);
+    const auto [b, oy, ox, ch] = pixel_of(i, g.out_height, g.out_width, g.channels);
     const float* corner =
         x + ((b * g.height + oy * g.stride) * g.width + ox * g.stride) * g.channels;
     float sum = 0.0f;
@@ -303,10 +302,7 @@ struct AvgPoolBackward {
   const float* dy;
   float* dx;
   FEDCHAIN_HOST_DEVICE void operator()(std::int64_t i) const {
-    const std::int64_t ch = i % g.channels;
-    const std::int64_t ix = (i / g.channels) % g.width;
-    const std::int64_t iy = (i / (g.channels * g.width)) % g.height;
-    const std::int64_t b = i / (g.channels * g.width * g.height);
+    const auto [b, iy, ix, ch] = pixel_of(i, g.height, g.width, g.channels);
     const CoveringWindows w = covering(g, iy, ix);
     const auto area = static_cast<float>(g.kernel * g.kernel);
     float sum = 0.0f;
