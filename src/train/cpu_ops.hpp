@@ -323,33 +323,55 @@ void maxpool2x2_backward(const PoolShape& s, const T* x, const T* dy, T* dx) {
   }
 }
 
-// Any window and stride. Forward: the largest value of each window, the first in row-major
-// order winning ties (a later value only if strictly larger, as in the 2x2 path).
-template <typename T>
-void maxpool_forward(const PoolShape& s, const T* x, T* y) {
-  if (s.kernel == 2 && s.stride == 2) return maxpool2x2_forward(s, x, y);
+// Calls window(corner, out) for every pooling window, sample by sample (the samples split
+// over threads, each sample's windows in (oy, ox) order): corner is the flat index of the
+// window's top-left input pixel times the channels, out its output pixel's. `first(b)` runs
+// before sample b's windows.
+template <typename First, typename Window>
+void for_each_window(const PoolShape& s, const First& first, const Window& window) {
   const std::int64_t out_h = s.out_height();
   const std::int64_t out_w = s.out_width();
   const std::int64_t c = s.channels;
   FEDCHAIN_PARALLEL_FOR
   for (std::int64_t b = 0; b < s.batch; ++b) {
+    first(b);
     for (std::int64_t oy = 0; oy < out_h; ++oy) {
       for (std::int64_t ox = 0; ox < out_w; ++ox) {
-        const T* corner = x + ((b * s.height + oy * s.stride) * s.width + ox * s.stride) * c;
-        T* out = y + ((b * out_h + oy) * out_w + ox) * c;
-        for (std::int64_t ch = 0; ch < c; ++ch) {
-          T best = corner[ch];
-          for (std::int64_t ky = 0; ky < s.kernel; ++ky) {
-            for (std::int64_t kx = 0; kx < s.kernel; ++kx) {
-              const T value = corner[(ky * s.width + kx) * c + ch];
-              best = value > best ? value : best;
-            }
-          }
-          out[ch] = best;
-        }
+        window(((b * s.height + oy * s.stride) * s.width + ox * s.stride) * c,
+               ((b * out_h + oy) * out_w + ox) * c);
       }
     }
   }
+}
+
+template <typename Window>
+void for_each_window(const PoolShape& s, const Window& window) {
+  for_each_window(
+      s, [](std::int64_t) {}, window);
+}
+
+// The flat index of the first maximum of the window at `corner` in channel ch, in row-major
+// order (a later value wins only if strictly larger, as in the 2x2 path).
+template <typename T>
+std::int64_t window_winner(const PoolShape& s, const T* x, std::int64_t corner, std::int64_t ch) {
+  std::int64_t winner = corner + ch;
+  for (std::int64_t ky = 0; ky < s.kernel; ++ky) {
+    for (std::int64_t kx = 0; kx < s.kernel; ++kx) {
+      const std::int64_t at = corner + (ky * s.width + kx) * s.channels + ch;
+      winner = x[at] > x[winner] ? at : winner;
+    }
+  }
+  return winner;
+}
+
+// Any window and stride. Forward: the window's first maximum.
+template <typename T>
+void maxpool_forward(const PoolShape& s, const T* x, T* y) {
+  if (s.kernel == 2 && s.stride == 2) return maxpool2x2_forward(s, x, y);
+  for_each_window(s, [&](std::int64_t corner, std::int64_t out) {
+    for (std::int64_t ch = 0; ch < s.channels; ++ch)
+      y[out + ch] = x[window_winner(s, x, corner, ch)];
+  });
 }
 
 // Each window's dy goes to its first maximum; dx is cleared first and the windows are
@@ -357,82 +379,48 @@ void maxpool_forward(const PoolShape& s, const T* x, T* y) {
 template <typename T>
 void maxpool_backward(const PoolShape& s, const T* x, const T* dy, T* dx) {
   if (s.kernel == 2 && s.stride == 2) return maxpool2x2_backward(s, x, dy, dx);
-  const std::int64_t out_h = s.out_height();
-  const std::int64_t out_w = s.out_width();
-  const std::int64_t c = s.channels;
-  const std::int64_t image = s.height * s.width * c;
-  FEDCHAIN_PARALLEL_FOR
-  for (std::int64_t b = 0; b < s.batch; ++b) {
-    std::fill(dx + b * image, dx + (b + 1) * image, T(0));
-    for (std::int64_t oy = 0; oy < out_h; ++oy) {
-      for (std::int64_t ox = 0; ox < out_w; ++ox) {
-        const std::int64_t corner = (b * s.height + oy * s.stride) * s.width + ox * s.stride;
-        const T* grad = dy + ((b * out_h + oy) * out_w + ox) * c;
-        for (std::int64_t ch = 0; ch < c; ++ch) {
-          std::int64_t winner = corner * c + ch;
-          for (std::int64_t ky = 0; ky < s.kernel; ++ky) {
-            for (std::int64_t kx = 0; kx < s.kernel; ++kx) {
-              const std::int64_t at = (corner + ky * s.width + kx) * c + ch;
-              winner = x[at] > x[winner] ? at : winner;
-            }
-          }
-          dx[winner] += grad[ch];
+  const std::int64_t image = s.height * s.width * s.channels;
+  for_each_window(
+      s, [&](std::int64_t b) { std::fill(dx + b * image, dx + (b + 1) * image, T(0)); },
+      [&](std::int64_t corner, std::int64_t out) {
+        for (std::int64_t ch = 0; ch < s.channels; ++ch) {
+          dx[window_winner(s, x, corner, ch)] += dy[out + ch];
         }
-      }
-    }
-  }
+      });
 }
 
 // The window's sum in row-major order, divided by kernel * kernel.
 template <typename T>
 void avgpool_forward(const PoolShape& s, const T* x, T* y) {
-  const std::int64_t out_h = s.out_height();
-  const std::int64_t out_w = s.out_width();
-  const std::int64_t c = s.channels;
   const T area = static_cast<T>(s.kernel * s.kernel);
-  FEDCHAIN_PARALLEL_FOR
-  for (std::int64_t b = 0; b < s.batch; ++b) {
-    for (std::int64_t oy = 0; oy < out_h; ++oy) {
-      for (std::int64_t ox = 0; ox < out_w; ++ox) {
-        const T* corner = x + ((b * s.height + oy * s.stride) * s.width + ox * s.stride) * c;
-        T* out = y + ((b * out_h + oy) * out_w + ox) * c;
-        for (std::int64_t ch = 0; ch < c; ++ch) {
-          T sum = 0;
-          for (std::int64_t ky = 0; ky < s.kernel; ++ky) {
-            for (std::int64_t kx = 0; kx < s.kernel; ++kx)
-              sum += corner[(ky * s.width + kx) * c + ch];
-          }
-          out[ch] = sum / area;
+  for_each_window(s, [&](std::int64_t corner, std::int64_t out) {
+    for (std::int64_t ch = 0; ch < s.channels; ++ch) {
+      T sum = 0;
+      for (std::int64_t ky = 0; ky < s.kernel; ++ky) {
+        for (std::int64_t kx = 0; kx < s.kernel; ++kx) {
+          sum += x[corner + (ky * s.width + kx) * s.channels + ch];
         }
       }
+      y[out + ch] = sum / area;
     }
-  }
+  });
 }
 
 // dx = the sum, over the windows covering each pixel in (oy, ox) order, of dy / area.
 template <typename T>
 void avgpool_backward(const PoolShape& s, const T* dy, T* dx) {
-  const std::int64_t out_h = s.out_height();
-  const std::int64_t out_w = s.out_width();
-  const std::int64_t c = s.channels;
-  const std::int64_t image = s.height * s.width * c;
+  const std::int64_t image = s.height * s.width * s.channels;
   const T area = static_cast<T>(s.kernel * s.kernel);
-  FEDCHAIN_PARALLEL_FOR
-  for (std::int64_t b = 0; b < s.batch; ++b) {
-    std::fill(dx + b * image, dx + (b + 1) * image, T(0));
-    for (std::int64_t oy = 0; oy < out_h; ++oy) {
-      for (std::int64_t ox = 0; ox < out_w; ++ox) {
-        const T* grad = dy + ((b * out_h + oy) * out_w + ox) * c;
-        T* corner = dx + ((b * s.height + oy * s.stride) * s.width + ox * s.stride) * c;
+  for_each_window(
+      s, [&](std::int64_t b) { std::fill(dx + b * image, dx + (b + 1) * image, T(0)); },
+      [&](std::int64_t corner, std::int64_t out) {
         for (std::int64_t ky = 0; ky < s.kernel; ++ky) {
           for (std::int64_t kx = 0; kx < s.kernel; ++kx) {
-            T* at = corner + (ky * s.width + kx) * c;
-            for (std::int64_t ch = 0; ch < c; ++ch) at[ch] += grad[ch] / area;
+            T* at = dx + corner + (ky * s.width + kx) * s.channels;
+            for (std::int64_t ch = 0; ch < s.channels; ++ch) at[ch] += dy[out + ch] / area;
           }
         }
-      }
-    }
-  }
+      });
 }
 
 // Group g of sample b: its mean and 1 / sqrt(var + eps), summed pixel by pixel, channel by
