@@ -14,6 +14,9 @@ namespace fedchain::cli {
 std::string error_text(const Error& error);
 // Prints error_text() to stderr and returns the error's exit code.
 int report(const Error& error);
+// Refuses (exit 2) an --out path that exists unless --force was given: nothing is replaced
+// by accident.
+Status check_new_output(const std::string& out, bool force);
 
 void add_job_commands(CLI::App& app, int& exit_code);
 void add_devices_command(CLI::App& app, int& exit_code);

@@ -28,13 +28,7 @@ struct ExportArgs {
 };
 
 int run_export(const ExportArgs& args) {
-  std::error_code ec;
-  if (std::filesystem::exists(args.out, ec) && !args.force) {
-    return report(
-        config_error("--out {} already exists: choose another path, or --force to "
-                     "replace it",
-                     args.out));
-  }
+  if (auto st = check_new_output(args.out, args.force); !st) return report(st.error());
   auto model = serve::pin_model(args.run_dir, {args.height, args.data_path});
   if (!model) return report(model.error());
   auto tensors = serve::torch_tensors(*model);

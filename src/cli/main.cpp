@@ -2,6 +2,7 @@
 // subcommand; library code returns errors and only this file decides the exit code
 // (0 ok, 1 runtime failure, 2 usage or configuration error, 3 verification failed).
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include <fmt/format.h>
@@ -21,6 +22,15 @@ std::string error_text(const Error& error) {
 int report(const Error& error) {
   std::fputs(error_text(error).c_str(), stderr);
   return exit_code(error.kind);
+}
+
+Status check_new_output(const std::string& out, bool force) {
+  std::error_code ec;
+  if (!force && std::filesystem::exists(out, ec)) {
+    return config_error("--out {} already exists: choose another path, or --force to replace it",
+                        out);
+  }
+  return {};
 }
 
 namespace {

@@ -40,11 +40,7 @@ struct PredictArgs {
 // The key the user named, checked (with --out) before anything is written; unset without
 // --key: the run's predictor key is made or read once the input is known good.
 Result<std::optional<crypto::SigningKey>> check_outputs_and_key(const PredictArgs& args) {
-  std::error_code ec;
-  if (std::filesystem::exists(args.out, ec) && !args.force) {
-    return config_error("--out {} already exists: choose another path, or --force to replace it",
-                        args.out);
-  }
+  if (auto st = check_new_output(args.out, args.force); !st) return st.error();
   if (args.key.empty()) return std::optional<crypto::SigningKey>{};
   auto key = crypto::read_private_key(args.key);
   if (!key) return config_error("--key: {}", key.error().message);
