@@ -39,9 +39,16 @@ verify_ok "$work/all"
 echo "== 2. the primary's last block lost: --resume restores it from a replica"
 kill_at_round k 3 --set ledger.replicas=all
 read -r count last < <(records "$work/k/chain/blocks.log")
+# kill -9 can land after the primary appended a block and before rank 2 did: then cut back
+# to the last block replica 2 holds (the files hold the same records at the same offsets).
+read -r replica_count replica_last < <(records "$(replica k 2)")
+if [ "$replica_count" -lt "$count" ]; then
+  count=$replica_count
+  last=$replica_last
+  rm -f "$work/k/checkpoints/height-$(printf %08d "$count").h5"
+fi
 height=$((count - 1))
 [ "$height" -ge 1 ] || fail "the killed run committed nothing"
-[ "$(records "$(replica k 2)" | cut -d' ' -f1)" -eq "$count" ] || fail "replica 2 is not at $height"
 echo "killed at height $height; cutting the primary back to $((height - 1))"
 truncate -s "$last" "$work/k/chain/blocks.log"
 rm -f "$work/k/checkpoints/height-$(printf %08d "$height").h5"
