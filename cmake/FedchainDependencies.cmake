@@ -34,3 +34,24 @@ find_package(spdlog REQUIRED)
 if(FEDCHAIN_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
+
+# oneDNN (libdnnl-dev): the CPU backend's convolutions and dense layers, compiled at run time
+# for the CPU's best instruction set (docs/PERFORMANCE.md, "Training"). AUTO uses it where
+# found; OFF keeps im2col and Eigen's GEMM. fedchain uses oneDNN's 2.x API (Debian 12: 2.6).
+set(FEDCHAIN_ONEDNN AUTO CACHE STRING "Use oneDNN for CPU convolutions and dense layers: AUTO, ON or OFF")
+set_property(CACHE FEDCHAIN_ONEDNN PROPERTY STRINGS AUTO ON OFF)
+set(FEDCHAIN_HAVE_ONEDNN OFF)
+if(NOT FEDCHAIN_ONEDNN STREQUAL "OFF")
+  if(FEDCHAIN_ONEDNN STREQUAL "ON")
+    find_package(dnnl 2 REQUIRED)
+  else()
+    find_package(dnnl 2 QUIET)
+  endif()
+  if(dnnl_FOUND AND dnnl_VERSION VERSION_LESS 3)
+    set(FEDCHAIN_HAVE_ONEDNN ON)
+  elseif(dnnl_FOUND)
+    message(WARNING "fedchain: oneDNN ${dnnl_VERSION} found, but fedchain uses the 2.x API; "
+                    "building with Eigen's kernels")
+  endif()
+endif()
+message(STATUS "fedchain: oneDNN CPU kernels: ${FEDCHAIN_HAVE_ONEDNN}")

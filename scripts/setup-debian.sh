@@ -10,6 +10,7 @@ packages=(
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools
   libeigen3-dev libssl-dev zlib1g-dev
+  libdnnl-dev ocl-icd-opencl-dev  # oneDNN (the CPU backend's convolutions, dense layers); its CMake config asks for OpenCL
   libgtest-dev libgmock-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   clang clang-format libclang-rt-14-dev

@@ -58,8 +58,9 @@ inline Result<std::string> layers_json(const std::vector<std::string>& models) {
 using TimeModel = std::function<Result<Timing>(train::Backend& backend, const std::string& arch,
                                                std::int64_t batch, const Flags& flags)>;
 
-// The main of fedchain_train_bench and fedchain_predict_bench: --device, --models and
-// --layers (print the models' layer lists as JSON and exit) beside the shared flags; one
+// The main of fedchain_train_bench and fedchain_predict_bench: --device, --cpu-kernels
+// (best: oneDNN where built; eigen: the fallback, to measure the two in one run), --models
+// and --layers (print the models' layer lists as JSON and exit) beside the shared flags; one
 // backend per thread count (one only for cuda, whose speed does not depend on it); one row
 // per (threads, batch, model), throughput = samples/s, baseline = the same model and batch
 // at the first thread count. A device that does not answer is exit 77 (skipped).
@@ -68,6 +69,10 @@ inline int run_model_bench(const Spec& spec, int argc, char** argv, const TimeMo
   std::string device = "cpu";
   std::vector<std::string> models{"logreg", "mlp", "cnn", "lenet", "cifar-cnn"};
   app.add_option("--device", device, "Backend")->check(CLI::IsMember({"cpu", "cuda"}));
+  std::string cpu_kernels = "best";
+  app.add_option("--cpu-kernels", cpu_kernels, "The CPU backend's conv and dense kernels")
+      ->check(CLI::IsMember({"best", "eigen"}))
+      ->capture_default_str();
   app.add_option("--models", models, "Models, a,b,c")->delimiter(',')->capture_default_str();
   bool print_layers = false;
   app.add_flag("--layers", print_layers, "Print the models' layer lists as JSON and exit");
@@ -87,9 +92,14 @@ inline int run_model_bench(const Spec& spec, int argc, char** argv, const TimeMo
   std::optional<Table> table;
   std::map<std::pair<std::string, std::uint64_t>, double> first;  // (model, batch): samples/s
   for (const int threads : flags.threads) {
-    auto made = train::make_backend(device, threads);
+    auto made = device == "cpu" ? Result<std::unique_ptr<train::Backend>>(train::make_cpu_backend(
+                                      threads, cpu_kernels == "eigen" ? train::CpuKernels::kEigen
+                                                                      : train::CpuKernels::kBest))
+                                : train::make_backend(device, threads);
     if (!made) return skip(made.error().message);
     train::Backend& backend = *made.value();
+    std::fprintf(stderr, "%s: %d threads: backend %s\n", spec.program.c_str(), threads,
+                 backend.name().c_str());
     if (!table) table.emplace(spec, flags);  // the header once a backend is there
     for (const std::uint64_t batch : flags.sizes) {
       for (const std::string& arch : models) {

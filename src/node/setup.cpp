@@ -349,7 +349,7 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
   for (const auto& [client, samples] : node->local.shards) hosted_samples += samples.size();
   spdlog::info(
       "{} ranks, {} clients ({} per round, {} here with {} samples), model {} ({} parameters), "
-      "rule {}, backend {}, CPU kernels {}",
+      "rule {}, backend {}, aggregation kernels {}",
       node->ranks, node->clients.count(), node->clients.cohort.per_round, node->local.shards.size(),
       hosted_samples, job.model.arch, node->global.theta.size(),
       aggregate::rule_name(node->aggregate.rule), node->local.backend->name(),

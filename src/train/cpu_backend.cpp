@@ -1,5 +1,7 @@
-// The CPU backend: Backend's ops through the templates in cpu_ops.hpp, instantiated for
-// float, with Eigen's GEMM threads and OpenMP's loop threads set from the job.
+// The CPU backend: convolutions and dense layers through oneDNN where it is built in
+// (onednn_ops.hpp), else through the templates in cpu_ops.hpp; every other op through
+// cpu_ops.hpp, instantiated for float, with Eigen's GEMM threads and OpenMP's loop threads
+// set from the job.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +15,9 @@
 #include "cpu_direct_conv.hpp"
 #include "cpu_ops.hpp"
 #include "fedchain/train/backend.hpp"
+#if defined(FEDCHAIN_HAVE_ONEDNN)
+#include "onednn_ops.hpp"
+#endif
 
 #if defined(FEDCHAIN_HAVE_CUDA)
 #include "fedchain/kernels/device.hpp"
@@ -28,15 +33,21 @@ constexpr std::size_t kAlignment = 64;
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) : threads_(threads) {
+  CpuBackend(int threads, CpuKernels kernels)
+      : threads_(threads), name_("cpu with " + cpu_kernels_name(kernels)) {
 #if defined(_OPENMP)
     omp_set_num_threads(threads);
 #endif
     Eigen::setNbThreads(threads);
+#if defined(FEDCHAIN_HAVE_ONEDNN)
+    if (kernels == CpuKernels::kBest) onednn_ = std::make_unique<onednn::Kernels>(threads);
+#else
+    (void)kernels;
+#endif
   }
 
   std::string name() const override {
-    return "cpu";
+    return name_;
   }
   int threads() const override {
     return threads_;
@@ -67,21 +78,34 @@ class CpuBackend final : public Backend {
 
   void dense_forward(const DenseShape& s, const float* x, const float* w, const float* b,
                      float* y) override {
+#if defined(FEDCHAIN_HAVE_ONEDNN)
+    if (onednn_) return onednn_->dense_forward(s, x, w, b, y);
+#endif
     cpu::dense_forward(s, x, w, b, y);
   }
   void dense_backward(const DenseShape& s, const float* x, const float* w, const float* dy,
                       float* dx, float* dw, float* db) override {
+#if defined(FEDCHAIN_HAVE_ONEDNN)
+    if (onednn_) return onednn_->dense_backward(s, x, w, dy, dx, dw, db);
+#endif
     cpu::dense_backward(s, x, w, dy, dx, dw, db);
   }
-  // Single-channel inputs (first layers) take the direct kernel; where such a layer is asked
-  // for dx too (never in the models, whose first layer needs none) it goes through im2col.
+  // oneDNN keeps its own scratch. Without it, single-channel inputs (first layers) take the
+  // direct kernel; where such a layer is asked for dx too (never in the models, whose first
+  // layer needs none) it goes through im2col.
   std::int64_t conv2d_workspace(const ConvShape& s) const override {
+#if defined(FEDCHAIN_HAVE_ONEDNN)
+    if (onednn_) return 0;
+#endif
     const std::int64_t gemm = cpu::conv2d_workspace(s, cpu::kConvBlockFloats, threads_);
     if (!cpu::direct_conv_applies(s)) return gemm;
     return std::max(gemm, cpu::direct_conv_workspace(s, threads_));
   }
   void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
                       float* workspace) override {
+#if defined(FEDCHAIN_HAVE_ONEDNN)
+    if (onednn_) return onednn_->conv2d_forward(s, x, w, b, y);
+#endif
     if (cpu::direct_conv_applies(s)) {
       cpu::direct_conv_forward(s, x, w, b, y, workspace, threads_);
     } else {
@@ -90,6 +114,9 @@ class CpuBackend final : public Backend {
   }
   void conv2d_backward(const ConvShape& s, const float* x, const float* w, const float* dy,
                        float* dx, float* dw, float* db, float* workspace) override {
+#if defined(FEDCHAIN_HAVE_ONEDNN)
+    if (onednn_) return onednn_->conv2d_backward(s, x, w, dy, dx, dw, db);
+#endif
     if (dx == nullptr && cpu::direct_conv_applies(s)) {
       cpu::direct_conv_backward_weights(s, x, dy, dw, db, workspace, threads_);
     } else {
@@ -152,12 +179,25 @@ class CpuBackend final : public Backend {
 
  private:
   int threads_;
+  std::string name_;
+#if defined(FEDCHAIN_HAVE_ONEDNN)
+  std::unique_ptr<onednn::Kernels> onednn_;  // null: the Eigen kernels
+#endif
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(int threads) {
-  return std::make_unique<CpuBackend>(threads < 1 ? 1 : threads);
+std::string cpu_kernels_name(CpuKernels kernels) {
+#if defined(FEDCHAIN_HAVE_ONEDNN)
+  if (kernels == CpuKernels::kBest) return "onednn " + onednn::effective_isa();
+#else
+  (void)kernels;
+#endif
+  return "eigen";
+}
+
+std::unique_ptr<Backend> make_cpu_backend(int threads, CpuKernels kernels) {
+  return std::make_unique<CpuBackend>(threads < 1 ? 1 : threads, kernels);
 }
 
 #if defined(FEDCHAIN_HAVE_CUDA)

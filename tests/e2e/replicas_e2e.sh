@@ -54,8 +54,12 @@ truncate -s "$last" "$work/k/chain/blocks.log"
 rm -f "$work/k/checkpoints/height-$(printf %08d "$height").h5"
 rm "$(replica k 1)"                          # a lost replica is written again
 truncate -s "$(records "$(replica k 3)" | cut -d' ' -f2)" "$(replica k 3)"  # and a stale one
+# Ranks append on their own, so a replica can also be a block ahead of the primary: the
+# resume restores up to the longest surviving replica.
+top=$(for r in 2 3; do records "$(replica k $r)" | cut -d' ' -f1; done | sort -n | tail -1)
+top=$((top - 1))
 train k --resume --set ledger.replicas=all
-grep -q "blocks.log ended at height $((height - 1)); heights $height to $height restored from" \
+grep -q "blocks.log ended at height $((height - 1)); heights $height to $top restored from" \
   "$work/k/logs/rank-0.log" || { cat "$work/k/logs/rank-0.log"; fail "no block restored"; }
 diff <(roots "$work/all") <(roots "$work/k") || fail "the restored run's state roots differ"
 for r in 1 2 3; do

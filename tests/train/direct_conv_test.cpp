@@ -59,8 +59,9 @@ TEST_P(DirectConv, MatchesTheIm2colReference) {
   expect_close(what + " dw", dw_out, dw);
   expect_close(what + " db", db_out, db);
 
-  // The same through the backend, which must pick the direct kernel and size its scratch.
-  auto backend = make_cpu_backend(threads);
+  // The same through the Eigen backend, which must pick the direct kernel and size its
+  // scratch.
+  auto backend = make_cpu_backend(threads, CpuKernels::kEigen);
   std::vector<float> backend_workspace(std::size_t(backend->conv2d_workspace(s)), nan);
   std::vector<float> y_backend(out_size, nan), dw_backend(w.size(), nan), db_backend(b.size(), nan);
   backend->conv2d_forward(s, x.data(), w.data(), b.data(), y_backend.data(),

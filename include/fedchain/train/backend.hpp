@@ -219,9 +219,18 @@ class Backend {
                          const float* grads, float* m, float* v, const float* anchor) = 0;
 };
 
-// The CPU backend (Eigen). threads > 0; the count is process-wide (Eigen and OpenMP keep
-// it globally), which is fine with one rank per process.
-std::unique_ptr<Backend> make_cpu_backend(int threads);
+// The CPU backend's convolution and dense kernels: oneDNN's (compiled at run time for the
+// CPU's best instruction set) where fedchain is built with it, else im2col and Eigen's GEMM
+// with a direct kernel for single-channel convolutions. kBest is oneDNN when built; tests
+// and benchmarks ask for kEigen to compare the two.
+enum class CpuKernels { kBest, kEigen };
+
+// "onednn <isa>" or "eigen": what a CPU backend made with `kernels` runs, for the log.
+std::string cpu_kernels_name(CpuKernels kernels);
+
+// The CPU backend. threads > 0; the count is process-wide (Eigen and OpenMP keep it
+// globally), which is fine with one rank per process.
+std::unique_ptr<Backend> make_cpu_backend(int threads, CpuKernels kernels = CpuKernels::kBest);
 
 // device: "cpu", "cuda" or "auto" (cuda where built and a device answers, else cpu).
 // Asking for "cuda" where it is unavailable is a config error naming why.
