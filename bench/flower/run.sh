@@ -31,43 +31,12 @@ rounds=${ROUNDS:-20}
 quiet_wait=${QUIET_WAIT:-1}
 total=$((warmup + rounds))
 work=$(mktemp -d /tmp/fedchain-flower-bench-XXXXXX)
-watcher=
-trap '[ -z "$watcher" ] || kill "$watcher" 2>/dev/null; rm -rf "$work"' EXIT
+trap '[ -z "${watcher:-}" ] || kill "$watcher" 2>/dev/null; rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
 
 "$fedchain" keygen --ranks 2 --out "$work/keys" >/dev/null
 
-wait_quiet() {  # prints the 1-minute load the run starts at; "(busy)" if it never got quiet
-  local waited=0 load
-  while [ "$quiet_wait" = 1 ]; do
-    load=$(cut -d' ' -f1 /proc/loadavg)
-    if ! pgrep -f 'cc1plus|ninja|ctest' >/dev/null &&
-      /usr/bin/python3 -c "import sys; sys.exit(0 if $load < 1.0 else 1)"; then
-      break
-    fi
-    if [ "$waited" -ge 1500 ]; then
-      echo "$load (busy)"
-      return
-    fi
-    sleep 20
-    waited=$((waited + 20))
-  done
-  cut -d' ' -f1 /proc/loadavg
-}
-
-watch_start() {  # touches $work/disturbed if a compiler or ctest runs before watch_stop
-  rm -f "$work/disturbed"
-  (while :; do
-    if pgrep -f 'cc1plus|ninja|ctest' >/dev/null; then touch "$work/disturbed"; fi
-    sleep 2
-  done) &
-  watcher=$!
-}
-watch_stop() {
-  kill "$watcher"
-  wait "$watcher" 2>/dev/null || true
-  watcher=
-}
+source "$repo/bench/common/quiet.sh"
 
 # medians over the timed rounds of: seconds per round, training seconds, evaluation seconds;
 # then the test accuracy at the last round. fedchain: rank 0's training (its 5 of the 10
