@@ -172,6 +172,32 @@ std::optional<std::uint64_t> MetricsLog::last_height(const std::filesystem::path
   return height;
 }
 
+std::optional<std::string> MetricsLog::last_cell(const std::filesystem::path& csv,
+                                                 std::string_view column) {
+  std::ifstream in(csv);
+  std::string header;
+  if (!in || !std::getline(in, header)) return std::nullopt;
+  std::string line;
+  std::string last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  if (last.empty()) return std::nullopt;
+  // No cell fedchain writes holds a comma.
+  const auto cells = [](const std::string& row) {
+    std::vector<std::string> out;
+    std::stringstream stream(row);
+    for (std::string cell; std::getline(stream, cell, ',');) out.push_back(cell);
+    return out;
+  };
+  const auto names = cells(header);
+  const auto values = cells(last);
+  const auto at = std::find(names.begin(), names.end(), column);
+  const auto index = static_cast<std::size_t>(at - names.begin());
+  if (at == names.end() || index >= values.size()) return std::nullopt;
+  return values[index];
+}
+
 Status MetricsLog::append(const MetricsRow& r) {
   // The instruction set of this process's CPU kernels (core/cpu_level.hpp): timings from
   // machines of different kinds are told apart by it.

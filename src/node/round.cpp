@@ -508,7 +508,8 @@ Status check_replayed_root(const Node& node, const GlobalModel& next) {
   if (committed == next.state_root) return {};
   return runtime_error(
       "resume: replaying round {} gives state root {}, the chain committed {}: the run "
-      "cannot be resumed with this binary or job (train.threads and the build must match)",
+      "cannot be resumed with this binary or job (train.threads, the build and the CPU kernels, "
+      "FEDCHAIN_CPU_LEVEL, must match the run's)",
       next.height, next.state_root.short_hex(), committed.short_hex());
 }
 

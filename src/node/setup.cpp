@@ -75,11 +75,6 @@ Result<io::RunDir> open_run_dir(RunOptions& options, int rank) {
   return io::RunDir::open(options.run_dir);
 }
 
-// The newest checkpoint a resumed run may start from: with a chain, one at or below its
-// tip (a checkpoint beyond it, as after restoring a replica one block behind, is not used:
-// those rounds run again). Whatever it is, its parameters must be this run's model: they
-// hash to the root it records, and with a chain, to the state root the chain committed at
-// its height, in this chain (a checkpoint forged, or copied from another run, is refused).
 // The height of rank 0's last metrics row, on every rank (no limit without a metrics.csv).
 // A kill between a round's checkpoint and its row leaves the row missing; resuming from
 // below it replays that round and writes the row again.
@@ -90,6 +85,25 @@ std::uint64_t metrics_end(const Node& node) {
   return end;
 }
 
+// Training rounds its floats by the instruction set its kernels run on: a run resumed on
+// another kind of machine goes on correctly, but not bit for bit as it would have here.
+void warn_other_kernels(const Node& node) {
+  const auto before = io::MetricsLog::last_cell(node.run_dir.metrics_csv(), "cpu_kernels");
+  const char* now = cpu_level_name(cpu_level());
+  if (!before || before->empty() || *before == now) return;
+  const bool can_replay = *before == cpu_level_name(CpuLevel::kX86_64_v3);
+  spdlog::warn(
+      "resume: the rounds so far ran on {} CPU kernels, this machine runs {}: training from "
+      "here rounds differently, so the run will not match bit for bit one that was not "
+      "interrupted (what the chain committed is unchanged){}",
+      *before, now, can_replay ? "; FEDCHAIN_CPU_LEVEL=x86-64-v3 runs the kernels it ran on" : "");
+}
+
+// The newest checkpoint a resumed run may start from: with a chain, one at or below its
+// tip (a checkpoint beyond it, as after restoring a replica one block behind, is not used:
+// those rounds run again). Whatever it is, its parameters must be this run's model: they
+// hash to the root it records, and with a chain, to the state root the chain committed at
+// its height, in this chain (a checkpoint forged, or copied from another run, is refused).
 Status resume_from_checkpoint(Node& node) {
   const std::uint64_t tip =
       node.chain ? node.chain->committed.size() : std::numeric_limits<std::uint64_t>::max();
@@ -335,6 +349,7 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
   }
 
   if (node->rank == 0) {
+    if (options.resume) warn_other_kernels(*node);
     auto metrics =
         options.resume
             ? io::MetricsLog::resume(node->run_dir.metrics_csv(), node->run_dir.metrics_jsonl(),

@@ -82,7 +82,14 @@ expect_exit 2 "holds the model of height 2, not $tip as its name says" \
   "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/st" --resume
 cmp -s "$work/st/chain/blocks.log" "$work/own-chain" || fail "a refused resume changed the chain"
 cp "$work/own-checkpoint" "$own"
+# The last row as if written on another kind of machine: the resume says so, and goes on.
+here_level=$(tail -1 "$work/st/metrics.csv" | awk -F, '{print $NF}')  # cpu_kernels: last column
+other_level=x86-64-v3
+[ "$here_level" = x86-64-v3 ] && other_level=x86-64-v4
+sed -i "\$s/,$here_level\$/,$other_level/" "$work/st/metrics.csv"
 train st --resume
+grep -q "resume: the rounds so far ran on $other_level CPU kernels, this machine runs $here_level" \
+  "$work/st.log" || { cat "$work/st.log"; fail "no warning for a resume on other CPU kernels"; }
 diff <(roots "$work/ref") <(roots "$work/st") || fail "the resumed run's state roots differ"
 verify_ok "$work/st"
 

@@ -77,6 +77,21 @@ TEST(Metrics, LastHeightIsTheLastRowsHeight) {
   EXPECT_FALSE(MetricsLog::last_height(csv)) << "a last row without a height";
 }
 
+TEST(Metrics, LastCellReadsTheLastRowUnderItsColumn) {
+  testing::TempDir tmp;
+  const auto csv = tmp.path() / "m.csv";
+  EXPECT_FALSE(MetricsLog::last_cell(csv, "height")) << "no file";
+  auto log = MetricsLog::create(csv, tmp.path() / "m.jsonl");
+  ASSERT_TRUE(log);
+  EXPECT_FALSE(MetricsLog::last_cell(csv, "height")) << "a header alone";
+  for (std::uint64_t h = 1; h <= 3; ++h) ASSERT_TRUE(log->append(row(h)));
+  EXPECT_EQ(MetricsLog::last_cell(csv, "height"), "3");
+  EXPECT_EQ(MetricsLog::last_cell(csv, "cpu_kernels"), cpu_level_name(cpu_level()));
+  EXPECT_FALSE(MetricsLog::last_cell(csv, "no_such_column"));
+  std::ofstream(csv, std::ios::app) << "4,1\n";
+  EXPECT_FALSE(MetricsLog::last_cell(csv, "cpu_kernels")) << "a short last row";
+}
+
 TEST(Metrics, ResumeDropsRowsPastTheChainTip) {
   testing::TempDir tmp;
   {

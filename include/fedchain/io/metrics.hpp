@@ -70,6 +70,9 @@ class MetricsLog {
   // The height of the CSV's last row: 0 for a header alone; nothing when the file is absent
   // or its last row does not start with a height.
   static std::optional<std::uint64_t> last_height(const std::filesystem::path& csv);
+  // The last row's cell under `column`; nothing when the file, the column or a row is absent.
+  static std::optional<std::string> last_cell(const std::filesystem::path& csv,
+                                              std::string_view column);
 
   static std::string csv_header(bool epsilon = false);
 
