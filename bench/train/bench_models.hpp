@@ -1,7 +1,7 @@
-// The models the training and inference benches run, their layer lists as JSON for the
-// PyTorch twins (bench/train/torch_baseline.py builds each network from it, so both sides
-// run the same stack), and the benches' shared main. cifar-cnn takes 32x32x3 images, the
-// others 28x28x1.
+// The models the training and inference benches run, their architectures as JSON for the
+// PyTorch twins (bench/train/torch_baseline.py builds each network from it with
+// python/fedchain_torch.py, the export's loader, so both sides run the same stack), and
+// the benches' shared main. cifar-cnn takes 32x32x3 images, the others 28x28x1.
 #pragma once
 
 #include <cstdio>
@@ -11,8 +11,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "bench_flags.hpp"
 #include "fedchain/core/error.hpp"
@@ -32,26 +30,16 @@ inline train::ModelConfig model_config_for(const std::string& arch) {
   return config;
 }
 
-// {"arch": {"input": [H, W, C], "classes": K, "layers": [{"type": ..., "out": ...}, ...]}}
+// {"arch": the architecture as the export writes it (train::architecture_json), ...}
 inline Result<std::string> layers_json(const std::vector<std::string>& models) {
-  std::string json = "{";
+  nlohmann::ordered_json json = nlohmann::ordered_json::object();
   for (const std::string& arch : models) {
     const auto config = model_config_for(arch);
     auto specs = train::layer_specs(config);
     if (!specs) return specs.error();
-    json += fmt::format("{}\n  \"{}\": {{\"input\": [{}, {}, {}], \"classes\": {}, \"layers\": [",
-                        json.size() > 1 ? "," : "", arch, config.height, config.width,
-                        config.channels, config.classes);
-    for (std::size_t i = 0; i < specs->size(); ++i) {
-      const auto& l = (*specs)[i];
-      json += fmt::format(
-          "{}\n    {{\"type\": \"{}\", \"out\": {}, \"kernel\": {}, \"stride\": {}, "
-          "\"padding\": {}, \"groups\": {}, \"rate\": {}}}",
-          i > 0 ? "," : "", l.type, l.out, l.kernel, l.stride, l.padding, l.groups, l.rate);
-    }
-    json += "]}";
+    json[arch] = train::architecture_json(config, *specs);
   }
-  return json + "\n}\n";
+  return json.dump(2) + "\n";
 }
 
 // Times the bench's work on one batch of `arch`: builds what it needs, then bench::measure.

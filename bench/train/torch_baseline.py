@@ -4,8 +4,9 @@
 shared -w/--warmup, -n/--iterations, --sizes for the batch, --threads) and the same table
 (bench/common/bench_flags.hpp); bench/train/compare.sh runs the two side by side.
 
-The networks are built from fedchain's own layer lists (--layers FILE, the JSON that
-`fedchain_train_bench --layers --models ...` prints), so both sides train the same stack:
+The networks are built from fedchain's own architectures (--layers FILE, the JSON that
+`fedchain_train_bench --layers --models ...` prints, read by python/fedchain_torch.py as
+an export's metadata), so both sides train the same stack:
 nn.Conv2d, MaxPool2d, AvgPool2d, ReLU, Flatten, Linear, Dropout and GroupNorm in the same
 order and sizes, in training mode (dropout on).
 
@@ -14,46 +15,15 @@ torch is not a fedchain dependency; install it only for this comparison, e.g.
 """
 import argparse
 import json
+import os
+import sys
 import time
 
 import torch
-from torch import nn
 
-
-def make_model(described):
-    """nn.Sequential from one model of fedchain_train_bench --layers: input [H, W, C] and the
-    layers as fedchain's LayerSpec (stride 0: the default)."""
-    height, width, channels = described["input"]
-    flat = None  # features after a flatten
-    modules = []
-    for layer in described["layers"]:
-        kind = layer["type"]
-        if kind in ("conv2d", "maxpool", "avgpool"):
-            kernel, padding = layer["kernel"], layer["padding"]
-            stride = layer["stride"] or (1 if kind == "conv2d" else kernel)
-            if kind == "conv2d":
-                modules.append(nn.Conv2d(channels, layer["out"], kernel, stride, padding))
-                channels = layer["out"]
-            else:
-                pool = nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d
-                modules.append(pool(kernel, stride))
-            height = (height + 2 * padding - kernel) // stride + 1
-            width = (width + 2 * padding - kernel) // stride + 1
-        elif kind == "relu":
-            modules.append(nn.ReLU())
-        elif kind == "flatten":
-            modules.append(nn.Flatten())
-            flat = height * width * channels if flat is None else flat
-        elif kind == "dense":
-            modules.append(nn.Linear(flat, layer["out"]))
-            flat = layer["out"]
-        elif kind == "dropout":
-            modules.append(nn.Dropout(layer["rate"]))
-        elif kind == "groupnorm":
-            modules.append(nn.GroupNorm(layer["groups"], flat if flat is not None else channels))
-        else:
-            raise ValueError(f"unknown layer type {kind}")
-    return nn.Sequential(*modules)
+# The network builder of the export's loader: the same reading of fedchain's architecture.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+from fedchain_torch import build_module  # noqa: E402
 
 
 # fedchain_train_bench's Spec: the default and the smoke-test (--sizes small) batch.
@@ -93,11 +63,11 @@ def run_bench(program, batch, make_step):
         torch.set_num_threads(threads)
         for size in batches:
             for arch in args.models.split(","):
-                height, width, channels = described[arch]["input"]
+                shape = described[arch]["input"]
                 classes = described[arch]["classes"]
-                x = torch.rand(size, channels, height, width)
+                x = torch.rand(size, shape["channels"], shape["height"], shape["width"])
                 y = torch.randint(0, classes, (size,))
-                step = make_step(make_model(described[arch]), x, y)
+                step = make_step(build_module(described[arch]), x, y)
                 for _ in range(args.warmup):
                     step()
                 start = time.perf_counter()
@@ -119,7 +89,7 @@ def training_step(model, x, y):
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss = nn.functional.cross_entropy(model(x), y)
+        loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()
         optimizer.step()
 

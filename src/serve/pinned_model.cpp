@@ -149,30 +149,11 @@ Result<PinnedModel> pin_model(const std::filesystem::path& run_dir, const PinOpt
 }
 
 std::string architecture_json(const PinnedModel& model) {
-  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
-  for (const train::LayerSpec& spec : model.layers) {
-    nlohmann::ordered_json layer{{"type", spec.type}};
-    if (!spec.name.empty()) layer["name"] = spec.name;
-    if (spec.out != 0) layer["out"] = spec.out;
-    if (spec.kernel != 0) layer["kernel"] = spec.kernel;
-    if (spec.stride != 0) layer["stride"] = spec.stride;
-    if (spec.padding != 0) layer["padding"] = spec.padding;
-    if (spec.groups != 0) layer["groups"] = spec.groups;
-    if (spec.type == "dropout") layer["rate"] = spec.rate;
-    layers.push_back(std::move(layer));
-  }
-  const auto& c = model.config;
-  nlohmann::ordered_json arch{{"arch", c.arch},
-                              // uint8 pixels are scaled to [0, 1] before anything else, float32
-                              // ones are not (train::to_samples).
-                              {"input",
-                               {{"channels", c.channels},
-                                {"height", c.height},
-                                {"width", c.width},
-                                {"scale", model.input_scale}}},
-                              {"classes", c.classes},
-                              {"layers", std::move(layers)},
-                              {"normalization", nullptr}};
+  nlohmann::ordered_json arch = train::architecture_json(model.config, model.layers);
+  // uint8 pixels are scaled to [0, 1] before anything else, float32 ones are not
+  // (train::to_samples).
+  arch["input"]["scale"] = model.input_scale;
+  arch["normalization"] = nullptr;
   if (model.normalized) {
     // Per channel, (x - mean) / std after the input scale.
     const std::vector<double> mean(model.scaling.mean.begin(), model.scaling.mean.end());

@@ -300,6 +300,28 @@ Result<std::vector<LayerSpec>> layer_specs(const ModelConfig& config) {
   return specs;
 }
 
+nlohmann::ordered_json architecture_json(const ModelConfig& config,
+                                         const std::vector<LayerSpec>& layers) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const LayerSpec& spec : layers) {
+    nlohmann::ordered_json layer{{"type", spec.type}};
+    if (!spec.name.empty()) layer["name"] = spec.name;
+    for (const auto& [key, value] :
+         {std::pair{"out", spec.out}, std::pair{"kernel", spec.kernel},
+          std::pair{"stride", spec.stride}, std::pair{"padding", spec.padding},
+          std::pair{"groups", spec.groups}}) {
+      if (value != 0) layer[key] = value;
+    }
+    if (spec.type == "dropout") layer["rate"] = spec.rate;
+    list.push_back(std::move(layer));
+  }
+  return {{"arch", config.arch},
+          {"input",
+           {{"channels", config.channels}, {"height", config.height}, {"width", config.width}}},
+          {"classes", config.classes},
+          {"layers", std::move(list)}};
+}
+
 Result<std::vector<LayerShape>> layer_input_shapes(const ModelConfig& config) {
   auto stack = build_stack(config);
   if (!stack) return stack.error();

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "fedchain/core/error.hpp"
 #include "fedchain/core/job.hpp"
 #include "fedchain/train/backend.hpp"
@@ -45,6 +47,13 @@ ModelConfig model_config(const ModelSection& section);
 // named. An unknown arch or a bad width is a config error. Shapes are checked by building
 // the model (Model::size_of, summary_of).
 Result<std::vector<LayerSpec>> layer_specs(const ModelConfig& config);
+
+// The architecture as one JSON object, what the export's metadata and the PyTorch twins of
+// the benches read (python/fedchain_torch.py builds the network from it): {"arch", "input":
+// {"channels", "height", "width"}, "classes", "layers": [{"type", and "name", "out",
+// "kernel", "stride", "padding", "groups" where not 0, "rate" for dropout}]}.
+nlohmann::ordered_json architecture_json(const ModelConfig& config,
+                                         const std::vector<LayerSpec>& layers);
 
 // One sample's shape where a layer reads it, channels-last.
 struct LayerShape {
