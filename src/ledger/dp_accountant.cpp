@@ -105,6 +105,7 @@ RdpAccountant::RdpAccountant(double sampling_rate, double noise_multiplier) {
 }
 
 PrivacySpent RdpAccountant::spent(std::uint64_t steps, double delta) const {
+  if (steps == 0) return {0, 0};  // nothing released yet, even without noise (0 * inf RDP)
   PrivacySpent best{kInf, 0};
   const auto& alphas = orders();
   for (std::size_t k = 0; k < alphas.size(); ++k) {
