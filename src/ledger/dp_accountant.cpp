@@ -2,19 +2,17 @@
 // follows Mironov, Talwar and Zhang 2019: a finite binomial sum for integer orders
 // (Section 3.2) and two convergent series of erfc terms for fractional ones (Section 3.3),
 // each term in log space, stopped as dp_accounting stops it. Transcendentals are
-// portable_math.hpp's, so the result is the same bits on every IEEE-754 machine.
+// core/portable_math.hpp's, so the result is the same bits on every IEEE-754 machine.
 #include "fedchain/ledger/dp_accountant.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "fedchain/ledger/portable_math.hpp"
+#include "fedchain/core/portable_math.hpp"
 
 namespace fedchain::ledger {
 
 namespace {
-
-namespace pm = portable;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kLogHalf = -0.69314718055994530942;
@@ -24,14 +22,14 @@ double log_add(double a, double b) {
   const double low = std::min(a, b);
   const double high = std::max(a, b);
   if (low == -kInf) return high;
-  return pm::log1p(pm::exp(low - high)) + high;
+  return portable_log1p(portable_exp(low - high)) + high;
 }
 
 double log_a_int(double q, double sigma, int alpha) {
   double log_a = -kInf;
-  const double log_q = pm::log(q);
-  const double log1mq = pm::log1p(-q);
-  pm::LogBinomials comb(alpha);
+  const double log_q = portable_log(q);
+  const double log1mq = portable_log1p(-q);
+  LogBinomials comb(alpha);
   for (int i = 0; i <= alpha; ++i, comb.next()) {
     const double coef = comb.value() + i * log_q + (alpha - i) * log1mq;
     log_a = log_add(log_a, coef + (static_cast<double>(i) * i - i) / (2 * sigma * sigma));
@@ -42,20 +40,20 @@ double log_a_int(double q, double sigma, int alpha) {
 double log_a_frac(double q, double sigma, double alpha) {
   double log_a0 = -kInf;
   double log_a1 = -kInf;
-  const double z0 = sigma * sigma * pm::log(1 / q - 1) + 0.5;
-  const double log_q = pm::log(q);
-  const double log1mq = pm::log1p(-q);
+  const double z0 = sigma * sigma * portable_log(1 / q - 1) + 0.5;
+  const double log_q = portable_log(q);
+  const double log1mq = portable_log1p(-q);
   const double erfc_scale = std::sqrt(2.0) * sigma;  // sqrt: IEEE, correctly rounded
   double last_s0 = -kInf;
   double last_s1 = -kInf;
-  pm::LogBinomials comb(alpha);
+  LogBinomials comb(alpha);
   for (int step = 0; step < kMaxFracTerms; ++step, comb.next()) {
     const double i = step;
     const double j = alpha - i;
     const double log_t0 = comb.value() + i * log_q + j * log1mq;
     const double log_t1 = comb.value() + j * log_q + i * log1mq;
-    const double log_e0 = kLogHalf + pm::log_erfc((i - z0) / erfc_scale);
-    const double log_e1 = kLogHalf + pm::log_erfc((z0 - j) / erfc_scale);
+    const double log_e0 = kLogHalf + portable_log_erfc((i - z0) / erfc_scale);
+    const double log_e1 = kLogHalf + portable_log_erfc((z0 - j) / erfc_scale);
     const double log_s0 = log_t0 + (i * i - i) / (2 * sigma * sigma) + log_e0;
     const double log_s1 = log_t1 + (j * j - j) / (2 * sigma * sigma) + log_e1;
     log_a0 = log_add(log_a0, log_s0);
@@ -114,10 +112,10 @@ PrivacySpent RdpAccountant::spent(std::uint64_t steps, double delta) const {
     double epsilon = kInf;
     if (r < 0) {
       epsilon = 0;
-    } else if (delta * delta + pm::expm1(-r) > 0) {
+    } else if (delta * delta + portable_expm1(-r) > 0) {
       epsilon = 0;  // bounded through the KL divergence: delta <= sqrt(1 - exp(-KL))
     } else if (a > 1.01) {
-      epsilon = r + pm::log1p(-1 / a) - pm::log(delta * a) / (a - 1);
+      epsilon = r + portable_log1p(-1 / a) - portable_log(delta * a) / (a - 1);
     }
     if (epsilon < best.epsilon) best = {epsilon, a};
   }

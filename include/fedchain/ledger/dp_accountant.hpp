@@ -3,7 +3,7 @@
 // mechanism"), the computation of TensorFlow Privacy's and dp_accounting's RDP accountant
 // for integer and fractional orders, converted to (epsilon, delta) with Proposition 12 of
 // Canonne, Kamath and Steinke 2020 (as dp_accounting's compute_epsilon). Every
-// transcendental goes through portable_math.hpp, never libm, so an epsilon is the same bits
+// transcendental goes through core/portable_math.hpp, never libm, so an epsilon is the same bits
 // on every machine: the chain state votes on it (epsilon_micro; docs/privacy.md,
 // "Accounting"), and metrics, verify and the report print that one number.
 #pragma once

@@ -1,25 +1,23 @@
 // Portable transcendental functions (portable_math.hpp). Every operation below is an IEEE
-// +, -, *, / or sqrt, or an exact bit manipulation of the exponent, evaluated in the order
-// written: the compiler may not fuse (-ffp-contract=off, CMakeLists.txt) nor reassociate
-// (no -ffast-math), so the bits are the same on every conforming machine.
-#include "fedchain/ledger/portable_math.hpp"
+// +, -, *, / or sqrt, or an exact one (frexp, ldexp, floor: exponent arithmetic and
+// rounding to an integer), evaluated in the order written: the compiler may not fuse
+// (-ffp-contract=off, CMakeLists.txt) nor reassociate (no -ffast-math), so the bits are the
+// same on every conforming machine.
+#include "fedchain/core/portable_math.hpp"
 
 #include <array>
-#include <bit>
+#include <cmath>
 #include <limits>
 
-namespace fedchain::ledger::portable {
+namespace fedchain {
 
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-// ln 2 split as fdlibm splits it: the high part's 32 trailing zero bits make k * kLn2Hi
-// exact for every |k| < 2^11, the reduction's whole range.
+// ln 2 split so that k * kLn2Hi is exact for |k| < 2^11 (Cody and Waite).
 constexpr double kLn2Hi = 6.93147180369123816490e-01;
 constexpr double kLn2Lo = 1.90821492927058770002e-10;
-constexpr double kInvLn2 = 1.44269504088896338700e+00;
-constexpr double kSqrt2 = 1.41421356237309504880;
+constexpr double kSqrtHalf = 0.70710678118654752440;
 constexpr double kTwoOverSqrtPi = 1.12837916709551257390;
 constexpr double kLogSqrtPi = 0.57236494292470008707;
 constexpr double kLog2 = 0.69314718055994530942;
@@ -38,16 +36,6 @@ constexpr std::array<double, N> inverse_factorials() {
 }
 
 constexpr auto kInvFactorial = inverse_factorials<18>();
-
-// 2^k for -1022 <= k <= 1023, built from its bits.
-double pow2(int k) {
-  return std::bit_cast<double>(static_cast<std::uint64_t>(k + 1023) << 52);
-}
-
-// Round to nearest, ties away from zero, for |t| < 2^31.
-int nearest_int(double t) {
-  return static_cast<int>(t < 0 ? t - 0.5 : t + 0.5);
-}
 
 // Taylor's polynomial of exp(r) - 1 without its constant: r (1 + r/2 (...)), for |r| < 0.5.
 // Degree 16: the first term left out is below 2^-17 / 17! < 1e-19 of the sum.
@@ -68,7 +56,7 @@ double erf_series(double x) {
     term = term * (2 * x2) / (2 * n + 1);
     sum += term;
   }
-  return kTwoOverSqrtPi * exp(-x2) * sum;
+  return kTwoOverSqrtPi * portable_exp(-x2) * sum;
 }
 
 // log erfc(x) for x >= 1 from Laplace's continued fraction (A&S 7.1.14),
@@ -79,84 +67,78 @@ double log_erfc_fraction(double x) {
   const int depth = 40 + static_cast<int>(400 / (x * x));
   double t = x;
   for (int n = depth; n >= 1; --n) t = x + (0.5 * n) / t;
-  return -(x * x) - log(t) - kLogSqrtPi;
+  return -(x * x) - portable_log(t) - kLogSqrtPi;
 }
 
 }  // namespace
 
-double exp(double x) {
-  if (x != x) return x;
-  if (x > 709.782712893384) return kInf;  // past log(DBL_MAX)
-  if (x < -745.2) return 0;               // below half the smallest subnormal
-  // x = k ln2 + r, |r| <= ln2 / 2, with k ln2 subtracted in two exact-enough parts.
-  const int k = nearest_int(x * kInvLn2);
-  const double r = (x - k * kLn2Hi) - k * kLn2Lo;
-  const double p = 1 + expm1_taylor(r);
-  if (k > 1023) return p * pow2(k - 1) * 2;
-  if (k < -1022) return p * pow2(k + 600) * pow2(-600);  // the last product rounds once
-  return p * pow2(k);
-}
-
-double log(double x) {
-  if (x != x || x < 0) return kNaN;
-  if (x == 0) return -kInf;
-  if (x == kInf) return x;
+double portable_log(double x) {
+  if (!(x > 0.0)) return std::numeric_limits<double>::quiet_NaN();
+  if (std::isinf(x)) return x;
+  // x = m * 2^e with m in [sqrt(1/2), sqrt(2)); frexp and the doubling are exact.
   int e = 0;
-  if (x < 0x1p-1022) {  // subnormal: scaled up exactly first
-    x *= 0x1p54;
-    e = -54;
+  double m = std::frexp(x, &e);
+  if (m < kSqrtHalf) {
+    m *= 2.0;
+    e -= 1;
   }
-  const auto bits = std::bit_cast<std::uint64_t>(x);
-  e += static_cast<int>(bits >> 52) - 1023;
-  // x = 2^e m with m in [sqrt(1/2), sqrt(2)); f = m - 1 is exact.
-  double m = std::bit_cast<double>((bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
-  if (m > kSqrt2) {
-    m *= 0.5;
-    e += 1;
-  }
-  const double f = m - 1;
-  // log m = 2 atanh(s), s = f / (2 + f), |s| < 0.172: 2 (s + s^3/3 + s^5/5 + ...), 13 terms
-  // (s^26 / 27 < 1e-21).
-  const double s = f / (2 + f);
+  // log m = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), |s| <= 0.1716, so s^2 <= 0.0295 and
+  // 16 terms leave an error far below one ulp.
+  const double s = (m - 1.0) / (m + 1.0);
   const double s2 = s * s;
-  double p = 1.0 / 27;
-  for (int n = 12; n >= 1; --n) p = p * s2 + 1.0 / (2 * n + 1);
-  const double log_m = 2 * s + 2 * s * (s2 * p);
-  return e * kLn2Hi + (log_m + e * kLn2Lo);
+  double sum = 0.0;
+  for (int k = 15; k >= 0; --k) sum = sum * s2 + 1.0 / static_cast<double>(2 * k + 1);
+  const double log_m = 2.0 * s * sum;
+  const double de = static_cast<double>(e);
+  return (de * kLn2Hi + log_m) + de * kLn2Lo;
 }
 
-double log1p(double x) {
+double portable_exp(double x) {
+  if (std::isnan(x)) return x;
+  if (x > 709.0) return std::numeric_limits<double>::infinity();
+  if (x < -745.0) return 0.0;
+  // x = k ln2 + r with |r| <= ln2 / 2; exp(r) by a 22-term Taylor series (|r|^22 / 22! is
+  // far below one ulp), then scale by 2^k exactly.
+  const double k = std::floor(x / (kLn2Hi + kLn2Lo) + 0.5);
+  const double r = (x - k * kLn2Hi) - k * kLn2Lo;
+  double sum = 1.0;
+  for (int n = 22; n >= 1; --n) sum = 1.0 + sum * r / static_cast<double>(n);
+  return std::ldexp(sum, static_cast<int>(k));
+}
+
+double portable_log1p(double x) {
   if (x == kInf) return x;
   const double u = 1 + x;
+  if (u == 0) return -kInf;
   if (u == 1) return x;
   // Goldberg's correction: log(u) scaled by x / (u - 1) undoes the rounding of 1 + x.
-  return log(u) * (x / (u - 1));
+  return portable_log(u) * (x / (u - 1));
 }
 
-double expm1(double x) {
+double portable_expm1(double x) {
   if (x > -0.5 && x < 0.5) return expm1_taylor(x);
-  return exp(x) - 1;  // |exp(x) - 1| >= 0.39: no cancellation worth a digit
+  return portable_exp(x) - 1;  // |exp(x) - 1| >= 0.39: no cancellation worth a digit
 }
 
-double log_erfc(double x) {
+double portable_log_erfc(double x) {
   if (x != x) return x;
   if (x >= 1) return log_erfc_fraction(x);
-  if (x >= 0) return log1p(-erf_series(x));
-  if (x > -1) return log1p(erf_series(-x));
+  if (x >= 0) return portable_log1p(-erf_series(x));
+  if (x > -1) return portable_log1p(erf_series(-x));
   if (x == -kInf) return kLog2;
-  return log(2 - exp(log_erfc_fraction(-x)));  // erfc(x) = 2 - erfc(-x)
+  return portable_log(2 - portable_exp(log_erfc_fraction(-x)));  // erfc(x) = 2 - erfc(-x)
 }
 
 void LogBinomials::next() {
   k_ += 1;
   if (sum_ == -kInf) return;  // a zero coefficient: every later one is zero too
   const double n_minus = n_ - (k_ - 1);
-  const double term = log((n_minus < 0 ? -n_minus : n_minus) / k_);
-  if (term == -kInf) {
-    sum_ = term;
+  if (n_minus == 0) {
+    sum_ = -kInf;
     compensation_ = 0;
     return;
   }
+  const double term = portable_log((n_minus < 0 ? -n_minus : n_minus) / k_);
   // Neumaier's compensated sum: a thousand log-size terms add up to within the last bits
   // of the total, not a thousand roundings of it.
   const double total = sum_ + term;
@@ -165,4 +147,4 @@ void LogBinomials::next() {
   sum_ = total;
 }
 
-}  // namespace fedchain::ledger::portable
+}  // namespace fedchain
