@@ -2,8 +2,8 @@
 # End to end: [privacy] (docs/privacy.md). Secure aggregation commits bitwise the state roots
 # of the same job without masks, alone and with DP; a DP job's ranks agree on every root,
 # replay the same noise after a stop and resume, write an epsilon column that is the chain
-# state's voted epsilon at every height (inspect's, the same on 1 and 2 ranks) and that
-# verify recomputes from genesis, and verify recomputes every aggregate from the noisy
+# state's voted epsilon at every height (inspect's and the report's, the same on 1 and 2
+# ranks) and that verify recomputes from genesis, and verify recomputes every aggregate from the noisy
 # archived updates; bad [privacy] input is exit 2 naming the key.
 # Usage: privacy_e2e.sh FEDCHAIN DATASET_H5
 set -euo pipefail
@@ -72,6 +72,11 @@ PY
   fail "epsilon column"
 "$fedchain" inspect "$work/dp" | grep -q "^privacy.dp: clip 0.5, noise multiplier 1, delta 1e-05, q = 4/8" ||
   fail "inspect names no mechanism"
+# The report's privacy section gives the chain state's value after the last round.
+"$fedchain" report "$work/dp" --out "$work/dp.html" >"$work/report.log" 2>&1 ||
+  { cat "$work/report.log"; fail "report of a DP run"; }
+grep -qF "<td>$(epsilon_column "$work/dp" | tail -1 | cut -d' ' -f2) (voted in the chain state after 6 rounds)</td>" \
+  "$work/dp.html" || fail "the report does not give the chain state's epsilon"
 
 echo "== DP on one rank: the same epsilon at every height as on two"
 mpi=(mpirun -n 1)
