@@ -368,16 +368,30 @@ def contributions_section(run):
     return "".join(parts)
 
 
+def chain_privacy(run):
+    """The chain state's privacy record at the tip (privacy.dp), or None."""
+    return (run["facts"].get("chain") or {}).get("privacy")
+
+
+def last_epsilon(run):
+    """The chain state's voted epsilon where the run has a chain, else metrics.csv's last."""
+    privacy = chain_privacy(run)
+    if privacy is not None:
+        shown = "unbounded" if privacy["epsilon"] is None else f"{privacy['epsilon']:.6f}"
+        return f"{shown} (voted in the chain state after {privacy['noised_rounds']} rounds)"
+    return run["rows"][-1].get("epsilon", "") if run["rows"] else ""
+
+
 def privacy_section(runs):
-    """Only where some run's metrics.csv has an epsilon column (differential privacy on)."""
-    with_dp = [run for run in runs if "epsilon" in run["columns"]]
+    """Only where some run has differential privacy: an epsilon column or a chain record."""
+    with_dp = [run for run in runs if "epsilon" in run["columns"] or chain_privacy(run)]
     if not with_dp:
         return ""
-    rows = [[run["label"], (run["rows"][-1].get("epsilon", "") if run["rows"] else "")]
-            for run in with_dp]
-    return ("<h2 id=privacy>Privacy spent</h2>"
-            + figure(line_plot(with_dp, "epsilon", "Privacy spent (epsilon) per round",
-                               "epsilon"), "epsilon value")
+    rows = [[run["label"], last_epsilon(run)] for run in with_dp]
+    plotted = [run for run in with_dp if "epsilon" in run["columns"]]
+    plot = (figure(line_plot(plotted, "epsilon", "Privacy spent (epsilon) per round",
+                             "epsilon"), "epsilon value") if plotted else "")
+    return ("<h2 id=privacy>Privacy spent</h2>" + plot
             + table(["run", "epsilon after the last round"], rows))
 
 

@@ -9,6 +9,8 @@
 
 #include <fmt/ranges.h>
 
+#include "fedchain/core/portable_math.hpp"
+
 namespace fedchain::aggregate {
 
 namespace {

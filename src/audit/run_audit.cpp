@@ -12,7 +12,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "fedchain/aggregate/dp_accountant.hpp"
 #include "fedchain/aggregate/privacy.hpp"
 #include "fedchain/aggregate/rules.hpp"
 #include "fedchain/consensus/chain_validators.hpp"
@@ -21,6 +20,7 @@
 #include "fedchain/data/dataset.hpp"
 #include "fedchain/io/checkpoint.hpp"
 #include "fedchain/io/update_archive.hpp"
+#include "fedchain/ledger/dp_accountant.hpp"
 #include "fedchain/train/job_setup.hpp"
 
 namespace fedchain::audit {
@@ -435,21 +435,26 @@ Outcome RunReport::outcome() const {
 namespace {
 
 // [privacy] of the job genesis records, and the epsilon spent after `height` rounds:
-// recomputed from genesis alone (the job's keys, the cohort rule, the clients).
-std::optional<PrivacySummary> privacy_of(const ledger::Genesis& genesis, std::uint64_t height) {
+// recomputed from genesis alone (the job's keys, the cohort rule, the clients), beside the
+// value the chain state voted on at that height (`state`, when a block verified).
+std::optional<PrivacySummary> privacy_of(const ledger::Genesis& genesis, std::uint64_t height,
+                                         const std::optional<ledger::ChainState>& state) {
   auto job = parse_job(genesis.fields().job_toml, "the job recorded in genesis");
   if (!job || (!job->privacy.dp && !job->privacy.secure_aggregation)) return std::nullopt;
   PrivacySummary out;
   out.section = job->privacy;
   out.heights = height;
   if (job->privacy.dp) {
-    const double per_round = genesis.fields().cohort.rule.per_round;
-    const auto clients = static_cast<double>(genesis.fields().shards.size());
-    out.sampling_rate = per_round >= clients ? 1.0 : per_round / clients;
-    const aggregate::RdpAccountant accountant(out.sampling_rate, job->privacy.noise_multiplier);
+    out.sampling_rate = ledger::sampling_rate(genesis.fields().cohort.rule.per_round,
+                                              genesis.fields().shards.size());
+    const ledger::RdpAccountant accountant(out.sampling_rate, job->privacy.noise_multiplier);
     const auto spent = accountant.spent(height, job->privacy.delta);
-    out.epsilon = spent.epsilon;
+    out.epsilon_micro = ledger::epsilon_micro(spent.epsilon);
+    out.epsilon = ledger::epsilon_of_micro(out.epsilon_micro);
     out.order = spent.order;
+    if (state && state->height() == height && state->privacy()) {
+      out.chain_epsilon_micro = state->privacy()->epsilon_micro;
+    }
   }
   return out;
 }
@@ -495,7 +500,9 @@ RunReport audit_run(const std::filesystem::path& run_dir, const AuditOptions& op
   }
   report.aggregates =
       aggregates.summary(chain.final_state ? chain.final_state->client_count() : 0, chain.height);
-  if (genesis_seen) report.privacy = privacy_of(*genesis_seen, chain.blocks_verified);
+  if (genesis_seen) {
+    report.privacy = privacy_of(*genesis_seen, chain.blocks_verified, chain.final_state);
+  }
 
   for (const auto& path : ledger::ChainStore::replica_paths(run_dir)) {
     report.replicas.push_back(verify_replica(run_dir, path));

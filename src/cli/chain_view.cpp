@@ -78,4 +78,40 @@ std::string rule_text(const ledger::AggregationRule& rule) {
   return rule.params.empty() ? text : text + ")";
 }
 
+std::vector<std::uint64_t> epsilon_micro_per_block(const ledger::ChainStore& store) {
+  ledger::ChainState state = ledger::ChainState::from_genesis(store.genesis());
+  if (!state.privacy()) return {};
+  std::vector<std::uint64_t> out;
+  for (const auto& stored : store.blocks()) {
+    state = state.apply(stored.block);
+    out.push_back(state.privacy()->epsilon_micro);
+  }
+  return out;
+}
+
+std::string epsilon_text(std::uint64_t epsilon_micro) {
+  if (epsilon_micro == ledger::kEpsilonMicroUnbounded) return "unbounded";
+  return fmt::format("{}.{:06}", epsilon_micro / 1000000, epsilon_micro % 1000000);
+}
+
+nlohmann::json epsilon_json(std::uint64_t epsilon_micro) {
+  const nlohmann::json epsilon = epsilon_micro == ledger::kEpsilonMicroUnbounded
+                                     ? nlohmann::json(nullptr)
+                                     : nlohmann::json(ledger::epsilon_of_micro(epsilon_micro));
+  return {{"epsilon", epsilon}, {"epsilon_micro", epsilon_micro}};
+}
+
+nlohmann::json mechanism_json(const ledger::PrivacyRecord& record) {
+  return {{"clip", record.clip},
+          {"noise_multiplier", record.noise_multiplier},
+          {"delta", record.delta},
+          {"sampled_clients", record.sampled_clients},
+          {"clients", record.clients}};
+}
+
+std::string mechanism_text(const ledger::PrivacyRecord& record) {
+  return fmt::format("clip {}, noise multiplier {}, delta {}, q = {}/{}", record.clip,
+                     record.noise_multiplier, record.delta, record.sampled_clients, record.clients);
+}
+
 }  // namespace fedchain::cli

@@ -75,10 +75,20 @@ nlohmann::json change_json(const StateChange& change, const Hash32& after_hash) 
                              {"before", contribution_json(c.before)},
                              {"after", contribution_json(c.after)}});
   }
+  nlohmann::json privacy = nullptr;
+  if (change.privacy) {
+    privacy = {{"mechanism", mechanism_json(change.privacy->after)},
+               {"noised_rounds",
+                {{"before", change.privacy->before.noised_rounds},
+                 {"after", change.privacy->after.noised_rounds}}},
+               {"before", epsilon_json(change.privacy->before.epsilon_micro)},
+               {"after", epsilon_json(change.privacy->after.epsilon_micro)}};
+  }
   return {{"validators", validators},
           {"contributions", contributions},
           {"cohort", list_change_json(change.cohort)},
           {"committee", list_change_json(change.committee)},
+          {"privacy", privacy},
           {"chain_state_hash_after", after_hash.hex()}};
 }
 
@@ -173,8 +183,14 @@ void print_change(const StateChange& change, const Hash32& after_hash) {
     fmt::print("  next committee: {} (was {})\n", ids(change.committee->after),
                ids(change.committee->before));
   }
+  if (const auto& privacy = change.privacy) {
+    fmt::print("  privacy: noised rounds {} -> {}, epsilon {} -> {} ({})\n",
+               privacy->before.noised_rounds, privacy->after.noised_rounds,
+               epsilon_text(privacy->before.epsilon_micro),
+               epsilon_text(privacy->after.epsilon_micro), mechanism_text(privacy->after));
+  }
   if (change.validators.empty() && change.contributions.empty() && !change.cohort &&
-      !change.committee) {
+      !change.committee && !change.privacy) {
     fmt::print("  none beyond the height and last block\n");
   }
 }

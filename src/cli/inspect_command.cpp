@@ -1,9 +1,10 @@
 // `fedchain inspect RUN_DIR [--txs] [--json] [--height H]`: what is on the chain, one block per
 // line (height, hash prefix, proposer, txs, evidence, rule, state root prefix, commit round, time;
-// an epoch's first block with its committee under it), with --txs each block's transactions under
-// it (client, rank, weight, loss, samples), and a line per piece of equivocation evidence; or all
-// of it as a JSON array with full hashes for scripts; with --height, one block whole
-// (inspect_block.cpp). Reads only; `fedchain verify` audits.
+// an epoch's first block with its committee under it; with privacy.dp, the epsilon the chain
+// state voted on after it), with --txs each block's transactions under it (client, rank,
+// weight, loss, samples), and a line per piece of equivocation evidence; or all of it as a
+// JSON array with full hashes for scripts; with --height, one block whole (inspect_block.cpp).
+// Reads only; `fedchain verify` audits.
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -32,6 +33,7 @@ struct InspectArgs {
 // Every block with full hashes, its transactions and evidence: for scripts.
 void print_json(const ledger::ChainStore& store) {
   auto rows = nlohmann::json::array();
+  const std::vector<std::uint64_t> epsilons = epsilon_micro_per_block(store);
   for (const auto& stored : store.blocks()) {
     const auto& h = stored.block.header();
     rows.push_back({{"height", h.height},
@@ -46,6 +48,7 @@ void print_json(const ledger::ChainStore& store) {
                     {"committee_hash", h.committee_hash.hex()},
                     {"committee", h.committee},
                     {"time_ms", h.time_ms}});
+    if (!epsilons.empty()) rows.back().update(epsilon_json(epsilons[h.height - 1]));
   }
   std::printf("%s\n", rows.dump(2).c_str());
 }
@@ -66,18 +69,32 @@ void print_table(const ledger::ChainStore& store, bool with_txs) {
                                   genesis.fields().rule.name, genesis.fields().merkle_chunk_bytes,
                                   genesis.fields().data_hash.short_hex())
                           .c_str());
-  std::printf("%s\n", fmt::format("{:>8}  {:<12}  {:>8}  {:>4}  {:>8}  {:<12}  {:<12}  {:>5}  {}",
+  const ledger::ChainState initial = ledger::ChainState::from_genesis(genesis);
+  if (const auto& privacy = initial.privacy()) {
+    std::printf("%s\n", fmt::format("privacy.dp: {}; epsilon: the chain state's after each "
+                                    "block, rounded up to millionths",
+                                    mechanism_text(*privacy))
+                            .c_str());
+  }
+  const std::vector<std::uint64_t> epsilons = epsilon_micro_per_block(store);
+  const auto epsilon_cell = [&](std::string text) {
+    return epsilons.empty() ? std::string() : fmt::format("{:>12}  ", text);
+  };
+  std::printf("%s\n", fmt::format("{:>8}  {:<12}  {:>8}  {:>4}  {:>8}  {:<12}  {:<12}  {:>5}  {}{}",
                                   "height", "hash", "proposer", "txs", "evidence", "rule",
-                                  "state_root", "round", "time")
+                                  "state_root", "round", epsilon_cell("epsilon"), "time")
                           .c_str());
   for (const auto& stored : store.blocks()) {
     const auto& h = stored.block.header();
-    std::printf("%s\n", fmt::format("{:>8}  {:<12}  {:>8}  {:>4}  {:>8}  {:<12}  {:<12}  {:>5}  {}",
-                                    h.height, stored.block.hash().short_hex(), h.proposer,
-                                    stored.block.txs().size(), stored.block.evidence().size(),
-                                    h.rule.name, h.state_root.short_hex(),
-                                    stored.certificate.round(), utc_time(h.time_ms))
-                            .c_str());
+    const std::string epsilon =
+        epsilons.empty() ? std::string() : epsilon_cell(epsilon_text(epsilons[h.height - 1]));
+    std::printf(
+        "%s\n",
+        fmt::format("{:>8}  {:<12}  {:>8}  {:>4}  {:>8}  {:<12}  {:<12}  {:>5}  {}{}", h.height,
+                    stored.block.hash().short_hex(), h.proposer, stored.block.txs().size(),
+                    stored.block.evidence().size(), h.rule.name, h.state_root.short_hex(),
+                    stored.certificate.round(), epsilon, utc_time(h.time_ms))
+            .c_str());
     if (!h.committee.empty()) {
       std::printf("%s\n", fmt::format("{:>14} {} from height {}", "committee",
                                       fmt::join(h.committee, " "), h.height)
@@ -131,8 +148,9 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
                     "Under each block, its transactions: client, rank, weight, loss, samples");
   inspect->add_flag("--json", args->json,
                     "JSON array: height, hash, prev_hash, proposer, state_root, txs (client, "
-                    "rank, weight, loss, samples, update_root, rejected), evidence, round, ...; "
-                    "with --height, one object for that block");
+                    "rank, weight, loss, samples, update_root, rejected), evidence, round, ..., "
+                    "with privacy.dp epsilon and epsilon_micro; with --height, one object for "
+                    "that block");
   auto height = std::make_shared<std::uint64_t>(0);
   auto* height_option = inspect->add_option(
       "--height", *height,

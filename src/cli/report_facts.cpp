@@ -96,7 +96,8 @@ json block_row(const ledger::StoredBlock& stored) {
 }
 
 // Every block, replayed through the chain state (ledger::state_at's apply, as inspect does)
-// for the heights at which validators were jailed and committees elected.
+// for the heights at which validators were jailed and committees elected, and with
+// privacy.dp the epsilon the state voted on after each.
 json chain_json(const ledger::ChainStore& store) {
   ledger::ChainState state = ledger::ChainState::from_genesis(store.genesis());
   json blocks = json::array();
@@ -112,6 +113,7 @@ json chain_json(const ledger::ChainStore& store) {
       tally.samples += tx.samples();
     }
     ledger::ChainState next = state.apply(block);
+    if (next.privacy()) blocks.back().update(epsilon_json(next.privacy()->epsilon_micro));
     const ledger::StateChange change = ledger::state_change(state, next);
     for (const auto& v : change.validators) {
       if (v.before.jailed || !v.after.jailed) continue;
@@ -141,6 +143,12 @@ json chain_json(const ledger::ChainStore& store) {
   if (const auto& t = store.torn_tail()) {
     torn = {{"height", t->height}, {"bytes", t->bytes}, {"offset", t->offset}};
   }
+  json privacy = nullptr;
+  if (const auto& record = state.privacy()) {
+    privacy = mechanism_json(*record);
+    privacy["noised_rounds"] = record->noised_rounds;
+    privacy.update(epsilon_json(record->epsilon_micro));
+  }
   return {{"chain_id", genesis.chain_id().hex()},
           {"genesis_hash", genesis.hash().hex()},
           {"validators", genesis.validator_count()},
@@ -151,7 +159,8 @@ json chain_json(const ledger::ChainStore& store) {
           {"committees", committees},
           {"jailed", jailed},
           {"ranks", contribution_rows(state)},
-          {"client_contributions", client_rows}};
+          {"client_contributions", client_rows},
+          {"privacy", privacy}};
 }
 
 // RUN_DIR/logs/rank-N.log files: without a chain, how many ranks a job that left the

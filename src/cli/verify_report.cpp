@@ -115,16 +115,26 @@ void print_aggregates(std::string& out, const audit::AggregateSummary& aggregate
   }
 }
 
-// The privacy lines: the mechanism genesis records and the epsilon the accountant gives.
+// Where the chain state's voted epsilon stands against the recomputed one.
+std::string chain_epsilon_text(const audit::PrivacySummary& privacy) {
+  if (!privacy.chain_epsilon_micro) return "no block verified to hold it";
+  if (*privacy.chain_epsilon_micro == privacy.epsilon_micro) {
+    return "the chain state's voted value matches it";
+  }
+  return fmt::format("the chain state holds {} millionths instead", *privacy.chain_epsilon_micro);
+}
+
+// The privacy lines: the mechanism genesis records and the epsilon the accountant gives,
+// against the one the chain state voted on.
 void print_privacy(std::string& out, const std::optional<audit::PrivacySummary>& privacy) {
   if (!privacy) return;
   const PrivacySection& section = privacy->section;
   if (section.dp) {
     line(out, "privacy",
-         "DP-FedAvg: clip {}, noise multiplier {}, q = {:.6g}; epsilon {:.6g} at delta {} after "
-         "{} rounds (RDP order {}), recomputed from genesis",
+         "DP-FedAvg: clip {}, noise multiplier {}, q = {:.6g}; epsilon {:.6f} at delta {} after "
+         "{} rounds (RDP order {}), recomputed from genesis; {}",
          section.clip, section.noise_multiplier, privacy->sampling_rate, privacy->epsilon,
-         section.delta, privacy->heights, privacy->order);
+         section.delta, privacy->heights, privacy->order, chain_epsilon_text(*privacy));
     if (section.target_epsilon > 0) {
       line(out, "budget", "target epsilon {}: {}", section.target_epsilon,
            privacy->epsilon <= section.target_epsilon ? "within" : "PASSED");

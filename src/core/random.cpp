@@ -2,6 +2,8 @@
 // that the sequence depends only on the seed and IEEE-754 arithmetic.
 #include "fedchain/core/random.hpp"
 
+#include "fedchain/core/portable_math.hpp"
+
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -9,11 +11,6 @@
 namespace fedchain {
 
 namespace {
-
-// ln 2 split so that k * kLn2Hi is exact for |k| < 2^11 (Cody and Waite).
-constexpr double kLn2Hi = 6.93147180369123816490e-01;
-constexpr double kLn2Lo = 1.90821492927058770002e-10;
-constexpr double kSqrtHalf = 0.70710678118654752440;
 
 std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -26,40 +23,6 @@ std::uint64_t splitmix64(std::uint64_t x) {
 
 std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t rank, std::uint64_t round) {
   return splitmix64(splitmix64(splitmix64(seed) ^ rank) ^ round);
-}
-
-double portable_log(double x) {
-  if (!(x > 0.0)) return std::numeric_limits<double>::quiet_NaN();
-  if (std::isinf(x)) return x;
-  // x = m * 2^e with m in [sqrt(1/2), sqrt(2)); frexp and the doubling are exact.
-  int e = 0;
-  double m = std::frexp(x, &e);
-  if (m < kSqrtHalf) {
-    m *= 2.0;
-    e -= 1;
-  }
-  // log m = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), |s| <= 0.1716, so s^2 <= 0.0295 and
-  // 16 terms leave an error far below one ulp.
-  const double s = (m - 1.0) / (m + 1.0);
-  const double s2 = s * s;
-  double sum = 0.0;
-  for (int k = 15; k >= 0; --k) sum = sum * s2 + 1.0 / static_cast<double>(2 * k + 1);
-  const double log_m = 2.0 * s * sum;
-  const double de = static_cast<double>(e);
-  return (de * kLn2Hi + log_m) + de * kLn2Lo;
-}
-
-double portable_exp(double x) {
-  if (std::isnan(x)) return x;
-  if (x > 709.0) return std::numeric_limits<double>::infinity();
-  if (x < -745.0) return 0.0;
-  // x = k ln2 + r with |r| <= ln2 / 2; exp(r) by a 22-term Taylor series (|r|^22 / 22! is
-  // far below one ulp), then scale by 2^k exactly.
-  const double k = std::floor(x / (kLn2Hi + kLn2Lo) + 0.5);
-  const double r = (x - k * kLn2Hi) - k * kLn2Lo;
-  double sum = 1.0;
-  for (int n = 22; n >= 1; --n) sum = 1.0 + sum * r / static_cast<double>(n);
-  return std::ldexp(sum, static_cast<int>(k));
 }
 
 double SeededRandom::uniform_open01() {

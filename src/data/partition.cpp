@@ -7,6 +7,7 @@
 #include <limits>
 #include <numeric>
 
+#include "fedchain/core/portable_math.hpp"
 #include "fedchain/core/random.hpp"
 
 namespace fedchain::data {

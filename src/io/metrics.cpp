@@ -22,9 +22,10 @@ namespace {
 std::string csv_number(double v) {
   return std::isnan(v) ? "" : fmt::format("{:.6g}", v);
 }
-// Epsilon to 9 significant digits; +inf (no noise) as "inf".
+// Epsilon as the chain state votes it, in whole millionths (ledger::epsilon_micro); +inf (no
+// noise) as "inf".
 std::string epsilon_cell(double v) {
-  return std::isnan(v) ? "" : fmt::format("{:.9g}", v);
+  return std::isnan(v) ? "" : fmt::format("{:.6f}", v);
 }
 nlohmann::json json_number(double v) {
   return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v);

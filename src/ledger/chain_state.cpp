@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "fedchain/core/encoding.hpp"
+#include "fedchain/core/job_file.hpp"
 #include "fedchain/crypto/sha256.hpp"
 #include "fedchain/ledger/committee.hpp"
 
@@ -27,6 +28,7 @@ ChainState ChainState::from_genesis(const Genesis& genesis) {
   for (const auto& v : g.validators) s.validators_.push_back({v.key, v.power, false, 0});
   s.contributions_.resize(g.validators.size());
   s.committee_params_ = g.committee;
+  s.start_privacy(genesis);
   s.draw_cohort();
   s.elect_committee();
   s.seal();
@@ -65,6 +67,11 @@ ChainState ChainState::apply(const Block& block) const {
   next.last_state_root_ = header.state_root;
   next.draw_cohort();
   if (header.height % committee_params_.epoch == 0) next.elect_committee();
+  if (auto& privacy = next.privacy_) {
+    privacy->noised_rounds += 1;
+    privacy->epsilon_micro =
+        epsilon_micro(accountant_->spent(privacy->noised_rounds, privacy->delta).epsilon);
+  }
   next.seal();
   return next;
 }
@@ -79,6 +86,25 @@ std::uint64_t ChainState::voting_power() const {
 bool ChainState::can_vote(std::uint32_t validator) const {
   return is_active(validator) &&
          std::binary_search(committee_.begin(), committee_.end(), validator);
+}
+
+// The mechanism comes from the job genesis records whole (its chain id is the job's hash);
+// a job that does not parse, or has no privacy.dp, has no privacy record. The accountant's
+// per-step RDP is computed once here; each height takes only the minimum over its orders.
+void ChainState::start_privacy(const Genesis& genesis) {
+  const auto& g = genesis.fields();
+  const auto job = parse_job(g.job_toml, "the job recorded in genesis");
+  if (!job || !job->privacy.dp) return;
+  PrivacyRecord record;
+  record.clip = job->privacy.clip;
+  record.noise_multiplier = job->privacy.noise_multiplier;
+  record.delta = job->privacy.delta;
+  record.sampled_clients = g.cohort.rule.per_round;
+  record.clients = static_cast<std::uint32_t>(g.shards.size());
+  accountant_ = std::make_shared<const RdpAccountant>(
+      sampling_rate(record.sampled_clients, record.clients), record.noise_multiplier);
+  record.epsilon_micro = epsilon_micro(accountant_->spent(0, record.delta).epsilon);
+  privacy_ = record;
 }
 
 void ChainState::draw_cohort() {
@@ -96,12 +122,14 @@ void ChainState::elect_committee() {
 Bytes ChainState::encode() const {
   Writer w;
   // The cohort follows from last_state_root_ and genesis, so it is not encoded again.
-  w.version(kChainStateVersion)(height_, last_block_hash_, last_time_ms_, last_state_root_,
-                                contract_, committee_params_, limit(committee_, kMaxValidators));
+  w.version(privacy_ ? kChainStateVersion : kChainStateVersionWithoutPrivacy)(
+      height_, last_block_hash_, last_time_ms_, last_state_root_, contract_, committee_params_,
+      limit(committee_, kMaxValidators));
   // One list entry per rank, zipped from the two vectors: its validator state, then its
   // contributions.
   w.u32(static_cast<std::uint32_t>(validators_.size()));
   for (std::size_t i = 0; i < validators_.size(); ++i) w(validators_[i], contributions_[i]);
+  if (privacy_) w(*privacy_);
   return w.take();
 }
 

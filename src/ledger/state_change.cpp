@@ -29,6 +29,9 @@ StateChange state_change(const ChainState& before, const ChainState& after) {
   }
   change.cohort = list_change(before.cohort(), after.cohort());
   change.committee = list_change(before.committee(), after.committee());
+  if (before.privacy() && after.privacy() && before.privacy() != after.privacy()) {
+    change.privacy = PrivacyChange{*before.privacy(), *after.privacy()};
+  }
   return change;
 }
 

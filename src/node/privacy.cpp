@@ -20,11 +20,13 @@ std::pair<std::int64_t, std::int64_t> client_counts(const Job& job, int ranks) {
   return {per_round, total};
 }
 
-aggregate::RdpAccountant accountant_of(const Job& job, int ranks) {
+// q as the chain state computes it from genesis (ledger::ChainState), so that the metrics'
+// epsilon is the voted one.
+ledger::RdpAccountant accountant_of(const Job& job, int ranks) {
   const auto [per_round, total] = client_counts(job, ranks);
-  const double q =
-      per_round >= total ? 1.0 : static_cast<double>(per_round) / static_cast<double>(total);
-  return aggregate::RdpAccountant(q, job.privacy.noise_multiplier);
+  return ledger::RdpAccountant(ledger::sampling_rate(static_cast<std::uint64_t>(per_round),
+                                                     static_cast<std::uint64_t>(total)),
+                               job.privacy.noise_multiplier);
 }
 
 }  // namespace
@@ -133,7 +135,8 @@ Result<aggregate::AggregateResult> average_of_sum(const Node& node,
 
 double epsilon_after(const Node& node, std::uint64_t height) {
   if (!node.privacy || !node.privacy->dp) return std::nan("");
-  return node.privacy->accountant->spent(height, node.privacy->dp->delta).epsilon;
+  return ledger::epsilon_of_micro(ledger::epsilon_micro(
+      node.privacy->accountant->spent(height, node.privacy->dp->delta).epsilon));
 }
 
 }  // namespace fedchain::node

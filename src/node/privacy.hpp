@@ -9,13 +9,13 @@
 #include <span>
 #include <vector>
 
-#include "fedchain/aggregate/dp_accountant.hpp"
 #include "fedchain/aggregate/privacy.hpp"
 #include "fedchain/aggregate/rules.hpp"
 #include "fedchain/core/error.hpp"
 #include "fedchain/core/job.hpp"
 #include "fedchain/crypto/ed25519.hpp"
 #include "fedchain/crypto/secret_stream.hpp"
+#include "fedchain/ledger/dp_accountant.hpp"
 
 namespace fedchain::node {
 
@@ -23,9 +23,9 @@ struct Node;
 
 // Set up by start_privacy when privacy.dp or privacy.secure_aggregation is on.
 struct RankPrivacy {
-  crypto::KeySeed rank_secret{};                       // this rank's signing key seed
-  std::optional<aggregate::DpParams> dp;               // privacy.dp
-  std::optional<aggregate::RdpAccountant> accountant;  // privacy.dp
+  crypto::KeySeed rank_secret{};                    // this rank's signing key seed
+  std::optional<aggregate::DpParams> dp;            // privacy.dp
+  std::optional<ledger::RdpAccountant> accountant;  // privacy.dp
   // privacy.secure_aggregation: (ranks) the mask key this rank shares with each other rank
   // (its own entry unused); empty otherwise.
   std::vector<crypto::SecretKey> pair_keys;
@@ -58,7 +58,8 @@ Result<std::vector<std::int64_t>> sum_over_ranks(const Node& node, std::uint64_t
 Result<aggregate::AggregateResult> average_of_sum(const Node& node,
                                                   std::span<const std::int64_t> sum,
                                                   std::span<const std::uint32_t> counted);
-// Epsilon after `height` rounds (NaN without privacy.dp).
+// Epsilon after `height` rounds (NaN without privacy.dp): the value the chain state votes on
+// at that height (ledger::epsilon_micro, as a number).
 double epsilon_after(const Node& node, std::uint64_t height);
 
 // secure_aggregation.cpp. Collective: every pair of ranks agrees on a mask key through

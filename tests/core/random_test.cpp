@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fedchain/core/portable_math.hpp"
 #include "fedchain/core/random.hpp"
 
 namespace fedchain {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End to end: [privacy] (docs/privacy.md). Secure aggregation commits bitwise the state roots
 # of the same job without masks, alone and with DP; a DP job's ranks agree on every root,
-# replay the same noise after a stop and resume, write an epsilon column that verify
-# recomputes from genesis, and verify recomputes every aggregate from the noisy archived
-# updates; bad [privacy] input is exit 2 naming the key.
+# replay the same noise after a stop and resume, write an epsilon column that is the chain
+# state's voted epsilon at every height (inspect's and the report's, the same on 1 and 2
+# ranks) and that verify recomputes from genesis, and verify recomputes every aggregate from the noisy
+# archived updates; bad [privacy] input is exit 2 naming the key.
 # Usage: privacy_e2e.sh FEDCHAIN DATASET_H5
 set -euo pipefail
 fedchain=$(realpath "$1")
@@ -54,15 +55,38 @@ train dp "${dp[@]}" --set ledger.archive_updates=true
 verify_ok "$work/dp"
 grep -q "aggregates *recomputed at 6 heights" "$work/verify.log" ||
   { cat "$work/verify.log"; fail "verify did not recompute the DP aggregates"; }
-/usr/bin/python3 - "$work/dp/metrics.csv" "$work/verify.log" <<'PY' || fail "epsilon column"
-import csv, re, sys
+"$fedchain" inspect "$work/dp" --json >"$work/dp.json"
+/usr/bin/python3 - "$work/dp/metrics.csv" "$work/verify.log" "$work/dp.json" <<'PY' ||
+import csv, json, re, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-eps = [float(r["epsilon"]) for r in rows]
-assert len(eps) == 6 and all(b > a > 0 for a, b in zip(eps, eps[1:])), eps
-m = re.search(r"epsilon ([0-9.e+-]+) at delta 1e-05 after 6 rounds", open(sys.argv[2]).read())
-assert m, "verify prints no epsilon"
-assert abs(float(m.group(1)) - eps[-1]) <= 1e-5 * eps[-1], (m.group(1), eps[-1])
+eps = [r["epsilon"] for r in rows]
+assert len(eps) == 6 and all(float(b) > float(a) > 0 for a, b in zip(eps, eps[1:])), eps
+m = re.search(r"epsilon ([0-9.]+) at delta 1e-05 after 6 rounds .*recomputed from genesis; "
+              r"the chain state's voted value matches it", open(sys.argv[2]).read())
+assert m, "verify prints no epsilon, or not the chain state's"
+assert m.group(1) == eps[-1], (m.group(1), eps[-1])
+# The chain state's epsilon after each block is the metrics row's, to the millionth.
+voted = [b["epsilon_micro"] for b in json.load(open(sys.argv[3]))]
+assert voted == [int(e.replace(".", "")) for e in eps], (voted, eps)
 PY
+  fail "epsilon column"
+"$fedchain" inspect "$work/dp" | grep -q "^privacy.dp: clip 0.5, noise multiplier 1, delta 1e-05, q = 4/8" ||
+  fail "inspect names no mechanism"
+# The report's privacy section gives the chain state's value after the last round.
+"$fedchain" report "$work/dp" --out "$work/dp.html" >"$work/report.log" 2>&1 ||
+  { cat "$work/report.log"; fail "report of a DP run"; }
+grep -qF "<td>$(epsilon_column "$work/dp" | tail -1 | cut -d' ' -f2) (voted in the chain state after 6 rounds)</td>" \
+  "$work/dp.html" || fail "the report does not give the chain state's epsilon"
+
+echo "== DP on one rank: the same epsilon at every height as on two"
+mpi=(mpirun -n 1)
+train dp-one-rank "${dp[@]}"
+mpi=(mpirun -n 2 --oversubscribe)
+"$fedchain" inspect "$work/dp-one-rank" --json >"$work/dp-one-rank.json"
+diff <(epsilon_column "$work/dp") <(epsilon_column "$work/dp-one-rank") ||
+  fail "one rank reports another epsilon than two"
+diff <(grep epsilon_micro "$work/dp.json") <(grep epsilon_micro "$work/dp-one-rank.json") ||
+  fail "one rank's chain state voted another epsilon than two ranks'"
 
 echo "== DP with masks: the same roots as DP alone"
 train dp-masked "${dp[@]}" --set privacy.secure_aggregation=true

@@ -173,12 +173,12 @@ TEST(Metrics, AnEpsilonColumnOnlyWhenTheJobSpendsPrivacy) {
   auto log = MetricsLog::create(tmp.path() / "m.csv", tmp.path() / "m.jsonl", true);
   ASSERT_TRUE(log);
   MetricsRow first = row(1);
-  first.epsilon = 0.123456789012;
+  first.epsilon = 0.123457;  // the voted value: whole millionths (ledger::epsilon_micro)
   ASSERT_TRUE(log->append(first));
   const auto csv = lines(tmp.path() / "m.csv");
   EXPECT_EQ(csv[0], MetricsLog::csv_header() + ",epsilon");
-  EXPECT_EQ(csv[1].substr(csv[1].size() - 12), ",0.123456789") << csv[1];
-  EXPECT_NE(lines(tmp.path() / "m.jsonl")[0].find("\"epsilon\":0.123456789012"), std::string::npos);
+  EXPECT_EQ(csv[1].substr(csv[1].size() - 9), ",0.123457") << csv[1];
+  EXPECT_NE(lines(tmp.path() / "m.jsonl")[0].find("\"epsilon\":0.123457"), std::string::npos);
 
   // A resumed run keeps the column and the rows up to the tip.
   auto resumed = MetricsLog::resume(tmp.path() / "m.csv", tmp.path() / "m.jsonl", 1, true);
@@ -189,7 +189,7 @@ TEST(Metrics, AnEpsilonColumnOnlyWhenTheJobSpendsPrivacy) {
   const auto after = lines(tmp.path() / "m.csv");
   ASSERT_EQ(after.size(), 3u);
   EXPECT_EQ(after[1], csv[1]);
-  EXPECT_EQ(after[2].substr(after[2].size() - 5), ",0.25");
+  EXPECT_EQ(after[2].substr(after[2].size() - 9), ",0.250000");
 }
 
 }  // namespace

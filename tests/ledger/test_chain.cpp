@@ -17,6 +17,12 @@ Genesis make_genesis(const TestChainOptions& o, const std::vector<crypto::Signin
   GenesisBuilder g;
   g.job_toml =
       fmt::format("[job]\nname = \"ledger-test\"\nseed = {}\nranks = {}\n", o.seed, o.validators);
+  if (o.noise_multiplier) {
+    g.job_toml += fmt::format(
+        "[privacy]\ndp = true\nclip = 0.5\nnoise_multiplier = {}\ndelta = 1e-5\n"
+        "[keys]\nderive_from_seed = true\n",
+        *o.noise_multiplier);
+  }
   g.time_ms = 1700000000000;
   for (std::uint32_t r = 0; r < o.validators; ++r) {
     const std::uint64_t power = o.powers.empty() ? 1 : o.powers.at(r);

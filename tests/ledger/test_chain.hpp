@@ -28,6 +28,8 @@ struct TestChainOptions {
   std::uint32_t per_round = 0;  // 0: every client in every cohort
   std::uint32_t committee = 0;  // 0: every validator
   std::uint64_t epoch = 1000;   // heights between committee elections
+  // Set: the job has privacy.dp with this noise multiplier (clip 0.5, delta 1e-5).
+  std::optional<double> noise_multiplier = {};
   // Who proposes (height, round); empty: (height + round) % n, skipping validators that
   // cannot vote (jailed or off the committee).
   ProposerRule proposer_rule = {};

@@ -78,10 +78,14 @@ enum class Outcome {
 // recomputed by the accountant (docs/privacy.md, "What the chain can audit").
 struct PrivacySummary {
   PrivacySection section;
-  std::uint64_t heights = 0;   // verified heights: the rounds the mechanism ran
-  double sampling_rate = 1.0;  // q = clients per round / clients (privacy.dp)
-  double epsilon = 0;          // after `heights` rounds at section.delta (privacy.dp)
-  double order = 0;            // the RDP order that gave it
+  std::uint64_t heights = 0;        // verified heights: the rounds the mechanism ran
+  double sampling_rate = 1.0;       // q = clients per round / clients (privacy.dp)
+  std::uint64_t epsilon_micro = 0;  // after `heights` rounds at section.delta (privacy.dp)
+  double epsilon = 0;               // epsilon_of_micro(epsilon_micro): the number printed
+  double order = 0;                 // the RDP order that gave it
+  // The chain state's voted epsilon_micro after the last verified block (privacy.dp; none
+  // when no block verified).
+  std::optional<std::uint64_t> chain_epsilon_micro;
 };
 
 struct RunReport {

@@ -7,8 +7,8 @@
 // std::exp may differ in the last bit between libms. Only std::mt19937_64's raw output is
 // fixed by the standard. So everything here is derived from those raw 64-bit words with
 // IEEE-754 +, -, *, / and sqrt (all correctly rounded; contraction is off, see the top-level
-// CMakeLists.txt), and log/exp are our own series. Changing any formula here changes every
-// partition: docs/data.md records the exact rules and tests pin golden values.
+// CMakeLists.txt), and log/exp are our own series (portable_math.hpp). Changing any formula here
+// changes every partition: docs/data.md records the exact rules and tests pin golden values.
 #pragma once
 
 #include <cstdint>
@@ -20,12 +20,6 @@ namespace fedchain {
 // SplitMix64 of (seed, rank, round): independent streams per rank and round from the job
 // seed, so a rank's draws are the same however many ranks run beside it.
 std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t rank, std::uint64_t round);
-
-// Natural log and exp from range reduction plus a fixed-length series: accurate to a few
-// ulp, and the same bits wherever IEEE-754 doubles are. portable_log needs x > 0;
-// portable_exp returns 0 below -745 and +inf above 709.
-double portable_log(double x);
-double portable_exp(double x);
 
 class SeededRandom {
  public:

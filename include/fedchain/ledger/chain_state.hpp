@@ -12,25 +12,32 @@
 //      streak grows; a streak reaching jail_after_rejections (> 0) jails the rank;
 //   3. height, last block hash and last state root advance, and the next cohort is drawn;
 //   4. after an epoch's last block, the next epoch's committee is elected (ledger/committee.hpp)
-//      from that block's hash, leaving out jailed validators.
+//      from that block's hash, leaving out jailed validators;
+//   5. with privacy.dp in genesis's job, the block is one more noised round, and the epsilon
+//      spent after them is recomputed (privacy(): dp_accountant.hpp, docs/privacy.md).
 // Only committee members vote and propose, with their stake as power. A validator jailed
 // during an epoch keeps its seat on record but has no power left to vote or propose with.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "fedchain/core/bytes.hpp"
 #include "fedchain/core/hash.hpp"
 #include "fedchain/core/signature.hpp"
 #include "fedchain/ledger/block.hpp"
+#include "fedchain/ledger/dp_accountant.hpp"
 #include "fedchain/ledger/genesis.hpp"
 
 namespace fedchain::ledger {
 
-// Version 3: the committee.
-inline constexpr std::uint8_t kChainStateVersion = 3;
+// Version 4: the privacy record, in the states of chains whose job has privacy.dp; a state
+// without one still encodes as version 3, so such chains keep their hashes. Version 3: the
+// committee.
+inline constexpr std::uint8_t kChainStateVersion = 4;
+inline constexpr std::uint8_t kChainStateVersionWithoutPrivacy = 3;
 
 struct ValidatorState {
   PublicKey key;
@@ -50,6 +57,24 @@ struct Contribution {
     s(c.samples_trained, c.updates_accepted, c.updates_rejected, c.rewards);
   }
   bool operator==(const Contribution&) const = default;
+};
+
+// The DP mechanism of genesis's job (privacy.dp) and the privacy it has spent so far: the
+// epsilon at privacy.delta after `noised_rounds` steps of the Gaussian mechanism of
+// `noise_multiplier` on a sample of rate sampled_clients / clients (sampling_rate()).
+struct PrivacyRecord {
+  double clip = 0;  // L2 bound of each client's update
+  double noise_multiplier = 0;
+  double delta = 0;
+  std::uint32_t sampled_clients = 0;  // a round's cohort
+  std::uint32_t clients = 0;
+  std::uint64_t noised_rounds = 0;  // blocks since genesis: each is one step
+  std::uint64_t epsilon_micro = 0;  // epsilon_micro() of the accountant's epsilon
+  static void wire_fields(auto& s, auto& p) {
+    s(p.clip, p.noise_multiplier, p.delta, p.sampled_clients, p.clients, p.noised_rounds,
+      p.epsilon_micro);
+  }
+  bool operator==(const PrivacyRecord&) const = default;
 };
 
 class ChainState {
@@ -80,6 +105,8 @@ class ChainState {
   }
   // Active and on the committee: may propose and vote.
   bool can_vote(std::uint32_t validator) const;
+  // With privacy.dp: the mechanism and the epsilon spent through this height.
+  const std::optional<PrivacyRecord>& privacy() const { return privacy_; }
 
   // SHA-256("fedchain/state" || encode()), computed once per state.
   const Hash32& hash() const { return hash_; }
@@ -88,8 +115,9 @@ class ChainState {
 
  private:
   ChainState() = default;
-  void draw_cohort();      // cohort_ for the height after last_state_root_
-  void elect_committee();  // committee_ for the epoch after last_block_hash_
+  void draw_cohort();                          // cohort_ for the height after last_state_root_
+  void elect_committee();                      // committee_ for the epoch after last_block_hash_
+  void start_privacy(const Genesis& genesis);  // privacy_ and accountant_, from genesis's job
   void seal();
 
   ContractParams contract_;
@@ -104,6 +132,8 @@ class ChainState {
   std::vector<std::uint32_t> committee_;
   std::vector<ValidatorState> validators_;
   std::vector<Contribution> contributions_;
+  std::optional<PrivacyRecord> privacy_;
+  std::shared_ptr<const RdpAccountant> accountant_;  // privacy.dp: one step's RDP, from genesis
   Hash32 hash_;
 };
 

@@ -1,7 +1,7 @@
 // What one block changed in the chain state (chain_state.hpp's rules): validators jailed
 // or whose rejection streak moved, each rank's contribution ledger, the next cohort and
-// committee. `fedchain inspect --height` shows it and `fedchain report` lists the jailing
-// heights from it; both replay the chain from genesis, which apply() allows without
+// committee, the privacy spent. `fedchain inspect --height` shows it and `fedchain report` lists
+// the jailing heights from it; both replay the chain from genesis, which apply() allows without
 // validation (it never indexes past the validator set), so a reader of an unverified
 // chain sees what the rules make of it while `fedchain verify` says whether it holds.
 #pragma once
@@ -33,11 +33,17 @@ struct ListChange {
   std::vector<std::uint32_t> after;
 };
 
+struct PrivacyChange {
+  PrivacyRecord before;
+  PrivacyRecord after;
+};
+
 struct StateChange {
   std::vector<ValidatorChange> validators;        // ascending validator, only those that changed
   std::vector<ContributionChange> contributions;  // ascending validator, only those that changed
   std::optional<ListChange> cohort;               // the clients that may commit next
   std::optional<ListChange> committee;            // who votes at the next height
+  std::optional<PrivacyChange> privacy;           // privacy.dp: rounds and epsilon spent
 };
 
 StateChange state_change(const ChainState& before, const ChainState& after);
