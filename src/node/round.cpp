@@ -67,9 +67,7 @@ Status train_member(Node& node, std::uint64_t height, std::uint32_t client,
   if (!result) return result.error();
   trained = *result;
   delta.resize(theta.size());
-  if (auto st = local.model->get_parameters(delta); !st) return st;
-  for (std::size_t j = 0; j < theta.size(); ++j) delta[j] -= theta[j];
-  return {};
+  return local.model->get_parameter_difference(theta, delta);
 }
 
 // 3. Fixed point: q_k = clamp(round(delta_k * 2^s)).

@@ -562,6 +562,17 @@ Status Model::get_parameters(std::span<float> values) const {
   return {};
 }
 
+Status Model::get_parameter_difference(std::span<const float> base, std::span<float> values) const {
+  if (static_cast<std::int64_t>(values.size()) != impl_->parameter_count ||
+      base.size() != values.size()) {
+    return config_error("model {}: expected {} parameters and base values, got {} and {}",
+                        impl_->config.arch, impl_->parameter_count, values.size(), base.size());
+  }
+  impl_->backend->download_difference(values.data(), impl_->parameters, base.data(),
+                                      impl_->parameter_count);
+  return {};
+}
+
 namespace {
 
 // Runs one layer forward on x; sets layer.input and layer.result.

@@ -29,6 +29,8 @@ Status check_shapes(const Model& model, const Samples& data) {
   return {};
 }
 
+}  // namespace
+
 // Backend buffers for minibatches of up to `batch` samples, and the host staging they are
 // filled from.
 class BatchStage {
@@ -133,11 +135,13 @@ class BatchStage {
   std::vector<float> scratch_;  // one image, for augmentation
 };
 
-}  // namespace
-
 LocalTrainer::LocalTrainer(Model& model, const TrainOptions& options, Optimizer optimizer,
                            Augment augment)
     : model_(&model), options_(options), optimizer_(std::move(optimizer)), augment_(augment) {}
+
+LocalTrainer::LocalTrainer(LocalTrainer&&) noexcept = default;
+LocalTrainer& LocalTrainer::operator=(LocalTrainer&&) noexcept = default;
+LocalTrainer::~LocalTrainer() = default;
 
 Result<LocalTrainer> LocalTrainer::create(Model& model, const TrainOptions& options,
                                           Augment augment) {
@@ -175,8 +179,13 @@ Result<LocalResult> LocalTrainer::train(const Samples& data, std::span<const std
         "batch room of {}",
         options_.batch_size, shard.size(), largest_batch, model.max_batch());
   }
-  auto stage = BatchStage::create(model, largest_batch);
-  if (!stage) return stage.error();
+  if (stage_batch_ < largest_batch) {
+    auto stage = BatchStage::create(model, largest_batch);
+    if (!stage) return stage.error();
+    stage_ = std::make_unique<BatchStage>(std::move(*stage));
+    stage_batch_ = largest_batch;
+  }
+  BatchStage* stage = stage_.get();
   Buffer anchor;
   if (options_.prox_mu > 0.0) {
     auto allocated = backend.allocate(model.parameters().bytes());

@@ -342,6 +342,32 @@ TEST(Model, InitialisationIsSeeded) {
   for (std::int64_t i = 0; i < bias.count; ++i) EXPECT_EQ(p[bias.offset + i], 0.0f);
 }
 
+// A client's update: the CPU backend's one-pass difference and the download-then-subtract
+// every other backend runs (Backend's default) give what get_parameters minus the base
+// gives, bit for bit; a wrong size is refused.
+TEST(Model, ParameterDifferenceIsParametersMinusBase) {
+  auto backend = make_cpu_backend(1);
+  auto model = Model::create(*backend, config_for("mlp"), 1);
+  ASSERT_TRUE(model);
+  model->initialize(5);
+  const auto n = static_cast<std::size_t>(model->parameter_count());
+  std::vector<float> base(n);
+  for (std::size_t i = 0; i < n; ++i) base[i] = 0.001f * static_cast<float>(i % 97) - 0.05f;
+  std::vector<float> params(n);
+  ASSERT_TRUE(model->get_parameters(params));
+  std::vector<float> want(n);
+  for (std::size_t i = 0; i < n; ++i) want[i] = params[i] - base[i];
+  std::vector<float> got(n, std::nanf(""));
+  ASSERT_TRUE(model->get_parameter_difference(base, got));
+  EXPECT_EQ(got, want);
+  std::vector<float> by_default(n, std::nanf(""));
+  backend->Backend::download_difference(by_default.data(), model->parameters(), base.data(),
+                                        model->parameter_count());
+  EXPECT_EQ(by_default, want);
+  std::vector<float> short_out(n - 1);
+  EXPECT_FALSE(model->get_parameter_difference(base, short_out));
+}
+
 // The whole model's backward against finite differences in float, on the largest gradient
 // entry of every parameter tensor: catches wiring errors (offsets, layouts, in-place
 // activations) that the per-op tests cannot.

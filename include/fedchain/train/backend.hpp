@@ -143,7 +143,7 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  virtual std::string name() const = 0;  // "cpu", "cuda:0"
+  virtual std::string name() const = 0;  // "cpu with onednn avx512_core", "cuda:0"
   virtual int threads() const = 0;
 
   // Memory. offset and bytes are in bytes.
@@ -151,6 +151,14 @@ class Backend {
   virtual void upload(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset = 0) = 0;
   virtual void download(void* dst, const Buffer& src, std::size_t bytes,
                         std::size_t offset = 0) = 0;
+  // dst[i] = src[i] - base[i] for n floats, dst and base in host memory: a client's update
+  // from its trained parameters. One IEEE subtraction per value, so every backend gives the
+  // same bits; this one downloads, then subtracts, and the CPU backend does both in one pass.
+  virtual void download_difference(float* dst, const Buffer& src, const float* base,
+                                   std::int64_t n) {
+    download(dst, src, static_cast<std::size_t>(n) * sizeof(float));
+    for (std::int64_t i = 0; i < n; ++i) dst[i] -= base[i];
+  }
   virtual void fill(float* x, std::int64_t n, float value) = 0;
   virtual void copy(float* dst, const float* src, std::int64_t n) = 0;
   // Waits until every op issued so far has finished (a no-op on the CPU).

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "fedchain/core/error.hpp"
@@ -25,6 +26,8 @@ struct LocalResult {
   std::int64_t samples_seen = 0;  // summed batch sizes
   double mean_loss = 0.0;         // mean training loss over every sample seen
 };
+
+class BatchStage;  // trainer.cpp: one minibatch's buffers on the host and the backend
 
 class LocalTrainer {
  public:
@@ -44,12 +47,20 @@ class LocalTrainer {
   // For schedules: e.g. set_learning_rate(options.lr_at(round)) before train().
   void set_learning_rate(double lr) { optimizer_.set_learning_rate(lr); }
 
+  LocalTrainer(LocalTrainer&&) noexcept;
+  LocalTrainer& operator=(LocalTrainer&&) noexcept;
+  ~LocalTrainer();
+
  private:
   LocalTrainer(Model& model, const TrainOptions& options, Optimizer optimizer, Augment augment);
   Model* model_;
   TrainOptions options_;
   Optimizer optimizer_;
   Augment augment_;
+  // Kept between train() calls, so that a rank training many small clients one after
+  // another allocates and clears its batch buffers once, not once per client.
+  std::unique_ptr<BatchStage> stage_;
+  std::int64_t stage_batch_ = 0;  // the largest batch stage_ holds
 };
 
 struct Evaluation {
