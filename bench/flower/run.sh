@@ -83,7 +83,6 @@ run_flower() {
 echo "# $partition, 100 clients, 10 a round, rounds 1-$warmup warm-up, median of rounds $((warmup + 1))-$total; $(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs"
 echo "| repeat | system | load at start | s/round | train s | eval s | test acc at round $total |"
 echo "|---|---|---|---|---|---|---|"
-declare -A best best_any quiet
 for r in $(seq 1 "$repeats"); do
   for system in none bft flower; do  # interleaved
     load=$(wait_quiet)
@@ -94,16 +93,10 @@ for r in $(seq 1 "$repeats"); do
     if [ -e "$work/disturbed" ]; then load="$load (disturbed)"; fi
     case $system in none) name="fedchain, no chain" ;; bft) name="fedchain, bft" ;; flower) name="Flower" ;; esac
     echo "| $r | $name | $load | $s | $train | $eval | $acc |"
-    best_any[$system]=$(/usr/bin/python3 -c "print(min(float('${best_any[$system]:-inf}'), $s))")
-    if [[ "$load" != *"("* ]]; then
-      best[$system]=$(/usr/bin/python3 -c "print(min(float('${best[$system]:-inf}'), $s))")
-      quiet[$system]=$((${quiet[$system]:-0} + 1))
-    fi
+    note_run "$system" "$s" "$load"
   done
 done
-for system in none bft flower; do
-  if [ -z "${best[$system]:-}" ]; then best[$system]=${best_any[$system]}; fi
-done
+settle_best none bft flower
 echo
 echo "| system | s/round (best run) | quiet runs of $repeats | fedchain / Flower |"
 echo "|---|---|---|---|"

@@ -68,7 +68,6 @@ run_peer() {
 echo "# $ranks ranks, jobs/fmnist-mlp-8.toml, rounds 1-$warmup warm-up, median of rounds $((warmup + 1))-$total; $(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs"
 echo "| repeat | system | load at start | s/round | train s | test acc at round $total |"
 echo "|---|---|---|---|---|---|"
-declare -A best best_any quiet
 systems=(none bft peer)
 name_of() {
   case $1 in none) echo "fedchain, no chain" ;; bft) echo "fedchain, bft" ;; peer) echo "PyTorch + mpi4py" ;; esac
@@ -82,19 +81,13 @@ for r in $(seq 1 "$repeats"); do
     read -r s train acc <<<"$result"
     if [ -e "$work/disturbed" ]; then load="$load (disturbed)"; fi
     echo "| $r | $(name_of "$system") | $load | $s | $train | $acc |"
-    best_any[$system]=$(/usr/bin/python3 -c "print(min(float('${best_any[$system]:-inf}'), $s))")
-    if [[ "$load" != *"("* ]]; then
-      best[$system]=$(/usr/bin/python3 -c "print(min(float('${best[$system]:-inf}'), $s))")
-      quiet[$system]=$((${quiet[$system]:-0} + 1))
-    fi
+    note_run "$system" "$s" "$load"
   done
 done
+settle_best "${systems[@]}"
 echo
 echo "| system | s/round (best run) | quiet runs of $repeats | peer / system (> 1: faster than the peer) |"
 echo "|---|---|---|---|"
-for system in "${systems[@]}"; do
-  if [ -z "${best[$system]:-}" ]; then best[$system]=${best_any[$system]}; fi
-done
 for system in "${systems[@]}"; do
   ratio=$(/usr/bin/python3 -c "print(f'{${best[peer]} / ${best[$system]}:.2f}')")
   echo "| $(name_of "$system") | ${best[$system]} | ${quiet[$system]:-0} | $ratio |"
