@@ -143,16 +143,22 @@ crypto::SecretKey noise_key(ByteView rank_secret, std::uint64_t job_seed, std::u
 }
 
 std::int64_t add_noise_share(std::span<std::int32_t> q, const DpParams& params,
-                             std::int32_t clip_bound, const crypto::SecretKey& key) {
+                             std::int32_t clip_bound, const crypto::SecretKey& key, int threads) {
   if (params.share_variance == 0) return 0;
   const DiscreteGaussian noise(params.share_variance);
-  crypto::KeyStream bits(key, 0);
+  const auto chunks = static_cast<std::int64_t>((q.size() + kNoiseChunk - 1) / kNoiseChunk);
   std::int64_t cut = 0;
-  for (auto& value : q) {
-    const std::int64_t noisy = std::int64_t{value} + noise(bits);
-    const std::int64_t clamped = std::clamp<std::int64_t>(noisy, -clip_bound, clip_bound);
-    cut += clamped != noisy;
-    value = static_cast<std::int32_t>(clamped);
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : cut) \
+    if (threads > 1 && chunks > 1)
+  for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
+    crypto::KeyStream bits(key, static_cast<std::uint64_t>(chunk));
+    const std::size_t begin = static_cast<std::size_t>(chunk) * kNoiseChunk;
+    for (auto& value : q.subspan(begin, std::min(kNoiseChunk, q.size() - begin))) {
+      const std::int64_t noisy = std::int64_t{value} + noise(bits);
+      const std::int64_t clamped = std::clamp<std::int64_t>(noisy, -clip_bound, clip_bound);
+      cut += clamped != noisy;
+      value = static_cast<std::int32_t>(clamped);
+    }
   }
   return cut;
 }

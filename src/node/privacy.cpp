@@ -106,7 +106,8 @@ std::int64_t add_noise_share(const Node& node, std::uint64_t height, std::uint32
   if (!node.privacy || !node.privacy->dp) return 0;
   const auto key = aggregate::noise_key(
       node.privacy->rank_secret, static_cast<std::uint64_t>(node.job.job.seed), client, height);
-  return aggregate::add_noise_share(q, *node.privacy->dp, node.aggregate.quantize.clip_bound, key);
+  return aggregate::add_noise_share(q, *node.privacy->dp, node.aggregate.quantize.clip_bound, key,
+                                    static_cast<int>(node.job.train.threads));
 }
 
 std::int64_t aggregation_weight(const Node& node, std::uint32_t client) {

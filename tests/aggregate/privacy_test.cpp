@@ -1,6 +1,7 @@
 // Differential privacy in the integer domain: clipping, the discrete Gaussian's law (a
 // chi-square test and its variance, fixed seeds and bounds wide enough never to flake), the
 // noise shares' determinism, and DP-FedAvg's fixed denominator.
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <numeric>
@@ -100,6 +101,22 @@ TEST(NoiseShare, IsTheSameForTheSameKeyAndDiffersAcrossClientsAndHeights) {
   std::vector<std::int32_t> q(1000, 5);
   add_noise_share(q, params, 1 << 30, noise_key(other_rank, 42, 3, 7));
   EXPECT_NE(q, noisy(3, 7));
+}
+
+// Chunks draw from streams of their own: the same bits on any thread count, and no chunk
+// repeats another's noise.
+TEST(NoiseShare, IsTheSameOnAnyThreadCountAndEachChunkDrawsItsOwn) {
+  DpParams params;
+  params.share_variance = 10000;
+  const auto key = noise_key(Bytes(32, 0x21), 42, 3, 7);
+  const auto noisy = [&](int threads) {
+    std::vector<std::int32_t> q(3 * kNoiseChunk + 17, 0);
+    add_noise_share(q, params, 1 << 30, key, threads);
+    return q;
+  };
+  const auto one = noisy(1);
+  for (const int threads : {2, 3, 8}) EXPECT_EQ(noisy(threads), one) << threads << " threads";
+  EXPECT_FALSE(std::equal(one.begin(), one.begin() + kNoiseChunk, one.begin() + kNoiseChunk));
 }
 
 TEST(NoiseShare, SharesOfTenClientsSumToTheMechanismsVariance) {

@@ -63,11 +63,17 @@ class DiscreteGaussian {
 crypto::SecretKey noise_key(ByteView rank_secret, std::uint64_t job_seed, std::uint32_t client,
                             std::uint64_t height);
 
-// q[j] = clamp(q[j] + n_j, -B, B), n_j ~ N_Z(0, params.share_variance) in index order from
-// KeyStream(key, 0). Returns how many coordinates the clamp cut (make_dp_params makes that
+// Coordinates per noise chunk: chunk c of q draws its noise from KeyStream(key, c), so the
+// chunks can be drawn on any number of threads with the same bits.
+inline constexpr std::size_t kNoiseChunk = 4096;
+
+// q[j] = clamp(q[j] + n_j, -B, B), n_j ~ N_Z(0, params.share_variance), each chunk of
+// kNoiseChunk coordinates in index order from its own stream, the chunks split over
+// `threads` threads. Returns how many coordinates the clamp cut (make_dp_params makes that
 // a 10-deviation event).
 std::int64_t add_noise_share(std::span<std::int32_t> q, const DpParams& params,
-                             std::int32_t clip_bound, const crypto::SecretKey& key);
+                             std::int32_t clip_bound, const crypto::SecretKey& key,
+                             int threads = 1);
 
 // DP-FedAvg's aggregate from the int64 sum of the counted clients' noisy updates (unit
 // weights): A[j] = round_half_even(sum[j] / denominator), the fixed denominator whatever
