@@ -31,13 +31,21 @@ void for_each_tile(std::size_t d, int threads, const Body& body) {
 // and then the general divider keeps it exact.
 void divide(const std::int64_t* sum, std::size_t width, std::int64_t den, std::int32_t* out) {
   constexpr std::int64_t kQuotientLimit = std::int64_t{1} << 31;
+  // Checked and divided a cache-sized run at a time: the range check reads what the
+  // division reads next, rather than a pass of its own over the whole sum.
+  constexpr std::size_t kRun = 4096;
   const cpu::Kernels& kernels = cpu::kernels();
-  if (den <= kQuotientLimit && kernels.within(sum, width, den * kQuotientLimit)) {
-    kernels.divide(sum, width, den, out);
-    return;
-  }
   const fixed::RoundingDivider divider(den);
-  for (std::size_t j = 0; j < width; ++j) out[j] = static_cast<std::int32_t>(divider(sum[j]));
+  for (std::size_t begin = 0; begin < width; begin += kRun) {
+    const std::size_t count = std::min(kRun, width - begin);
+    if (den <= kQuotientLimit && kernels.within(sum + begin, count, den * kQuotientLimit)) {
+      kernels.divide(sum + begin, count, den, out + begin);
+      continue;
+    }
+    for (std::size_t j = begin; j < begin + count; ++j) {
+      out[j] = static_cast<std::int32_t>(divider(sum[j]));
+    }
+  }
 }
 
 // Batcher's odd-even merge sort network for n values, as (low, high) pairs to compare and
