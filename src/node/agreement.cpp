@@ -58,7 +58,8 @@ void check_arrived_txs(const Node& node, std::uint64_t height, ledger::TxSignatu
 // an invalid one leaves its client out (logged with client, rank and height).
 Result<std::vector<ledger::Tx>> exchange_txs(Node& node, std::uint64_t height,
                                              std::span<const MemberUpdate> updates,
-                                             std::size_t cohort_size, std::uint64_t& bytes_sent) {
+                                             std::size_t cohort_size, bool votes,
+                                             std::uint64_t& bytes_sent) {
   Bytes mine;
   for (const auto& update : updates) {
     if (!update.tx) continue;
@@ -85,9 +86,7 @@ Result<std::vector<ledger::Tx>> exchange_txs(Node& node, std::uint64_t height,
   }
   // The committee checks every signature; a follower trusts the certificate it will check.
   const auto signatures =
-      node.chain->participant->state().can_vote(static_cast<std::uint32_t>(node.rank))
-          ? ledger::TxSignature::kVerify
-          : ledger::TxSignature::kTrustCertificate;
+      votes ? ledger::TxSignature::kVerify : ledger::TxSignature::kTrustCertificate;
   check_arrived_txs(node, height, signatures, arrived);
   std::vector<ledger::Tx> valid;
   for (ArrivedTx& a : arrived) {
@@ -186,10 +185,22 @@ Status share_committed_block(Node& node, std::uint64_t height,
 
 }  // namespace
 
+RoundRole round_role(const Node& node) {
+  const ledger::ChainState& state = node.chain->participant->state();
+  RoundRole role;
+  for (std::uint32_t r = 0; r < static_cast<std::uint32_t>(node.ranks); ++r) {
+    if (state.can_vote(r)) role.voters.push_back(r);
+  }
+  role.votes = std::binary_search(role.voters.begin(), role.voters.end(),
+                                  static_cast<std::uint32_t>(node.rank));
+  return role;
+}
+
 Result<Participation> decide_participation(Node& node, std::uint64_t height,
                                            std::span<const MemberUpdate> updates,
                                            std::span<const std::uint32_t> cohort,
-                                           std::span<const std::uint32_t> nonfinite, bool replay) {
+                                           std::span<const std::uint32_t> nonfinite, bool replay,
+                                           const RoundRole& role) {
   Participation who;
   const auto left_out = [&](std::uint32_t client) {
     return std::binary_search(nonfinite.begin(), nonfinite.end(), client);
@@ -204,7 +215,7 @@ Result<Participation> decide_participation(Node& node, std::uint64_t height,
     }
     return who;
   }
-  auto txs = exchange_txs(node, height, updates, cohort.size(), who.tx_bytes_sent);
+  auto txs = exchange_txs(node, height, updates, cohort.size(), role.votes, who.tx_bytes_sent);
   if (!txs) return txs.error();
   who.txs = std::move(*txs);
   for (const auto& tx : who.txs) who.counted.push_back(tx.client());
@@ -237,20 +248,14 @@ Status check_replayed_root(const Node& node, const GlobalModel& next) {
       next.height, next.state_root.short_hex(), committed.short_hex());
 }
 
-Result<bool> agree_on_block(Node& node, GlobalModel& next, const RoundAggregate& aggregated,
-                            io::MetricsRow& row) {
+Result<bool> agree_on_block(Node& node, const RoundRole& role, GlobalModel& next,
+                            const RoundAggregate& aggregated, io::MetricsRow& row) {
   auto& chain = *node.chain;
-  const ledger::ChainState& state = chain.participant->state();
-  std::vector<std::uint32_t> voters;
-  for (std::uint32_t r = 0; r < static_cast<std::uint32_t>(node.ranks); ++r) {
-    if (state.can_vote(r)) voters.push_back(r);
-  }
-  const bool votes = state.can_vote(static_cast<std::uint32_t>(node.rank));
   chain.participant->expect(
       {next.height, next.state_root, aggregated.txs, aggregated.rejected_clients});
   const auto limit = std::chrono::minutes(10);
   Status ran;
-  if (votes) {
+  if (role.votes) {
     auto set = chain.participant->validator_set();
     if (!set) return set.error();
     ran = chain.loop->run_height(next.height, std::move(*set), limit, node.stop_requested);
@@ -266,8 +271,10 @@ Result<bool> agree_on_block(Node& node, GlobalModel& next, const RoundAggregate&
                  next.height);
     return false;
   }
-  if (voters.size() < static_cast<std::size_t>(node.ranks)) {
-    if (auto st = share_committed_block(node, next.height, voters, votes); !st) return st.error();
+  if (role.voters.size() < static_cast<std::size_t>(node.ranks)) {
+    if (auto st = share_committed_block(node, next.height, role.voters, role.votes); !st) {
+      return st.error();
+    }
   }
   const ledger::Block& block = *chain.participant->committed();
   if (auto st = adopt_committed_root(node, next, block.header().state_root); !st) {

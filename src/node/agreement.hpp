@@ -32,13 +32,23 @@ struct RoundAggregate {
   std::uint64_t update_bytes_sent = 0;
 };
 
+// This rank's part in a live round's agreement, from the chain state the round starts from
+// (it changes only when the round's block commits): the committee, and whether this rank
+// is on it. Asked once a round.
+struct RoundRole {
+  std::vector<std::uint32_t> voters;  // the ranks that vote at this height, ascending
+  bool votes = false;                 // this rank is one of them
+};
+RoundRole round_role(const Node& node);
+
 // 5. Whose update counts, decided before any update moves: live, the cohort members whose
 // signed transaction is valid; replaying a committed round (resume), those its block
 // recorded; without a chain, the cohort. A non-finite member never counts.
 Result<Participation> decide_participation(Node& node, std::uint64_t height,
                                            std::span<const MemberUpdate> updates,
                                            std::span<const std::uint32_t> cohort,
-                                           std::span<const std::uint32_t> nonfinite, bool replay);
+                                           std::span<const std::uint32_t> nonfinite, bool replay,
+                                           const RoundRole& role);
 
 // 8a. Replaying a committed round (resume) must reproduce the root the chain committed.
 Status check_replayed_root(const Node& node, const GlobalModel& next);
@@ -48,8 +58,8 @@ Status check_replayed_root(const Node& node, const GlobalModel& next);
 // from a committee member. Returns false when a stop signal ended the wait on some rank:
 // then no rank finishes the round (a rank that stopped waiting may not hold the block).
 // `next` becomes the committed parameters where this rank's differ.
-Result<bool> agree_on_block(Node& node, GlobalModel& next, const RoundAggregate& aggregated,
-                            io::MetricsRow& row);
+Result<bool> agree_on_block(Node& node, const RoundRole& role, GlobalModel& next,
+                            const RoundAggregate& aggregated, io::MetricsRow& row);
 
 // This rank's consensus work so far: messages handled and signatures verified.
 std::pair<std::uint64_t, std::uint64_t> consensus_work(const Node& node);

@@ -419,8 +419,7 @@ Result<std::optional<io::MetricsRow>> run_round(Node& node) {
   io::MetricsRow row;
   row.height = height;
   const bool live_chain = node.chain && !replay;
-  const bool votes = live_chain && node.chain->participant->state().can_vote(
-                                       static_cast<std::uint32_t>(node.rank));
+  const RoundRole role = live_chain ? round_role(node) : RoundRole{};
   const auto work_before =
       live_chain ? consensus_work(node) : std::pair<std::uint64_t, std::uint64_t>{};
 
@@ -440,7 +439,7 @@ Result<std::optional<io::MetricsRow>> run_round(Node& node) {
     return st.error();
   }
   auto who = timed(row.exchange_s, [&] {
-    return decide_participation(node, height, *updates, cohort, *nonfinite, replay);
+    return decide_participation(node, height, *updates, cohort, *nonfinite, replay, role);
   });
   if (!who) return who.error();
   const std::uint64_t tx_bytes = who->tx_bytes_sent;
@@ -456,10 +455,12 @@ Result<std::optional<io::MetricsRow>> run_round(Node& node) {
     if (auto st = check_replayed_root(node, *next); !st) return st.error();
   } else if (node.chain) {
     auto committed =
-        timed(row.consensus_s, [&] { return agree_on_block(node, *next, *aggregated, row); });
+        timed(row.consensus_s, [&] { return agree_on_block(node, role, *next, *aggregated, row); });
     if (!committed) return committed.error();
     if (!*committed) return std::optional<io::MetricsRow>();
-    if (auto st = report_consensus_work(node, votes, work_before, row); !st) return st.error();
+    if (auto st = report_consensus_work(node, role.votes, work_before, row); !st) {
+      return st.error();
+    }
   }
 
   node.global = std::move(*next);
