@@ -27,6 +27,22 @@ std::string csv_number(double v) {
 std::string epsilon_cell(double v) {
   return std::isnan(v) ? "" : fmt::format("{:.6f}", v);
 }
+// A CSV's first line and its last non-empty row after it (each empty when there is none);
+// nothing when the file cannot be read.
+struct CsvTail {
+  std::string header;
+  std::string last_row;
+};
+std::optional<CsvTail> read_tail(const std::filesystem::path& csv) {
+  std::ifstream in(csv);
+  if (!in) return std::nullopt;
+  CsvTail tail;
+  std::getline(in, tail.header);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) tail.last_row = std::move(line);
+  }
+  return tail;
+}
 nlohmann::json json_number(double v) {
   return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v);
 }
@@ -153,18 +169,9 @@ Result<MetricsLog> MetricsLog::resume(const std::filesystem::path& csv,
 }
 
 std::optional<std::uint64_t> MetricsLog::last_height(const std::filesystem::path& csv) {
-  std::ifstream in(csv);
-  if (!in) return std::nullopt;
-  std::string line;
-  std::string last;
-  bool header = true;
-  while (std::getline(in, line)) {
-    if (header || line.empty()) {
-      header = false;
-      continue;
-    }
-    last = line;
-  }
+  const auto tail = read_tail(csv);
+  if (!tail) return std::nullopt;
+  const std::string& last = tail->last_row;
   if (last.empty()) return std::uint64_t{0};
   std::uint64_t height = 0;
   const char* end = last.data() + last.size();
@@ -175,15 +182,8 @@ std::optional<std::uint64_t> MetricsLog::last_height(const std::filesystem::path
 
 std::optional<std::string> MetricsLog::last_cell(const std::filesystem::path& csv,
                                                  std::string_view column) {
-  std::ifstream in(csv);
-  std::string header;
-  if (!in || !std::getline(in, header)) return std::nullopt;
-  std::string line;
-  std::string last;
-  while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
-  }
-  if (last.empty()) return std::nullopt;
+  const auto tail = read_tail(csv);
+  if (!tail || tail->last_row.empty()) return std::nullopt;
   // No cell fedchain writes holds a comma.
   const auto cells = [](const std::string& row) {
     std::vector<std::string> out;
@@ -191,8 +191,8 @@ std::optional<std::string> MetricsLog::last_cell(const std::filesystem::path& cs
     for (std::string cell; std::getline(stream, cell, ',');) out.push_back(cell);
     return out;
   };
-  const auto names = cells(header);
-  const auto values = cells(last);
+  const auto names = cells(tail->header);
+  const auto values = cells(tail->last_row);
   const auto at = std::find(names.begin(), names.end(), column);
   const auto index = static_cast<std::size_t>(at - names.begin());
   if (at == names.end() || index >= values.size()) return std::nullopt;

@@ -31,23 +31,18 @@ namespace {
 // 64-byte alignment: a cache line, and enough for any SIMD load Eigen may issue.
 constexpr std::size_t kAlignment = 64;
 
-class CpuBackend final : public Backend {
+// The Eigen kernels; OneDnnCpuBackend below replaces its convolutions and dense layers.
+class CpuBackend : public Backend {
  public:
-  CpuBackend(int threads, CpuKernels kernels)
-      : threads_(threads), name_("cpu with " + cpu_kernels_name(kernels)) {
+  explicit CpuBackend(int threads) : threads_(threads) {
 #if defined(_OPENMP)
     omp_set_num_threads(threads);
 #endif
     Eigen::setNbThreads(threads);
-#if defined(FEDCHAIN_HAVE_ONEDNN)
-    if (kernels == CpuKernels::kBest) onednn_ = std::make_unique<onednn::Kernels>(threads);
-#else
-    (void)kernels;
-#endif
   }
 
   std::string name() const override {
-    return name_;
+    return "cpu with " + cpu_kernels_name(CpuKernels::kEigen);
   }
   int threads() const override {
     return threads_;
@@ -83,34 +78,21 @@ class CpuBackend final : public Backend {
 
   void dense_forward(const DenseShape& s, const float* x, const float* w, const float* b,
                      float* y) override {
-#if defined(FEDCHAIN_HAVE_ONEDNN)
-    if (onednn_) return onednn_->dense_forward(s, x, w, b, y);
-#endif
     cpu::dense_forward(s, x, w, b, y);
   }
   void dense_backward(const DenseShape& s, const float* x, const float* w, const float* dy,
                       float* dx, float* dw, float* db) override {
-#if defined(FEDCHAIN_HAVE_ONEDNN)
-    if (onednn_) return onednn_->dense_backward(s, x, w, dy, dx, dw, db);
-#endif
     cpu::dense_backward(s, x, w, dy, dx, dw, db);
   }
-  // oneDNN keeps its own scratch. Without it, single-channel inputs (first layers) take the
-  // direct kernel; where such a layer is asked for dx too (never in the models, whose first
-  // layer needs none) it goes through im2col.
+  // Single-channel inputs (first layers) take the direct kernel; where such a layer is asked
+  // for dx too (never in the models, whose first layer needs none) it goes through im2col.
   std::int64_t conv2d_workspace(const ConvShape& s) const override {
-#if defined(FEDCHAIN_HAVE_ONEDNN)
-    if (onednn_) return 0;
-#endif
     const std::int64_t gemm = cpu::conv2d_workspace(s, cpu::kConvBlockFloats, threads_);
     if (!cpu::direct_conv_applies(s)) return gemm;
     return std::max(gemm, cpu::direct_conv_workspace(s, threads_));
   }
   void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
                       float* workspace) override {
-#if defined(FEDCHAIN_HAVE_ONEDNN)
-    if (onednn_) return onednn_->conv2d_forward(s, x, w, b, y);
-#endif
     if (cpu::direct_conv_applies(s)) {
       cpu::direct_conv_forward(s, x, w, b, y, workspace, threads_);
     } else {
@@ -119,9 +101,6 @@ class CpuBackend final : public Backend {
   }
   void conv2d_backward(const ConvShape& s, const float* x, const float* w, const float* dy,
                        float* dx, float* dw, float* db, float* workspace) override {
-#if defined(FEDCHAIN_HAVE_ONEDNN)
-    if (onednn_) return onednn_->conv2d_backward(s, x, w, dy, dx, dw, db);
-#endif
     if (dx == nullptr && cpu::direct_conv_applies(s)) {
       cpu::direct_conv_backward_weights(s, x, dy, dw, db, workspace, threads_);
     } else {
@@ -184,11 +163,37 @@ class CpuBackend final : public Backend {
 
  private:
   int threads_;
-  std::string name_;
-#if defined(FEDCHAIN_HAVE_ONEDNN)
-  std::unique_ptr<onednn::Kernels> onednn_;  // null: the Eigen kernels
-#endif
 };
+
+#if defined(FEDCHAIN_HAVE_ONEDNN)
+class OneDnnCpuBackend final : public CpuBackend {
+ public:
+  explicit OneDnnCpuBackend(int threads) : CpuBackend(threads), kernels_(threads) {}
+
+  std::string name() const override { return "cpu with " + cpu_kernels_name(CpuKernels::kBest); }
+  void dense_forward(const DenseShape& s, const float* x, const float* w, const float* b,
+                     float* y) override {
+    kernels_.dense_forward(s, x, w, b, y);
+  }
+  void dense_backward(const DenseShape& s, const float* x, const float* w, const float* dy,
+                      float* dx, float* dw, float* db) override {
+    kernels_.dense_backward(s, x, w, dy, dx, dw, db);
+  }
+  // oneDNN keeps its own scratch.
+  std::int64_t conv2d_workspace(const ConvShape& /*s*/) const override { return 0; }
+  void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
+                      float* /*workspace*/) override {
+    kernels_.conv2d_forward(s, x, w, b, y);
+  }
+  void conv2d_backward(const ConvShape& s, const float* x, const float* w, const float* dy,
+                       float* dx, float* dw, float* db, float* /*workspace*/) override {
+    kernels_.conv2d_backward(s, x, w, dy, dx, dw, db);
+  }
+
+ private:
+  onednn::Kernels kernels_;
+};
+#endif
 
 }  // namespace
 
@@ -202,7 +207,13 @@ std::string cpu_kernels_name(CpuKernels kernels) {
 }
 
 std::unique_ptr<Backend> make_cpu_backend(int threads, CpuKernels kernels) {
-  return std::make_unique<CpuBackend>(threads < 1 ? 1 : threads, kernels);
+  threads = threads < 1 ? 1 : threads;
+#if defined(FEDCHAIN_HAVE_ONEDNN)
+  if (kernels == CpuKernels::kBest) return std::make_unique<OneDnnCpuBackend>(threads);
+#else
+  (void)kernels;
+#endif
+  return std::make_unique<CpuBackend>(threads);
 }
 
 #if defined(FEDCHAIN_HAVE_CUDA)

@@ -135,6 +135,7 @@ struct ConvPlan {
 // transpose (tag ba): the dense layer's three products.
 struct MatmulDescs {
   memory::desc a, b, c;
+  std::optional<memory::desc> bias;  // the forward product's
 };
 
 using MatmulKey = std::tuple<int, std::int64_t, std::int64_t, std::int64_t>;
@@ -187,24 +188,22 @@ struct Kernels::Impl {
     auto it = matmuls.find(key);
     if (it != matmuls.end()) return it->second;
     MatmulDescs d;
-    std::optional<memory::desc> bias;
     switch (product) {
       case kForward:  // y (batch, out) = x (batch, in) w^T + b; w is (out, in) row-major
         d = {f32({s.batch, s.in}, Tag::ab), f32({s.in, s.out}, Tag::ba),
-             f32({s.batch, s.out}, Tag::ab)};
-        bias = f32({1, s.out}, Tag::ab);
+             f32({s.batch, s.out}, Tag::ab), f32({1, s.out}, Tag::ab)};
         break;
       case kWeightGrad:  // dw (out, in) = dy^T x
         d = {f32({s.out, s.batch}, Tag::ba), f32({s.batch, s.in}, Tag::ab),
-             f32({s.out, s.in}, Tag::ab)};
+             f32({s.out, s.in}, Tag::ab), std::nullopt};
         break;
       case kInputGrad:  // dx (batch, in) = dy w
         d = {f32({s.batch, s.out}, Tag::ab), f32({s.out, s.in}, Tag::ab),
-             f32({s.batch, s.in}, Tag::ab)};
+             f32({s.batch, s.in}, Tag::ab), std::nullopt};
         break;
     }
     const auto desc =
-        bias ? dnnl::matmul::desc(d.a, d.b, *bias, d.c) : dnnl::matmul::desc(d.a, d.b, d.c);
+        d.bias ? dnnl::matmul::desc(d.a, d.b, *d.bias, d.c) : dnnl::matmul::desc(d.a, d.b, d.c);
     dnnl::matmul primitive(dnnl::matmul::primitive_desc(desc, engine));
     return matmuls.emplace(key, std::pair{d, std::move(primitive)}).first->second;
   }
@@ -215,7 +214,7 @@ struct Kernels::Impl {
     Args args{{DNNL_ARG_SRC, wrap(d.a, engine, a)},
               {DNNL_ARG_WEIGHTS, wrap(d.b, engine, b)},
               {DNNL_ARG_DST, wrap(d.c, engine, c)}};
-    if (bias != nullptr) args.emplace(DNNL_ARG_BIAS, wrap(f32({1, s.out}, Tag::ab), engine, bias));
+    if (bias != nullptr) args.emplace(DNNL_ARG_BIAS, wrap(*d.bias, engine, bias));
     primitive.execute(stream, args);
   }
 

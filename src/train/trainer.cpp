@@ -57,6 +57,9 @@ class BatchStage {
     return stage;
   }
 
+  // The largest minibatch the buffers hold.
+  std::int64_t capacity() const { return static_cast<std::int64_t>(host_labels_.size()); }
+
   // Forward on data[indices] and the per-sample losses; returns their sum.
   double forward(Model& model, const Samples& data, std::span<const std::int64_t> indices,
                  const ForwardPass& pass = {}) {
@@ -179,11 +182,10 @@ Result<LocalResult> LocalTrainer::train(const Samples& data, std::span<const std
         "batch room of {}",
         options_.batch_size, shard.size(), largest_batch, model.max_batch());
   }
-  if (stage_batch_ < largest_batch) {
+  if (!stage_ || stage_->capacity() < largest_batch) {
     auto stage = BatchStage::create(model, largest_batch);
     if (!stage) return stage.error();
     stage_ = std::make_unique<BatchStage>(std::move(*stage));
-    stage_batch_ = largest_batch;
   }
   BatchStage* stage = stage_.get();
   Buffer anchor;

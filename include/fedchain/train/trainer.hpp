@@ -60,7 +60,6 @@ class LocalTrainer {
   // Kept between train() calls, so that a rank training many small clients one after
   // another allocates and clears its batch buffers once, not once per client.
   std::unique_ptr<BatchStage> stage_;
-  std::int64_t stage_batch_ = 0;  // the largest batch stage_ holds
 };
 
 struct Evaluation {
