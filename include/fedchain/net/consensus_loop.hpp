@@ -72,7 +72,7 @@ class ConsensusLoop {
   // messages for a later height (this rank may sit on the next epoch's committee) are kept,
   // at most kKeptForLater, and handed to the machine when run_height starts that height;
   // the rest are dropped. The committed block itself reaches a follower apart from the
-  // loop (node/round.cpp: share_committed_block).
+  // loop (node/agreement.cpp: share_committed_block).
   Status follow_height(std::uint64_t height, std::chrono::milliseconds limit,
                        const std::function<bool()>& stop = {});
   static constexpr std::size_t kKeptForLater = 4096;

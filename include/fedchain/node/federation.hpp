@@ -1,7 +1,8 @@
 // One MPI job, one federated run: every rank calls run_federation() and it runs the rounds
 // of the job (docs/architecture.md, "One round, file by file"). src/node/ reads top-down:
 // federation.cpp (the run), setup.cpp (what a rank holds), round.cpp (one round, phase by phase),
-// exchange.cpp (the collectives that move updates).
+// agreement.cpp (who takes part, the vote on the block), exchange.cpp (the collectives that
+// move updates).
 #pragma once
 
 #include <filesystem>

@@ -18,7 +18,7 @@
 // on record at the sender's height. A validator off the committee, or jailed, follows: it
 // drops messages of its height, keeps those of later heights (at most 4,096) for when it
 // sits on a committee, and commits each height from a block and certificate that each voter
-// of that height sends it on committing (share_committed_block in node/round.cpp: reliable,
+// of that height sends it on committing (share_committed_block in node/agreement.cpp: reliable,
 // but held back by a partition until it heals), through StateMachine::on_commit_certificate,
 // which checks the certificate against the follower's own validator set. A Byzantine voter
 // shares a twin of the block instead, certified by the Byzantine validators alone, which
