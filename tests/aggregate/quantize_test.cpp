@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -34,6 +35,28 @@ std::int32_t reference_quantize(float delta, int s, std::int32_t bound) {
   if (rounded > bound) return bound;
   if (rounded < -bound) return -bound;
   return static_cast<std::int32_t>(rounded);
+}
+
+bool reference_clipped(float delta, int s, std::int32_t bound) {
+  if (!std::isfinite(delta)) return false;  // counted as non-finite instead
+  return std::fabs(std::nearbyint(std::ldexp(static_cast<long double>(delta), s))) > bound;
+}
+
+// Checks q and both counts against the references, value by value.
+void expect_reference_quantization(const std::vector<float>& delta, int s, std::int32_t bound) {
+  std::vector<std::int32_t> q(delta.size());
+  auto stats = quantize(delta, q, QuantizeParams{s, bound});
+  ASSERT_TRUE(stats);
+  std::int64_t clipped = 0;
+  std::int64_t nonfinite = 0;
+  for (std::size_t j = 0; j < delta.size(); ++j) {
+    ASSERT_EQ(q[j], reference_quantize(delta[j], s, bound))
+        << "delta " << delta[j] << " at index " << j << ", scale " << s << ", bound " << bound;
+    clipped += reference_clipped(delta[j], s, bound) ? 1 : 0;
+    nonfinite += std::isfinite(delta[j]) ? 0 : 1;
+  }
+  EXPECT_EQ(stats->clipped, clipped) << "scale " << s;
+  EXPECT_EQ(stats->nonfinite, nonfinite) << "scale " << s;
 }
 
 TEST(Quantize, ParamsComeFromClipAndScale) {
@@ -106,12 +129,39 @@ TEST(Quantize, MatchesNearbyintOnRandomValuesAtEveryScale) {
       value =
           (random() % 2 == 0) ? half : std::ldexp(pick, -100 + static_cast<int>(random() % 101));
     }
-    std::vector<std::int32_t> q(delta.size());
-    ASSERT_TRUE(quantize(delta, q, QuantizeParams{s, bound}));
-    for (std::size_t j = 0; j < delta.size(); ++j) {
-      ASSERT_EQ(q[j], reference_quantize(delta[j], s, bound))
-          << "delta " << delta[j] << " at scale " << s;
+    expect_reference_quantization(delta, s, bound);
+  }
+}
+
+// The kernels run 4 or 8 coordinates to a vector (src/aggregate/cpu_kernels.inc): every
+// boundary case in every lane position, at the int32 limit and at a small odd bound (whose
+// B + 0.5 rounds up, beyond B).
+TEST(Quantize, BoundaryCasesFollowTheRuleInEveryLane) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> at_int32_limit{2147483648.0f,
+                                          -2147483648.0f,
+                                          2147483520.0f,
+                                          -2147483520.0f,
+                                          4294967296.0f,
+                                          inf,
+                                          -inf,
+                                          std::nanf(""),
+                                          0.5f,
+                                          -2.5f,
+                                          std::numeric_limits<float>::max(),
+                                          -std::numeric_limits<float>::max(),
+                                          1.5f};
+  const std::vector<float> at_odd_bound{6.28125f,  6.3125f,       -6.34375f, 6.34375f,
+                                        -6.28125f, 6.25f,         -6.3125f,  6.3f,
+                                        inf,       std::nanf(""), 0.03125f,  -0.09375f};
+  for (const auto& [cases, s, bound] :
+       {std::tuple{at_int32_limit, 0, fixed::kMaxClipBound}, std::tuple{at_odd_bound, 4, 101}}) {
+    std::vector<float> delta;
+    for (std::size_t shift = 0; shift < 17; ++shift) {  // each case at every offset mod 16
+      for (std::size_t i = 0; i < cases.size(); ++i)
+        delta.push_back(cases[(i + shift) % cases.size()]);
     }
+    expect_reference_quantization(delta, s, bound);
   }
 }
 
