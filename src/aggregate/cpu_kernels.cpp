@@ -4,6 +4,9 @@
 // AVX-512 can be picked by the linker for a machine without it.
 #include "cpu_kernels.hpp"
 
+#include <cmath>
+#include <limits>
+
 #include "fedchain/aggregate/fixed_point.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)

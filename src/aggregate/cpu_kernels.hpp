@@ -39,7 +39,8 @@ struct Kernels {
                                     std::size_t width);
   // max |values[j]|.
   std::uint32_t (*max_magnitude)(const std::int32_t* values, std::size_t width);
-  // q[j] = fixed::quantize_value(delta[j]); counts the clipped and the non-finite values.
+  // q[j] = fixed::quantize_value(delta[j]) (the same rule in float lanes); counts the
+  // clipped and the non-finite values.
   void (*quantize)(const float* delta, std::int32_t* q, std::size_t width, double scale,
                    std::int32_t bound, std::uint64_t* clipped, std::uint64_t* nonfinite);
   // theta[j] += a[j] * step (step a power of two: one rounding).

@@ -103,11 +103,15 @@ struct LocalTraining {
   std::optional<train::LocalTrainer> trainer;  // holds a pointer to *model
   train::TrainOptions options;
   std::unique_ptr<faults::RoundFaults> faults;  // [faults] on hosted clients' updates and the model
+  // d-value buffers that rounds reuse: fresh ones would cost their page faults and zeroing
+  // once per member every round (round.cpp, train_members).
+  std::vector<float> member_delta;
+  std::vector<std::vector<std::int32_t>> spare_updates;
 };
 
 // One rank's part of a run. Setup (setup.cpp, chain_setup.cpp) fills every member once;
 // after that a round reads them and changes only `global`, the chain's record of what it
-// committed, and the outputs (metrics, archive).
+// committed, the outputs (metrics, archive) and the buffers it reuses.
 struct Node {
   Node(Job job_, int rank_, int ranks_, io::RunDir run_dir_)
       : job(std::move(job_)), rank(rank_), ranks(ranks_), run_dir(std::move(run_dir_)) {}

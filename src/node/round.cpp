@@ -94,6 +94,7 @@ Status quantize_member(const Node& node, std::uint64_t height, MemberUpdate& upd
 // quantized as soon as it is trained, and one float buffer serves every member: a client
 // costs its training and the copies of theta, not d more floats of memory. alie pools
 // every colluder's delta, so there each member keeps its delta until all are trained.
+// Each q_k is written into a buffer of an earlier round (node.local.spare_updates).
 // Seconds go to the round's train and quantize columns.
 Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height,
                                                 std::span<const std::uint32_t> members,
@@ -101,10 +102,15 @@ Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height
   faults::RoundFaults& faults = *node.local.faults;
   const bool pooled = faults.pools_deltas();
   std::vector<MemberUpdate> updates;
-  std::vector<float> delta;
+  std::vector<float>& delta = node.local.member_delta;
+  auto& spares = node.local.spare_updates;
   for (const std::uint32_t client : members) {
     MemberUpdate& update = updates.emplace_back();
     update.client = client;
+    if (!spares.empty()) {
+      update.q = std::move(spares.back());
+      spares.pop_back();
+    }
     std::vector<float>& trained_delta = pooled ? update.delta : delta;
     if (auto st = timed(
             row.train_s,
@@ -465,6 +471,7 @@ Result<std::optional<io::MetricsRow>> run_round(Node& node) {
 
   node.global = std::move(*next);
   if (auto st = report_round(node, *updates, cohort.size(), row); !st) return st.error();
+  for (auto& update : *updates) node.local.spare_updates.push_back(std::move(update.q));
   if (auto st = timed(row.store_s, [&] { return store_round(node); }); !st) return st.error();
   row.round_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - round_start).count();

@@ -52,6 +52,12 @@ void expect_reference_quantization(const std::vector<float>& delta, int s, std::
   for (std::size_t j = 0; j < delta.size(); ++j) {
     ASSERT_EQ(q[j], reference_quantize(delta[j], s, bound))
         << "delta " << delta[j] << " at index " << j << ", scale " << s << ", bound " << bound;
+    const auto scalar = fixed::quantize_value(delta[j], fixed::power_of_two(s), bound);
+    ASSERT_EQ(scalar.value, q[j]) << "the CUDA kernels' form, delta " << delta[j];
+    ASSERT_EQ(scalar.outcome, !std::isfinite(delta[j])                ? fixed::kNonFinite
+                              : reference_clipped(delta[j], s, bound) ? fixed::kClipped
+                                                                      : fixed::kInRange)
+        << "the CUDA kernels' form, delta " << delta[j];
     clipped += reference_clipped(delta[j], s, bound) ? 1 : 0;
     nonfinite += std::isfinite(delta[j]) ? 0 : 1;
   }
@@ -133,9 +139,9 @@ TEST(Quantize, MatchesNearbyintOnRandomValuesAtEveryScale) {
   }
 }
 
-// The kernels run 4 or 8 coordinates to a vector (src/aggregate/cpu_kernels.inc): every
-// boundary case in every lane position, at the int32 limit and at a small odd bound (whose
-// B + 0.5 rounds up, beyond B).
+// The kernels run 8 or 16 coordinates to a vector (src/aggregate/cpu_kernels.inc): every
+// boundary case in every lane position, at the int32 limit, at a small odd bound (whose
+// B + 0.5 rounds up, beyond B) and at a bound that no float represents.
 TEST(Quantize, BoundaryCasesFollowTheRuleInEveryLane) {
   const float inf = std::numeric_limits<float>::infinity();
   const std::vector<float> at_int32_limit{2147483648.0f,
@@ -154,8 +160,12 @@ TEST(Quantize, BoundaryCasesFollowTheRuleInEveryLane) {
   const std::vector<float> at_odd_bound{6.28125f,  6.3125f,       -6.34375f, 6.34375f,
                                         -6.28125f, 6.25f,         -6.3125f,  6.3f,
                                         inf,       std::nanf(""), 0.03125f,  -0.09375f};
+  // 3 * 2^24 - 1 is no float: the nearest one, 3 * 2^24, lies beyond it.
+  const std::vector<float> at_bound_between_floats{50331648.0f,  -50331648.0f, 50331644.0f,
+                                                   -50331640.0f, 50331652.0f,  1e30f};
   for (const auto& [cases, s, bound] :
-       {std::tuple{at_int32_limit, 0, fixed::kMaxClipBound}, std::tuple{at_odd_bound, 4, 101}}) {
+       {std::tuple{at_int32_limit, 0, fixed::kMaxClipBound}, std::tuple{at_odd_bound, 4, 101},
+        std::tuple{at_bound_between_floats, 0, 50331647}}) {
     std::vector<float> delta;
     for (std::size_t shift = 0; shift < 17; ++shift) {  // each case at every offset mod 16
       for (std::size_t i = 0; i < cases.size(); ++i)

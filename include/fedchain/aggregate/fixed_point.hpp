@@ -36,45 +36,49 @@ FEDCHAIN_HOST_DEVICE inline double power_of_two(int scale_bits) {
   return static_cast<double>(std::int64_t{1} << scale_bits);
 }
 
-// q = clamp(round_half_even(delta * 2^s), -B, B).
+// q = clamp(round_half_even(delta * 2^s), -B, B), one value at a time, as the CUDA kernels
+// run it. The CPU kernels compute the same rule in float lanes (src/aggregate/cpu_kernels.inc);
+// quantize_test holds both and a long-double reference to the same bits.
 // - delta * 2^s is computed in double: a float has 24 significant bits and a double 53, and
 //   multiplying by a power of two changes only the exponent, so the product is exact (no
 //   overflow: |delta| < 2^128, 2^s <= 2^30), and so is the same on every machine.
-// - The magnitude is rounded and the sign put back: rounding half to even is symmetric.
 // - Rounding is done by hand (truncate, look at the exact remainder) rather than with rint,
-//   so it does not depend on the floating-point rounding mode. It stays in double, where
-//   trunc is one instruction with its rounding fixed in it (roundpd), because AVX2 has no
-//   packed double -> int64 conversion and a loop that needs one is not vectorized.
+//   so it does not depend on the floating-point rounding mode.
 // - NaN becomes 0 (it has no direction); +-Inf becomes +-B. Both count as non-finite.
 // Written with selects rather than branches: random data makes branches mispredict, and
-// the GPU runs it without divergence. Each select tests one compare, the form GCC's
-// vectorizer takes.
+// the GPU runs it without divergence.
 FEDCHAIN_HOST_DEVICE inline QuantizedValue quantize_value(float delta, double scale,
                                                           std::int32_t bound) {
+  // The flags are int64 (0 or 1) rather than bool so that a loop over this vectorizes.
   const double x = static_cast<double>(delta) * scale;
-  const double magnitude = x < 0 ? -x : x;  // NaN stays NaN and fails every compare
+  const std::int64_t nan = x != x;
   constexpr double kMaxFinite = 1.7976931348623157e308;
-  // Limit |x| to B + 1 (NaN to 0) so that every step below is exact; B + 1 rounds beyond B
-  // and is clipped, as anything larger would be.
-  const double b = static_cast<double>(bound);  // exact: bound < 2^31
-  double limited = magnitude > b + 1.0 ? b + 1.0 : magnitude;
-  limited = x != x ? 0.0 : limited;
+  const std::int64_t nonfinite = nan | (x > kMaxFinite) | (x < -kMaxFinite);
+  // Pull x into [-(B + 1), B + 1] (NaN to 0) so that the conversion below is exact and
+  // defined; B + 1 rounds beyond B and is clipped, as anything larger would be.
+  const double limit = static_cast<double>(bound) + 1.0;  // exact: bound < 2^31
+  double clamped = x > limit ? limit : x;
+  clamped = clamped < -limit ? -limit : clamped;
+  clamped = nan ? 0.0 : clamped;
 #if defined(__CUDA_ARCH__)
   // The device's rint (cvt.rni) rounds half to even with the rounding fixed in the
   // instruction, not taken from a mode: the same integer as the host's steps below.
-  double rounded = rint(limited);
+  std::int64_t t = static_cast<std::int64_t>(rint(clamped));
 #else
-  // limited <= 2^31: trunc and the remainder are exact, and so is the parity test.
-  const double whole = __builtin_trunc(limited);
-  const double remainder = limited - whole;
-  const double half = whole * 0.5;
-  const double odd = half != __builtin_trunc(half) ? 1.0 : 0.0;
-  double rounded = whole + (remainder > 0.5 ? 1.0 : (remainder == 0.5 ? odd : 0.0));
+  // |clamped| <= 2^31: truncation to int64 is exact, and so is the remainder.
+  std::int64_t t = static_cast<std::int64_t>(clamped);
+  const double remainder = clamped - static_cast<double>(t);
+  const std::int64_t odd = t & 1;
+  const std::int64_t up = (remainder > 0.5) | ((remainder == 0.5) & odd);
+  const std::int64_t down = (remainder < -0.5) | ((remainder == -0.5) & odd);
+  t += up - down;
 #endif
-  const std::uint32_t outcome =
-      magnitude <= kMaxFinite ? (rounded > b ? kClipped : kInRange) : kNonFinite;
-  rounded = rounded > b ? b : rounded;
-  return {static_cast<std::int32_t>(x < 0 ? -rounded : rounded), outcome};  // |.| <= B
+  const std::int64_t b = bound;
+  const std::int64_t clipped = (t > b) | (t < -b);
+  t = t > b ? b : t;
+  t = t < -b ? -b : t;
+  const std::int64_t outcome = nonfinite ? kNonFinite : (clipped ? kClipped : kInRange);
+  return {static_cast<std::int32_t>(t), static_cast<std::uint32_t>(outcome)};
 }
 
 // num / den rounded to the nearest integer, halves to the even one; den > 0.
