@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -185,8 +186,10 @@ class CudaDevice {
 // The compute ops come from train_ops::TrainOps over a CudaDevice; this adds device memory.
 class CudaBackend final : public train_ops::TrainOps<CudaDevice> {
  public:
-  CudaBackend(int device, cudaStream_t stream, const Cublas& cublas, cublasHandle_t blas)
+  CudaBackend(int device, std::string kernels, cudaStream_t stream, const Cublas& cublas,
+              cublasHandle_t blas)
       : TrainOps(train_ops::kConvBlockFloats, device, stream, cublas, blas),
+        kernels_(std::move(kernels)),
         stream_(stream),
         cublas_(cublas),
         blas_(blas) {}
@@ -201,6 +204,7 @@ class CudaBackend final : public train_ops::TrainOps<CudaDevice> {
   }
 
   std::string name() const override { return device_.name(); }
+  std::string kernels() const override { return kernels_; }
   int threads() const override { return 1; }
 
   Result<Buffer> allocate(std::size_t bytes) override {
@@ -250,6 +254,7 @@ class CudaBackend final : public train_ops::TrainOps<CudaDevice> {
   void synchronize() override { device_.check(cudaStreamSynchronize(stream_), "synchronize"); }
 
  private:
+  std::string kernels_;
   cudaStream_t stream_;
   const Cublas& cublas_;
   cublasHandle_t blas_;
@@ -314,7 +319,14 @@ Result<std::unique_ptr<train::Backend>> make_cuda_backend(int device_index) {
     return runtime_error("cuda:{}: {} failed: cuBLAS status {} ({})", device_index, what,
                          static_cast<int>(status), cublas.status_string(status));
   }
-  return std::unique_ptr<train::Backend>(new CudaBackend(device_index, stream, cublas, blas));
+  // cuBLAS picks its GEMM kernels by architecture: ranks on one kind of GPU train the same
+  // bits, on another kind they may not.
+  int major = 0;
+  int minor = 0;
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_index);
+  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device_index);
+  return std::unique_ptr<train::Backend>(new CudaBackend(
+      device_index, fmt::format("cuda sm_{}{}", major, minor), stream, cublas, blas));
 }
 
 }  // namespace fedchain::gpu

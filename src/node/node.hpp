@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -147,6 +148,12 @@ Status start_chain(Node& node, const RunOptions& options);
 // Everything of `node` that can fail on one rank alone (rules, data and shard, model,
 // faults), from the job; node.comm must be set. start_node agrees on it across ranks.
 Status build_node(Node& node, const Job& job);
+
+// What differing training kernels across ranks (train::Backend::kernels(), in rank order)
+// mean for a job: an error when some ranks train on a GPU and others on the CPU, else a
+// warning to show ("" when every rank runs the same kernels).
+Result<std::string> compare_training_kernels(std::span<const std::string> by_rank,
+                                             const std::string& device);
 
 // Everything before the first round: checks, run directory, data and shard, model, rules.
 // Collective. On resume, theta and height come from the newest checkpoint.

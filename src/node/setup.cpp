@@ -260,6 +260,27 @@ Status check_same_data(const Node& node) {
   return error;
 }
 
+// Ranks whose training kernels differ would train a client to different bits, so the
+// roots would depend on which rank hosts which client (never the agreement: every rank
+// still commits the same root). Collective; every rank returns the same verdict.
+Status check_training_kernels(const Node& node) {
+  constexpr std::size_t kMaxKernelsName = 256;
+  std::string mine = node.local.backend->kernels();
+  mine.resize(std::min(mine.size(), kMaxKernelsName));
+  auto all = node.comm->gather_bytes(as_bytes(mine), 1, kMaxKernelsName);
+  if (!all) return all.error();
+  std::vector<std::string> by_rank;
+  for (const Bytes& name : *all) by_rank.emplace_back(name.begin(), name.end());
+  auto warning = compare_training_kernels(by_rank, node.job.train.device);
+  if (!warning) {
+    Error error = warning.error();
+    error.every_rank = true;
+    return error;
+  }
+  if (!warning->empty() && node.rank == 0) spdlog::warn("{}", *warning);
+  return {};
+}
+
 void log_data(const Node& node) {
   const train::JobData& data = node.local.data;
   spdlog::info("data {}: {} train and {} test samples of {}x{}x{} (H x W x C), content sha256 {}",
@@ -272,6 +293,41 @@ void log_data(const Node& node) {
 }
 
 }  // namespace
+
+Result<std::string> compare_training_kernels(std::span<const std::string> by_rank,
+                                             const std::string& device) {
+  std::vector<std::pair<std::string, std::vector<std::size_t>>> groups;  // first-seen order
+  for (std::size_t r = 0; r < by_rank.size(); ++r) {
+    auto group = std::find_if(groups.begin(), groups.end(),
+                              [&](const auto& g) { return g.first == by_rank[r]; });
+    if (group == groups.end()) group = groups.insert(groups.end(), {by_rank[r], {}});
+    group->second.push_back(r);
+  }
+  if (groups.size() <= 1) return std::string();
+  std::vector<std::string> described;
+  bool one_kind_of_device = true;
+  const auto kind = [](const std::string& name) { return name.substr(0, name.find(' ')); };
+  for (const auto& [name, ranks] : groups) {
+    described.push_back(
+        fmt::format("rank{} {} \"{}\"", ranks.size() > 1 ? "s" : "", fmt::join(ranks, " "), name));
+    one_kind_of_device = one_kind_of_device && kind(name) == kind(groups.front().first);
+  }
+  const std::string who = fmt::format("{}", fmt::join(described, "; "));
+  if (!one_kind_of_device) {
+    return config_error(
+        "train.device = \"{}\": the ranks train on different kinds of device ({}); a client's "
+        "update would depend on the rank hosting it, and the state roots on the rank count. Set "
+        "train.device = \"cpu\" or \"cuda\" for the whole job (docs/training.md, \"Ranks with "
+        "different kernels\")",
+        device, who);
+  }
+  return fmt::format(
+      "the ranks train with different kernels ({}): every rank still commits the same roots, "
+      "but a client's update depends on the rank hosting it, so these roots differ from a run "
+      "on one kind of machine. For CPUs, FEDCHAIN_CPU_LEVEL=x86-64-v3 on every rank makes them "
+      "agree (docs/training.md, \"Ranks with different kernels\")",
+      who);
+}
 
 Status build_node(Node& node, const Job& job) {
   auto aggregate = aggregate::aggregate_config(job.aggregate);
@@ -337,6 +393,7 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
   }
   if (auto st = agree(build_node(*node, job), MPI_COMM_WORLD); !st) return st.error();
   if (auto st = check_same_data(*node); !st) return st.error();
+  if (auto st = check_training_kernels(*node); !st) return st.error();
   if (node->rank == 0) log_data(*node);
   if (job.consensus.protocol == "bft") {
     // start_chain agrees on its own failures before each collective it enters.

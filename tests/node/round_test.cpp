@@ -267,5 +267,37 @@ TEST_F(RoundTest, AnAttackerSendsWhatItsAttackMakesOfItsOwnOrThePooledDeltas) {
   EXPECT_NE(alie.at(0), honest.at(3));
 }
 
+// Ranks compare their training kernels at start (setup.cpp, check_training_kernels).
+TEST(TrainingKernels, OneKindOnEveryRankSaysNothing) {
+  const std::vector<std::string> same(4, "cpu with onednn avx512_core");
+  auto verdict = compare_training_kernels(same, "auto");
+  ASSERT_TRUE(verdict) << verdict.error().message;
+  EXPECT_EQ(*verdict, "");
+}
+
+TEST(TrainingKernels, CpusOfTwoInstructionSetsAreAWarningThatNamesTheRanks) {
+  const std::vector<std::string> mixed{"cpu with onednn avx512_core", "cpu with onednn avx2",
+                                       "cpu with onednn avx512_core", "cpu with onednn avx2"};
+  auto verdict = compare_training_kernels(mixed, "cpu");
+  ASSERT_TRUE(verdict) << verdict.error().message;
+  EXPECT_NE(verdict->find("ranks 0 2 \"cpu with onednn avx512_core\"; ranks 1 3 \"cpu with "
+                          "onednn avx2\""),
+            std::string::npos)
+      << *verdict;
+  EXPECT_NE(verdict->find("FEDCHAIN_CPU_LEVEL=x86-64-v3"), std::string::npos) << *verdict;
+}
+
+TEST(TrainingKernels, GpuAndCpuRanksInOneJobAreRefused) {
+  const std::vector<std::string> mixed{"cuda sm_90", "cuda sm_90", "cpu with onednn avx2"};
+  auto verdict = compare_training_kernels(mixed, "auto");
+  ASSERT_FALSE(verdict);
+  EXPECT_EQ(verdict.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(verdict.error().message.find("train.device = \"auto\""), std::string::npos);
+  EXPECT_NE(verdict.error().message.find("ranks 0 1 \"cuda sm_90\"; rank 2 \"cpu with onednn "
+                                         "avx2\""),
+            std::string::npos)
+      << verdict.error().message;
+}
+
 }  // namespace
 }  // namespace fedchain::node

@@ -144,6 +144,10 @@ class Backend {
   virtual ~Backend() = default;
 
   virtual std::string name() const = 0;  // "cpu with onednn avx512_core", "cuda:0"
+  // The arithmetic training runs, without where: backends with equal kernels() train the
+  // same bits from the same inputs and thread count ("cuda sm_90" for every cuda:N of one
+  // kind). Ranks compare it at start (node/setup.cpp).
+  virtual std::string kernels() const { return name(); }
   virtual int threads() const = 0;
 
   // Memory. offset and bytes are in bytes.
