@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""PyTorch CPU twin of fedchain_train_bench: the same models, batch, thread counts and step
-(forward, cross-entropy, backward, SGD with momentum), the same flags (--models and the
-shared -w/--warmup, -n/--iterations, --sizes for the batch, --threads) and the same table
-(bench/common/bench_flags.hpp); bench/train/compare.sh runs the two side by side.
+"""PyTorch twin of fedchain_train_bench: the same models, batch, thread counts and step
+(forward, cross-entropy, backward, SGD with momentum), the same flags (--models, --device
+and the shared -w/--warmup, -n/--iterations, --sizes for the batch, --threads) and the same
+table (bench/common/bench_flags.hpp); bench/train/compare.sh runs the two side by side.
+On a GPU (--device cuda) both sides compute in full fp32, as fedchain's CUDA backend does
+(TF32 off); cuDNN may pick its fastest algorithms, as a tuned PyTorch job would, and each
+timed stretch ends with a synchronize.
 
 The networks are built from fedchain's own architectures (--layers FILE, the JSON that
 `fedchain_train_bench --layers --models ...` prints, read by python/fedchain_torch.py as
@@ -47,7 +50,14 @@ def run_bench(program, batch, make_step):
     parser.add_argument("--threads", type=counts, default=[1, 2])
     parser.add_argument("-w", "--warmup", type=int, default=3)
     parser.add_argument("-n", "--iterations", type=int, default=20)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = parser.parse_args()
+    device = torch.device(args.device)
+    if args.device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     with open(args.layers) as layers:
         described = json.load(layers)
     batches = [SMALL_BATCH] if args.sizes == "small" else counts(args.sizes)
@@ -67,13 +77,16 @@ def run_bench(program, batch, make_step):
                 classes = described[arch]["classes"]
                 x = torch.rand(size, shape["channels"], shape["height"], shape["width"])
                 y = torch.randint(0, classes, (size,))
-                step = make_step(build_module(described[arch]), x, y)
+                step = make_step(build_module(described[arch]).to(device), x.to(device),
+                                 y.to(device))
                 for _ in range(args.warmup):
                     step()
+                sync()
                 start = time.perf_counter()
                 cpu_start = time.process_time()
                 for _ in range(args.iterations):
                     step()
+                sync()
                 seconds = (time.perf_counter() - start) / args.iterations
                 cpu_seconds = (time.process_time() - cpu_start) / args.iterations
                 rate = size / seconds
