@@ -2,6 +2,7 @@
 // "insufficient driver" on build machines): any error or a count of 0 means no GPU.
 #include <cuda_runtime.h>
 
+#include <cstdlib>
 #include <vector>
 
 #include "fedchain/kernels/device.hpp"
@@ -46,6 +47,18 @@ DeviceProbe probe_devices() {
     probe.devices.push_back({i, props.name, props.totalGlobalMem, props.major, props.minor});
   }
   return probe;
+}
+
+const DeviceInfo& device_for_this_rank(const DeviceProbe& probe) {
+  int local_rank = 0;
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}) {
+    if (const char* value = std::getenv(name); value != nullptr) {
+      local_rank = std::atoi(value);
+      break;
+    }
+  }
+  const auto count = static_cast<int>(probe.devices.size());
+  return probe.devices[static_cast<std::size_t>(((local_rank % count) + count) % count)];
 }
 
 Status self_test(int index) {

@@ -436,6 +436,10 @@ std::vector<JobKeySpec> make_schema() {
       string_key("aggregate.exchange", &A::exchange, &Job::aggregate,
                  {"auto", "allreduce", "allgather"},
                  "How updates travel; auto: allreduce for fedavg, allgather otherwise"),
+      string_key("aggregate.transport", &A::transport, &Job::aggregate, {"mpi", "nccl"},
+                 "What carries the update sums and gathers: mpi, or nccl on each rank's GPU "
+                 "(the same bits; a config error naming why where the build has no NCCL or a "
+                 "rank no GPU)"),
       integer_key("aggregate.scale_bits", &A::scale_bits, &Job::aggregate, 0, 30,
                   "Fixed-point scale s: q = round(delta * 2^s)"),
       float_key("aggregate.clip", &A::clip, &Job::aggregate, 0.0, kInf, true,

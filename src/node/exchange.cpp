@@ -9,6 +9,11 @@
 
 #include "stall_watchdog.hpp"
 
+#if defined(FEDCHAIN_HAVE_CUDA)
+#include "fedchain/kernels/device.hpp"
+#include "fedchain/kernels/nccl_exchange.hpp"
+#endif
+
 namespace fedchain::node {
 
 Error mpi_failure(const char* what, int code) {
@@ -83,7 +88,7 @@ std::vector<T> values_of(const Bytes& bytes) {
   return values;
 }
 
-class MpiCollectives final : public Collectives {
+class MpiCollectives : public Collectives {
  public:
   Result<std::vector<std::int64_t>> sum(std::span<const std::int64_t> partial) override {
     if (auto st = check_count(partial.size(), "allreduce of the weighted sum"); !st) {
@@ -236,10 +241,111 @@ class MpiCollectives final : public Collectives {
   }
 };
 
+#if defined(FEDCHAIN_HAVE_CUDA)
+// aggregate.transport = "nccl": the update sums and the updates' allgather go through NCCL
+// on the rank's GPU; everything else (ids, transactions, votes, reporting) stays on MPI.
+class NcclCollectives final : public MpiCollectives {
+ public:
+  explicit NcclCollectives(std::unique_ptr<gpu::NcclExchange> nccl) : nccl_(std::move(nccl)) {}
+
+  Result<std::vector<std::int64_t>> sum(std::span<const std::int64_t> partial) override {
+    std::vector<std::int64_t> total(partial.size());
+    if (auto st = nccl_->sum(partial, total); !st) return st.error();
+    return total;
+  }
+
+  Result<std::vector<std::uint64_t>> sum_modular(std::span<const std::uint64_t> partial) override {
+    std::vector<std::uint64_t> total(partial.size());
+    if (auto st = nccl_->sum(partial, total); !st) return st.error();
+    return total;
+  }
+
+  // The clients over MPI (bounded as on the MPI path), then one NCCL allgather of equal
+  // parts: each rank pads its updates to the most any rank announced, and each part is read
+  // back only as far as its rank's announced clients.
+  Result<GatheredUpdates> gather_updates(std::span<const std::uint32_t> clients,
+                                         std::span<const std::int32_t> values, std::size_t length,
+                                         std::size_t max_per_rank) override {
+    auto ids =
+        allgather_variable(bytes_of(clients), max_per_rank * sizeof(std::uint32_t), MPI_COMM_WORLD);
+    if (!ids) return ids.error();
+    std::vector<std::vector<std::uint32_t>> by_rank;
+    std::size_t most = 0;
+    for (const auto& bytes : *ids) {
+      by_rank.push_back(values_of<std::uint32_t>(bytes));
+      most = std::max(most, by_rank.back().size());
+    }
+    std::vector<std::int32_t> mine(most * length, 0);
+    std::copy_n(values.begin(), std::min(values.size(), mine.size()), mine.begin());
+    std::vector<std::int32_t> all(mine.size() * by_rank.size());
+    if (auto st = nccl_->gather(mine, all); !st) return st.error();
+    GatheredUpdates out;
+    for (std::size_t r = 0; r < by_rank.size(); ++r) {
+      const auto part = all.begin() + static_cast<std::ptrdiff_t>(r * mine.size());
+      out.clients.insert(out.clients.end(), by_rank[r].begin(), by_rank[r].end());
+      out.senders.insert(out.senders.end(), by_rank[r].size(), static_cast<int>(r));
+      out.values.insert(out.values.end(), part,
+                        part + static_cast<std::ptrdiff_t>(by_rank[r].size() * length));
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<gpu::NcclExchange> nccl_;
+};
+#endif
+
 }  // namespace
 
 std::unique_ptr<Collectives> make_mpi_collectives() {
   return std::make_unique<MpiCollectives>();
+}
+
+Result<std::unique_ptr<Collectives>> make_nccl_collectives() {
+#if defined(FEDCHAIN_HAVE_CUDA)
+  int rank = 0;
+  int ranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  // Every rank must have a GPU before any enters NCCL's collective set-up.
+  const auto probe = gpu::probe_devices();
+  Status usable;
+  if (probe.devices.empty()) {
+    usable = config_error(
+        "aggregate.transport = \"nccl\": rank {} has no usable GPU ({}); use "
+        "aggregate.transport = \"mpi\"",
+        rank, probe.why_none);
+  }
+  if (auto st = agree(usable, MPI_COMM_WORLD); !st) return st.error();
+  gpu::NcclId id{};
+  Status made;
+  if (rank == 0) {
+    auto fresh = gpu::nccl_new_id();
+    if (fresh) id = *fresh;
+    made = fresh ? Status{} : Status{fresh.error()};
+  }
+  if (auto st = agree(made, MPI_COMM_WORLD); !st) return st.error();
+  if (const int rc = collective("MPI_Bcast (NCCL id)",
+                                [&](MPI_Request* request) {
+                                  return MPI_Ibcast(id.data(), static_cast<int>(id.size()),
+                                                    MPI_BYTE, 0, MPI_COMM_WORLD, request);
+                                });
+      rc != MPI_SUCCESS) {
+    return mpi_failure("MPI_Bcast (NCCL id)", rc);
+  }
+  const auto& device = gpu::device_for_this_rank(probe);
+  auto nccl = gpu::NcclExchange::create(device.index, id, rank, ranks);
+  Status joined = nccl ? Status{} : Status{nccl.error()};
+  if (auto st = agree(joined, MPI_COMM_WORLD); !st) return st.error();
+  return std::unique_ptr<Collectives>(std::make_unique<NcclCollectives>(std::move(*nccl)));
+#else
+  Error error = config_error(
+      "aggregate.transport = \"nccl\": this fedchain was built without CUDA (no nvcc when it "
+      "was configured, or FEDCHAIN_CUDA=OFF); rebuild with CUDA and NCCL or use "
+      "aggregate.transport = \"mpi\"");
+  error.every_rank = true;
+  return error;
+#endif
 }
 
 Result<bool> any_rank(bool flag, MPI_Comm comm) {

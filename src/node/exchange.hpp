@@ -73,6 +73,10 @@ class Collectives {
 
 // Over MPI_COMM_WORLD.
 std::unique_ptr<Collectives> make_mpi_collectives();
+// aggregate.transport = "nccl": the update sums and the updates' allgather over NCCL on
+// each rank's GPU, the rest over MPI_COMM_WORLD. Collective; every rank gets the same
+// error where a rank has no GPU or the build no CUDA.
+Result<std::unique_ptr<Collectives>> make_nccl_collectives();
 
 Error mpi_failure(const char* what, int code);
 

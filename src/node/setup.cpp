@@ -379,11 +379,21 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
     return alike;
   }
 
+  // Before the run directory: a job refused for want of a GPU leaves nothing behind.
+  std::unique_ptr<Collectives> collectives;
+  if (job.aggregate.transport == "nccl") {
+    auto nccl = make_nccl_collectives();
+    if (!nccl) return nccl.error();
+    collectives = std::move(*nccl);
+  } else {
+    collectives = make_mpi_collectives();
+  }
+
   RunOptions options = requested;
   auto dir = open_run_dir(options, rank);
   if (!dir) return dir.error();
   auto node = std::make_unique<Node>(job, rank, ranks, std::move(*dir));
-  node->comm = make_mpi_collectives();
+  node->comm = std::move(collectives);
   if (auto st = log::init({node->rank, node->run_dir.root(), options.log_level}); !st) {
     return st.error();
   }
@@ -421,11 +431,11 @@ Result<std::unique_ptr<Node>> start_node(const Job& job, const RunOptions& reque
   for (const auto& [client, samples] : node->local.shards) hosted_samples += samples.size();
   spdlog::info(
       "{} ranks, {} clients ({} per round, {} here with {} samples), model {} ({} parameters), "
-      "rule {}, backend {}, aggregation kernels {}",
+      "rule {} over {}, backend {}, aggregation kernels {}",
       node->ranks, node->clients.count(), node->clients.cohort.per_round, node->local.shards.size(),
       hosted_samples, job.model.arch, node->global.theta.size(),
-      aggregate::rule_name(node->aggregate.rule), node->local.backend->name(),
-      cpu_level_name(cpu_level()));
+      aggregate::rule_name(node->aggregate.rule), job.aggregate.transport,
+      node->local.backend->name(), cpu_level_name(cpu_level()));
   return node;
 }
 

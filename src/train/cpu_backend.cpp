@@ -219,15 +219,6 @@ std::unique_ptr<Backend> make_cpu_backend(int threads, CpuKernels kernels) {
 #if defined(FEDCHAIN_HAVE_CUDA)
 namespace {
 
-// The rank's index among the ranks on its node (Open MPI, MPICH/Hydra, Slurm), so that
-// ranks sharing a node spread over its GPUs; 0 when none of them started this process.
-int node_local_rank() {
-  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}) {
-    if (const char* value = std::getenv(name); value != nullptr) return std::atoi(value);
-  }
-  return 0;
-}
-
 Result<std::unique_ptr<Backend>> make_cuda() {
   const auto probe = gpu::probe_devices();
   if (probe.devices.empty()) {
@@ -235,8 +226,7 @@ Result<std::unique_ptr<Backend>> make_cuda() {
         "train.device = \"cuda\": no usable GPU on this node ({}); use train.device = \"cpu\"",
         probe.why_none);
   }
-  const auto& device =
-      probe.devices[static_cast<std::size_t>(node_local_rank()) % probe.devices.size()];
+  const auto& device = gpu::device_for_this_rank(probe);
   auto backend = gpu::make_cuda_backend(device.index);
   if (!backend) {
     return Error{backend.error().kind,

@@ -69,6 +69,7 @@ struct TrainSection {
 struct AggregateSection {
   std::string rule = "fedavg";    // fedavg | median | trimmed_mean | krum | multi_krum
   std::string exchange = "auto";  // auto | allreduce | allgather
+  std::string transport = "mpi";  // mpi | nccl: what carries the update sums and gathers
   std::int64_t scale_bits = 20;   // fixed point: q = round(delta * 2^scale_bits)
   double clip = 8.0;              // |delta| is clipped to this before quantizing
   double trim_beta = 0.1;         // trimmed_mean: fraction cut from each end

@@ -26,6 +26,12 @@ struct DeviceProbe {
 
 DeviceProbe probe_devices();
 
+// The device a rank takes (probe.devices must not be empty): its index among the ranks on
+// its node (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID or SLURM_LOCALID; 0 when none is
+// set) modulo the devices, so that ranks sharing a node spread over its GPUs, and with
+// --gpus-per-task=1 each rank takes the one it sees. Training and the NCCL exchange agree.
+const DeviceInfo& device_for_this_rank(const DeviceProbe& probe);
+
 // Runs a small kernel on device `index` and checks what it wrote: proves that kernels
 // built for this binary's architectures can launch on that device.
 Status self_test(int index);
