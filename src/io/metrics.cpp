@@ -72,6 +72,17 @@ std::vector<std::string> split_cells(const std::string& line) {
   }
 }
 
+// At most 40 bytes of `text` for an error message, anything but printable ASCII as \xNN:
+// a damaged file's bytes may be neither short nor text.
+std::string excerpt(std::string_view text) {
+  std::string out;
+  for (const char c : text.substr(0, 40)) {
+    const auto byte = static_cast<unsigned char>(c);
+    out += byte >= 0x20 && byte < 0x7f ? std::string(1, c) : fmt::format("\\x{:02x}", byte);
+  }
+  return text.size() > 40 ? out + "..." : out;
+}
+
 // Keeps the CSV rows up to `keep`, rewritten to today's columns when the file comes from an
 // older fedchain (the header names the columns; cells of new columns stay empty).
 Status resume_csv(const std::filesystem::path& path, std::uint64_t keep, bool epsilon) {
@@ -93,21 +104,20 @@ Status resume_csv(const std::filesystem::path& path, std::uint64_t keep, bool ep
       return config_error(
           "{}: column '{}' is not one this fedchain writes; move the file aside to resume "
           "(a new one is started)",
-          path.string(), column);
+          path.string(), excerpt(column));
     }
   }
   std::string kept = MetricsLog::csv_header(epsilon) + "\n";
-  while (std::getline(in, line)) {
+  for (std::size_t number = 2; std::getline(in, line); ++number) {
     if (line.empty()) continue;
     const std::vector<std::string> cells = split_cells(line);
     std::uint64_t height = 0;
-    try {
-      height = std::stoull(cells[0]);
-    } catch (const std::exception&) {
+    const std::string& first = cells[0];
+    const auto [end, error] = std::from_chars(first.data(), first.data() + first.size(), height);
+    if (error != std::errc{} || end != first.data() + first.size()) {
       return config_error(
-          "{}: row '{}' does not start with a height; move the file aside to "
-          "resume",
-          path.string(), line);
+          "{}: line {} does not start with a height ('{}'); move the file aside to resume",
+          path.string(), number, excerpt(line));
     }
     if (height > keep) continue;
     for (std::size_t c = 0; c < columns.size(); ++c) {

@@ -22,7 +22,7 @@ small_job "$dataset"
 echo "== 1. rank 0 alone fails: every rank ends, with its message and exit code"
 train m
 echo "not,a,height" >>"$work/m/metrics.csv"
-expect_exit 2 "rank 0: .*metrics.csv: row 'not,a,height' does not start with a height" \
+expect_exit 2 "rank 0: .*metrics.csv: line 8 does not start with a height ('not,a,height')" \
   "${mpi[@]}" "$fedchain" train "$work/job.toml" --run-dir "$work/m" --resume
 
 echo "== 2a. non-finite with fedavg: every rank stops, naming the round and the clients"

@@ -162,6 +162,26 @@ TEST(Metrics, ResumeRefusesAColumnItNeverWrote) {
   EXPECT_NE(log.error().message.find("m.csv"), std::string::npos);
 }
 
+// A damaged row is named by its line, with a short, printable excerpt of it, and the file is
+// left as it was; "12abc" is no height.
+TEST(Metrics, ResumeNamesADamagedRowByLineWithAPrintableExcerpt) {
+  testing::TempDir tmp;
+  const std::string garbage = "12abc,\x01\xff" + std::string(5000, 'z');
+  const std::string file = MetricsLog::csv_header() + "\n1,1.0\n" + garbage + "\n";
+  std::ofstream(tmp.path() / "m.csv") << file;
+  auto log = MetricsLog::resume(tmp.path() / "m.csv", tmp.path() / "m.jsonl", 1);
+  ASSERT_FALSE(log);
+  EXPECT_EQ(log.error().kind, ErrorKind::kConfig);
+  const std::string& message = log.error().message;
+  EXPECT_NE(message.find("m.csv: line 3 does not start with a height ('12abc,\\x01\\xffzz"),
+            std::string::npos)
+      << message;
+  EXPECT_LT(message.size(), 400u) << "the whole row was echoed";
+  std::ostringstream kept;
+  kept << std::ifstream(tmp.path() / "m.csv").rdbuf();
+  EXPECT_EQ(kept.str(), file);
+}
+
 TEST(Metrics, AnEpsilonColumnOnlyWhenTheJobSpendsPrivacy) {
   testing::TempDir tmp;
   auto plain = MetricsLog::create(tmp.path() / "p.csv", tmp.path() / "p.jsonl");
