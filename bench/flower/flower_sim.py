@@ -31,7 +31,10 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 _cache = {}  # per process (each Ray actor): the dataset and the partition, read once
 
 
-def _dataset(path):
+def load_dataset(path):
+    """fedchain's HDF5 dataset: {"train": (x, y), "test": (x, y)}, images flattened to
+    float32 in [0, 1], labels int64; read once per process (also used by
+    bench/mpi4py/fedavg_mpi4py.py)."""
     if path not in _cache:
         import h5py
         import numpy as np
@@ -92,7 +95,7 @@ def _train(msg, context):
     cfg = _config(msg)
     torch.set_num_threads(int(cfg["threads"]))
     client = int(context.node_config["partition-id"])
-    x_all, y_all = _dataset(str(cfg["data"]))["train"]
+    x_all, y_all = load_dataset(str(cfg["data"]))["train"]
     idx = torch.tensor(_partition(str(cfg["parts"]))[client], dtype=torch.int64)
     x, y = x_all[idx], y_all[idx]
 
@@ -149,7 +152,7 @@ def build_apps(args):
     def main(grid: Grid, context: Context) -> None:
         random.seed(args.seed)  # Flower samples the cohort with Python's random
         torch.set_num_threads(args.threads)
-        x_test, y_test = _dataset(args.data)["test"]
+        x_test, y_test = load_dataset(args.data)["test"]
         model = make_model(args.hidden, args.seed)
         start = time.perf_counter()
 

@@ -21,7 +21,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "flower"))
-from flower_sim import _dataset, make_model  # noqa: E402  (plain torch; no Flower import)
+from flower_sim import load_dataset, make_model  # noqa: E402  (plain torch; no Flower import)
 
 
 def main():
@@ -46,7 +46,7 @@ def main():
     comm = MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
     torch.set_num_threads(args.threads)
-    data = _dataset(args.data)
+    data = load_dataset(args.data)
     x_all, y_all = data["train"]
     shard = np.array_split(np.random.default_rng(args.seed).permutation(len(y_all)), size)[rank]
     x, y = x_all[torch.from_numpy(shard)], y_all[torch.from_numpy(shard)]
