@@ -39,9 +39,11 @@ Status run_centralized(const CentralizedArgs& args) {
   if (!data) return data.error();
   const train::Samples& train_set = data->train;
   const train::Samples& test_set = data->test;
-  auto backend = train::make_backend(job->train.device, static_cast<int>(job->train.threads));
-  if (!backend) return backend.error();
-  auto model = train::make_job_model(**backend, *job, train_set);
+  auto chosen = train::make_job_backend(*job, train_set);
+  if (!chosen) return chosen.error();
+  if (!chosen->note.empty()) std::printf("%s\n", chosen->note.c_str());
+  const std::unique_ptr<train::Backend> backend = std::move(chosen->backend);
+  auto model = train::make_job_model(*backend, *job, train_set);
   if (!model) return model.error();
   const auto seed = static_cast<std::uint64_t>(job->job.seed);
   train::TrainOptions options = train::train_options(job->train);
@@ -57,7 +59,7 @@ Status run_centralized(const CentralizedArgs& args) {
       "thread(s), %s lr %g, batch %lld\n",
       args.path.c_str(), model->summary().substr(0, model->summary().find('\n')).c_str(),
       static_cast<long long>(train_set.count), static_cast<long long>(test_set.count),
-      (*backend)->name().c_str(), (*backend)->threads(), options.optimizer.c_str(), options.lr,
+      backend->name().c_str(), backend->threads(), options.optimizer.c_str(), options.lr,
       static_cast<long long>(options.batch_size));
   std::printf("%5s %10s %10s %9s %8s %10s\n", "epoch", "train_loss", "test_loss", "test_acc",
               "time_s", "samples/s");

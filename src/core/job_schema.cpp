@@ -427,8 +427,9 @@ std::vector<JobKeySpec> make_schema() {
                   "CPU threads per rank for training"),
       string_key("train.device", &T::device, &Job::train, {"auto", "cpu", "cuda"},
                  "Training backend: cpu; cuda (the GPU backend; a config error naming why where "
-                 "the build has no CUDA or no GPU answers); auto runs on the CPU until the CUDA "
-                 "backend has passed its GPU tests"),
+                 "the build has no CUDA or no GPU answers); auto takes the rank's GPU where one "
+                 "passes its launch self-test and trains the job's model as the CPU does, the "
+                 "CPU otherwise (the log says why)"),
 
       string_key("aggregate.rule", &A::rule, &Job::aggregate,
                  {"fedavg", "median", "trimmed_mean", "krum", "multi_krum"},

@@ -349,9 +349,10 @@ Status build_node(Node& node, const Job& job) {
   node.local.faults->on_training_labels(node.local.data.train.labels, node.local.data.train.classes,
                                         node.local.shards);
 
-  auto backend = train::make_backend(job.train.device, static_cast<int>(job.train.threads));
+  auto backend = train::make_job_backend(job, node.local.data.train);
   if (!backend) return backend.error();
-  node.local.backend = std::move(*backend);
+  if (!backend->note.empty()) spdlog::info("{}", backend->note);
+  node.local.backend = std::move(backend->backend);
   auto model = train::make_job_model(*node.local.backend, job, node.local.data.train);
   if (!model) return model.error();
   node.local.model = std::make_unique<train::Model>(std::move(*model));

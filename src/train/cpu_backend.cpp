@@ -240,9 +240,8 @@ Result<std::unique_ptr<Backend>> make_cuda() {
 #endif
 
 Result<std::unique_ptr<Backend>> make_backend(const std::string& device, int threads) {
-  // "auto" stays on the CPU while the CUDA backend has not run on a GPU: it compiles, links
-  // and passes its host twin test, but not yet gpu_train_backend_test. Once that passes on a
-  // GPU, auto takes cuda where it is built and a device answers (issue 7).
+  // "auto" is the CPU here: taking the GPU needs the job's model to check it against
+  // (make_job_backend, which train and centralized use).
   if (device == "cpu" || device == "auto") return make_cpu_backend(threads);
   if (device == "cuda") {
 #if defined(FEDCHAIN_HAVE_CUDA)

@@ -1,8 +1,17 @@
 #include "fedchain/train/job_setup.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <numeric>
 
+#include "fedchain/core/random.hpp"
 #include "fedchain/data/dataset.hpp"
+#include "fedchain/train/trainer.hpp"
+
+#if defined(FEDCHAIN_HAVE_CUDA)
+#include "fedchain/kernels/device.hpp"
+#include "fedchain/kernels/train_backend.hpp"
+#endif
 
 namespace fedchain::train {
 
@@ -58,6 +67,106 @@ Result<Model> make_job_model(Backend& backend, const Job& job, const Samples& da
   if (!model) return model.error();
   model->initialize(static_cast<std::uint64_t>(job.job.seed));
   return model;
+}
+
+namespace {
+
+struct FewSteps {
+  std::vector<float> initial;
+  std::vector<float> final;
+};
+
+Result<FewSteps> train_few_steps(Backend& backend, const Job& job, const Samples& data,
+                                 const std::vector<float>* start) {
+  constexpr std::int64_t kSteps = 4;
+  auto model = make_job_model(backend, job, data);
+  if (!model) return model.error();
+  const auto count = static_cast<std::size_t>(model->parameter_count());
+  FewSteps steps{std::vector<float>(count), std::vector<float>(count)};
+  if (start != nullptr) {
+    if (auto st = model->set_parameters(*start); !st) return st.error();
+  }
+  if (auto st = model->get_parameters(steps.initial); !st) return st.error();
+  TrainOptions options = train_options(job.train);
+  options.steps = kSteps;
+  auto trainer = LocalTrainer::create(*model, options);
+  if (!trainer) return trainer.error();
+  std::vector<std::int64_t> shard(static_cast<std::size_t>(
+      std::min(data.count, kSteps * batch_room(options.batch_size, data.count))));
+  std::iota(shard.begin(), shard.end(), std::int64_t{0});
+  auto trained =
+      trainer->train(data, shard, derive_seed(static_cast<std::uint64_t>(job.job.seed), 0, 0));
+  if (!trained) return trained.error();
+  if (auto st = model->get_parameters(steps.final); !st) return st.error();
+  return steps;
+}
+
+double distance(const std::vector<float>& a, const std::vector<float>& b) {
+  double sum = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
+    sum += d * d;
+  }
+  return std::sqrt(sum);
+}
+
+}  // namespace
+
+Status check_training_agrees(Backend& candidate, Backend& reference, const Job& job,
+                             const Samples& data) {
+  constexpr double kTolerance = 1e-3;
+  auto expected = train_few_steps(reference, job, data, nullptr);
+  if (!expected) return expected.error();
+  auto tested = train_few_steps(candidate, job, data, &expected->initial);
+  if (!tested) return tested.error();
+  const double moved = distance(expected->final, expected->initial);
+  const double apart = distance(tested->final, expected->final);
+  if (!(apart <= kTolerance * moved)) {  // NaN fails too
+    return runtime_error(
+        "4 steps of the job's {} on {} end {:.3g} from {}'s (L2), {:.3g}% of the {:.3g} "
+        "training moved the parameters; at most {}% is rounding",
+        job.model.arch, candidate.name(), apart, reference.name(), 100.0 * apart / moved, moved,
+        100.0 * kTolerance);
+  }
+  return {};
+}
+
+Result<JobBackend> make_job_backend(const Job& job, const Samples& data) {
+  const int threads = static_cast<int>(job.train.threads);
+  if (job.train.device != "auto") {
+    auto backend = make_backend(job.train.device, threads);
+    if (!backend) return backend.error();
+    return JobBackend{std::move(*backend), ""};
+  }
+  auto cpu = make_cpu_backend(threads);
+#if defined(FEDCHAIN_HAVE_CUDA)
+  const auto probe = gpu::probe_devices();
+  if (probe.devices.empty()) {
+    return JobBackend{std::move(cpu),
+                      fmt::format("train.device = auto: no usable GPU ({}); training on the CPU",
+                                  probe.why_none)};
+  }
+  const auto& device = gpu::device_for_this_rank(probe);
+  const auto on_cpu = [&](const std::string& why) {
+    return JobBackend{std::move(cpu),
+                      fmt::format("train.device = auto: cuda:{} ({}) {}; training on the CPU",
+                                  device.index, device.name, why)};
+  };
+  if (auto st = gpu::self_test(device.index); !st) {
+    return on_cpu("failed its launch self-test: " + st.error().message);
+  }
+  auto cuda = gpu::make_cuda_backend(device.index);
+  if (!cuda) return on_cpu("could not be set up: " + cuda.error().message);
+  if (auto st = check_training_agrees(**cuda, *cpu, job, data); !st) {
+    return on_cpu("trains differently from the CPU: " + st.error().message);
+  }
+  return JobBackend{std::move(*cuda),
+                    fmt::format("train.device = auto: cuda:{} ({}), which passed its launch "
+                                "self-test and trains the job's model as the CPU does",
+                                device.index, device.name)};
+#else
+  return JobBackend{std::move(cpu), ""};
+#endif
 }
 
 }  // namespace fedchain::train

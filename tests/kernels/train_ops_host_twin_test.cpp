@@ -12,7 +12,9 @@
 #include <gtest/gtest.h>
 
 #include "backend_ops.hpp"
+#include "fedchain/core/job.hpp"
 #include "fedchain/train/backend.hpp"
+#include "fedchain/train/job_setup.hpp"
 #include "train_compare.hpp"
 #include "train_ops.hpp"
 
@@ -60,7 +62,7 @@ class HostDevice {
 };
 
 // The CUDA backend's ops over host memory.
-class HostTwinBackend final : public train_ops::TrainOps<HostDevice> {
+class HostTwinBackend : public train_ops::TrainOps<HostDevice> {
  public:
   explicit HostTwinBackend(std::int64_t block_floats) : TrainOps(block_floats) {}
 
@@ -160,6 +162,44 @@ TEST(CudaDeviceCodeOnHost, PoolsAndDropoutGiveTheCpuBits) {
   const auto on_cpu = run(*cpu);
   const char* names[] = {"maxpool y", "maxpool dx", "avgpool y", "avgpool dx", "dropout y"};
   for (std::size_t i = 0; i < on_twin.size(); ++i) EXPECT_EQ(on_twin[i], on_cpu[i]) << names[i];
+}
+
+// train.device = "auto" takes a GPU only where the job's own model trains there as on the
+// CPU (train::check_training_agrees): the device code passes; a backend with one wrong op
+// (relu letting negatives through) does not, and the error says how far apart they end.
+class ReluLeakingTwin final : public HostTwinBackend {
+ public:
+  ReluLeakingTwin() : HostTwinBackend(train_ops::kConvBlockFloats) {}
+  void relu_forward(std::int64_t n, const float* x, float* y) override {
+    for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.01f * x[i];
+  }
+};
+
+Job small_job(const std::string& arch, const std::string& optimizer) {
+  Job job;
+  job.model.arch = arch;
+  job.model.hidden = {64};
+  job.train.optimizer = optimizer;
+  job.train.lr = optimizer == "adam" ? 1e-3 : 0.05;
+  job.train.momentum = 0.9;
+  job.train.batch_size = 16;
+  return job;
+}
+
+TEST(CudaDeviceCodeOnHost, TrainsTheJobsModelAsTheCpuDoes) {
+  const train::Samples data = train::testing::random_samples(96, 8);
+  auto cpu = train::make_cpu_backend(1);
+  for (const auto& [arch, optimizer] : {std::pair{"mlp", "adam"}, std::pair{"cnn", "sgd"}}) {
+    HostTwinBackend twin(train_ops::kConvBlockFloats);
+    auto agrees = train::check_training_agrees(twin, *cpu, small_job(arch, optimizer), data);
+    EXPECT_TRUE(agrees) << arch << ": " << agrees.error().message;
+  }
+  ReluLeakingTwin leaking;
+  auto refused = train::check_training_agrees(leaking, *cpu, small_job("mlp", "sgd"), data);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("4 steps of the job's mlp on cuda-host-twin end"),
+            std::string::npos)
+      << refused.error().message;
 }
 
 }  // namespace

@@ -9,9 +9,11 @@
 #include <gtest/gtest.h>
 
 #include "backend_ops.hpp"
+#include "fedchain/core/build_info.hpp"
 #include "fedchain/core/job_file.hpp"
 #include "fedchain/core/random.hpp"
 #include "fedchain/train/backend.hpp"
+#include "fedchain/train/job_setup.hpp"
 #include "fedchain/train/model.hpp"
 #include "fedchain/train/trainer.hpp"
 
@@ -122,6 +124,35 @@ TEST(Backend, CudaIsTheGpuOrAConfigError) {
         << backend.error().message;
   }
   EXPECT_TRUE(make_backend("auto", 1));
+}
+
+// "auto" for a job: the GPU only where one answers and trains the job's model as the CPU
+// does (tests/kernels: check_training_agrees); where none answers, the CPU and a note saying
+// why. "cpu" is the CPU without a note.
+TEST(Backend, AutoForAJobSaysWhyItStaysOnTheCpu) {
+  Job job;
+  job.model.hidden = {8};
+  Samples data;
+  data.count = 4;
+  data.height = data.width = 28;
+  data.classes = 10;
+  data.pixels.assign(4 * 784, 0.5f);
+  data.labels = {0, 1, 2, 3};
+  job.train.device = "cpu";
+  auto cpu = make_job_backend(job, data);
+  ASSERT_TRUE(cpu) << cpu.error().message;
+  EXPECT_EQ(cpu->backend->name().rfind("cpu", 0), 0u);
+  EXPECT_EQ(cpu->note, "");
+  job.train.device = "auto";
+  auto chosen = make_job_backend(job, data);
+  ASSERT_TRUE(chosen) << chosen.error().message;
+  if (chosen->backend->name().rfind("cuda:", 0) == 0) {
+    EXPECT_NE(chosen->note.find("trains the job's model as the CPU does"), std::string::npos);
+  } else if (!build::cuda_compiled()) {
+    EXPECT_EQ(chosen->note, "");
+  } else {
+    EXPECT_NE(chosen->note.find("training on the CPU"), std::string::npos) << chosen->note;
+  }
 }
 
 TEST(Model, ParameterCountsMatchThePublishedOnes) {

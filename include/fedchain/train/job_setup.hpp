@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "fedchain/core/error.hpp"
 #include "fedchain/core/job.hpp"
@@ -38,5 +39,23 @@ std::int64_t batch_room(std::int64_t batch_size, std::int64_t samples);
 // The job's model for samples shaped like `data`, on `backend`, with room for batches of
 // batch_room(train.batch_size, data.count), initialised from job.seed.
 Result<Model> make_job_model(Backend& backend, const Job& job, const Samples& data);
+
+// Four steps of the job's model (its optimizer, batch size and first samples of `data`) on
+// `candidate` and on `reference` from the same initial parameters: an error saying how far
+// apart they end when that is more than 0.1% of the distance the reference moved. Summation
+// orders differ between backends, so the last bits do; a wrong op is off by the whole step.
+Status check_training_agrees(Backend& candidate, Backend& reference, const Job& job,
+                             const Samples& data);
+
+struct JobBackend {
+  std::unique_ptr<Backend> backend;
+  std::string note;  // with train.device = "auto": what was chosen and why, for the log
+};
+
+// train.device's backend for this job: "cpu" and "cuda" as make_backend builds them. "auto"
+// takes this rank's GPU (gpu::device_for_this_rank) where one answers, passes its launch
+// self-test, and trains the job's model as the CPU does (check_training_agrees); the CPU
+// otherwise, the note saying why.
+Result<JobBackend> make_job_backend(const Job& job, const Samples& data);
 
 }  // namespace fedchain::train
