@@ -260,21 +260,17 @@ class NcclCollectives final : public MpiCollectives {
     return total;
   }
 
-  // The clients over MPI (bounded as on the MPI path), then one NCCL allgather of equal
-  // parts: each rank pads its updates to the most any rank announced, and each part is read
-  // back only as far as its rank's announced clients.
+  // The clients over MPI (gather_ids, bounded as on the MPI path), then one NCCL allgather
+  // of equal parts: each rank pads its updates to the most any rank announced, and each
+  // part is read back only as far as its rank's announced clients.
   Result<GatheredUpdates> gather_updates(std::span<const std::uint32_t> clients,
                                          std::span<const std::int32_t> values, std::size_t length,
                                          std::size_t max_per_rank) override {
-    auto ids =
-        allgather_variable(bytes_of(clients), max_per_rank * sizeof(std::uint32_t), MPI_COMM_WORLD);
+    auto ids = gather_ids(clients, max_per_rank);
     if (!ids) return ids.error();
-    std::vector<std::vector<std::uint32_t>> by_rank;
+    const std::vector<std::vector<std::uint32_t>>& by_rank = *ids;
     std::size_t most = 0;
-    for (const auto& bytes : *ids) {
-      by_rank.push_back(values_of<std::uint32_t>(bytes));
-      most = std::max(most, by_rank.back().size());
-    }
+    for (const auto& rank_clients : by_rank) most = std::max(most, rank_clients.size());
     std::vector<std::int32_t> mine(most * length, 0);
     std::copy_n(values.begin(), std::min(values.size(), mine.size()), mine.begin());
     std::vector<std::int32_t> all(mine.size() * by_rank.size());
