@@ -9,9 +9,9 @@
 
 #include "stall_watchdog.hpp"
 
+#include "fedchain/kernels/nccl_exchange.hpp"
 #if defined(FEDCHAIN_HAVE_CUDA)
 #include "fedchain/kernels/device.hpp"
-#include "fedchain/kernels/nccl_exchange.hpp"
 #endif
 
 namespace fedchain::node {
@@ -241,7 +241,6 @@ class MpiCollectives : public Collectives {
   }
 };
 
-#if defined(FEDCHAIN_HAVE_CUDA)
 // aggregate.transport = "nccl": the update sums and the updates' allgather go through NCCL
 // on the rank's GPU; everything else (ids, transactions, votes, reporting) stays on MPI.
 class NcclCollectives final : public MpiCollectives {
@@ -289,12 +288,15 @@ class NcclCollectives final : public MpiCollectives {
  private:
   std::unique_ptr<gpu::NcclExchange> nccl_;
 };
-#endif
 
 }  // namespace
 
 std::unique_ptr<Collectives> make_mpi_collectives() {
   return std::make_unique<MpiCollectives>();
+}
+
+std::unique_ptr<Collectives> make_collectives_over(std::unique_ptr<gpu::NcclExchange> bulk) {
+  return std::make_unique<NcclCollectives>(std::move(bulk));
 }
 
 Result<std::unique_ptr<Collectives>> make_nccl_collectives() {
@@ -333,7 +335,7 @@ Result<std::unique_ptr<Collectives>> make_nccl_collectives() {
   auto nccl = gpu::NcclExchange::create(device.index, id, rank, ranks);
   Status joined = nccl ? Status{} : Status{nccl.error()};
   if (auto st = agree(joined, MPI_COMM_WORLD); !st) return st.error();
-  return std::unique_ptr<Collectives>(std::make_unique<NcclCollectives>(std::move(*nccl)));
+  return make_collectives_over(std::move(*nccl));
 #else
   Error error = config_error(
       "aggregate.transport = \"nccl\": this fedchain was built without CUDA (no nvcc when it "

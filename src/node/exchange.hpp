@@ -14,6 +14,7 @@
 
 #include "fedchain/core/bytes.hpp"
 #include "fedchain/core/error.hpp"
+#include "fedchain/kernels/nccl_exchange.hpp"
 
 namespace fedchain::node {
 
@@ -77,6 +78,9 @@ std::unique_ptr<Collectives> make_mpi_collectives();
 // each rank's GPU, the rest over MPI_COMM_WORLD. Collective; every rank gets the same
 // error where a rank has no GPU or the build no CUDA.
 Result<std::unique_ptr<Collectives>> make_nccl_collectives();
+// The same over any `bulk` exchange (make_nccl_collectives passes NCCL's; tests, a stand-in
+// over MPI that checks the padding and trimming of the allgather without a GPU).
+std::unique_ptr<Collectives> make_collectives_over(std::unique_ptr<gpu::NcclExchange> bulk);
 
 Error mpi_failure(const char* what, int code);
 
