@@ -53,21 +53,31 @@ bool is_host(const Node& node, std::uint32_t client, std::size_t rank) {
 
 // 2. Local training of one hosted cohort member from the global model theta_h, with a
 // fresh optimizer (a resumed run has no optimizer state to restore) and its own seed (job
-// seed, client, round): a client trains the same bits on any rank. `delta` gets
-// theta_k - theta_h.
+// seed, client, round): a client trains the same bits on any rank. The model then holds
+// theta_k.
 Status train_member(Node& node, std::uint64_t height, std::uint32_t client,
-                    train::LocalResult& trained, std::vector<float>& delta) {
+                    train::LocalResult& trained) {
   LocalTraining& local = node.local;
-  const std::vector<float>& theta = node.global.theta;
-  if (auto st = local.model->set_parameters(theta); !st) return st;
+  if (auto st = local.model->set_parameters(node.global.theta); !st) return st;
   local.trainer->reset_optimizer();
   local.trainer->set_learning_rate(local.options.lr_at(static_cast<std::int64_t>(height) - 1));
   const auto seed = derive_seed(static_cast<std::uint64_t>(node.job.job.seed), client, height);
   auto result = local.trainer->train(local.data.train, local.shards.at(client), seed);
   if (!result) return result.error();
   trained = *result;
-  delta.resize(theta.size());
-  return local.model->get_parameter_difference(theta, delta);
+  return {};
+}
+
+// Whether a member was trained to a usable update: its loss and every value finite.
+void check_finite(std::uint64_t height, MemberUpdate& update, std::int64_t nonfinite,
+                  std::size_t d) {
+  update.finite = std::isfinite(update.trained.mean_loss) && nonfinite == 0;
+  if (!update.finite) {
+    spdlog::error(
+        "client {} round {}: local training went non-finite: loss {}, {} of {} update values "
+        "NaN or infinite",
+        update.client, height, update.trained.mean_loss, nonfinite, d);
+  }
 }
 
 // 3. Fixed point: q_k = clamp(round(delta_k * 2^s)).
@@ -78,29 +88,61 @@ Status quantize_member(const Node& node, std::uint64_t height, MemberUpdate& upd
   auto quantized = aggregate::quantize(delta, update.q, node.aggregate.quantize);
   if (!quantized) return quantized.error();
   update.clipped = quantized->clipped;
-  update.finite = std::isfinite(update.trained.mean_loss) && quantized->nonfinite == 0;
-  if (!update.finite) {
-    spdlog::error(
-        "client {} round {}: local training went non-finite: loss {}, {} of {} update values "
-        "NaN or infinite",
-        update.client, height, update.trained.mean_loss, quantized->nonfinite, delta.size());
-  }
+  check_finite(height, update, quantized->nonfinite, delta.size());
   update.clipped += add_noise_share(node, height, update.client, update.q);  // privacy.dp
+  return {};
+}
+
+// 2-3 in one pass where nothing needs a member's whole float delta (no DP clip, which needs
+// its norm first, and no update attack): q_k straight from the trained parameters, a run of
+// kQuantizeRun values at a time, each run's difference quantized while it is in cache rather
+// than d floats written out and read back. The same bits as take-then-quantize: the same
+// subtraction and the same rule per value.
+bool quantizes_from_parameters(const Node& node) {
+  return node.job.faults.attack == "none" && !(node.privacy && node.privacy->dp);
+}
+
+Status quantize_from_parameters(Node& node, std::uint64_t height, MemberUpdate& update) {
+  constexpr std::size_t kQuantizeRun = 16384;
+  const std::vector<float>& theta = node.global.theta;
+  std::vector<float>& run = node.local.member_delta;
+  run.resize(std::min(kQuantizeRun, theta.size()));
+  update.q.resize(theta.size());
+  std::int64_t nonfinite = 0;
+  update.clipped = 0;
+  for (std::size_t first = 0; first < theta.size(); first += kQuantizeRun) {
+    const std::size_t n = std::min(kQuantizeRun, theta.size() - first);
+    const std::span<float> delta(run.data(), n);
+    if (auto st = node.local.model->get_parameter_difference(
+            std::span<const float>(theta).subspan(first, n), delta,
+            static_cast<std::int64_t>(first));
+        !st) {
+      return st;
+    }
+    auto quantized =
+        aggregate::quantize(delta, std::span(update.q).subspan(first, n), node.aggregate.quantize);
+    if (!quantized) return quantized.error();
+    update.clipped += quantized->clipped;
+    nonfinite += quantized->nonfinite;
+  }
+  check_finite(height, update, nonfinite, theta.size());
   return {};
 }
 
 // 2-3. Every hosted cohort member, one after another: trained, then [faults] on its delta,
 // then quantized. Where no attack pools deltas across clients, a member is attacked and
 // quantized as soon as it is trained, and one float buffer serves every member: a client
-// costs its training and the copies of theta, not d more floats of memory. alie pools
-// every colluder's delta, so there each member keeps its delta until all are trained.
-// Each q_k is written into a buffer of an earlier round (node.local.spare_updates).
-// Seconds go to the round's train and quantize columns.
+// costs its training and the copies of theta, not d more floats of memory; with neither an
+// attack nor DP, it is quantized straight from its parameters (quantize_from_parameters).
+// alie pools every colluder's delta, so there each member keeps its delta until all are
+// trained. Each q_k is written into a buffer of an earlier round
+// (node.local.spare_updates). Seconds go to the round's train and quantize columns.
 Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height,
                                                 std::span<const std::uint32_t> members,
                                                 std::size_t cohort_size, io::MetricsRow& row) {
   faults::RoundFaults& faults = *node.local.faults;
   const bool pooled = faults.pools_deltas();
+  const bool streamed = !pooled && quantizes_from_parameters(node);
   std::vector<MemberUpdate> updates;
   std::vector<float>& delta = node.local.member_delta;
   auto& spares = node.local.spare_updates;
@@ -111,10 +153,26 @@ Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height
       update.q = std::move(spares.back());
       spares.pop_back();
     }
+    if (auto st =
+            timed(row.train_s, [&] { return train_member(node, height, client, update.trained); });
+        !st) {
+      return st.error();
+    }
+    if (streamed) {
+      if (auto st =
+              timed(row.quantize_s, [&] { return quantize_from_parameters(node, height, update); });
+          !st) {
+        return st.error();
+      }
+      continue;
+    }
     std::vector<float>& trained_delta = pooled ? update.delta : delta;
-    if (auto st = timed(
-            row.train_s,
-            [&] { return train_member(node, height, client, update.trained, trained_delta); });
+    if (auto st = timed(row.train_s,
+                        [&] {
+                          trained_delta.resize(node.global.theta.size());
+                          return node.local.model->get_parameter_difference(node.global.theta,
+                                                                            trained_delta);
+                        });
         !st) {
       return st.error();
     }

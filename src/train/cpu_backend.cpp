@@ -63,9 +63,9 @@ class CpuBackend : public Backend {
   void download(void* dst, const Buffer& src, std::size_t bytes, std::size_t offset) override {
     std::memcpy(dst, static_cast<const char*>(src.data()) + offset, bytes);
   }
-  void download_difference(float* dst, const Buffer& src, const float* base,
-                           std::int64_t n) override {
-    const float* trained = src.f32();
+  void download_difference(float* dst, const Buffer& src, const float* base, std::int64_t n,
+                           std::int64_t first) override {
+    const float* trained = src.f32() + first;
     for (std::int64_t i = 0; i < n; ++i) dst[i] = trained[i] - base[i];
   }
   void fill(float* x, std::int64_t n, float value) override {

@@ -562,14 +562,15 @@ Status Model::get_parameters(std::span<float> values) const {
   return {};
 }
 
-Status Model::get_parameter_difference(std::span<const float> base, std::span<float> values) const {
-  if (static_cast<std::int64_t>(values.size()) != impl_->parameter_count ||
-      base.size() != values.size()) {
-    return config_error("model {}: expected {} parameters and base values, got {} and {}",
-                        impl_->config.arch, impl_->parameter_count, values.size(), base.size());
+Status Model::get_parameter_difference(std::span<const float> base, std::span<float> values,
+                                       std::int64_t first) const {
+  const auto n = static_cast<std::int64_t>(values.size());
+  if (base.size() != values.size() || first < 0 || n > impl_->parameter_count - first) {
+    return config_error(
+        "model {}: parameters [{}, {}) and {} base values are not a run of its {} parameters",
+        impl_->config.arch, first, first + n, base.size(), impl_->parameter_count);
   }
-  impl_->backend->download_difference(values.data(), impl_->parameters, base.data(),
-                                      impl_->parameter_count);
+  impl_->backend->download_difference(values.data(), impl_->parameters, base.data(), n, first);
   return {};
 }
 

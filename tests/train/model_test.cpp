@@ -397,6 +397,18 @@ TEST(Model, ParameterDifferenceIsParametersMinusBase) {
   EXPECT_EQ(by_default, want);
   std::vector<float> short_out(n - 1);
   EXPECT_FALSE(model->get_parameter_difference(base, short_out));
+  // A run of it, as the round takes a member's update chunk by chunk; and by the default.
+  const std::size_t first = 10;
+  const std::span<const float> base_run(base.data() + first, 20);
+  std::vector<float> run(20, std::nanf(""));
+  ASSERT_TRUE(model->get_parameter_difference(base_run, run, first));
+  EXPECT_EQ(run, std::vector<float>(want.begin() + first, want.begin() + first + 20));
+  std::fill(run.begin(), run.end(), std::nanf(""));
+  backend->Backend::download_difference(run.data(), model->parameters(), base_run.data(), 20,
+                                        static_cast<std::int64_t>(first));
+  EXPECT_EQ(run, std::vector<float>(want.begin() + first, want.begin() + first + 20));
+  EXPECT_FALSE(model->get_parameter_difference(base_run, run, static_cast<std::int64_t>(n) - 19));
+  EXPECT_FALSE(model->get_parameter_difference(base_run, run, -1));
 }
 
 // The whole model's backward against finite differences in float, on the largest gradient

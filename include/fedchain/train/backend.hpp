@@ -155,12 +155,14 @@ class Backend {
   virtual void upload(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset = 0) = 0;
   virtual void download(void* dst, const Buffer& src, std::size_t bytes,
                         std::size_t offset = 0) = 0;
-  // dst[i] = src[i] - base[i] for n floats, dst and base in host memory: a client's update
-  // from its trained parameters. One IEEE subtraction per value, so every backend gives the
-  // same bits; this one downloads, then subtracts, and the CPU backend does both in one pass.
-  virtual void download_difference(float* dst, const Buffer& src, const float* base,
-                                   std::int64_t n) {
-    download(dst, src, static_cast<std::size_t>(n) * sizeof(float));
+  // dst[i] = src[first + i] - base[i] for n floats, dst and base in host memory: (part of) a
+  // client's update from its trained parameters. One IEEE subtraction per value, so every
+  // backend gives the same bits; this one downloads, then subtracts, and the CPU backend
+  // does both in one pass.
+  virtual void download_difference(float* dst, const Buffer& src, const float* base, std::int64_t n,
+                                   std::int64_t first = 0) {
+    download(dst, src, static_cast<std::size_t>(n) * sizeof(float),
+             static_cast<std::size_t>(first) * sizeof(float));
     for (std::int64_t i = 0; i < n; ++i) dst[i] -= base[i];
   }
   virtual void fill(float* x, std::int64_t n, float value) = 0;

@@ -122,9 +122,11 @@ class Model {
   // Host copies of the whole parameter vector; size must equal parameter_count().
   Status set_parameters(std::span<const float> values);
   Status get_parameters(std::span<float> values) const;
-  // values = parameters - base, in one pass where the backend can (Backend::
-  // download_difference): a client's update without a copy of its parameters first.
-  Status get_parameter_difference(std::span<const float> base, std::span<float> values) const;
+  // values = parameters[first, first + values.size()) - base, in one pass where the backend
+  // can (Backend::download_difference): a client's update, or a run of it, without a copy of
+  // its parameters first. base and values have the same size.
+  Status get_parameter_difference(std::span<const float> base, std::span<float> values,
+                                  std::int64_t first = 0) const;
 
   // input (batch, H, W, C) in backend memory, batch <= max_batch. Returns the logits
   // (batch, classes) in backend memory, valid until the next forward.
