@@ -1,10 +1,11 @@
 // NcclExchange (include/fedchain/kernels/nccl_exchange.hpp): host spans staged through
-// device buffers that grow to the largest call and are kept, one stream, one communicator.
+// device arrays that grow to the largest call and are kept, one communicator.
 #include <cuda_runtime.h>
 
 #include <cstring>
 #include <utility>
 
+#include "fedchain/kernels/memory.hpp"
 #include "fedchain/kernels/nccl_exchange.hpp"
 
 #ifdef FEDCHAIN_HAVE_NCCL
@@ -24,48 +25,24 @@ Error nccl_failure(const char* what, ncclResult_t result) {
                        ncclGetErrorString(result));
 }
 
-Error cuda_failure(const char* what, cudaError_t status) {
-  return runtime_error("{}: CUDA error {} ({})", what, static_cast<int>(status),
-                       cudaGetErrorString(status));
+// Makes `buffer` hold at least `bytes`, keeping it when it already does.
+Status reserve(DeviceArray<std::uint8_t>& buffer, std::size_t bytes) {
+  if (buffer.size() >= bytes) return {};
+  auto fresh = DeviceArray<std::uint8_t>::allocate(bytes);
+  if (!fresh) return fresh.error();
+  buffer = std::move(*fresh);
+  return {};
 }
 
-// A device buffer that grows to the largest request and keeps its memory.
-class DeviceBuffer {
- public:
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() {
-    if (data_ != nullptr) cudaFree(data_);
-  }
-  Result<void*> at_least(std::size_t bytes) {
-    if (bytes <= bytes_) return data_;
-    if (data_ != nullptr) cudaFree(data_);
-    data_ = nullptr;
-    bytes_ = 0;
-    if (auto status = cudaMalloc(&data_, bytes); status != cudaSuccess) {
-      data_ = nullptr;
-      return cuda_failure("cudaMalloc (NCCL exchange buffer)", status);
-    }
-    bytes_ = bytes;
-    return data_;
-  }
-
- private:
-  void* data_ = nullptr;
-  std::size_t bytes_ = 0;
-};
-
+// The collectives run on the legacy default stream, where copy_to_device and copy_to_host
+// (cudaMemcpy) order with them: the copy in finishes before the collective starts, and the
+// copy out waits for it.
 class Exchange final : public NcclExchange {
  public:
-  Exchange(ncclComm_t comm, cudaStream_t stream) : comm_(comm), stream_(stream) {}
+  explicit Exchange(ncclComm_t comm) : comm_(comm) {}
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
-  ~Exchange() override {
-    cudaStreamSynchronize(stream_);
-    ncclCommDestroy(comm_);
-    cudaStreamDestroy(stream_);
-  }
+  ~Exchange() override { ncclCommDestroy(comm_); }
 
   Status sum(std::span<const std::int64_t> mine, std::span<std::int64_t> total) override {
     return reduce(mine.data(), total.data(), mine.size(), total.size(), sizeof(std::int64_t),
@@ -86,17 +63,13 @@ class Exchange final : public NcclExchange {
                            mine.size(), ranks, mine.size() * static_cast<std::size_t>(ranks),
                            all.size());
     }
-    const std::size_t bytes = mine.size_bytes();
-    auto send = send_.at_least(bytes);
-    if (!send) return send.error();
-    auto receive = receive_.at_least(all.size_bytes());
-    if (!receive) return receive.error();
-    if (auto st = to_device(*send, mine.data(), bytes); !st) return st;
-    if (auto result = ncclAllGather(*send, *receive, mine.size(), ncclInt32, comm_, stream_);
+    if (auto st = stage(mine.data(), mine.size_bytes(), all.size_bytes()); !st) return st;
+    if (auto result =
+            ncclAllGather(send_.data(), receive_.data(), mine.size(), ncclInt32, comm_, nullptr);
         result != ncclSuccess) {
       return nccl_failure("ncclAllGather (updates)", result);
     }
-    return to_host(all.data(), *receive, all.size_bytes());
+    return copy_to_host(all.data(), receive_.data(), all.size_bytes());
   }
 
  private:
@@ -106,45 +79,25 @@ class Exchange final : public NcclExchange {
       return runtime_error("NCCL allreduce: {} values in, room for {}", count, total_count);
     }
     const std::size_t bytes = count * value_bytes;
-    auto send = send_.at_least(bytes);
-    if (!send) return send.error();
-    auto receive = receive_.at_least(bytes);
-    if (!receive) return receive.error();
-    if (auto st = to_device(*send, mine, bytes); !st) return st;
-    if (auto result = ncclAllReduce(*send, *receive, count, type, ncclSum, comm_, stream_);
+    if (auto st = stage(mine, bytes, bytes); !st) return st;
+    if (auto result =
+            ncclAllReduce(send_.data(), receive_.data(), count, type, ncclSum, comm_, nullptr);
         result != ncclSuccess) {
       return nccl_failure("ncclAllReduce (update sum)", result);
     }
-    return to_host(total, *receive, bytes);
+    return copy_to_host(total, receive_.data(), bytes);
   }
 
-  Status to_device(void* device, const void* host, std::size_t bytes) {
-    if (bytes == 0) return {};
-    if (auto status = cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, stream_);
-        status != cudaSuccess) {
-      return cuda_failure("cudaMemcpyAsync (to the NCCL buffer)", status);
-    }
-    return {};
-  }
-
-  // Waits for the collective too: the host reads `host` as soon as this returns.
-  Status to_host(void* host, const void* device, std::size_t bytes) {
-    if (bytes > 0) {
-      if (auto status = cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, stream_);
-          status != cudaSuccess) {
-        return cuda_failure("cudaMemcpyAsync (from the NCCL buffer)", status);
-      }
-    }
-    if (auto status = cudaStreamSynchronize(stream_); status != cudaSuccess) {
-      return cuda_failure("cudaStreamSynchronize (NCCL exchange)", status);
-    }
-    return {};
+  // Room for `send_bytes` and `receive_bytes`, and this rank's part copied in.
+  Status stage(const void* mine, std::size_t send_bytes, std::size_t receive_bytes) {
+    if (auto st = reserve(send_, send_bytes); !st) return st;
+    if (auto st = reserve(receive_, receive_bytes); !st) return st;
+    return copy_to_device(send_.data(), mine, send_bytes);
   }
 
   ncclComm_t comm_;
-  cudaStream_t stream_;
-  DeviceBuffer send_;
-  DeviceBuffer receive_;
+  DeviceArray<std::uint8_t> send_;
+  DeviceArray<std::uint8_t> receive_;
 };
 
 }  // namespace
@@ -162,20 +115,16 @@ Result<NcclId> nccl_new_id() {
 Result<std::unique_ptr<NcclExchange>> NcclExchange::create(int device, const NcclId& id, int rank,
                                                            int ranks) {
   if (auto status = cudaSetDevice(device); status != cudaSuccess) {
-    return cuda_failure("cudaSetDevice (NCCL exchange)", status);
-  }
-  cudaStream_t stream = nullptr;
-  if (auto status = cudaStreamCreate(&stream); status != cudaSuccess) {
-    return cuda_failure("cudaStreamCreate (NCCL exchange)", status);
+    return runtime_error("cudaSetDevice({}) for the NCCL exchange: CUDA error {} ({})", device,
+                         static_cast<int>(status), cudaGetErrorString(status));
   }
   ncclUniqueId unique;
   std::memcpy(&unique, id.data(), kNcclIdBytes);
   ncclComm_t comm = nullptr;
   if (auto result = ncclCommInitRank(&comm, ranks, unique, rank); result != ncclSuccess) {
-    cudaStreamDestroy(stream);
     return nccl_failure("ncclCommInitRank", result);
   }
-  return std::unique_ptr<NcclExchange>(new Exchange(comm, stream));
+  return std::unique_ptr<NcclExchange>(new Exchange(comm));
 }
 
 #else  // no NCCL in this build

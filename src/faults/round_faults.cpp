@@ -35,6 +35,12 @@ class JobRoundFaults final : public RoundFaults {
 
   bool pools_deltas() const override { return attack_.attack == aggregate::Attack::kAlie; }
 
+  bool alters_update(std::uint32_t client) const override {
+    return attack_.attack != aggregate::Attack::kNone &&
+           attack_.attack != aggregate::Attack::kLabelFlip &&
+           aggregate::is_byzantine(attack_, client);
+  }
+
   // Byzantine clients' deltas are replaced; alie's attackers pool their honest deltas
   // first.
   Status on_updates(std::uint64_t height, std::span<ClientDelta> deltas,

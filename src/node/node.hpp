@@ -104,8 +104,9 @@ struct LocalTraining {
   std::optional<train::LocalTrainer> trainer;  // holds a pointer to *model
   train::TrainOptions options;
   std::unique_ptr<faults::RoundFaults> faults;  // [faults] on hosted clients' updates and the model
-  // d-value buffers that rounds reuse: fresh ones would cost their page faults and zeroing
-  // once per member every round (round.cpp, train_members).
+  // Buffers that rounds reuse: fresh ones would cost their page faults and zeroing once per
+  // member every round (round.cpp, train_members). member_delta holds the float delta being
+  // quantized (d values, or one run of them); spare_updates, last round's q_k.
   std::vector<float> member_delta;
   std::vector<std::vector<std::int32_t>> spare_updates;
 };

@@ -94,14 +94,10 @@ Status quantize_member(const Node& node, std::uint64_t height, MemberUpdate& upd
 }
 
 // 2-3 in one pass where nothing needs a member's whole float delta (no DP clip, which needs
-// its norm first, and no update attack): q_k straight from the trained parameters, a run of
-// kQuantizeRun values at a time, each run's difference quantized while it is in cache rather
-// than d floats written out and read back. The same bits as take-then-quantize: the same
-// subtraction and the same rule per value.
-bool quantizes_from_parameters(const Node& node) {
-  return node.job.faults.attack == "none" && !(node.privacy && node.privacy->dp);
-}
-
+// its norm first, and no attack on its update): q_k straight from the trained parameters, a
+// run of kQuantizeRun values at a time, each run's difference quantized while it is in cache
+// rather than d floats written out and read back. The same bits as take-then-quantize: the
+// same subtraction and the same rule per value.
 Status quantize_from_parameters(Node& node, std::uint64_t height, MemberUpdate& update) {
   constexpr std::size_t kQuantizeRun = 16384;
   const std::vector<float>& theta = node.global.theta;
@@ -133,7 +129,8 @@ Status quantize_from_parameters(Node& node, std::uint64_t height, MemberUpdate& 
 // then quantized. Where no attack pools deltas across clients, a member is attacked and
 // quantized as soon as it is trained, and one float buffer serves every member: a client
 // costs its training and the copies of theta, not d more floats of memory; with neither an
-// attack nor DP, it is quantized straight from its parameters (quantize_from_parameters).
+// attack on it nor DP, it is quantized straight from its parameters
+// (quantize_from_parameters).
 // alie pools every colluder's delta, so there each member keeps its delta until all are
 // trained. Each q_k is written into a buffer of an earlier round
 // (node.local.spare_updates). Seconds go to the round's train and quantize columns.
@@ -142,7 +139,7 @@ Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height
                                                 std::size_t cohort_size, io::MetricsRow& row) {
   faults::RoundFaults& faults = *node.local.faults;
   const bool pooled = faults.pools_deltas();
-  const bool streamed = !pooled && quantizes_from_parameters(node);
+  const bool clipped_by_dp = node.privacy && node.privacy->dp;
   std::vector<MemberUpdate> updates;
   std::vector<float>& delta = node.local.member_delta;
   auto& spares = node.local.spare_updates;
@@ -158,7 +155,7 @@ Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height
         !st) {
       return st.error();
     }
-    if (streamed) {
+    if (!pooled && !clipped_by_dp && !faults.alters_update(client)) {
       if (auto st =
               timed(row.quantize_s, [&] { return quantize_from_parameters(node, height, update); });
           !st) {

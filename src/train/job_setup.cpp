@@ -71,6 +71,8 @@ Result<Model> make_job_model(Backend& backend, const Job& job, const Samples& da
 
 namespace {
 
+constexpr std::int64_t kCheckSteps = 4;  // check_training_agrees' steps
+
 struct FewSteps {
   std::vector<float> initial;
   std::vector<float> final;
@@ -78,7 +80,6 @@ struct FewSteps {
 
 Result<FewSteps> train_few_steps(Backend& backend, const Job& job, const Samples& data,
                                  const std::vector<float>* start) {
-  constexpr std::int64_t kSteps = 4;
   auto model = make_job_model(backend, job, data);
   if (!model) return model.error();
   const auto count = static_cast<std::size_t>(model->parameter_count());
@@ -88,11 +89,11 @@ Result<FewSteps> train_few_steps(Backend& backend, const Job& job, const Samples
   }
   if (auto st = model->get_parameters(steps.initial); !st) return st.error();
   TrainOptions options = train_options(job.train);
-  options.steps = kSteps;
+  options.steps = kCheckSteps;
   auto trainer = LocalTrainer::create(*model, options);
   if (!trainer) return trainer.error();
   std::vector<std::int64_t> shard(static_cast<std::size_t>(
-      std::min(data.count, kSteps * batch_room(options.batch_size, data.count))));
+      std::min(data.count, kCheckSteps * batch_room(options.batch_size, data.count))));
   std::iota(shard.begin(), shard.end(), std::int64_t{0});
   auto trained =
       trainer->train(data, shard, derive_seed(static_cast<std::uint64_t>(job.job.seed), 0, 0));
@@ -123,10 +124,10 @@ Status check_training_agrees(Backend& candidate, Backend& reference, const Job& 
   const double apart = distance(tested->final, expected->final);
   if (!(apart <= kTolerance * moved)) {  // NaN fails too
     return runtime_error(
-        "4 steps of the job's {} on {} end {:.3g} from {}'s (L2), {:.3g}% of the {:.3g} "
+        "{} steps of the job's {} on {} end {:.3g} from {}'s (L2), {:.3g}% of the {:.3g} "
         "training moved the parameters; at most {}% is rounding",
-        job.model.arch, candidate.name(), apart, reference.name(), 100.0 * apart / moved, moved,
-        100.0 * kTolerance);
+        kCheckSteps, job.model.arch, candidate.name(), apart, reference.name(),
+        100.0 * apart / moved, moved, 100.0 * kTolerance);
   }
   return {};
 }

@@ -265,6 +265,11 @@ TEST_F(RoundTest, AnAttackerSendsWhatItsAttackMakesOfItsOwnOrThePooledDeltas) {
   EXPECT_EQ(alie.at(0), alie.at(3)) << "both attackers send mean - z * std of the pool";
   EXPECT_NE(alie.at(0), honest.at(0));
   EXPECT_NE(alie.at(0), honest.at(3));
+
+  // An honest member quantized from its float delta (alie pools, so every member keeps one)
+  // sends the bits it sends when quantized straight from its parameters (no attack on it).
+  const auto alie_on_3 = sent_by_rank0("[faults]\nbyzantine = [3]\nattack = \"alie\"\n");
+  EXPECT_EQ(alie_on_3.at(0), honest.at(0));
 }
 
 // Ranks compare their training kernels at start (setup.cpp, check_training_kernels).

@@ -38,6 +38,9 @@ class RoundFaults {
   // on_updates then takes all of a round's hosted members in one call, on every rank.
   // Otherwise the round may hand it one member at a time, as each finishes training.
   virtual bool pools_deltas() const = 0;
+  // Whether on_updates may change `client`'s delta (a Byzantine client of an update attack):
+  // where it cannot, and the attack does not pool, the round may skip the float delta.
+  virtual bool alters_update(std::uint32_t client) const = 0;
   // The updates this rank sends at `height`: each hosted member's honest delta, or what its
   // attack makes of it. `cohort_size` is alie's n.
   virtual Status on_updates(std::uint64_t height, std::span<ClientDelta> deltas,

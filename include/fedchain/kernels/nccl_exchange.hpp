@@ -1,6 +1,6 @@
 // The exchange's integer collectives over NCCL (aggregate.transport = "nccl";
 // docs/aggregation.md, "Transport"): element-wise sums in int64 and modulo 2^64, and an
-// allgather of int32 updates, each staged through device buffers on one stream. Integer
+// allgather of int32 updates, each staged through device arrays (kernels/memory.hpp). Integer
 // sums are exact whatever order NCCL's ring or tree adds in, so the results are the bits the
 // MPI path gives. One GPU per rank; the communicator's id comes from one rank to all the
 // others by the caller's means (an MPI broadcast in node/exchange.cpp).
