@@ -16,25 +16,13 @@
 #include "fedchain/consensus/state_machine.hpp"
 #include "fedchain/ledger/committee.hpp"
 #include "sim_app.hpp"
+#include "simulation.hpp"
 
 namespace fedchain::consensus::sim {
 
+namespace internal {
+
 namespace {
-
-using ledger::Vote;
-using ledger::VoteType;
-
-constexpr std::uint64_t kRunLimitMs = 600'000;
-// A schedule that needs more deliveries than this is a message storm, itself a bug.
-constexpr std::uint64_t kMaxDeliveries = 400'000;
-constexpr std::uint64_t kBuildBlockMs = 60;
-constexpr std::uint64_t kSyncMs = 30;  // one block-sync round trip
-// What a follower keeps for later heights (net::ConsensusLoop::kKeptForLater).
-constexpr std::size_t kKeptForLater = 4096;
-// Genesis hashes tried for one whose committee seats the Byzantine validators.
-constexpr std::uint64_t kGenesisTries = 4096;
-// Blocks a grinding proposer tries for the next committee (Scenario::grind).
-constexpr std::uint64_t kGrindTries = 256;
 
 std::uint64_t height_of(const Message& m) {
   return std::visit([](const auto& message) { return message.height; }, m);
@@ -52,297 +40,7 @@ std::string brief(const Message& m) {
                      v.validator, v.block_hash ? v.block_hash->short_hex(8) : "nil");
 }
 
-struct Event {
-  std::uint64_t time = 0;
-  std::uint64_t seq = 0;
-  std::uint32_t to = 0;
-  std::shared_ptr<const Message> message;  // null: a timeout, or a block to propose
-  Timeout timeout;
-  enum Kind { kMessage, kTimeout, kBlockReady, kSync, kCertified } kind = kMessage;
-  std::uint32_t from = 0;  // a message's sender
-  // kCertified: a block and its certificate that a voter shares with a follower.
-  std::shared_ptr<const Commit> certified = nullptr;
-  bool operator>(const Event& other) const {
-    return std::tie(time, seq) > std::tie(other.time, other.seq);
-  }
-};
-
-class Simulation;
-
-struct Node {
-  Node(Simulation& sim, std::uint32_t id);
-
-  Simulation& sim;
-  std::uint32_t id;
-  FakeSigner signer;
-  std::unique_ptr<StateMachine> machine;
-  std::unique_ptr<faults::OutboundFilter> strategy;  // the shipped fault; null: honest
-  std::vector<std::pair<Vote, Vote>> evidence_pool;
-  std::set<EvidenceKey> committed_evidence;
-  std::vector<bool> jailed;
-  std::vector<std::uint32_t> committee;  // this epoch's, elected from this node's chain
-  std::vector<std::pair<std::uint32_t, Message>> kept_for_later;  // a follower's, with senders
-  std::vector<std::shared_ptr<const Commit>> certified;           // shared blocks, oldest first
-  std::uint32_t round_at_heal = 0;
-  std::uint64_t height_at_heal = 0;
-  bool syncing = false;
-};
-
-class Simulation {
- public:
-  Simulation(const Scenario& scenario, const RunOptions& options);
-  Report run();
-
-  const Scenario scenario;
-  const RunOptions options;
-  std::mt19937_64 rng;
-  FakeKeys keys;
-  FakeBlockHasher hasher;
-  std::uint64_t now = 0;
-  // The two halves an equivocation or a double vote splits the others into: the Byzantine
-  // validators and half of the honest ones, and the other honest half.
-  std::vector<bool> in_first_half;
-  // Shared by every equivocating validator: with f + 1 of them it forks (Fork tests).
-  std::shared_ptr<faults::EquivocationPlan> plan = std::make_shared<faults::EquivocationPlan>();
-
-  void send(std::uint32_t from, std::uint32_t to, std::shared_ptr<const Message> message);
-  // What a Byzantine validator's filter puts on the wire.
-  void send_from(std::uint32_t from, std::optional<std::uint32_t> to, const Message& message);
-
- private:
-  bool honest(std::uint32_t id) const { return !nodes_[id]->strategy; }
-  bool committee_mode() const { return scenario.committee > 0; }
-  std::uint64_t stake(std::uint32_t v) const {
-    return scenario.stakes.empty() ? 1 : scenario.stakes[v];
-  }
-  // Off the committee, or jailed on it: does not vote at its height (ConsensusLoop::follow_height).
-  bool follows(const Node& node) const {
-    return committee_mode() && !node.machine->validators().is_active(node.id);
-  }
-  std::vector<std::uint32_t> elect(const std::vector<bool>& jailed, const Hash32& seed) const;
-  Result<ValidatorSet> set_of(const std::vector<std::uint32_t>& committee,
-                              const std::vector<bool>& jailed) const;
-  std::set<std::uint32_t> choose_byzantine(const std::vector<std::uint32_t>& ids);
-  std::vector<std::uint32_t> seat_byzantine(const std::vector<std::uint32_t>& ids);
-  Hash32 genesis_hash(std::uint64_t k) const;
-  void split_halves();
-  ValidatorSet validator_set(const Node& node) const;
-  void enter_height(Node& node, std::uint64_t height);
-  void next_epoch(Node& node, const Commit& commit);
-  void share_block(Node& node, const Commit& commit);
-  Commit forged_certificate(const Commit& commit, const ValidatorSet& set) const;
-  void follow(Node& node);
-  void receive(Node& node, std::uint32_t from, const Message& message);
-  void deliver(Node& node, const Event& event);
-  void broadcast(const Node& node, const std::shared_ptr<const Message>& message);
-  void check_byzantine_share(const ValidatorSet& set);
-  void count_rounds(const Node& node, const Commit& commit);
-  void count_seats();
-  std::uint64_t delay();
-  void apply(Node& node, Outcome outcome);
-  void handle(Node& node, Action& action);
-  void on_commit(Node& node, const Commit& commit);
-  void build_block(Node& node, const Timeout& request);
-  bool grinds(const Node& node, std::uint64_t height) const;
-  void grind(const Node& node, SimBlock& block) const;
-  void sync(Node& node);
-  void on_delivered(Node& node, const Message& message, const Status& status);
-  bool done();
-  std::uint64_t lowest_honest_height() const {
-    std::uint64_t lowest = UINT64_MAX;
-    for (const auto& node : nodes_) {
-      if (honest(node->id)) lowest = std::min(lowest, node->machine->height());
-    }
-    return lowest;
-  }
-  void fail(std::string why);
-  void note(std::string line) {
-    if (options.trace) report_.trace += fmt::format("t={} {}\n", now, line);
-  }
-  std::string states() const;
-
-  Hash32 chain_id_;
-  Hash32 genesis_;  // seeds the first committee's election
-  std::set<std::uint32_t> byzantine_;
-  std::map<std::uint64_t, std::vector<std::uint32_t>> elected_;  // epoch -> honest election
-  std::vector<std::unique_ptr<Node>> nodes_;
-  std::vector<int> group_;  // partition side, until heal
-  std::uint64_t heal_ms_ = 0;
-  // Every honest validator must reach it: the scenario's heights, and two heights past the
-  // highest any honest validator held when the network healed.
-  std::uint64_t goal_height_ = 0;
-  std::map<std::uint64_t, std::uint32_t> round_at_heal_;  // height -> highest honest round
-  std::string over_bound_;  // the first height that took more rounds than the bound
-  // validator -> the lowest height of an equivocation of its that an honest validator found,
-  // and the height whose block first held evidence against it.
-  std::map<std::uint32_t, std::uint64_t> first_detected_, jailed_at_;
-  bool healed_ = false;
-  double drop_ = 0;
-  std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
-  std::uint64_t seq_ = 0;
-  std::map<std::uint64_t, Hash32> chain_;      // the first honest commit at each height
-  std::map<std::uint64_t, Commit> certified_;  // what block sync hands out
-  std::set<EvidenceKey> committed_keys_, detected_keys_, happened_keys_;
-  std::map<EvidenceKey, std::optional<Hash32>> accepted_;  // first vote honest nodes took
-  Report report_;
-};
-
-Node::Node(Simulation& s, std::uint32_t i) : sim(s), id(i), signer(s.keys, i) {}
-
-Simulation::Simulation(const Scenario& s, const RunOptions& o)
-    : scenario(s), options(o), rng(s.seed * 0x9e3779b97f4a7c15ULL + s.n), keys(s.n, s.seed) {
-  chain_id_ = fake_hash(as_bytes("fedchain-sim"), s.seed);
-  std::vector<std::uint32_t> ids(s.n);
-  for (std::uint32_t i = 0; i < s.n; ++i) ids[i] = i;
-  std::shuffle(ids.begin(), ids.end(), rng);
-  byzantine_ = choose_byzantine(ids);
-
-  Config config;
-  config.chain_id = chain_id_;
-  for (std::uint32_t i = 0; i < s.n; ++i) {
-    auto node = std::make_unique<Node>(*this, i);
-    config.self = i;
-    node->machine = std::make_unique<StateMachine>(config, node->signer, hasher);
-    if (byzantine_.contains(i)) {
-      faults::FaultContext context;
-      context.self = i;
-      context.n = s.n;
-      context.sign = [this, i](ByteView bytes) { return keys.sign(i, bytes); };
-      context.blocks = &sim_blocks();
-      context.seed = rng();
-      context.in_first_half = [this](std::uint32_t rank) { return in_first_half[rank]; };
-      context.plan = plan;
-      node->strategy = faults::make_fault_filter(fault_for(s.behaviour, rng), std::move(context));
-    }
-    node->jailed.assign(s.n, false);
-    node->committee = elected_.empty() ? std::vector<std::uint32_t>{} : elected_.at(0);
-    nodes_.push_back(std::move(node));
-  }
-  split_halves();
-
-  group_.assign(s.n, 0);
-  switch (s.mix) {
-    case NetworkMix::kCalm:
-    case NetworkMix::kJitter:
-      break;
-    case NetworkMix::kLossy:
-      drop_ = 0.2;
-      heal_ms_ = 300 + rng() % 1700;
-      break;
-    case NetworkMix::kPartition: {
-      const std::uint32_t cut = 1 + static_cast<std::uint32_t>(rng() % (s.n - 1));
-      std::vector<std::uint32_t> order(ids);
-      std::shuffle(order.begin(), order.end(), rng);
-      for (std::uint32_t k = 0; k < cut; ++k) group_[order[k]] = 1;
-      heal_ms_ = 300 + rng() % 1700;
-      break;
-    }
-  }
-  report_.heal_ms = heal_ms_;
-  goal_height_ = s.heights;
-}
-
-// The Byzantine validators are in the first half; the honest ones alternate, the first
-// committee's members first, so that each half holds some of its honest members.
-void Simulation::split_halves() {
-  in_first_half.assign(scenario.n, true);
-  std::vector<std::uint32_t> members_first;
-  if (!elected_.empty()) members_first = elected_.at(0);
-  for (std::uint32_t i = 0; i < scenario.n; ++i) {
-    if (std::find(members_first.begin(), members_first.end(), i) == members_first.end()) {
-      members_first.push_back(i);
-    }
-  }
-  bool to_first = true;
-  for (const std::uint32_t i : members_first) {
-    if (byzantine_.contains(i)) continue;
-    in_first_half[i] = to_first;
-    to_first = !to_first;
-  }
-}
-
-// Stakes as chain state passes them to the election: 0 for a jailed validator.
-std::vector<std::uint32_t> Simulation::elect(const std::vector<bool>& jailed,
-                                             const Hash32& seed) const {
-  std::vector<std::uint64_t> stakes(scenario.n);
-  for (std::uint32_t i = 0; i < scenario.n; ++i) stakes[i] = jailed[i] ? 0 : stake(i);
-  return ledger::elect_committee(stakes, scenario.committee, seed);
-}
-
-// consensus::validator_set_of: stake as power for committee members, 0 for everyone else
-// (without a committee, everyone is a member); jailed validators flagged.
-Result<ValidatorSet> Simulation::set_of(const std::vector<std::uint32_t>& committee,
-                                        const std::vector<bool>& jailed) const {
-  std::vector<ValidatorInfo> validators(scenario.n);
-  for (std::uint32_t i = 0; i < scenario.n; ++i) {
-    const bool member =
-        !committee_mode() || std::binary_search(committee.begin(), committee.end(), i);
-    validators[i] = {member ? stake(i) : 0, jailed[i]};
-  }
-  return ValidatorSet::make(std::move(validators));
-}
-
-ValidatorSet Simulation::validator_set(const Node& node) const {
-  auto set = set_of(node.committee, node.jailed);
-  return set ? std::move(set).value() : node.machine->validators();
-}
-
-// The Byzantine validators: the first `byzantine` of `ids` (shuffled), or with a committee
-// the first of seat_byzantine's (Scenario::anywhere: of `ids` still). Without a committee,
-// colluders must hold the first proposer to split height 0.
-std::set<std::uint32_t> Simulation::choose_byzantine(const std::vector<std::uint32_t>& ids) {
-  std::vector<std::uint32_t> chosen = ids;
-  if (committee_mode() && !scenario.anywhere) {
-    chosen = seat_byzantine(ids);
-  } else if (committee_mode()) {
-    genesis_ = genesis_hash(0);
-    elected_[0] = elect(std::vector<bool>(scenario.n, false), genesis_);
-  } else if (scenario.behaviour == Behaviour::kColludeFork) {
-    const std::uint32_t first = set_of({}, std::vector<bool>(scenario.n))->proposer(0, 0);
-    std::iter_swap(chosen.begin(), std::find(chosen.begin(), chosen.end(), first));
-  }
-  if (scenario.behaviour == Behaviour::kNone) return {};
-  if (chosen.size() < scenario.byzantine) {
-    fail(fmt::format("no genesis of {} tried seats {} Byzantine members", kGenesisTries,
-                     scenario.byzantine));
-  }
-  chosen.resize(std::min<std::size_t>(chosen.size(), scenario.byzantine));
-  return {chosen.begin(), chosen.end()};
-}
-
-// The first committee, and the validators that may be Byzantine: its members holding the
-// smallest stake (f of them hold less than 1/3 of any committee's power: a committee holds
-// at least c times that stake), in `ids` order, a colluding first proposer ahead of them.
-// The genesis hash is the first of a seeded sequence whose election seats enough of them.
-std::vector<std::uint32_t> Simulation::seat_byzantine(const std::vector<std::uint32_t>& ids) {
-  std::uint64_t smallest = UINT64_MAX;
-  for (std::uint32_t i = 0; i < scenario.n; ++i) {
-    if (stake(i) > 0) smallest = std::min(smallest, stake(i));
-  }
-  const std::vector<bool> none(scenario.n, false);
-  std::vector<std::uint32_t> candidates;
-  for (std::uint64_t k = 0; k < kGenesisTries; ++k) {
-    genesis_ = genesis_hash(k);
-    const std::vector<std::uint32_t> committee = elect(none, genesis_);
-    elected_[0] = committee;
-    candidates.clear();
-    if (scenario.behaviour == Behaviour::kColludeFork) {
-      candidates.push_back(set_of(committee, none)->proposer(0, 0));
-    }
-    for (const std::uint32_t i : ids) {
-      if (std::binary_search(committee.begin(), committee.end(), i) && stake(i) == smallest &&
-          std::find(candidates.begin(), candidates.end(), i) == candidates.end()) {
-        candidates.push_back(i);
-      }
-    }
-    if (scenario.behaviour == Behaviour::kNone || candidates.size() >= scenario.byzantine) break;
-  }
-  return candidates;
-}
-
-Hash32 Simulation::genesis_hash(std::uint64_t k) const {
-  return fake_hash(as_bytes("fedchain-sim-genesis"), scenario.seed * kGenesisTries + k);
-}
+}  // namespace
 
 std::uint64_t Simulation::delay() {
   switch (scenario.mix) {
@@ -571,86 +269,6 @@ void Simulation::deliver(Node& node, const Event& event) {
   receive(node, event.from, message);
 }
 
-// Rounds a height took after heal, counted from the highest round an honest validator held
-// at heal (a validator cut off alone sat in round 0 and only skips ahead), against the bound.
-void Simulation::count_rounds(const Node& node, const Commit& commit) {
-  report_.max_decision_round = std::max(report_.max_decision_round, commit.round);
-  if (!healed_) return;
-  auto base = round_at_heal_.find(commit.height);
-  const std::uint32_t from = base == round_at_heal_.end() ? 0 : base->second;
-  const std::uint32_t used = commit.round - std::min(commit.round, from);
-  report_.max_rounds_after_heal = std::max(report_.max_rounds_after_heal, used);
-  const std::uint32_t bound = liveness_round_bound(scenario, node.machine->validators());
-  if (used > bound && over_bound_.empty()) {
-    over_bound_ = fmt::format("liveness: height {} took {} rounds after heal, bound {}",
-                              commit.height, used, bound);
-  }
-}
-
-void Simulation::check_byzantine_share(const ValidatorSet& set) {
-  if (byzantine_.empty()) return;
-  std::uint64_t power = 0;
-  for (const std::uint32_t v : byzantine_) power += set.power(v);
-  if (3 * power >= set.total_power()) ++report_.byzantine_third_heights;
-}
-
-// The epochs whose first height was decided, and how often each Byzantine validator sat.
-void Simulation::count_seats() {
-  for (const auto& [epoch, committee] : elected_) {
-    if (!chain_.contains(epoch * scenario.epoch)) continue;
-    ++report_.elections;
-    for (const std::uint32_t v : byzantine_) {
-      report_.byzantine_seats += std::binary_search(committee.begin(), committee.end(), v);
-    }
-  }
-  for (const std::uint32_t v : byzantine_) {
-    std::uint64_t seated = 0;
-    for (const auto& [epoch, committee] : elected_) {
-      if (!chain_.contains(epoch * scenario.epoch)) continue;
-      seated += std::binary_search(committee.begin(), committee.end(), v);
-    }
-    if (seated > 0 && seated < report_.elections) ++report_.byzantine_on_and_off;
-  }
-}
-
-void Simulation::build_block(Node& node, const Timeout& request) {
-  SimBlock block{request.height, node.id, honest_state_root(request.height), 0, {}};
-  for (const auto& item : node.evidence_pool) {
-    if (!node.committed_evidence.contains(key_of(item.first))) block.evidence.push_back(item);
-  }
-  if (grinds(node, request.height)) grind(node, block);
-  Outcome outcome = node.machine->on_block_ready(request.height, request.round, block.encode());
-  apply(node, std::move(outcome));  // a stale request is refused, and that is fine
-}
-
-// Scenario::grind: a Byzantine proposer of an epoch's last height, whose block hash seeds the
-// next election.
-bool Simulation::grinds(const Node& node, std::uint64_t height) const {
-  return scenario.grind && committee_mode() && !honest(node.id) &&
-         (height + 1) % scenario.epoch == 0;
-}
-
-// The nonce, of kGrindTries, whose block seats the most Byzantine validators on the next
-// committee, counting the fewer of the block and its twin (what an equivocating proposer
-// shows the other half). Any nonce is as valid as another, as a ledger block's time is.
-void Simulation::grind(const Node& node, SimBlock& block) const {
-  auto seated = [&](const Hash32& hash) {
-    const auto committee = elect(node.jailed, hash);
-    return std::count_if(committee.begin(), committee.end(),
-                         [&](std::uint32_t v) { return byzantine_.contains(v); });
-  };
-  std::uint64_t best_nonce = 0;
-  std::ptrdiff_t best = -1;
-  for (std::uint64_t nonce = 0; nonce < kGrindTries; ++nonce) {
-    block.nonce = nonce;
-    const Bytes bytes = block.encode();
-    const auto twin = sim_blocks().twin(bytes);
-    const std::ptrdiff_t count = std::min(seated(*hasher.hash(bytes)), seated(twin->hash));
-    if (count > best) best = count, best_nonce = nonce;
-  }
-  block.nonce = best_nonce;
-}
-
 // Block sync: one certified block per round trip, until the node is within reach of the
 // consensus messages again.
 void Simulation::sync(Node& node) {
@@ -826,7 +444,7 @@ Report Simulation::run() {
   return std::move(report_);
 }
 
-}  // namespace
+}  // namespace internal
 
 std::uint32_t liveness_round_bound(const Scenario& scenario, const ValidatorSet& set) {
   if (scenario.committee == 0) return scenario.byzantine + 3;
@@ -837,7 +455,7 @@ std::uint32_t liveness_round_bound(const Scenario& scenario, const ValidatorSet&
 }
 
 Report run_scenario(const Scenario& scenario, const RunOptions& options) {
-  Simulation sim(scenario, options);
+  internal::Simulation sim(scenario, options);
   return sim.run();
 }
 
