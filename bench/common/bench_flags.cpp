@@ -66,7 +66,7 @@ std::optional<int> parse_flags(CLI::App& app, const Spec& spec, Flags& flags, in
   app.add_option("-w,--warmup", flags.warmup, "Untimed runs before each measurement")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  app.add_option("-n,--iterations", flags.iterations, "Timed runs; a row shows their mean")
+  app.add_option("-n,--iterations", flags.iterations, "Timed runs; a row shows " + spec.statistic)
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   // Both lists arrive split at the commas; a callback runs only for a flag that was given.
@@ -124,8 +124,8 @@ double gb_per_second(double bytes, double seconds) {
 Table::Table(const Spec& spec, const Flags& flags) : spec_(spec), flags_(flags) {
   fmt::print("# {}: size = {}; ratio = throughput / {}, in the same run\n", spec.program,
              spec.size_means, spec.baseline_means);
-  fmt::print("# {} warm-up and {} timed iterations per row; times are the mean per iteration\n",
-             flags.warmup, flags.iterations);
+  fmt::print("# {} warm-up and {} timed iterations per row; times are {} per iteration\n",
+             flags.warmup, flags.iterations, spec.statistic);
   fmt::print(fmt::runtime(kHeader), "# benchmark", "size", "threads", "time/iter us", "cpu/iter us",
              "throughput", "unit", "ratio");
   std::fflush(stdout);
@@ -157,9 +157,13 @@ int Table::finish() const {
                     {"baseline", or_null(row.baseline.value_or(0))},
                     {"ratio", or_null(row.throughput / row.baseline.value_or(1))}});
   }
-  const nlohmann::json document = {{"program", spec_.program},         {"size", spec_.size_means},
-                                   {"baseline", spec_.baseline_means}, {"warmup", flags_.warmup},
-                                   {"iterations", flags_.iterations},  {"rows", rows}};
+  const nlohmann::json document = {{"program", spec_.program},
+                                   {"size", spec_.size_means},
+                                   {"baseline", spec_.baseline_means},
+                                   {"warmup", flags_.warmup},
+                                   {"iterations", flags_.iterations},
+                                   {"statistic", spec_.statistic},
+                                   {"rows", rows}};
   const Status written = write_file_atomically(flags_.json, as_bytes(document.dump(2) + "\n"));
   if (!written) {
     std::fprintf(stderr, "%s: %s\n", spec_.program.c_str(), written.error().message.c_str());

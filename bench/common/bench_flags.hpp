@@ -2,7 +2,7 @@
 // way to time, one table (docs/PERFORMANCE.md, "Running the benchmarks").
 //
 //   -w, --warmup N        untimed runs before each measurement
-//   -n, --iterations N    timed runs; a row shows their mean
+//   -n, --iterations N    timed runs; a row shows their mean (or the bench's Spec::statistic)
 //   --sizes a,b,c         what to measure at (a bench says what a size is), with an optional
 //                         K, M or G suffix (x 1024), or `small`: the bench's smoke-test sizes
 //   --threads a,b,c       CPU thread counts (a bench on one thread takes only 1)
@@ -35,6 +35,9 @@ struct Spec {
   std::vector<std::uint64_t> small_sizes;  // --sizes small: seconds on two shared cores
   std::vector<int> threads{1};
   bool threaded = true;  // false: the bench runs on one thread
+  // What a row's times are of its iterations (the header says): measure() gives the mean; a
+  // bench that times each iteration itself may report another statistic.
+  std::string statistic = "the mean";
 };
 
 struct Flags {

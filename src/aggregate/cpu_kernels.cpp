@@ -4,6 +4,7 @@
 // AVX-512 can be picked by the linker for a machine without it.
 #include "cpu_kernels.hpp"
 
+#include <cfenv>
 #include <cmath>
 #include <limits>
 
@@ -14,6 +15,24 @@
 #endif
 
 namespace fedchain::aggregate::cpu {
+
+// Holds the floating-point rounding mode at round-to-nearest-even for its lifetime, then
+// gives the caller's back: quantize rounds with rint, which follows the mode, and its result
+// must not. Defined once, outside the target pragmas.
+class RoundingToNearest {
+ public:
+  RoundingToNearest() : saved_(std::fegetround()) {
+    if (saved_ != FE_TONEAREST) std::fesetround(FE_TONEAREST);
+  }
+  ~RoundingToNearest() {
+    if (saved_ != FE_TONEAREST) std::fesetround(saved_);
+  }
+  RoundingToNearest(const RoundingToNearest&) = delete;
+  RoundingToNearest& operator=(const RoundingToNearest&) = delete;
+
+ private:
+  int saved_;
+};
 
 #ifdef FEDCHAIN_CPU_DISPATCH
 #pragma GCC push_options

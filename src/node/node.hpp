@@ -175,6 +175,15 @@ struct MemberUpdate {
   std::optional<ledger::Tx> tx;  // its signed commitment, live with a chain
 };
 
+// 2-3. Every cohort member this rank hosts (`members`, of a cohort of `cohort_size`), one
+// after another: trained from node.global, [faults] played on its delta, quantized to q_k.
+// Each q_k is written into a buffer of an earlier round (node.local.spare_updates, which
+// run_round refills). Seconds go to row's train and quantize columns. Part of run_round;
+// bench/clients times it alone.
+Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height,
+                                                std::span<const std::uint32_t> members,
+                                                std::size_t cohort_size, io::MetricsRow& row);
+
 // The update root each finite member's transaction signs, in order (secure_aggregation.cpp):
 // the Merkle root of q_k, or under privacy.secure_aggregation of its masked update
 // w_k q_k + m_k (u64 words), the members' masks m_k adding up to the rank's masks for

@@ -54,11 +54,14 @@ bool is_host(const Node& node, std::uint32_t client, std::size_t rank) {
 // 2. Local training of one hosted cohort member from the global model theta_h, with a
 // fresh optimizer (a resumed run has no optimizer state to restore) and its own seed (job
 // seed, client, round): a client trains the same bits on any rank. The model then holds
-// theta_k.
-Status train_member(Node& node, std::uint64_t height, std::uint32_t client,
+// theta_k. `model_holds_theta`: the member before left theta_h in the model
+// (quantize_from_parameters), so there is nothing to upload.
+Status train_member(Node& node, std::uint64_t height, std::uint32_t client, bool model_holds_theta,
                     train::LocalResult& trained) {
   LocalTraining& local = node.local;
-  if (auto st = local.model->set_parameters(node.global.theta); !st) return st;
+  if (!model_holds_theta) {
+    if (auto st = local.model->set_parameters(node.global.theta); !st) return st;
+  }
   local.trainer->reset_optimizer();
   local.trainer->set_learning_rate(local.options.lr_at(static_cast<std::int64_t>(height) - 1));
   const auto seed = derive_seed(static_cast<std::uint64_t>(node.job.job.seed), client, height);
@@ -97,7 +100,8 @@ Status quantize_member(const Node& node, std::uint64_t height, MemberUpdate& upd
 // its norm first, and no attack on its update): q_k straight from the trained parameters, a
 // run of kQuantizeRun values at a time, each run's difference quantized while it is in cache
 // rather than d floats written out and read back. The same bits as take-then-quantize: the
-// same subtraction and the same rule per value.
+// same subtraction and the same rule per value. The same pass puts theta_h back in the
+// model, so the next member starts without an upload of its own.
 Status quantize_from_parameters(Node& node, std::uint64_t height, MemberUpdate& update) {
   constexpr std::size_t kQuantizeRun = 16384;
   const std::vector<float>& theta = node.global.theta;
@@ -109,7 +113,7 @@ Status quantize_from_parameters(Node& node, std::uint64_t height, MemberUpdate& 
   for (std::size_t first = 0; first < theta.size(); first += kQuantizeRun) {
     const std::size_t n = std::min(kQuantizeRun, theta.size() - first);
     const std::span<float> delta(run.data(), n);
-    if (auto st = node.local.model->get_parameter_difference(
+    if (auto st = node.local.model->take_parameter_difference(
             std::span<const float>(theta).subspan(first, n), delta,
             static_cast<std::int64_t>(first));
         !st) {
@@ -125,15 +129,14 @@ Status quantize_from_parameters(Node& node, std::uint64_t height, MemberUpdate& 
   return {};
 }
 
-// 2-3. Every hosted cohort member, one after another: trained, then [faults] on its delta,
-// then quantized. Where no attack pools deltas across clients, a member is attacked and
-// quantized as soon as it is trained, and one float buffer serves every member: a client
-// costs its training and the copies of theta, not d more floats of memory; with neither an
-// attack on it nor DP, it is quantized straight from its parameters
-// (quantize_from_parameters).
+}  // namespace
+
+// Where no attack pools deltas across clients, a member is attacked and quantized as soon as
+// it is trained, and one float buffer serves every member: a client costs its training and
+// a pass or two over theta, not d more floats of memory; with neither an attack on it nor
+// DP, it is quantized straight from its parameters (quantize_from_parameters).
 // alie pools every colluder's delta, so there each member keeps its delta until all are
-// trained. Each q_k is written into a buffer of an earlier round
-// (node.local.spare_updates). Seconds go to the round's train and quantize columns.
+// trained.
 Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height,
                                                 std::span<const std::uint32_t> members,
                                                 std::size_t cohort_size, io::MetricsRow& row) {
@@ -143,6 +146,7 @@ Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height
   std::vector<MemberUpdate> updates;
   std::vector<float>& delta = node.local.member_delta;
   auto& spares = node.local.spare_updates;
+  bool model_holds_theta = false;
   for (const std::uint32_t client : members) {
     MemberUpdate& update = updates.emplace_back();
     update.client = client;
@@ -150,8 +154,9 @@ Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height
       update.q = std::move(spares.back());
       spares.pop_back();
     }
-    if (auto st =
-            timed(row.train_s, [&] { return train_member(node, height, client, update.trained); });
+    if (auto st = timed(
+            row.train_s,
+            [&] { return train_member(node, height, client, model_holds_theta, update.trained); });
         !st) {
       return st.error();
     }
@@ -161,8 +166,10 @@ Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height
           !st) {
         return st.error();
       }
+      model_holds_theta = true;
       continue;
     }
+    model_holds_theta = false;
     std::vector<float>& trained_delta = pooled ? update.delta : delta;
     if (auto st = timed(row.train_s,
                         [&] {
@@ -205,6 +212,8 @@ Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height
   }
   return updates;
 }
+
+namespace {
 
 // Every rank learns which cohort members' training went non-finite this round (NaN or
 // infinite loss or update, e.g. a learning rate too high). fedavg cannot leave an update

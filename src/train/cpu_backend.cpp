@@ -68,6 +68,14 @@ class CpuBackend : public Backend {
     const float* trained = src.f32() + first;
     for (std::int64_t i = 0; i < n; ++i) dst[i] = trained[i] - base[i];
   }
+  void take_difference(float* dst, Buffer& src, const float* base, std::int64_t n,
+                       std::int64_t first) override {
+    float* trained = src.f32() + first;
+    for (std::int64_t i = 0; i < n; ++i) {
+      dst[i] = trained[i] - base[i];
+      trained[i] = base[i];
+    }
+  }
   void fill(float* x, std::int64_t n, float value) override {
     std::fill(x, x + n, value);
   }

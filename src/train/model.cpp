@@ -562,15 +562,30 @@ Status Model::get_parameters(std::span<float> values) const {
   return {};
 }
 
-Status Model::get_parameter_difference(std::span<const float> base, std::span<float> values,
-                                       std::int64_t first) const {
-  const auto n = static_cast<std::int64_t>(values.size());
-  if (base.size() != values.size() || first < 0 || n > impl_->parameter_count - first) {
+Status Model::check_parameter_run(std::size_t base_size, std::size_t values_size,
+                                  std::int64_t first) const {
+  const auto n = static_cast<std::int64_t>(values_size);
+  if (base_size != values_size || first < 0 || n > impl_->parameter_count - first) {
     return config_error(
         "model {}: parameters [{}, {}) and {} base values are not a run of its {} parameters",
-        impl_->config.arch, first, first + n, base.size(), impl_->parameter_count);
+        impl_->config.arch, first, first + n, base_size, impl_->parameter_count);
   }
-  impl_->backend->download_difference(values.data(), impl_->parameters, base.data(), n, first);
+  return {};
+}
+
+Status Model::get_parameter_difference(std::span<const float> base, std::span<float> values,
+                                       std::int64_t first) const {
+  if (auto st = check_parameter_run(base.size(), values.size(), first); !st) return st;
+  impl_->backend->download_difference(values.data(), impl_->parameters, base.data(),
+                                      static_cast<std::int64_t>(values.size()), first);
+  return {};
+}
+
+Status Model::take_parameter_difference(std::span<const float> base, std::span<float> values,
+                                        std::int64_t first) {
+  if (auto st = check_parameter_run(base.size(), values.size(), first); !st) return st;
+  impl_->backend->take_difference(values.data(), impl_->parameters, base.data(),
+                                  static_cast<std::int64_t>(values.size()), first);
   return {};
 }
 

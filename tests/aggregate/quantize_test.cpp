@@ -175,6 +175,29 @@ TEST(Quantize, BoundaryCasesFollowTheRuleInEveryLane) {
   }
 }
 
+// The kernel rounds with an instruction that follows the floating-point rounding mode, so it
+// holds the mode at nearest-even itself: a caller in another mode gets the same q, and its
+// mode back.
+TEST(Quantize, TheCallersRoundingModeChangesNothing) {
+  constexpr int kScale = 3;
+  std::vector<float> delta{0.0625f, 0.1875f, 0.3125f, -0.0625f, -0.1875f, -0.3125f, 0.1f, -0.1f};
+  std::mt19937 random(11);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  while (delta.size() < 1000) delta.push_back(normal(random));
+  std::vector<std::int32_t> expected;
+  for (const float value : delta) expected.push_back(reference_quantize(value, kScale, 1000));
+  for (const int mode : {FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO}) {
+    std::vector<std::int32_t> q(delta.size());
+    ASSERT_EQ(std::fesetround(mode), 0);
+    const auto stats = quantize(delta, q, QuantizeParams{kScale, 1000});
+    const int mode_after = std::fegetround();
+    std::fesetround(FE_TONEAREST);
+    ASSERT_TRUE(stats);
+    EXPECT_EQ(mode_after, mode) << "the caller's rounding mode was not given back";
+    EXPECT_EQ(q, expected) << "rounding mode " << mode;
+  }
+}
+
 TEST(Quantize, RefusesLengthMismatch) {
   std::vector<float> delta(3);
   std::vector<std::int32_t> q(2);

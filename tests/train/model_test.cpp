@@ -411,6 +411,47 @@ TEST(Model, ParameterDifferenceIsParametersMinusBase) {
   EXPECT_FALSE(model->get_parameter_difference(base_run, run, -1));
 }
 
+// Taking the difference out also puts the base back: the CPU backend's fused pass and the
+// default (download-then-subtract, then upload) give the difference bit for bit, leave base
+// in exactly the run they took, and refuse a run outside the parameters.
+TEST(Model, TakenParameterDifferenceLeavesBaseInItsRun) {
+  auto backend = make_cpu_backend(1);
+  auto model = Model::create(*backend, config_for("mlp"), 1);
+  ASSERT_TRUE(model);
+  const auto n = static_cast<std::size_t>(model->parameter_count());
+  std::vector<float> base(n);
+  for (std::size_t i = 0; i < n; ++i) base[i] = 0.001f * static_cast<float>(i % 97) - 0.05f;
+  for (const bool by_default : {false, true}) {
+    model->initialize(5);
+    std::vector<float> trained(n);
+    ASSERT_TRUE(model->get_parameters(trained));
+    const std::size_t first = 10;
+    const std::span<const float> base_run(base.data() + first, 20);
+    std::vector<float> run(20, std::nanf(""));
+    if (by_default) {
+      backend->Backend::take_difference(run.data(), model->parameters(), base_run.data(), 20,
+                                        static_cast<std::int64_t>(first));
+    } else {
+      ASSERT_TRUE(model->take_parameter_difference(base_run, run, first));
+    }
+    std::vector<float> after(n);
+    ASSERT_TRUE(model->get_parameters(after));
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool taken = i >= first && i < first + 20;
+      if (taken) {
+        ASSERT_EQ(run[i - first], trained[i] - base[i]) << "value " << i;
+      }
+      ASSERT_EQ(after[i], taken ? base[i] : trained[i])
+          << "value " << i << (by_default ? ", Backend's default" : ", the CPU backend");
+    }
+  }
+  std::vector<float> run(20);
+  const std::span<const float> base_run(base.data(), 20);
+  EXPECT_FALSE(model->take_parameter_difference(base_run, run, static_cast<std::int64_t>(n) - 19));
+  EXPECT_FALSE(model->take_parameter_difference(base_run, run, -1));
+  EXPECT_FALSE(model->take_parameter_difference(base, run));
+}
+
 // The whole model's backward against finite differences in float, on the largest gradient
 // entry of every parameter tensor: catches wiring errors (offsets, layouts, in-place
 // activations) that the per-op tests cannot.

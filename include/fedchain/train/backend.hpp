@@ -165,6 +165,15 @@ class Backend {
              static_cast<std::size_t>(first) * sizeof(float));
     for (std::int64_t i = 0; i < n; ++i) dst[i] -= base[i];
   }
+  // download_difference, and src[first, first + n) = base: the update's run taken out and
+  // the parameters put back to where training started, so the next client trained from
+  // base needs no upload of its own. The CPU backend does all of it in one pass.
+  virtual void take_difference(float* dst, Buffer& src, const float* base, std::int64_t n,
+                               std::int64_t first = 0) {
+    download_difference(dst, src, base, n, first);
+    upload(src, base, static_cast<std::size_t>(n) * sizeof(float),
+           static_cast<std::size_t>(first) * sizeof(float));
+  }
   virtual void fill(float* x, std::int64_t n, float value) = 0;
   virtual void copy(float* dst, const float* src, std::int64_t n) = 0;
   // Waits until every op issued so far has finished (a no-op on the CPU).

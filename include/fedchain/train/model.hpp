@@ -127,6 +127,10 @@ class Model {
   // its parameters first. base and values have the same size.
   Status get_parameter_difference(std::span<const float> base, std::span<float> values,
                                   std::int64_t first = 0) const;
+  // The same, and the run's parameters set to base (Backend::take_difference): once every
+  // run is taken, the model holds base again, as after set_parameters(base).
+  Status take_parameter_difference(std::span<const float> base, std::span<float> values,
+                                   std::int64_t first = 0);
 
   // input (batch, H, W, C) in backend memory, batch <= max_batch. Returns the logits
   // (batch, classes) in backend memory, valid until the next forward.
@@ -141,6 +145,9 @@ class Model {
  private:
   struct Impl;
   explicit Model(std::unique_ptr<Impl> impl);
+  // Whether base and values (of the sizes given) name a run of the parameters from `first`.
+  Status check_parameter_run(std::size_t base_size, std::size_t values_size,
+                             std::int64_t first) const;
   std::unique_ptr<Impl> impl_;
 };
 
