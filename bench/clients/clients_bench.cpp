@@ -11,8 +11,8 @@
 //
 //   fedchain_clients_bench --data DATASET_H5 [--samples N] [--arch mlp|cnn] [shared flags]
 //
-// mlp is MLP 784-200-10, batch 32, one epoch, as in bench/clients/run.sh, which measures the
-// same through whole `fedchain train` runs, and memory per rank.
+// mlp is MLP 784-200-10, batch 32, one epoch. bench/clients/run.sh runs this at three shapes,
+// and measures memory per rank through whole `fedchain train` runs.
 #include <mpi.h>
 
 #include <algorithm>
@@ -21,9 +21,10 @@
 #include <ctime>
 #include <filesystem>
 #include <memory>
-#include <numeric>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
