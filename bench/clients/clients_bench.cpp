@@ -69,7 +69,7 @@ fedchain::Result<std::unique_ptr<Node>> make_node(const std::filesystem::path& d
 }
 
 // One round's client work on `node`: every client it hosts trained and quantized. Their q_k
-// go back to the node's spare buffers, as run_round leaves them.
+// go back to the node's spare buffers (keep_update_buffers), as in run_round.
 fedchain::Status train_every_client(Node& node, bench::Timing& time) {
   std::vector<std::uint32_t> members;
   for (const auto& [client, samples] : node.local.shards) members.push_back(client);
@@ -80,7 +80,7 @@ fedchain::Status train_every_client(Node& node, bench::Timing& time) {
   time.cpu_seconds = process_cpu_seconds() - cpu_start;
   time.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!updates) return updates.error();
-  for (auto& update : *updates) node.local.spare_updates.push_back(std::move(update.q));
+  fedchain::node::keep_update_buffers(node, *updates);
   return {};
 }
 

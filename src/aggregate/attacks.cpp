@@ -101,6 +101,22 @@ bool is_byzantine(const AttackConfig& config, std::int64_t rank) {
   return std::binary_search(config.byzantine.begin(), config.byzantine.end(), rank);
 }
 
+bool attacks_update(const AttackConfig& config, std::int64_t rank) {
+  if (!is_byzantine(config, rank)) return false;
+  switch (config.attack) {
+    case Attack::kNone:
+    case Attack::kLabelFlip:
+      return false;
+    case Attack::kSignFlip:
+    case Attack::kScaling:
+    case Attack::kZero:
+    case Attack::kGaussian:
+    case Attack::kAlie:
+      return true;
+  }
+  return false;
+}
+
 void sign_flip(std::span<float> delta, double scale) {
   const auto factor = static_cast<float>(-scale);
   for (auto& value : delta) value = factor * value;
@@ -155,9 +171,9 @@ Result<double> alie_z_max(std::int64_t n, std::int64_t f) {
 
 Status apply_attack(const AttackConfig& config, const AttackContext& context,
                     std::span<float> delta) {
-  if (!is_byzantine(config, context.rank)) return {};
+  if (!attacks_update(config, context.rank)) return {};
   switch (config.attack) {
-    case Attack::kNone:
+    case Attack::kNone:  // attacks_update is false for these
     case Attack::kLabelFlip:
       return {};
     case Attack::kSignFlip:

@@ -36,9 +36,7 @@ class JobRoundFaults final : public RoundFaults {
   bool pools_deltas() const override { return attack_.attack == aggregate::Attack::kAlie; }
 
   bool alters_update(std::uint32_t client) const override {
-    return attack_.attack != aggregate::Attack::kNone &&
-           attack_.attack != aggregate::Attack::kLabelFlip &&
-           aggregate::is_byzantine(attack_, client);
+    return aggregate::attacks_update(attack_, client);
   }
 
   // Byzantine clients' deltas are replaced; alie's attackers pool their honest deltas

@@ -9,7 +9,6 @@
 
 #include "stall_watchdog.hpp"
 
-#include "fedchain/kernels/nccl_exchange.hpp"
 #if defined(FEDCHAIN_HAVE_CUDA)
 #include "fedchain/kernels/device.hpp"
 #endif

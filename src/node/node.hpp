@@ -177,12 +177,14 @@ struct MemberUpdate {
 
 // 2-3. Every cohort member this rank hosts (`members`, of a cohort of `cohort_size`), one
 // after another: trained from node.global, [faults] played on its delta, quantized to q_k.
-// Each q_k is written into a buffer of an earlier round (node.local.spare_updates, which
-// run_round refills). Seconds go to row's train and quantize columns. Part of run_round;
-// bench/clients times it alone.
+// Each q_k is written into a buffer of an earlier round (keep_update_buffers). Seconds go to
+// row's train and quantize columns. Part of run_round; bench/clients times it alone.
 Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height,
                                                 std::span<const std::uint32_t> members,
                                                 std::size_t cohort_size, io::MetricsRow& row);
+// Once a round is done with its members' q_k: their buffers go to node.local.spare_updates
+// for the next train_members.
+void keep_update_buffers(Node& node, std::span<MemberUpdate> updates);
 
 // The update root each finite member's transaction signs, in order (secure_aggregation.cpp):
 // the Merkle root of q_k, or under privacy.secure_aggregation of its masked update

@@ -213,6 +213,10 @@ Result<std::vector<MemberUpdate>> train_members(Node& node, std::uint64_t height
   return updates;
 }
 
+void keep_update_buffers(Node& node, std::span<MemberUpdate> updates) {
+  for (auto& update : updates) node.local.spare_updates.push_back(std::move(update.q));
+}
+
 namespace {
 
 // Every rank learns which cohort members' training went non-finite this round (NaN or
@@ -535,7 +539,7 @@ Result<std::optional<io::MetricsRow>> run_round(Node& node) {
 
   node.global = std::move(*next);
   if (auto st = report_round(node, *updates, cohort.size(), row); !st) return st.error();
-  for (auto& update : *updates) node.local.spare_updates.push_back(std::move(update.q));
+  keep_update_buffers(node, *updates);
   if (auto st = timed(row.store_s, [&] { return store_round(node); }); !st) return st.error();
   row.round_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - round_start).count();

@@ -55,6 +55,19 @@ TEST(Attacks, HonestRanksAndLabelFlipLeaveTheDeltaAlone) {
   EXPECT_EQ(delta, original);
 }
 
+// attacks_update says where apply_attack changes a delta (the round skips the float delta
+// elsewhere): every update attack on a Byzantine rank, never an honest rank, none or
+// label_flip.
+TEST(Attacks, AttacksUpdateIsWhereApplyAttackChangesTheDelta) {
+  for (Attack attack :
+       {Attack::kSignFlip, Attack::kGaussian, Attack::kScaling, Attack::kZero, Attack::kAlie}) {
+    EXPECT_TRUE(attacks_update(config_with(attack), 1));
+    EXPECT_FALSE(attacks_update(config_with(attack), 2));
+  }
+  EXPECT_FALSE(attacks_update(config_with(Attack::kNone), 1));
+  EXPECT_FALSE(attacks_update(config_with(Attack::kLabelFlip), 1));
+}
+
 TEST(Attacks, LabelFlipMapsYToNineMinusY) {
   for (int y = 0; y < 10; ++y) EXPECT_EQ(flip_label(y), 9 - y);
   EXPECT_EQ(flip_label(flip_label(4)), 4);

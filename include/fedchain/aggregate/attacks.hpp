@@ -33,6 +33,10 @@ Result<AttackConfig> attack_config(const FaultsSection& faults, std::int64_t see
 
 bool is_byzantine(const AttackConfig& config, std::int64_t rank);
 
+// Whether apply_attack changes `rank`'s delta: a Byzantine rank (or client) of an attack on
+// updates, not kNone nor kLabelFlip (a data-side attack: see flip_label).
+bool attacks_update(const AttackConfig& config, std::int64_t rank);
+
 // What the round loop knows when a Byzantine rank builds its update.
 struct AttackContext {
   std::int64_t rank = 0;
@@ -43,8 +47,7 @@ struct AttackContext {
   std::span<const std::span<const float>> colluders;
 };
 
-// Replaces `delta` with what the attacker sends. Does nothing for honest ranks, for
-// kNone and for kLabelFlip (a data-side attack: see flip_label).
+// Replaces `delta` with what the attacker sends. Does nothing where attacks_update is false.
 Status apply_attack(const AttackConfig& config, const AttackContext& context,
                     std::span<float> delta);
 
