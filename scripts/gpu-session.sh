@@ -1,21 +1,53 @@
 #!/usr/bin/env bash
 # One GPU session's checks (issue 22; docs/training.md, "CUDA backend"), prepared here and
-# run once on the GPU machine, which has the CUDA runtime, cuBLAS and NCCL but no compiler,
-# MPI or HDF5 packages:
-#   bash scripts/gpu-session.sh bundle        here: build (preset ci) and copy the GPU tests
-#                                             and benches with their libraries to
-#                                             build/gpu-bundle (about 55 MB, within the
-#                                             device tool's 64 MiB carry)
+# run once on the GPU machine, which has the CUDA runtime, cuBLAS, NCCL and a CUDA PyTorch
+# but no MPI or HDF5 packages:
+#   bash scripts/gpu-session.sh bundle        here: build (preset ci), then pack into
+#                                             build/gpu-bundle the GPU tests, the GPU
+#                                             benches and fedchain with the libraries they
+#                                             load, an Open MPI runtime that runs from any
+#                                             folder, and 9,000 Fashion-MNIST samples, and
+#                                             packs that into build/gpu-bundle.tar.gz, which
+#                                             fits the device tool's 64 MiB carry
 #   bash scripts/gpu-session.sh run OUT       there, from the repository root with
-#                                             build/gpu-bundle carried: every gpu test,
-#                                             compute-sanitizer memcheck over them, the GPU
-#                                             benches, and PyTorch on the same GPU where a
-#                                             python with CUDA torch is found
-# `run` goes on past a failure: OUT/summary.txt lists each step with its exit status and
-# OUT/*.log hold the outputs, so one session shows everything that needs a rerun.
+#                                             build/gpu-bundle.tar.gz carried (or the folder
+#                                             unpacked): every gpu test, the
+#                                             NCCL roots test (e2e_nccl), training against
+#                                             PyTorch on the same GPU, a round of
+#                                             fmnist-cnn-8's per-rank shard by phase, the
+#                                             GPU benches, then compute-sanitizer memcheck
+# `run` goes on past a failure and stops each step at a time limit: OUT/summary.txt lists
+# each step with its exit status and time, OUT/steps.log holds every step's output in order
+# and OUT/round-*.csv the round's metrics, so one session shows everything that needs a
+# rerun. The steps come most needed first, so a session cut short loses the least.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bundle=$here/build/gpu-bundle
+
+# Open MPI's runtime in an install tree of its own (OPAL_PREFIX relocates it): mpirun, orted,
+# the components one node needs (no InfiniBand, OFI, UCX or PSM, which would pull in their
+# libraries), the help texts, and the libraries they load into bundle/lib. Debian's
+# libstdc++ stays behind: the GPU machine's is newer, and PyTorch there needs its own.
+bundle_open_mpi() {
+  local prefix=$bundle/ompi components=/usr/lib/x86_64-linux-gnu/openmpi/lib/openmpi3
+  local pkglibdir=$prefix/lib/x86_64-linux-gnu/openmpi/lib/openmpi3
+  mkdir -p "$prefix/bin" "$pkglibdir" "$prefix/share"
+  cp /usr/bin/orterun "$prefix/bin/mpirun"
+  cp /usr/bin/orted "$prefix/bin/"
+  cp -r /usr/share/openmpi "$prefix/share/"
+  find "$components" -name '*.so' ! -name '*ucx*' ! -name '*ofi*' ! -name '*psm*' \
+    ! -name '*openib*' ! -name '*verbs*' ! -name 'mca_sshmem*' ! -name 'mca_spml*' \
+    ! -name 'mca_scoll*' ! -name 'mca_memheap*' ! -name 'mca_atomic*' \
+    -exec cp {} "$pkglibdir/" \;
+  ldd "$prefix/bin/"* "$pkglibdir"/*.so 2>/dev/null | awk '/=>/ && $3 ~ /^\// {print $3}' |
+    sort -u | while read -r lib; do
+      case "$(basename "$lib")" in
+        libc.so* | libm.so* | libpthread.so* | libdl.so* | librt.so* | ld-linux*) ;;
+        libstdc++.so* | libgcc_s.so*) ;;
+        *) cp -L -n "$lib" "$bundle/lib/" ;;
+      esac
+    done
+}
 
 case ${1:-} in
 bundle)
@@ -24,52 +56,104 @@ bundle)
   cmake --build --preset ci -j"$(nproc)"
   rm -rf "$bundle"
   "$here/scripts/bundle-binaries.sh" "$bundle" "$here"/build/ci/tests/kernels/gpu_*_test \
+    "$here/build/ci/src/cli/fedchain" \
     "$here/build/ci/bench/train/fedchain_train_bench" \
     "$here/build/ci/bench/crypto/gpu_merkle_bench" \
-    "$here/build/ci/bench/aggregate/gpu_aggregate_bench"
+    "$here/build/ci/bench/aggregate/gpu_aggregate_bench" >/dev/null
+  bundle_open_mpi
+  # 8,000 training samples (fmnist-cnn-8's shard is 7,500) and 1,000 test samples, in the
+  # prepared file's layout (docs/data.md, "HDF5 layout").
+  full=$here/build/fashion-mnist.h5
+  [ -f "$full" ] || "$here/build/ci/src/cli/fedchain" data prepare fashion-mnist --out "$full"
+  /usr/bin/python3 - "$full" "$bundle/data.h5" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as src, h5py.File(sys.argv[2], "w") as dst:
+    dst.attrs.update(src.attrs)
+    for split, count in (("train", 8000), ("test", 1000)):
+        group = dst.create_group(split)
+        group.attrs.update(src[split].attrs)
+        for name, data in src[split].items():
+            copy = group.create_dataset(name, data=data[:count])
+            copy.attrs.update(data.attrs)
+PY
+  # oneDNN alone is 40 MB: the folder travels as one gzip file (35 MB).
+  tar -C "$here/build" -czf "$bundle.tar.gz" gpu-bundle
+  du -sh "$bundle" "$bundle.tar.gz"
   ;;
 run)
   out=${2:?usage: gpu-session.sh run OUT}
   mkdir -p "$out"
+  [ -d "$bundle/bin" ] || [ ! -f "$bundle.tar.gz" ] || tar -C "$here/build" -xzf "$bundle.tar.gz"
   [ -d "$bundle/bin" ] || { echo "no $bundle: run 'gpu-session.sh bundle' first" >&2; exit 2; }
-  cublas_dir=$(dirname "$(find / -name 'libcublasLt.so.13*' -print -quit 2>/dev/null)")
-  export LD_LIBRARY_PATH=$bundle/lib:/usr/local/cuda/lib64:$cublas_dir
-  summary=$out/summary.txt
+  cublas_dir=$(dirname "$(find /usr/local /usr/lib /opt -name 'libcublasLt.so.13*' -print -quit 2>/dev/null)")
+  nccl_dir=$(dirname "$(find /usr/local /usr/lib /opt -name 'libnccl.so.2*' -print -quit 2>/dev/null)")
+  export LD_LIBRARY_PATH=$bundle/lib:/usr/local/cuda/lib64:$cublas_dir:$nccl_dir
+  export OPAL_PREFIX=$bundle/ompi PATH=$bundle/ompi/bin:$bundle/bin:$PATH
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  export OMPI_MCA_mpi_yield_when_idle=1 OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1
+  # Debian's PMIx looks for its compression plugin where it was installed, and says so.
+  export PMIX_MCA_pcompress_base_silence_warning=1
+  summary=$out/summary.txt log=$out/steps.log
   : >"$summary"
-  step() {  # step NAME COMMAND...: runs it, output to OUT/NAME.log, a line in the summary
-    local name=$1
-    shift
+  : >"$log"
+  step() {  # step NAME SECONDS COMMAND...: runs it, output to steps.log, a line in the summary
+    local name=$1 limit=$2
+    shift 2
     local start=$SECONDS
-    "$@" >"$out/$name.log" 2>&1
+    echo "=== $name: $*" >>"$log"
+    timeout -k 5 "$limit" "$@" >>"$log" 2>&1
     local rc=$?
-    printf '%-40s rc %-3s %4ss\n' "$name" "$rc" "$((SECONDS - start))" | tee -a "$summary"
+    printf '%-44s rc %-3s %4ss\n' "$name" "$rc" "$((SECONDS - start))" | tee -a "$summary"
   }
-  step device nvidia-smi
+  # A round of fmnist-cnn-8 as one of its 8 ranks trains it (7,500 samples, CNN, batch 50)
+  # on the GPU, with the chain and without (consensus.protocol = "none"): metrics.csv's
+  # phases give the chain's share of the round.
+  round_by_phase() {
+    local work protocol
+    work=$(mktemp -d)
+    fedchain keygen --ranks 1 --out "$work/keys" >/dev/null || return
+    for protocol in bft none; do
+      mpirun -n 1 fedchain train "$here/jobs/fmnist-cnn-8.toml" --run-dir "$work/$protocol" \
+        --set job.ranks=1 --set job.rounds=8 --set job.eval_every=8 \
+        --set data.path="$bundle/data.h5" --set data.train_limit=7500 \
+        --set train.device=cuda --set keys.dir="$work/keys" \
+        --set consensus.protocol=$protocol || return
+      cp "$work/$protocol/metrics.csv" "$out/round-$protocol.csv"
+    done
+    rm -rf "$work"
+  }
+  step device 30 nvidia-smi
   for test in "$bundle"/bin/gpu_*_test; do
-    step "$(basename "$test")" "$test"
+    step "$(basename "$test")" 240 "$test"
   done
-  if command -v compute-sanitizer >/dev/null || [ -x /usr/local/cuda/bin/compute-sanitizer ]; then
-    sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  step e2e_nccl 240 "$here/tests/e2e/nccl_e2e.sh" "$bundle/bin/fedchain" "$bundle/data.h5"
+  # PyTorch runs with the machine's own libraries, not the bundle's older libstdc++.
+  torch_python=$(mktemp)
+  printf '#!/bin/sh\nexec env -u LD_LIBRARY_PATH python3 "$@"\n' >"$torch_python"
+  chmod +x "$torch_python"
+  if "$torch_python" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' \
+    2>/dev/null; then
+    step train_vs_pytorch_cuda 240 "$here/bench/train/compare.sh" \
+      "$bundle/bin/fedchain_train_bench" "$torch_python" 3 -- --device cuda \
+      --models mlp,cnn,lenet --sizes 64 --threads 1 -n 200
+  else
+    echo "train_vs_pytorch_cuda: skipped, python3 has no torch that sees a GPU" | tee -a "$summary"
+  fi
+  export -f round_by_phase
+  export here bundle out
+  step round_by_phase 180 bash -c round_by_phase
+  step gpu_merkle_bench 120 gpu_merkle_bench
+  step gpu_aggregate_bench 120 gpu_aggregate_bench
+  step train_bench_cuda 120 fedchain_train_bench --device cuda \
+    --models mlp,cnn,lenet,cifar-cnn --sizes 32,64,256 -n 100
+  sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  if [ -x "$sanitizer" ]; then
     for test in "$bundle"/bin/gpu_*_test; do
       # Death tests abort on purpose; memcheck would report their exits.
-      step "memcheck-$(basename "$test")" "$sanitizer" --tool memcheck --error-exitcode 9 \
-        "$test" --gtest_filter=-*DeathTest*
+      step "memcheck-$(basename "$test")" 180 "$sanitizer" --tool memcheck \
+        --error-exitcode 9 "$test" --gtest_filter=-*DeathTest*
     done
   fi
-  step gpu_merkle_bench "$bundle/bin/gpu_merkle_bench"
-  step gpu_aggregate_bench "$bundle/bin/gpu_aggregate_bench"
-  step train_bench_cuda "$bundle/bin/fedchain_train_bench" --device cuda \
-    --models mlp,cnn,lenet,cifar-cnn --sizes 32,64,256 -n 50
-  for python in python3 /usr/bin/python3; do
-    if "$python" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' \
-      2>/dev/null; then
-      step train_vs_pytorch_cuda "$here/bench/train/compare.sh" \
-        "$bundle/bin/fedchain_train_bench" "$python" 3 -- --device cuda \
-        --models mlp,cnn,lenet --sizes 64 --threads 1 -n 50
-      break
-    fi
-  done
-  cat "$summary"
   ;;
 *)
   echo "usage: gpu-session.sh bundle | run OUT" >&2
