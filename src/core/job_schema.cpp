@@ -424,7 +424,7 @@ std::vector<JobKeySpec> make_schema() {
       float_key("train.prox_mu", &T::prox_mu, &Job::train, 0.0, kInf, false,
                 "FedProx proximal term mu/2 * ||theta - theta_global||^2; 0 is off"),
       integer_key("train.threads", &T::threads, &Job::train, 1, 1024,
-                  "CPU threads per rank for training"),
+                  "CPU threads per rank: training on the CPU, and hashing updates and the model"),
       string_key("train.device", &T::device, &Job::train, {"auto", "cpu", "cuda"},
                  "Training backend: cpu; cuda (the GPU backend; a config error naming why where "
                  "the build has no CUDA or no GPU answers); auto takes the rank's GPU where one "
