@@ -59,7 +59,9 @@ bundle)
     "$here/build/ci/src/cli/fedchain" \
     "$here/build/ci/bench/train/fedchain_train_bench" \
     "$here/build/ci/bench/crypto/gpu_merkle_bench" \
-    "$here/build/ci/bench/aggregate/gpu_aggregate_bench" >/dev/null
+    "$here/build/ci/bench/aggregate/gpu_aggregate_bench" \
+    "$here/build/ci/bench/crypto/crypto_bench" \
+    "$here/build/ci/tests/net/net_consensus_bench" >/dev/null
   bundle_open_mpi
   # 8,000 training samples (fmnist-cnn-8's shard is 7,500) and 1,000 test samples, in the
   # prepared file's layout (docs/data.md, "HDF5 layout").
@@ -173,7 +175,39 @@ run)
       { echo "FAIL: the refusal does not say why"; return 1; }
     rm -rf "$work"
   }
-  export -f cnn_job round_by_phase auto_takes_the_gpu mix_is_refused
+  # Clients apart from ranks on one GPU: 4 clients on 1 rank and on 2 ranks that share the
+  # GPU commit the same roots at every height (docs/clients.md).
+  ranks_share_the_gpu() {
+    local work ranks
+    work=$(mktemp -d)
+    for ranks in 1 2; do
+      fedchain keygen --ranks $ranks --out "$work/keys-$ranks" >/dev/null || return
+      # shellcheck disable=SC2046
+      mpirun -n $ranks --bind-to none fedchain train $(cnn_job "$work/keys-$ranks" \
+        --set job.ranks=$ranks --set job.rounds=3 --set clients.total=4 \
+        --set clients.per_round=4 --set train.device=cuda) --run-dir "$work/ranks-$ranks" || return
+      awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "state_root") c = i; next }
+               { print $1, $c }' "$work/ranks-$ranks/metrics.csv" >"$work/roots-$ranks"
+    done
+    cat "$work/roots-1"
+    diff "$work/roots-1" "$work/roots-2" || { echo "FAIL: 1 and 2 ranks differ"; return 1; }
+    rm -rf "$work"
+  }
+  # Two ranks over NCCL on one GPU: NCCL does not put two ranks of a communicator on one
+  # device; the job must end with the reason, not hang.
+  nccl_ranks_share_a_gpu() {
+    local work
+    work=$(mktemp -d)
+    fedchain keygen --ranks 2 --out "$work/keys" >/dev/null || return
+    # shellcheck disable=SC2046
+    mpirun -n 2 --bind-to none fedchain train $(cnn_job "$work/keys" --set job.ranks=2 \
+      --set job.rounds=2 --set train.device=cuda --set aggregate.transport=nccl) \
+      --run-dir "$work/nccl"
+    echo "exit status $?"
+    rm -rf "$work"
+  }
+  export -f cnn_job round_by_phase auto_takes_the_gpu mix_is_refused ranks_share_the_gpu \
+    nccl_ranks_share_a_gpu
   export here bundle out
   step device 30 nvidia-smi
   for test in "$bundle"/bin/gpu_*_test; do
@@ -197,10 +231,19 @@ run)
   step round_by_phase 240 bash -c round_by_phase
   step auto_takes_the_gpu 60 bash -c auto_takes_the_gpu
   step mix_is_refused 60 bash -c mix_is_refused
+  step ranks_share_the_gpu 120 bash -c ranks_share_the_gpu
+  step nccl_ranks_share_a_gpu 60 bash -c nccl_ranks_share_a_gpu
   step gpu_merkle_bench 120 gpu_merkle_bench
   step gpu_aggregate_bench 120 gpu_aggregate_bench
   step train_bench_cuda 120 fedchain_train_bench --device cuda \
     --models mlp,cnn,lenet,cifar-cnn --sizes 32,64,256 -n 100
+  # Not the GPU but its host's cores: consensus latency per height with a core per rank
+  # (docs/consensus.md, "Performance"), and what a signature costs on that CPU.
+  step crypto_bench 60 crypto_bench --sizes small --threads 1 -n 100
+  for ranks in 2 4 8; do
+    step "consensus_latency_n$ranks" 60 env -u OMPI_MCA_mpi_yield_when_idle \
+      mpirun -n $ranks --bind-to core net_consensus_bench 1000
+  done
   sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
   if [ -x "$sanitizer" ]; then
     for test in "$bundle"/bin/gpu_*_test; do
