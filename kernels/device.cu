@@ -20,6 +20,15 @@ __global__ void write_indices(int* out, int n) {
   if (i < n) out[i] = i;
 }
 
+std::string uuid_text(const cudaUUID_t& uuid) {
+  const auto* b = reinterpret_cast<const unsigned char*>(uuid.bytes);
+  return fmt::format(
+      "GPU-{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
+      "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+      b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+      b[15]);
+}
+
 Error cuda_failure(const char* what, cudaError_t status) {
   return runtime_error("{}: CUDA error {} ({})", what, static_cast<int>(status),
                        cudaGetErrorString(status));
@@ -44,7 +53,8 @@ DeviceProbe probe_devices() {
   for (int i = 0; i < count; ++i) {
     cudaDeviceProp props{};
     if (cudaGetDeviceProperties(&props, i) != cudaSuccess) continue;
-    probe.devices.push_back({i, props.name, props.totalGlobalMem, props.major, props.minor});
+    probe.devices.push_back(
+        {i, props.name, props.totalGlobalMem, props.major, props.minor, uuid_text(props.uuid)});
   }
   return probe;
 }

@@ -193,17 +193,20 @@ run)
     diff "$work/roots-1" "$work/roots-2" || { echo "FAIL: 1 and 2 ranks differ"; return 1; }
     rm -rf "$work"
   }
-  # Two ranks over NCCL on one GPU: NCCL does not put two ranks of a communicator on one
-  # device; the job must end with the reason, not hang.
+  # Two ranks over NCCL on one GPU: NCCL cannot put two ranks of a communicator on one
+  # device, so the job is refused (exit 2) naming the ranks, and leaves no run directory.
   nccl_ranks_share_a_gpu() {
-    local work
+    local work rc
     work=$(mktemp -d)
     fedchain keygen --ranks 2 --out "$work/keys" >/dev/null || return
     # shellcheck disable=SC2046
     mpirun -n 2 --bind-to none fedchain train $(cnn_job "$work/keys" --set job.ranks=2 \
       --set job.rounds=2 --set train.device=cuda --set aggregate.transport=nccl) \
-      --run-dir "$work/nccl"
-    echo "exit status $?"
+      --run-dir "$work/nccl" 2>&1 | tee "$work/log"
+    rc=${PIPESTATUS[0]}
+    [ "$rc" = 2 ] || { echo "FAIL: exit $rc, not 2"; return 1; }
+    grep -q "ranks 0 1 share GPU-" "$work/log" || { echo "FAIL: the ranks are not named"; return 1; }
+    [ ! -e "$work/nccl" ] || { echo "FAIL: a refused job left a run directory"; return 1; }
     rm -rf "$work"
   }
   export -f cnn_job round_by_phase auto_takes_the_gpu mix_is_refused ranks_share_the_gpu \
@@ -242,7 +245,7 @@ run)
   step crypto_bench 60 crypto_bench --sizes small --threads 1 -n 100
   for ranks in 2 4 8; do
     step "consensus_latency_n$ranks" 60 env -u OMPI_MCA_mpi_yield_when_idle \
-      mpirun -n $ranks --bind-to core net_consensus_bench 1000
+      mpirun -n $ranks --bind-to core net_consensus_bench 500 45
   done
   sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
   if [ -x "$sanitizer" ]; then

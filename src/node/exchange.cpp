@@ -1,10 +1,14 @@
 #include "exchange.hpp"
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstring>
 #include <limits>
+#include <string>
+#include <vector>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "stall_watchdog.hpp"
@@ -298,6 +302,31 @@ std::unique_ptr<Collectives> make_collectives_over(std::unique_ptr<gpu::NcclExch
   return std::make_unique<NcclCollectives>(std::move(bulk));
 }
 
+std::vector<RankGroup> group_ranks(std::span<const std::string> value_by_rank) {
+  std::vector<RankGroup> groups;
+  for (std::size_t r = 0; r < value_by_rank.size(); ++r) {
+    auto group = std::find_if(groups.begin(), groups.end(),
+                              [&](const RankGroup& g) { return g.value == value_by_rank[r]; });
+    if (group == groups.end()) group = groups.insert(groups.end(), {value_by_rank[r], {}});
+    group->ranks.push_back(r);
+  }
+  return groups;
+}
+
+Status check_one_rank_per_gpu(std::span<const std::string> device_by_rank) {
+  std::vector<std::string> shared;
+  for (const auto& [device, ranks] : group_ranks(device_by_rank)) {
+    if (ranks.size() > 1)
+      shared.push_back(fmt::format("ranks {} share {}", fmt::join(ranks, " "), device));
+  }
+  if (shared.empty()) return {};
+  return config_error(
+      "aggregate.transport = \"nccl\": {}; NCCL needs a GPU of its own for each rank. Start "
+      "one rank per GPU (Slurm: --gpus-per-task=1; docs/slurm.md, \"Several GPUs per node\") "
+      "or use aggregate.transport = \"mpi\", which lets ranks share a GPU",
+      fmt::join(shared, "; "));
+}
+
 Result<std::unique_ptr<Collectives>> make_nccl_collectives() {
 #if defined(FEDCHAIN_HAVE_CUDA)
   int rank = 0;
@@ -331,6 +360,28 @@ Result<std::unique_ptr<Collectives>> make_nccl_collectives() {
     return mpi_failure("MPI_Bcast (NCCL id)", rc);
   }
   const auto& device = gpu::device_for_this_rank(probe);
+  // NCCL refuses two ranks on one GPU with "invalid usage"; say which ranks and what to do.
+  std::array<char, 64> mine{};
+  device.uuid.copy(mine.data(), mine.size() - 1);
+  std::vector<char> all(mine.size() * static_cast<std::size_t>(ranks));
+  if (const int rc = collective(
+          "MPI_Allgather (GPU UUIDs)",
+          [&](MPI_Request* request) {
+            return MPI_Iallgather(mine.data(), static_cast<int>(mine.size()), MPI_CHAR, all.data(),
+                                  static_cast<int>(mine.size()), MPI_CHAR, MPI_COMM_WORLD, request);
+          });
+      rc != MPI_SUCCESS) {
+    return mpi_failure("MPI_Allgather (GPU UUIDs)", rc);
+  }
+  std::vector<std::string> device_by_rank;
+  for (std::size_t r = 0; r < static_cast<std::size_t>(ranks); ++r) {
+    device_by_rank.emplace_back(all.data() + r * mine.size());
+  }
+  if (auto st = check_one_rank_per_gpu(device_by_rank); !st) {
+    Error alike = st.error();
+    alike.every_rank = true;  // every rank gathered the same UUIDs
+    return alike;
+  }
   auto nccl = gpu::NcclExchange::create(device.index, id, rank, ranks);
   Status joined = nccl ? Status{} : Status{nccl.error()};
   if (auto st = agree(joined, MPI_COMM_WORLD); !st) return st.error();

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include <mpi.h>
@@ -78,6 +79,16 @@ std::unique_ptr<Collectives> make_mpi_collectives();
 // each rank's GPU, the rest over MPI_COMM_WORLD. Collective; every rank gets the same
 // error where a rank has no GPU or the build no CUDA.
 Result<std::unique_ptr<Collectives>> make_nccl_collectives();
+// The ranks that hold each value of `value_by_rank`, values in first-seen order.
+struct RankGroup {
+  std::string value;
+  std::vector<std::size_t> ranks;
+};
+std::vector<RankGroup> group_ranks(std::span<const std::string> value_by_rank);
+
+// NCCL puts each rank of a communicator on a GPU of its own: a config error naming the
+// ranks that would share one (`device_by_rank`: each rank's device UUID), else ok.
+Status check_one_rank_per_gpu(std::span<const std::string> device_by_rank);
 // The same over any `bulk` exchange (make_nccl_collectives passes NCCL's; tests, a stand-in
 // over MPI that checks the padding and trimming of the allgather without a GPU).
 std::unique_ptr<Collectives> make_collectives_over(std::unique_ptr<gpu::NcclExchange> bulk);

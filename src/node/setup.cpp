@@ -296,13 +296,7 @@ void log_data(const Node& node) {
 
 Result<std::string> compare_training_kernels(std::span<const std::string> by_rank,
                                              const std::string& device) {
-  std::vector<std::pair<std::string, std::vector<std::size_t>>> groups;  // first-seen order
-  for (std::size_t r = 0; r < by_rank.size(); ++r) {
-    auto group = std::find_if(groups.begin(), groups.end(),
-                              [&](const auto& g) { return g.first == by_rank[r]; });
-    if (group == groups.end()) group = groups.insert(groups.end(), {by_rank[r], {}});
-    group->second.push_back(r);
-  }
+  const std::vector<RankGroup> groups = group_ranks(by_rank);
   if (groups.size() <= 1) return std::string();
   std::vector<std::string> described;
   bool one_kind_of_device = true;
@@ -310,7 +304,7 @@ Result<std::string> compare_training_kernels(std::span<const std::string> by_ran
   for (const auto& [name, ranks] : groups) {
     described.push_back(
         fmt::format("rank{} {} \"{}\"", ranks.size() > 1 ? "s" : "", fmt::join(ranks, " "), name));
-    one_kind_of_device = one_kind_of_device && kind(name) == kind(groups.front().first);
+    one_kind_of_device = one_kind_of_device && kind(name) == kind(groups.front().value);
   }
   const std::string who = fmt::format("{}", fmt::join(described, "; "));
   if (!one_kind_of_device) {

@@ -304,5 +304,20 @@ TEST(TrainingKernels, GpuAndCpuRanksInOneJobAreRefused) {
       << verdict.error().message;
 }
 
+// aggregate.transport = "nccl" with two ranks on one GPU (exchange.cpp, make_nccl_collectives):
+// refused before NCCL answers "invalid usage", naming the ranks and the GPU.
+TEST(NcclTransport, RanksThatShareAGpuAreRefusedNamingThem) {
+  const std::vector<std::string> own{"GPU-a", "GPU-b", "GPU-c"};
+  EXPECT_TRUE(check_one_rank_per_gpu(own));
+  const std::vector<std::string> shared{"GPU-a", "GPU-b", "GPU-a", "GPU-b", "GPU-c"};
+  auto verdict = check_one_rank_per_gpu(shared);
+  ASSERT_FALSE(verdict);
+  EXPECT_EQ(verdict.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(verdict.error().message.find("ranks 0 2 share GPU-a; ranks 1 3 share GPU-b;"),
+            std::string::npos)
+      << verdict.error().message;
+  EXPECT_NE(verdict.error().message.find("aggregate.transport = \"mpi\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace fedchain::node

@@ -17,6 +17,7 @@ struct DeviceInfo {
   std::size_t memory_bytes = 0;
   int compute_major = 0;
   int compute_minor = 0;
+  std::string uuid;  // "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as nvidia-smi -L prints it
 };
 
 struct DeviceProbe {
