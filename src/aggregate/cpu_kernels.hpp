@@ -43,6 +43,10 @@ struct Kernels {
   // clipped and the non-finite values.
   void (*quantize)(const float* delta, std::int32_t* q, std::size_t width, double scale,
                    std::int32_t bound, std::uint64_t* clipped, std::uint64_t* nonfinite);
+  // The same on delta[j] = trained[j] - base[j], and trained[j] = base[j], in one pass.
+  void (*take_quantized_difference)(float* trained, const float* base, std::int32_t* q,
+                                    std::size_t width, double scale, std::int32_t bound,
+                                    std::uint64_t* clipped, std::uint64_t* nonfinite);
   // theta[j] += a[j] * step (step a power of two: one rounding).
   void (*dequantize_add)(float* theta, const std::int32_t* a, std::size_t width, float step);
 };

@@ -51,6 +51,26 @@ Result<QuantizeStats> quantize(std::span<const float> delta, std::span<std::int3
   return stats;
 }
 
+Result<QuantizeStats> take_quantized_difference(std::span<float> trained,
+                                                std::span<const float> base,
+                                                std::span<std::int32_t> q,
+                                                const QuantizeParams& params) {
+  if (trained.size() != base.size() || trained.size() != q.size()) {
+    return runtime_error(
+        "take_quantized_difference: {} trained values, {} base values and room for {}",
+        trained.size(), base.size(), q.size());
+  }
+  std::uint64_t clipped = 0;
+  std::uint64_t nonfinite = 0;
+  cpu::kernels().take_quantized_difference(trained.data(), base.data(), q.data(), trained.size(),
+                                           fixed::power_of_two(params.scale_bits),
+                                           params.clip_bound, &clipped, &nonfinite);
+  QuantizeStats stats;
+  stats.clipped = static_cast<std::int64_t>(clipped);
+  stats.nonfinite = static_cast<std::int64_t>(nonfinite);
+  return stats;
+}
+
 Status dequantize_add(std::span<float> theta, std::span<const std::int32_t> a, int scale_bits) {
   if (theta.size() != a.size()) {
     return runtime_error("dequantize_add: model has {} parameters but the aggregate has {}",

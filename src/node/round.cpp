@@ -97,17 +97,26 @@ Status quantize_member(const Node& node, std::uint64_t height, MemberUpdate& upd
 }
 
 // 2-3 in one pass where nothing needs a member's whole float delta (no DP clip, which needs
-// its norm first, and no attack on its update): q_k straight from the trained parameters, a
-// run of kQuantizeRun values at a time, each run's difference quantized while it is in cache
-// rather than d floats written out and read back. The same bits as take-then-quantize: the
-// same subtraction and the same rule per value. The same pass puts theta_h back in the
-// model, so the next member starts without an upload of its own.
+// its norm first, and no attack on its update): q_k straight from the trained parameters,
+// with the same bits as take-then-quantize (the same subtraction and the same rule per
+// value), and theta_h put back in the model, so the next member starts without an upload
+// of its own. On the CPU one pass reads the parameters and theta once and writes q_k
+// (aggregate::take_quantized_difference); on a device, a run of kQuantizeRun values at a
+// time comes to the host and is quantized while it is in cache.
 Status quantize_from_parameters(Node& node, std::uint64_t height, MemberUpdate& update) {
-  constexpr std::size_t kQuantizeRun = 16384;
   const std::vector<float>& theta = node.global.theta;
+  update.q.resize(theta.size());
+  if (const std::span<float> trained = node.local.model->host_parameters(); !trained.empty()) {
+    auto quantized =
+        aggregate::take_quantized_difference(trained, theta, update.q, node.aggregate.quantize);
+    if (!quantized) return quantized.error();
+    update.clipped = quantized->clipped;
+    check_finite(height, update, quantized->nonfinite, theta.size());
+    return {};
+  }
+  constexpr std::size_t kQuantizeRun = 16384;
   std::vector<float>& run = node.local.member_delta;
   run.resize(std::min(kQuantizeRun, theta.size()));
-  update.q.resize(theta.size());
   std::int64_t nonfinite = 0;
   update.clipped = 0;
   for (std::size_t first = 0; first < theta.size(); first += kQuantizeRun) {

@@ -44,6 +44,9 @@ class CpuBackend : public Backend {
   std::string name() const override {
     return "cpu with " + cpu_kernels_name(CpuKernels::kEigen);
   }
+  bool memory_is_host() const override {
+    return true;
+  }
   int threads() const override {
     return threads_;
   }
@@ -67,14 +70,6 @@ class CpuBackend : public Backend {
                            std::int64_t first) override {
     const float* trained = src.f32() + first;
     for (std::int64_t i = 0; i < n; ++i) dst[i] = trained[i] - base[i];
-  }
-  void take_difference(float* dst, Buffer& src, const float* base, std::int64_t n,
-                       std::int64_t first) override {
-    float* trained = src.f32() + first;
-    for (std::int64_t i = 0; i < n; ++i) {
-      dst[i] = trained[i] - base[i];
-      trained[i] = base[i];
-    }
   }
   void fill(float* x, std::int64_t n, float value) override {
     std::fill(x, x + n, value);

@@ -514,6 +514,10 @@ Buffer& Model::parameters() {
 const Buffer& Model::parameters() const {
   return impl_->parameters;
 }
+std::span<float> Model::host_parameters() {
+  if (!impl_->backend->memory_is_host()) return {};
+  return {impl_->parameters.f32(), static_cast<std::size_t>(impl_->parameter_count)};
+}
 Buffer& Model::gradients() {
   return impl_->gradients;
 }

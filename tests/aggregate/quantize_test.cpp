@@ -204,6 +204,48 @@ TEST(Quantize, RefusesLengthMismatch) {
   EXPECT_FALSE(quantize(delta, q, QuantizeParams{}));
 }
 
+// A client's update taken straight from its parameters (node/round.cpp on the CPU): q equals
+// the float difference quantized, bit for bit and count for count, in every lane position
+// and over tails of every length, and the parameters hold base afterwards.
+TEST(Quantize, TakenQuantizedDifferenceIsTheDifferenceQuantizedAndLeavesBase) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::mt19937 random(5);
+  std::normal_distribution<float> normal(0.0f, 1e-3f);
+  for (const std::size_t width : {1u, 15u, 16u, 17u, 1000u, 16387u}) {
+    std::vector<float> base(width);
+    std::vector<float> trained(width);
+    for (std::size_t j = 0; j < width; ++j) {
+      base[j] = normal(random) * 100.0f;
+      trained[j] = base[j] + normal(random);
+    }
+    // Values the clip bound cuts, and training gone non-finite, at shifting positions.
+    const std::vector<float> specials{inf, -inf, std::nanf(""), 9.0f, -9.0f, 2.5e-7f};
+    for (std::size_t k = 0; k < specials.size() && k < width; ++k) {
+      trained[(k * 7 + width / 3) % width] = specials[k];
+    }
+    std::vector<float> difference(width);
+    for (std::size_t j = 0; j < width; ++j) difference[j] = trained[j] - base[j];
+    const QuantizeParams params{20, 1 << 22};  // clip 4.0
+    std::vector<std::int32_t> want(width);
+    const auto want_stats = quantize(difference, want, params);
+    ASSERT_TRUE(want_stats);
+    std::vector<std::int32_t> q(width, 12345);
+    const auto stats = take_quantized_difference(trained, base, q, params);
+    ASSERT_TRUE(stats);
+    EXPECT_EQ(q, want) << "width " << width;
+    EXPECT_EQ(stats->clipped, want_stats->clipped) << "width " << width;
+    EXPECT_EQ(stats->nonfinite, want_stats->nonfinite) << "width " << width;
+    EXPECT_EQ(std::memcmp(trained.data(), base.data(), width * sizeof(float)), 0)
+        << "the parameters do not hold base again, width " << width;
+  }
+  std::vector<float> trained(4), base(4);
+  std::vector<std::int32_t> q(3);
+  EXPECT_FALSE(take_quantized_difference(trained, base, q, QuantizeParams{}));
+  std::vector<float> short_base(3);
+  std::vector<std::int32_t> q4(4);
+  EXPECT_FALSE(take_quantized_difference(trained, short_base, q4, QuantizeParams{}));
+}
+
 TEST(FixedPoint, DivisionRoundsHalfToEven) {
   using fixed::divide_round_half_even;
   EXPECT_EQ(divide_round_half_even(5, 2), 2);

@@ -1,6 +1,7 @@
 // Models, initialisation, training and evaluation on small synthetic data: parameter counts,
 // seeded bits, a whole-model gradient check, fitting a tiny batch, a falling loss, and
 // bit-identical runs for the same seed and thread count.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -411,9 +412,9 @@ TEST(Model, ParameterDifferenceIsParametersMinusBase) {
   EXPECT_FALSE(model->get_parameter_difference(base_run, run, -1));
 }
 
-// Taking the difference out also puts the base back: the CPU backend's fused pass and the
-// default (download-then-subtract, then upload) give the difference bit for bit, leave base
-// in exactly the run they took, and refuse a run outside the parameters.
+// Taking the difference out also puts the base back (the Backend's default, which every
+// backend uses): the difference bit for bit, base in exactly the run taken, and a run outside
+// the parameters refused.
 TEST(Model, TakenParameterDifferenceLeavesBaseInItsRun) {
   auto backend = make_cpu_backend(1);
   auto model = Model::create(*backend, config_for("mlp"), 1);
@@ -421,35 +422,45 @@ TEST(Model, TakenParameterDifferenceLeavesBaseInItsRun) {
   const auto n = static_cast<std::size_t>(model->parameter_count());
   std::vector<float> base(n);
   for (std::size_t i = 0; i < n; ++i) base[i] = 0.001f * static_cast<float>(i % 97) - 0.05f;
-  for (const bool by_default : {false, true}) {
-    model->initialize(5);
-    std::vector<float> trained(n);
-    ASSERT_TRUE(model->get_parameters(trained));
-    const std::size_t first = 10;
-    const std::span<const float> base_run(base.data() + first, 20);
-    std::vector<float> run(20, std::nanf(""));
-    if (by_default) {
-      backend->Backend::take_difference(run.data(), model->parameters(), base_run.data(), 20,
-                                        static_cast<std::int64_t>(first));
-    } else {
-      ASSERT_TRUE(model->take_parameter_difference(base_run, run, first));
+  model->initialize(5);
+  std::vector<float> trained(n);
+  ASSERT_TRUE(model->get_parameters(trained));
+  const std::size_t first = 10;
+  const std::span<const float> base_run(base.data() + first, 20);
+  std::vector<float> run(20, std::nanf(""));
+  ASSERT_TRUE(model->take_parameter_difference(base_run, run, first));
+  std::vector<float> after(n);
+  ASSERT_TRUE(model->get_parameters(after));
+  for (std::size_t i = 0; i < n; ++i) {
+    const bool taken = i >= first && i < first + 20;
+    if (taken) {
+      ASSERT_EQ(run[i - first], trained[i] - base[i]) << "value " << i;
     }
-    std::vector<float> after(n);
-    ASSERT_TRUE(model->get_parameters(after));
-    for (std::size_t i = 0; i < n; ++i) {
-      const bool taken = i >= first && i < first + 20;
-      if (taken) {
-        ASSERT_EQ(run[i - first], trained[i] - base[i]) << "value " << i;
-      }
-      ASSERT_EQ(after[i], taken ? base[i] : trained[i])
-          << "value " << i << (by_default ? ", Backend's default" : ", the CPU backend");
-    }
+    ASSERT_EQ(after[i], taken ? base[i] : trained[i]) << "value " << i;
   }
-  std::vector<float> run(20);
-  const std::span<const float> base_run(base.data(), 20);
-  EXPECT_FALSE(model->take_parameter_difference(base_run, run, static_cast<std::int64_t>(n) - 19));
-  EXPECT_FALSE(model->take_parameter_difference(base_run, run, -1));
+  const std::span<const float> base_start(base.data(), 20);
+  EXPECT_FALSE(
+      model->take_parameter_difference(base_start, run, static_cast<std::int64_t>(n) - 19));
+  EXPECT_FALSE(model->take_parameter_difference(base_start, run, -1));
   EXPECT_FALSE(model->take_parameter_difference(base, run));
+}
+
+// On the CPU the round reads and writes a client's parameters in place
+// (aggregate::take_quantized_difference): host_parameters() is the model's own memory.
+TEST(Model, HostParametersAreTheCpuModelsOwnParameters) {
+  auto backend = make_cpu_backend(1);
+  ASSERT_TRUE(backend->memory_is_host());
+  auto model = Model::create(*backend, config_for("mlp"), 1);
+  ASSERT_TRUE(model);
+  model->initialize(5);
+  const std::span<float> host = model->host_parameters();
+  ASSERT_EQ(host.size(), static_cast<std::size_t>(model->parameter_count()));
+  std::vector<float> values(host.size());
+  ASSERT_TRUE(model->get_parameters(values));
+  EXPECT_TRUE(std::equal(values.begin(), values.end(), host.begin()));
+  host[3] = 42.0f;
+  ASSERT_TRUE(model->get_parameters(values));
+  EXPECT_EQ(values[3], 42.0f);
 }
 
 // The whole model's backward against finite differences in float, on the largest gradient

@@ -150,6 +150,10 @@ class Backend {
   virtual std::string kernels() const { return name(); }
   virtual int threads() const = 0;
 
+  // Whether buffers are host memory that the caller may read and write in place (the CPU
+  // backend); false where they live on a device.
+  virtual bool memory_is_host() const { return false; }
+
   // Memory. offset and bytes are in bytes.
   virtual Result<Buffer> allocate(std::size_t bytes) = 0;
   virtual void upload(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset = 0) = 0;
@@ -167,7 +171,8 @@ class Backend {
   }
   // download_difference, and src[first, first + n) = base: the update's run taken out and
   // the parameters put back to where training started, so the next client trained from
-  // base needs no upload of its own. The CPU backend does all of it in one pass.
+  // base needs no upload of its own. (Where memory_is_host(), the round does this and the
+  // quantization in one pass of its own: aggregate::take_quantized_difference.)
   virtual void take_difference(float* dst, Buffer& src, const float* base, std::int64_t n,
                                std::int64_t first = 0) {
     download_difference(dst, src, base, n, first);

@@ -113,6 +113,9 @@ class Model {
   const std::vector<ParamView>& parameter_views() const;
 
   Buffer& parameters();  // (parameter_count) floats, backend memory
+  // The parameters themselves, to read and write in place, where the backend's memory is
+  // the host's (Backend::memory_is_host); empty elsewhere.
+  std::span<float> host_parameters();
   const Buffer& parameters() const;
   Buffer& gradients();  // (parameter_count) floats, same layout as parameters()
 
