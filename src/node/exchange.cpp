@@ -343,22 +343,6 @@ Result<std::unique_ptr<Collectives>> make_nccl_collectives() {
         rank, probe.why_none);
   }
   if (auto st = agree(usable, MPI_COMM_WORLD); !st) return st.error();
-  gpu::NcclId id{};
-  Status made;
-  if (rank == 0) {
-    auto fresh = gpu::nccl_new_id();
-    if (fresh) id = *fresh;
-    made = fresh ? Status{} : Status{fresh.error()};
-  }
-  if (auto st = agree(made, MPI_COMM_WORLD); !st) return st.error();
-  if (const int rc = collective("MPI_Bcast (NCCL id)",
-                                [&](MPI_Request* request) {
-                                  return MPI_Ibcast(id.data(), static_cast<int>(id.size()),
-                                                    MPI_BYTE, 0, MPI_COMM_WORLD, request);
-                                });
-      rc != MPI_SUCCESS) {
-    return mpi_failure("MPI_Bcast (NCCL id)", rc);
-  }
   const auto& device = gpu::device_for_this_rank(probe);
   // NCCL refuses two ranks on one GPU with "invalid usage"; say which ranks and what to do.
   std::array<char, 64> mine{};
@@ -375,12 +359,29 @@ Result<std::unique_ptr<Collectives>> make_nccl_collectives() {
   }
   std::vector<std::string> device_by_rank;
   for (std::size_t r = 0; r < static_cast<std::size_t>(ranks); ++r) {
-    device_by_rank.emplace_back(all.data() + r * mine.size());
+    const char* uuid = all.data() + r * mine.size();
+    device_by_rank.emplace_back(uuid, strnlen(uuid, mine.size()));
   }
   if (auto st = check_one_rank_per_gpu(device_by_rank); !st) {
     Error alike = st.error();
     alike.every_rank = true;  // every rank gathered the same UUIDs
     return alike;
+  }
+  gpu::NcclId id{};
+  Status made;
+  if (rank == 0) {
+    auto fresh = gpu::nccl_new_id();
+    if (fresh) id = *fresh;
+    made = fresh ? Status{} : Status{fresh.error()};
+  }
+  if (auto st = agree(made, MPI_COMM_WORLD); !st) return st.error();
+  if (const int rc = collective("MPI_Bcast (NCCL id)",
+                                [&](MPI_Request* request) {
+                                  return MPI_Ibcast(id.data(), static_cast<int>(id.size()),
+                                                    MPI_BYTE, 0, MPI_COMM_WORLD, request);
+                                });
+      rc != MPI_SUCCESS) {
+    return mpi_failure("MPI_Bcast (NCCL id)", rc);
   }
   auto nccl = gpu::NcclExchange::create(device.index, id, rank, ranks);
   Status joined = nccl ? Status{} : Status{nccl.error()};

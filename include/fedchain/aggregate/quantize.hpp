@@ -29,9 +29,7 @@ struct QuantizeStats {
 Result<QuantizeStats> quantize(std::span<const float> delta, std::span<std::int32_t> q,
                                const QuantizeParams& params);
 
-// theta[j] = theta[j] + float(a[j]) * 2^-s, each operation a single IEEE round-to-nearest
-// float operation (docs/aggregation.md says why this is the same on every rank).
-// The same on trained - base, and trained set to base, in one pass: a client's update taken
+// quantize on trained - base, and trained set to base, in one pass: a client's update taken
 // straight from its parameters in host memory, which are left where its training started.
 // The same bits as the float difference (one IEEE subtraction per value), then quantize.
 Result<QuantizeStats> take_quantized_difference(std::span<float> trained,
@@ -39,6 +37,8 @@ Result<QuantizeStats> take_quantized_difference(std::span<float> trained,
                                                 std::span<std::int32_t> q,
                                                 const QuantizeParams& params);
 
+// theta[j] = theta[j] + float(a[j]) * 2^-s, each operation a single IEEE round-to-nearest
+// float operation (docs/aggregation.md says why this is the same on every rank).
 Status dequantize_add(std::span<float> theta, std::span<const std::int32_t> a, int scale_bits);
 
 }  // namespace fedchain::aggregate
