@@ -2,20 +2,17 @@
 # One GPU session's checks (issue 22; docs/training.md, "CUDA backend"), prepared here and
 # run once on the GPU machine, which has the CUDA runtime, cuBLAS, NCCL and a CUDA PyTorch
 # but no MPI or HDF5 packages:
-#   bash scripts/gpu-session.sh bundle        here: build (preset ci), then pack into
-#                                             build/gpu-bundle the GPU tests, the GPU
-#                                             benches and fedchain with the libraries they
-#                                             load, an Open MPI runtime that runs from any
-#                                             folder, and 9,000 Fashion-MNIST samples, and
-#                                             packs that into build/gpu-bundle.tar.gz, which
-#                                             fits the device tool's 64 MiB carry
-#   bash scripts/gpu-session.sh run OUT       there, from the repository root with
-#                                             build/gpu-bundle.tar.gz carried (or the folder
-#                                             unpacked): every gpu test, the
-#                                             NCCL roots test (e2e_nccl), training against
-#                                             PyTorch on the same GPU, a round of
-#                                             fmnist-cnn-8's per-rank shard by phase, the
-#                                             GPU benches, then compute-sanitizer memcheck
+#   bash scripts/gpu-session.sh bundle
+#       here: build (preset ci); put the GPU tests and benches, fedchain, the consensus and
+#       crypto benches, the libraries they load, an Open MPI runtime that runs from any
+#       folder and 9,000 Fashion-MNIST samples in build/gpu-bundle; pack that into
+#       build/gpu-bundle.tar.gz (34 MB: within the device tool's 64 MiB carry)
+#   bash scripts/gpu-session.sh run OUT [STEP...]
+#       there, from the repository root with build/gpu-bundle.tar.gz carried: every gpu
+#       test, e2e_nccl, training against PyTorch on the same GPU, a round of fmnist-cnn-8's
+#       per-rank shard by phase, train.device = auto, a GPU/CPU mix and NCCL on a shared GPU
+#       refused, ranks sharing the GPU, the GPU benches, consensus latency on the host's
+#       cores, then compute-sanitizer memcheck; STEP globs pick steps by name (a rerun)
 # `run` goes on past a failure and stops each step at a time limit: OUT/summary.txt lists
 # each step with its exit status and time, OUT/steps.log holds every step's output in order
 # and OUT/round-*.csv the round's metrics, so one session shows everything that needs a
