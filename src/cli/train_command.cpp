@@ -1,5 +1,6 @@
 // `fedchain train JOB --run-dir DIR [--set k=v]... [--resume]`: the federated run, one MPI
 // job. Every rank runs this same command (mpirun -n N fedchain train ...).
+#include <malloc.h>
 #include <mpi.h>
 
 #include <cstdio>
@@ -36,7 +37,19 @@ struct TrainArgs {
   std::abort();  // MPI_Abort does not return
 }
 
+// Each round allocates and frees buffers the size of the model a few times over (the int64
+// sum and its total, the average). glibc maps blocks this large and unmaps them on free, or
+// trims them off the heap, so every round faulted its pages in again: 5 to 8 ms a round for
+// the cnn's 13 MB sums (docs/PERFORMANCE.md, "Memory the round reuses"). Blocks up to
+// 32 MiB (glibc's largest mmap threshold) now come from the heap, which keeps freed memory
+// for the next round; the peak is what it was.
+void keep_round_buffers() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
 int run_train(const TrainArgs& args) {
+  keep_round_buffers();
   // Before MPI_Init, which takes a while: a stop signal that arrives during start-up stops
   // the run at its first round boundary instead of killing the rank.
   node::install_stop_handlers();
