@@ -176,6 +176,7 @@ run)
   # GPU commit the same roots at every height (docs/clients.md).
   ranks_share_the_gpu() {
     local work ranks
+    source "$here/tests/support/e2e_lib.sh"  # roots
     work=$(mktemp -d)
     for ranks in 1 2; do
       fedchain keygen --ranks $ranks --out "$work/keys-$ranks" >/dev/null || return
@@ -183,8 +184,7 @@ run)
       mpirun -n $ranks --bind-to none fedchain train $(cnn_job "$work/keys-$ranks" \
         --set job.ranks=$ranks --set job.rounds=3 --set clients.total=4 \
         --set clients.per_round=4 --set train.device=cuda) --run-dir "$work/ranks-$ranks" || return
-      awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "state_root") c = i; next }
-               { print $1, $c }' "$work/ranks-$ranks/metrics.csv" >"$work/roots-$ranks"
+      roots "$work/ranks-$ranks" >"$work/roots-$ranks"
     done
     cat "$work/roots-1"
     diff "$work/roots-1" "$work/roots-2" || { echo "FAIL: 1 and 2 ranks differ"; return 1; }

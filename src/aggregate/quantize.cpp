@@ -34,6 +34,17 @@ Result<QuantizeParams> make_quantize_params(std::int64_t scale_bits, double clip
   return QuantizeParams{static_cast<int>(scale_bits), static_cast<std::int32_t>(bound)};
 }
 
+namespace {
+
+QuantizeStats counted(std::uint64_t clipped, std::uint64_t nonfinite) {
+  QuantizeStats stats;
+  stats.clipped = static_cast<std::int64_t>(clipped);
+  stats.nonfinite = static_cast<std::int64_t>(nonfinite);
+  return stats;
+}
+
+}  // namespace
+
 Result<QuantizeStats> quantize(std::span<const float> delta, std::span<std::int32_t> q,
                                const QuantizeParams& params) {
   if (delta.size() != q.size()) {
@@ -45,10 +56,7 @@ Result<QuantizeStats> quantize(std::span<const float> delta, std::span<std::int3
   cpu::kernels().quantize(delta.data(), q.data(), delta.size(),
                           fixed::power_of_two(params.scale_bits), params.clip_bound, &clipped,
                           &nonfinite);
-  QuantizeStats stats;
-  stats.clipped = static_cast<std::int64_t>(clipped);
-  stats.nonfinite = static_cast<std::int64_t>(nonfinite);
-  return stats;
+  return counted(clipped, nonfinite);
 }
 
 Result<QuantizeStats> take_quantized_difference(std::span<float> trained,
@@ -65,10 +73,7 @@ Result<QuantizeStats> take_quantized_difference(std::span<float> trained,
   cpu::kernels().take_quantized_difference(trained.data(), base.data(), q.data(), trained.size(),
                                            fixed::power_of_two(params.scale_bits),
                                            params.clip_bound, &clipped, &nonfinite);
-  QuantizeStats stats;
-  stats.clipped = static_cast<std::int64_t>(clipped);
-  stats.nonfinite = static_cast<std::int64_t>(nonfinite);
-  return stats;
+  return counted(clipped, nonfinite);
 }
 
 Status dequantize_add(std::span<float> theta, std::span<const std::int32_t> a, int scale_bits) {

@@ -1,7 +1,6 @@
 #include "exchange.hpp"
 
 #include <algorithm>
-#include <array>
 #include <climits>
 #include <cstring>
 #include <limits>
@@ -345,23 +344,11 @@ Result<std::unique_ptr<Collectives>> make_nccl_collectives() {
   if (auto st = agree(usable, MPI_COMM_WORLD); !st) return st.error();
   const auto& device = gpu::device_for_this_rank(probe);
   // NCCL refuses two ranks on one GPU with "invalid usage"; say which ranks and what to do.
-  std::array<char, 64> mine{};
-  device.uuid.copy(mine.data(), mine.size() - 1);
-  std::vector<char> all(mine.size() * static_cast<std::size_t>(ranks));
-  if (const int rc = collective(
-          "MPI_Allgather (GPU UUIDs)",
-          [&](MPI_Request* request) {
-            return MPI_Iallgather(mine.data(), static_cast<int>(mine.size()), MPI_CHAR, all.data(),
-                                  static_cast<int>(mine.size()), MPI_CHAR, MPI_COMM_WORLD, request);
-          });
-      rc != MPI_SUCCESS) {
-    return mpi_failure("MPI_Allgather (GPU UUIDs)", rc);
-  }
+  constexpr std::size_t kMaxUuidBytes = 64;
+  auto uuids = allgather_variable(as_bytes(device.uuid), kMaxUuidBytes, MPI_COMM_WORLD);
+  if (!uuids) return uuids.error();
   std::vector<std::string> device_by_rank;
-  for (std::size_t r = 0; r < static_cast<std::size_t>(ranks); ++r) {
-    const char* uuid = all.data() + r * mine.size();
-    device_by_rank.emplace_back(uuid, strnlen(uuid, mine.size()));
-  }
+  for (const Bytes& uuid : *uuids) device_by_rank.emplace_back(uuid.begin(), uuid.end());
   if (auto st = check_one_rank_per_gpu(device_by_rank); !st) {
     Error alike = st.error();
     alike.every_rank = true;  // every rank gathered the same UUIDs
